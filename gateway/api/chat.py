@@ -1,0 +1,51 @@
+"""POST /v1/chat/completions: thin glue between auth, parsing, routing, the proxy and the log."""
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from gateway import auth, capture, proxy, targets
+from gateway.chat import parse_chat
+from gateway.errors import GatewayError
+
+
+@csrf_exempt
+async def chat_completions(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return GatewayError(405, "Use POST.", code="method_not_allowed").response()
+    record = capture.Record.begin(request)
+    try:
+        key = await auth.check(request)
+        record.api_key_id = key.pk if key else None
+        record.raw_body = read_body(request)
+        record.metadata = targets.metadata(request)
+        chat = record.chat = parse_chat(record.raw_body)
+        record.model, record.is_stream = chat.model, chat.stream
+        target = await targets.resolve(request, chat)
+        record.provider = target.provider
+        response = await proxy.forward(chat, target, record)
+    except GatewayError as error:
+        record.fail(error)
+        capture.submit(record)
+        response = error.response()
+    response["x-iris-request-id"] = record.request_id
+    return response
+
+
+def read_body(request: HttpRequest) -> bytes:
+    """The raw body, capped by GATEWAY_MAX_BODY_BYTES rather than Django's form-upload limit."""
+    limit = settings.GATEWAY_MAX_BODY_BYTES
+    if int(request.headers.get("content-length") or 0) > limit:
+        raise too_large(limit)
+    body = request.read(limit + 1)  # request.read() skips DATA_UPLOAD_MAX_MEMORY_SIZE
+    if len(body) > limit:
+        raise too_large(limit)
+    return body
+
+
+def too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        413,
+        f"Request body is larger than the gateway's limit of {limit} bytes.",
+        code="request_too_large",
+    )

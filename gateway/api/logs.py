@@ -1,0 +1,124 @@
+"""GET /v1/logs, /v1/logs/{id}, /v1/logs/{id}/images/{image_id}: the log, for tools and tests."""
+
+from datetime import UTC, datetime
+
+from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.urls import reverse
+
+from gateway import auth
+from gateway.errors import GatewayError
+from gateway.logquery import (
+    LogFilter,
+    filter_logs,
+    image_dict,
+    original_request,
+    page,
+    summary_dict,
+)
+from gateway.models import LogImage, RequestLog
+
+
+async def log_list(request: HttpRequest) -> HttpResponse:
+    try:
+        await auth.check(request)
+        log_filter, limit = _parse_filter(request)
+    except GatewayError as error:
+        return error.response()
+    return JsonResponse(await sync_to_async(_list)(log_filter, limit))
+
+
+def _list(log_filter: LogFilter, limit: int) -> dict:
+    rows, cursor = page(filter_logs(log_filter).select_related("api_key"), limit)
+    return {
+        "object": "list",
+        "data": [summary_dict(r) for r in rows],
+        "has_more": cursor is not None,
+        "next_cursor": cursor,
+    }
+
+
+async def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
+    try:
+        await auth.check(request)
+        return JsonResponse(await sync_to_async(_detail)(request, log_id))
+    except GatewayError as error:
+        return error.response()
+
+
+def _detail(request: HttpRequest, log_id: int) -> dict:
+    log = RequestLog.objects.select_related("api_key").filter(pk=log_id).first()
+    if log is None:
+        raise GatewayError(404, f"No log with id {log_id}.", code="log_not_found")
+    out = summary_dict(log)
+    out.update(
+        path=log.path,
+        upstream_url=log.upstream_url,
+        request_headers=log.request_headers,
+        request_body=log.request_body,
+        response_body=log.response_body,
+        original_request=original_request(log) if request.GET.get("original") else None,
+    )
+    out["images"] = []
+    for image in log.images.select_related("blob"):
+        item = image_dict(image)
+        if image.blob_id:
+            item["content_url"] = request.build_absolute_uri(
+                reverse("api-log-image", args=[log.id, image.id])
+            )
+        out["images"].append(item)
+    return out
+
+
+async def log_image(request: HttpRequest, log_id: int, image_id: int) -> HttpResponse:
+    try:
+        await auth.check(request)
+        image = (
+            await LogImage.objects.select_related("blob")
+            .filter(pk=image_id, log_id=log_id, blob__isnull=False)
+            .afirst()
+        )
+        if image is None:
+            raise GatewayError(404, "No such image.", code="image_not_found")
+    except GatewayError as error:
+        return error.response()
+    blob = image.blob
+    response = FileResponse(
+        await sync_to_async(default_storage.open)(blob.storage_name),
+        content_type=blob.mime or "application/octet-stream",
+        as_attachment=True,
+        filename=f"{blob.sha256[:16]}",
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "private, max-age=31536000, immutable"
+    return response
+
+
+def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
+    q = request.GET
+    try:
+        limit = min(max(int(q.get("limit", 50)), 1), 200)
+        metadata = dict(item.split("=", 1) for item in q.getlist("metadata") if "=" in item)
+        has_images = q.get("has_images")
+        return LogFilter(
+            provider=q.get("provider", ""),
+            model=q.get("model", ""),
+            status=q.get("status", ""),
+            trace_id=q.get("trace_id", ""),
+            metadata=metadata,
+            search=q.get("q", ""),
+            since=_time(q.get("since")),
+            until=_time(q.get("until")),
+            has_images=None if has_images is None else has_images.lower() in {"1", "true"},
+            before=int(q["cursor"]) if q.get("cursor") else None,
+        ), limit
+    except ValueError as exc:
+        raise GatewayError(400, f"Bad filter: {exc}", code="invalid_filter") from None
+
+
+def _time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -1,0 +1,79 @@
+"""The ASGI entry point: Django, a lean handler for /v1/, and the lifespan that drains logs.
+
+Django's ASGIHandler refuses "lifespan" scopes, so this wrapper answers them itself: on
+shutdown (SIGTERM under uvicorn) it writes every queued log record before the process ends.
+"""
+
+import os
+import tempfile
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+
+import django  # noqa: E402
+
+django.setup(set_prefix=False)
+
+from django.conf import settings  # noqa: E402
+from django.core.exceptions import RequestAborted  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+
+from gateway import capture, http  # noqa: E402
+
+
+class ApiHandler(ASGIHandler):
+    """Django for /v1/ without the middleware stack: machines need no sessions, CSRF or
+    messages, and each middleware costs time on every proxied request. It also stops
+    buffering a body past GATEWAY_MAX_BODY_BYTES, so an oversized upload costs no disk."""
+
+    def load_middleware(self, is_async: bool = False) -> None:
+        self._view_middleware = []
+        self._template_response_middleware = []
+        self._exception_middleware = []
+        self._middleware_chain = convert_exception_to_response(self._get_response_async)
+
+    async def get_response_async(self, request):
+        request.urlconf = "gateway.api_urls"
+        return await super().get_response_async(request)
+
+    async def read_body(self, receive):
+        keep = settings.GATEWAY_MAX_BODY_BYTES + 1  # one byte over tells the view to refuse
+        body = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - Django reads and closes it
+            max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
+        )
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                body.close()
+                raise RequestAborted()
+            if keep > 0 and (chunk := message.get("body", b"")):
+                body.write(chunk[:keep])
+                keep -= len(chunk)
+            if not message.get("more_body", False):
+                break
+        body.seek(0)
+        return body
+
+
+django_app = ASGIHandler()
+api_app = ApiHandler()
+
+
+async def application(scope, receive, send):
+    if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+        return await api_app(scope, receive, send)
+    if scope["type"] == "lifespan":
+        return await lifespan(receive, send)
+    return await django_app(scope, receive, send)
+
+
+async def lifespan(receive, send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await capture.drain()
+            await http.close_clients()
+            await send({"type": "lifespan.shutdown.complete"})
+            return

@@ -1,0 +1,435 @@
+"""The request log: a Record per request, filled on the proxy path, written off it.
+
+submit() never blocks and never raises. A single writer thread drains the queue in batches:
+image bytes go to blob storage once per SHA-256, rows are bulk-inserted. If the database
+is down or the queue is full, records are spooled to disk and replayed later, so a log is
+never lost; drain() (called on SIGTERM through the ASGI lifespan, and at exit) writes what
+is queued before the process ends.
+"""
+
+import asyncio
+import atexit
+import logging
+import pickle
+import queue
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.conf import settings
+from django.db import close_old_connections
+from django.utils import timezone
+
+from gateway import http
+from gateway.chat import Chat
+from gateway.errors import GatewayError
+from gateway.images import Image, ImageError
+
+log = logging.getLogger(__name__)
+
+_SECRET_WORDS = ("authorization", "key", "secret", "token", "cookie", "signature", "password")
+_PREVIEW = 300
+
+
+def redact_headers(headers: dict) -> dict:
+    return {
+        name.lower(): "[redacted]" if any(w in name.lower() for w in _SECRET_WORDS) else value
+        for name, value in headers.items()
+    }
+
+
+@dataclass
+class Record:
+    """Everything known about one request; plain data, cheap to build on the hot path."""
+
+    path: str
+    request_headers: dict
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: datetime = field(default_factory=timezone.now)
+    started: float = field(default_factory=time.perf_counter)
+    api_key_id: int | None = None
+    provider: str = ""
+    model: str = ""
+    trace_id: str = ""
+    metadata: dict = field(default_factory=dict)
+    raw_body: bytes = b""
+    chat: Chat | None = None
+    upstream_url: str = ""
+    status_code: int = 0
+    response_body: dict | None = None
+    error_type: str = ""
+    error_message: str = ""
+    is_stream: bool = False
+    chunk_count: int = 0
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    usage: dict | None = None
+    # Stream assembly: text and tool calls per choice index.
+    _choices: dict = field(default_factory=dict)
+    _stream_head: dict = field(default_factory=dict)
+
+    @classmethod
+    def begin(cls, request) -> "Record":
+        headers = request.headers
+        return cls(
+            path=request.path,
+            request_headers=redact_headers(dict(headers)),
+            trace_id=headers.get("x-portkey-trace-id", "")[:200],
+        )
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def first_byte(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = self.elapsed_ms()
+
+    def finish(self, status: int, body: dict | None) -> None:
+        self.status_code = status
+        self.response_body = body
+        if body and isinstance(body.get("usage"), dict):
+            self.usage = body["usage"]
+        self.latency_ms = self.elapsed_ms()
+
+    def fail(self, error: GatewayError) -> None:
+        self.error_type = error.type
+        self.error_message = error.message
+        if not self.status_code:
+            self.status_code = error.status
+        if self.response_body is None:
+            self.response_body = error.body()
+        self.latency_ms = self.elapsed_ms()
+
+    def add_chunk(self, chunk: dict) -> None:
+        """Accumulate one streamed chunk (text, tool calls, finish reason, usage)."""
+        self.chunk_count += 1
+        if not self._stream_head:
+            self._stream_head = {k: chunk.get(k) for k in ("id", "created", "model")}
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            state = self._choices.setdefault(
+                choice.get("index", 0), {"content": [], "tool_calls": {}, "finish_reason": None}
+            )
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                if self.ttft_ms is None:
+                    self.ttft_ms = self.elapsed_ms()
+                state["content"].append(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                slot = state["tool_calls"].setdefault(
+                    call.get("index", 0),
+                    {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+                )
+                slot["id"] = call.get("id") or slot["id"]
+                fn = call.get("function") or {}
+                slot["function"]["name"] += fn.get("name") or ""
+                slot["function"]["arguments"] += fn.get("arguments") or ""
+            if choice.get("finish_reason"):
+                state["finish_reason"] = choice["finish_reason"]
+
+    def assembled(self) -> dict:
+        """The streamed reply put back together as one chat.completion."""
+        choices = []
+        for index, state in sorted(self._choices.items()):
+            message: dict = {"role": "assistant", "content": "".join(state["content"]) or None}
+            if state["tool_calls"]:
+                message["tool_calls"] = [
+                    state["tool_calls"][k] for k in sorted(state["tool_calls"])
+                ]
+            choices.append(
+                {"index": index, "message": message, "finish_reason": state["finish_reason"]}
+            )
+        return {
+            **self._stream_head,
+            "object": "chat.completion",
+            "choices": choices,
+            "usage": self.usage,
+        }
+
+
+# --- turning a Record into rows --------------------------------------------------------
+
+
+def _reply_text(body: dict | None) -> str:
+    try:
+        return body["choices"][0]["message"]["content"] or ""  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def _prompt_text(chat: Chat | None) -> str:
+    if chat is None:
+        return ""
+    for message in reversed(chat.body["messages"]):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            texts = [p.get("text", "") for p in content if isinstance(p, dict)]
+            return " ".join(t for t in texts if isinstance(t, str))
+    return ""
+
+
+def stored_body(record: Record) -> dict | None:
+    """The request body with each base64 image replaced by a reference to its blob."""
+    if record.chat is None:
+        if not record.raw_body:
+            return None
+        return {"_unparsed": record.raw_body[:100_000].decode("utf-8", "replace")}
+    body = dict(record.chat.body)
+    base64_images = [img for img in record.chat.images if img.origin == "base64"]
+    if base64_images:
+        messages = [dict(m) for m in body["messages"]]
+        for img in base64_images:
+            content = messages[img.message]["content"] = list(messages[img.message]["content"])
+            part = dict(content[img.part])
+            part["image_url"] = {**part["image_url"], "url": f"iris-blob:{img.sha256}"}
+            content[img.part] = part
+        body["messages"] = messages
+    return body
+
+
+def _save_batch(records: list[Record]) -> None:
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+    from django.db import transaction
+
+    from gateway.models import ApiKey, Blob, LogImage, RequestLog, blob_name
+
+    images = [img for r in records if r.chat for img in r.chat.images]
+    blobs = {img.sha256: img for img in images if img.data}
+    known = set(Blob.objects.filter(sha256__in=list(blobs)).values_list("sha256", flat=True))
+    for sha, img in blobs.items():
+        if sha not in known and not default_storage.exists(blob_name(sha)):
+            default_storage.save(blob_name(sha), ContentFile(img.data))
+    rows = [_row(r) for r in records]
+    with transaction.atomic():
+        Blob.objects.bulk_create(
+            [
+                Blob(
+                    sha256=sha,
+                    mime=img.mime,
+                    width=img.width,
+                    height=img.height,
+                    size=img.size,
+                    frames=img.frames,
+                    exif_orientation=img.exif_orientation,
+                )
+                for sha, img in blobs.items()
+                if sha not in known
+            ],
+            ignore_conflicts=True,
+        )
+        RequestLog.objects.bulk_create(rows)
+        LogImage.objects.bulk_create(
+            [
+                LogImage(
+                    log=row,
+                    blob_id=img.sha256 if img.data else None,
+                    message_index=img.message,
+                    part_index=img.part,
+                    detail=img.detail or "",
+                    origin=img.origin,
+                    url=img.url or "",
+                    data_uri_prefix=img.data_uri_prefix,
+                    error=img.error,
+                )
+                for row, r in zip(rows, records, strict=True)
+                if r.chat
+                for img in r.chat.images
+            ]
+        )
+        used = {r.api_key_id for r in records if r.api_key_id}
+        if used:
+            ApiKey.objects.filter(pk__in=used).update(last_used_at=timezone.now())
+
+
+def _row(r: Record):
+    from gateway.models import RequestLog
+
+    usage = r.usage or {}
+    return RequestLog(
+        request_id=r.request_id,
+        created_at=r.created_at,
+        api_key_id=r.api_key_id,
+        provider=r.provider[:50],
+        model=r.model[:200],
+        trace_id=r.trace_id,
+        metadata=r.metadata,
+        path=r.path[:200],
+        upstream_url=r.upstream_url[:1000],
+        request_headers=r.request_headers,
+        request_body=stored_body(r),
+        response_body=r.response_body,
+        status_code=r.status_code,
+        error_type=r.error_type[:100],
+        error_message=r.error_message,
+        is_stream=r.is_stream,
+        chunk_count=r.chunk_count,
+        latency_ms=r.latency_ms,
+        ttft_ms=r.ttft_ms,
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        total_tokens=usage.get("total_tokens"),
+        image_count=len(r.chat.images) if r.chat else 0,
+        prompt_preview=_prompt_text(r.chat)[:_PREVIEW],
+        reply_preview=_reply_text(r.response_body)[:_PREVIEW],
+    )
+
+
+# --- the writer ------------------------------------------------------------------------
+
+_STOP = object()
+
+
+class Writer:
+    """One background thread that owns all log writes."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue = queue.Queue(maxsize=settings.LOG_QUEUE_SIZE)
+        self.spooled = 0
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def put(self, record: Record) -> None:
+        self._ensure_started()
+        try:
+            self.queue.put_nowait(record)
+        except queue.Full:
+            log.warning("log queue full (%d); spooling a record to disk", self.queue.maxsize)
+            self._spool([record])
+
+    def drain(self, timeout: float = 60.0) -> None:
+        """Write everything queued, then stop the thread (a later put starts a new one)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is None:
+            return
+        self.queue.put(_STOP)
+        thread.join(timeout)
+
+    def flush(self) -> None:
+        """Block until everything queued so far is written (tests, management commands)."""
+        if self._thread is not None:
+            self.queue.join()
+
+    def _ensure_started(self) -> None:
+        if self._thread is None:
+            with self._lock:
+                if self._thread is None:
+                    self._thread = threading.Thread(
+                        target=self._run, name="iris-log-writer", daemon=True
+                    )
+                    self._thread.start()
+
+    def _run(self) -> None:
+        self._replay_spool()
+        while True:
+            batch = [self.queue.get()]
+            while len(batch) < settings.LOG_BATCH_SIZE:
+                try:
+                    batch.append(self.queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in batch)
+            records = [item for item in batch if item is not _STOP]
+            if records:
+                self._write(records)
+            for _ in batch:
+                self.queue.task_done()
+            if stop:
+                close_old_connections()
+                return
+
+    def _write(self, records: list[Record]) -> None:
+        for attempt in range(3):
+            try:
+                close_old_connections()
+                _save_batch(records)
+                return
+            except Exception:
+                log.exception(
+                    "writing %d log records failed (attempt %d)", len(records), attempt + 1
+                )
+                time.sleep(0.2 * (attempt + 1))
+        self._spool(records)
+
+    def _spool(self, records: list[Record]) -> None:
+        spool = settings.LOG_SPOOL_DIR
+        spool.mkdir(parents=True, exist_ok=True)
+        path = spool / f"{time.time_ns()}-{uuid.uuid4().hex}.pickle"
+        # Our own data, read back only by this process's code: pickle keeps Image bytes as-is.
+        path.write_bytes(pickle.dumps(records))
+        self.spooled += len(records)
+
+    def _replay_spool(self) -> None:
+        spool = settings.LOG_SPOOL_DIR
+        for path in sorted(spool.glob("*.pickle")) if spool.exists() else ():
+            try:
+                records = pickle.loads(path.read_bytes())
+                close_old_connections()
+                _save_batch(records)
+                path.unlink()
+                log.info("replayed %d spooled log records from %s", len(records), path.name)
+            except Exception:
+                log.exception("replaying %s failed; it stays for the next start", path.name)
+                return
+
+
+writer = Writer()
+atexit.register(writer.drain)
+
+# URL images are snapshotted for the log in tasks off the response path; kept here so they
+# are not garbage-collected mid-flight, and so shutdown can wait for them.
+_pending: set[asyncio.Task] = set()
+
+
+def submit(record: Record) -> None:
+    """Hand a finished record to the writer. Never blocks, never raises."""
+    try:
+        images = record.chat.images if record.chat else []
+        missing = [
+            img for img in images if img.origin == "url" and img.data is None and not img.error
+        ]
+        if missing and settings.GATEWAY_SNAPSHOT_URL_IMAGES:
+            task = asyncio.get_running_loop().create_task(_snapshot_then_put(record, missing))
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
+        else:
+            writer.put(record)
+    except Exception:
+        log.exception("could not queue a log record")
+
+
+async def _snapshot_then_put(record: Record, images: list[Image]) -> None:
+    try:
+        await asyncio.gather(*(fetch_image(img) for img in images))
+    finally:
+        writer.put(record)
+
+
+async def fetch_image(img: Image) -> None:
+    """Fetch a URL image (guarded) into img; on failure, record why in img.error."""
+    try:
+        fetched = await http.fetch_guarded(img.url or "")
+    except http.FetchError as exc:
+        img.error = f"fetch failed: {exc}"
+        return
+    try:
+        img.describe(fetched.data)
+    except ImageError as exc:
+        # Keep the bytes anyway: the logs UI offers them for download.
+        img.data, img.mime = fetched.data, "application/octet-stream"
+        img.error = f"the URL's content {exc}"
+
+
+async def drain() -> None:
+    """Finish pending snapshots, then write every queued record (ASGI lifespan shutdown)."""
+    if _pending:
+        await asyncio.wait(list(_pending), timeout=settings.GATEWAY_IMAGE_FETCH_TIMEOUT + 5)
+    await asyncio.to_thread(writer.drain)

@@ -1,0 +1,119 @@
+"""Images in chat requests: data-URI decoding, sniffing with Pillow, hashing. No Django, no I/O."""
+
+import binascii
+import hashlib
+import io
+import re
+import warnings
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from PIL import Image as PILImage
+from PIL import UnidentifiedImageError
+
+_DATA_URI = re.compile(
+    r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,"
+)
+
+# ISO-BMFF brands Pillow cannot open without plug-ins; recognised so they get a precise error.
+_HEIF_BRANDS = {
+    b"heic": "image/heic",
+    b"heix": "image/heic",
+    b"mif1": "image/heif",
+    b"msf1": "image/heif",
+    b"avif": "image/avif",
+    b"avis": "image/avif",
+}
+
+
+class ImageError(ValueError):
+    """The bytes or the URI are not a usable image; the message says why."""
+
+
+@dataclass
+class Image:
+    """One image of a chat request, where it sits, and what it is."""
+
+    message: int
+    part: int
+    origin: str  # "base64" | "url"
+    detail: str | None = None
+    url: str | None = None  # the original URL, for URL images
+    data_uri_prefix: str = ""  # "data:image/png;base64," as the client wrote it
+    data: bytes | None = None  # None for a URL image that was not (or could not be) fetched
+    mime: str = ""
+    width: int | None = None
+    height: int | None = None
+    frames: int = 1
+    error: str = ""  # why a URL could not be fetched, or why the bytes are not an image
+    exif_orientation: int | None = None
+    extra: dict = field(default_factory=dict)
+
+    @cached_property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data or b"").hexdigest()
+
+    @property
+    def size(self) -> int:
+        return len(self.data or b"")
+
+    def describe(self, data: bytes) -> None:
+        """Fill mime, size and dimensions from the bytes; raise ImageError if they are no image."""
+        info = sniff(data)
+        self.data = data
+        self.mime, self.width, self.height = info.mime, info.width, info.height
+        self.frames, self.exif_orientation = info.frames, info.exif_orientation
+
+
+@dataclass
+class Sniffed:
+    mime: str
+    width: int | None
+    height: int | None
+    frames: int = 1
+    exif_orientation: int | None = None
+
+
+def decode_data_uri(uri: str) -> tuple[str, bytes]:
+    """Split a base64 data URI into its prefix and its bytes; ImageError if it is malformed."""
+    match = _DATA_URI.match(uri)
+    if not match:
+        raise ImageError("is not a valid data URI (expected data:image/...;base64,...)")
+    if not match["b64"]:
+        raise ImageError("data URI is not base64-encoded (missing ';base64')")
+    payload = uri[match.end() :]
+    try:
+        data = binascii.a2b_base64(payload, strict_mode=True)
+    except binascii.Error as exc:
+        # Tolerate line breaks and missing padding, as browsers and OpenAI do.
+        try:
+            cleaned = "".join(payload.split())
+            data = binascii.a2b_base64(cleaned + "=" * (-len(cleaned) % 4), strict_mode=True)
+        except binascii.Error:
+            raise ImageError(f"data URI is not valid base64 ({exc})") from None
+    if not data:
+        raise ImageError("data URI holds no data")
+    return uri[: match.end()], data
+
+
+def sniff(data: bytes) -> Sniffed:
+    """What the bytes really are (never trust the declared type). Reads headers only."""
+    if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
+        return Sniffed(mime=_HEIF_BRANDS[data[8:12]], width=None, height=None)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            img = PILImage.open(io.BytesIO(data))
+        mime = img.get_format_mimetype() or PILImage.MIME.get(img.format or "", "")
+        orientation = img.getexif().get(0x0112) if img.format in {"JPEG", "WEBP", "PNG"} else None
+        return Sniffed(
+            mime=mime or "application/octet-stream",
+            width=img.width,
+            height=img.height,
+            frames=getattr(img, "n_frames", 1),
+            exif_orientation=orientation if orientation and orientation != 1 else None,
+        )
+    except PILImage.DecompressionBombError as exc:
+        raise ImageError(f"image is too large to decode safely ({exc})") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        raise ImageError("is not an image Iris can read (PNG, JPEG, GIF, WEBP, ...)") from None

@@ -1,0 +1,135 @@
+"""Filtered, keyset-paginated reads of the request log, shared by the logs API and UI."""
+
+import base64
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.core.files.storage import default_storage
+from django.db.models import Q, QuerySet
+
+from gateway.models import LogImage, RequestLog
+
+STATUS_CLASSES = {"2xx": (200, 299), "4xx": (400, 499), "5xx": (500, 599)}
+
+
+@dataclass
+class LogFilter:
+    provider: str = ""
+    model: str = ""
+    status: str = ""  # "200", "2xx", "4xx", "5xx" or "error"
+    trace_id: str = ""
+    metadata: dict[str, str] = field(default_factory=dict)
+    since: datetime | None = None
+    until: datetime | None = None
+    has_images: bool | None = None
+    search: str = ""
+    before: int | None = None  # keyset cursor: only ids below this
+    after: int | None = None  # live tail: only ids above this
+
+
+def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
+    qs = RequestLog.objects.all() if queryset is None else queryset
+    if f.provider:
+        qs = qs.filter(provider=f.provider)
+    if f.model:
+        qs = qs.filter(model=f.model)
+    if f.status in STATUS_CLASSES:
+        low, high = STATUS_CLASSES[f.status]
+        qs = qs.filter(status_code__gte=low, status_code__lte=high)
+    elif f.status == "error":
+        qs = qs.filter(Q(status_code__gte=400) | ~Q(error_type=""))
+    elif f.status.isdigit():
+        qs = qs.filter(status_code=int(f.status))
+    if f.trace_id:
+        qs = qs.filter(trace_id=f.trace_id)
+    for key, value in f.metadata.items():
+        qs = qs.filter(**{f"metadata__{key}": value})
+    if f.since:
+        qs = qs.filter(created_at__gte=f.since)
+    if f.until:
+        qs = qs.filter(created_at__lt=f.until)
+    if f.has_images is not None:
+        qs = qs.filter(image_count__gt=0) if f.has_images else qs.filter(image_count=0)
+    if f.search:
+        qs = qs.filter(Q(prompt_preview__icontains=f.search) | Q(reply_preview__icontains=f.search))
+    if f.before:
+        qs = qs.filter(id__lt=f.before)
+    if f.after:
+        qs = qs.filter(id__gt=f.after)
+    return qs.order_by("-id")
+
+
+def page(qs: QuerySet, limit: int) -> tuple[list[RequestLog], int | None]:
+    """One page of rows and the cursor of the next page (None at the end)."""
+    rows = list(qs[: limit + 1])
+    if len(rows) > limit:
+        return rows[:limit], rows[limit - 1].id
+    return rows, None
+
+
+def original_request(log: RequestLog) -> dict | None:
+    """Rebuild the request body exactly as the client sent it, images included."""
+    body = log.request_body
+    if not body or "messages" not in body:
+        return body
+    messages = [dict(m) for m in body["messages"]]
+    for image in log.images.filter(origin="base64").select_related("blob"):
+        if image.blob is None:
+            continue
+        with default_storage.open(image.blob.storage_name) as f:
+            encoded = base64.b64encode(f.read()).decode()
+        content = messages[image.message_index]["content"] = list(
+            messages[image.message_index]["content"]
+        )
+        part = dict(content[image.part_index])
+        part["image_url"] = {**part["image_url"], "url": image.data_uri_prefix + encoded}
+        content[image.part_index] = part
+    return {**body, "messages": messages}
+
+
+def image_dict(image: LogImage) -> dict:
+    blob = image.blob
+    return {
+        "id": image.id,
+        "message_index": image.message_index,
+        "part_index": image.part_index,
+        "origin": image.origin,
+        "url": image.url or None,
+        "detail": image.detail or None,
+        "error": image.error or None,
+        "sha256": blob.sha256 if blob else None,
+        "mime": blob.mime if blob else None,
+        "width": blob.width if blob else None,
+        "height": blob.height if blob else None,
+        "bytes": blob.size if blob else None,
+    }
+
+
+SUMMARY_FIELDS = (
+    "id",
+    "request_id",
+    "provider",
+    "model",
+    "trace_id",
+    "metadata",
+    "status_code",
+    "error_type",
+    "error_message",
+    "is_stream",
+    "chunk_count",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "image_count",
+    "prompt_preview",
+    "reply_preview",
+)
+
+
+def summary_dict(log: RequestLog) -> dict:
+    out = {name: getattr(log, name) for name in SUMMARY_FIELDS}
+    out["created_at"] = log.created_at.isoformat()
+    out["api_key"] = log.api_key.name if log.api_key_id and log.api_key else None
+    return out

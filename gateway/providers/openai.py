@@ -1,0 +1,84 @@
+"""OpenAI Chat Completions, and any OpenAI-compatible server (vLLM, Ollama, LM Studio…).
+
+Docs: https://platform.openai.com/docs/api-reference/chat
+The body is already OpenAI's, so it is forwarded byte for byte: no re-serialisation on
+the hot path, and images (URLs and data URIs) reach the upstream exactly as sent.
+"""
+
+import orjson
+
+from gateway.chat import Chat
+from gateway.errors import GatewayError
+from gateway.providers.base import SSEDecoder, Target, Upstream, error_message
+
+NAME = "openai"
+ACCEPTS_IMAGE_URLS = True
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+
+
+def build_request(chat: Chat, target: Target) -> Upstream:
+    headers = {"content-type": "application/json", "accept": _accept(chat), **target.headers}
+    if target.api_key:
+        headers["authorization"] = f"Bearer {target.api_key}"
+    base = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
+    return Upstream("POST", f"{base}/chat/completions", headers, chat.raw)
+
+
+def parse_response(data: dict, chat: Chat) -> dict:
+    return data
+
+
+class Stream:
+    """OpenAI already streams chat.completion.chunk events: decode them, drop [DONE]."""
+
+    def __init__(self, chat: Chat) -> None:
+        self._sse = SSEDecoder()
+
+    def feed(self, data: bytes) -> list[dict]:
+        return self._chunks(self._sse.feed(data))
+
+    def close(self) -> list[dict]:
+        return self._chunks(self._sse.close())
+
+    @staticmethod
+    def _chunks(events: list) -> list[dict]:
+        out = []
+        for event in events:
+            if event.data.strip() == "[DONE]":
+                continue
+            try:
+                out.append(orjson.loads(event.data))
+            except orjson.JSONDecodeError:
+                out.append(
+                    {
+                        "error": {
+                            "message": f"Upstream sent a malformed event: {event.data[:200]}",
+                            "type": "api_error",
+                        }
+                    }
+                )
+        return out
+
+
+def parse_error(status: int, content: bytes) -> GatewayError:
+    message, data = error_message(content, f"Upstream returned HTTP {status}.")
+    error = data.get("error")
+    if isinstance(error, dict):
+        return GatewayError(
+            status,
+            str(error.get("message") or message),
+            str(error.get("type") or ""),
+            code=_str_or_none(error.get("code")),
+            param=_str_or_none(error.get("param")),
+        )
+    if isinstance(error, str):  # some OpenAI-compatible servers (Ollama) send a bare string
+        return GatewayError(status, error)
+    return GatewayError(status, message)
+
+
+def _accept(chat: Chat) -> str:
+    return "text/event-stream" if chat.stream else "application/json"
+
+
+def _str_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

@@ -1,0 +1,187 @@
+"""The one place that talks to upstreams: send, relay the stream, map transport errors."""
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+import orjson
+from django.http import HttpResponse, StreamingHttpResponse
+
+from gateway import capture, http, providers
+from gateway.chat import Chat
+from gateway.errors import GatewayError
+from gateway.providers.base import Target, encode_sse
+
+log = logging.getLogger(__name__)
+
+# Upstream response headers worth passing back to the client (rate limits, request ids).
+_PASS_HEADERS = ("x-request-id", "retry-after", "openai-processing-ms", "request-id")
+_PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+_SECRET_PARAMS = {
+    "key",
+    "api_key",
+    "apikey",
+    "token",
+    "sig",
+    "signature",
+    "x-amz-signature",
+    "x-amz-security-token",
+    "x-amz-credential",
+}
+
+
+async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpResponse:
+    """Send the chat upstream and answer the client; the record is submitted in every case."""
+    provider = providers.get(target.provider)
+    if not provider.ACCEPTS_IMAGE_URLS:
+        await fetch_url_images(chat)
+    upstream = provider.build_request(chat, target)
+    record.upstream_url = redact_url(upstream.url)
+    client = http.client()
+    request = client.build_request(
+        upstream.method,
+        upstream.url,
+        headers=upstream.headers,
+        content=upstream.content,
+        timeout=_timeout(target),
+    )
+    try:
+        response = await client.send(request, stream=True)
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from None
+    if response.status_code >= 400:
+        content = await _read(response)
+        error = provider.parse_error(response.status_code, content)
+        record.response_body = _json_or_text(content)
+        raise error
+    headers = _passed_headers(response)
+    if chat.stream:
+        record.is_stream = True
+        stream = relay(response, provider.Stream(chat), record)
+        return StreamingHttpResponse(
+            stream,
+            content_type="text/event-stream",
+            headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
+        )
+    content = await _read(response)
+    try:
+        data = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        record.response_body = _json_or_text(content)
+        raise GatewayError(
+            502, "Upstream returned a body that is not JSON.", code="bad_upstream_response"
+        ) from None
+    body = provider.parse_response(data, chat)
+    record.finish(200, body)
+    capture.submit(record)
+    # When the provider already speaks OpenAI, hand back its bytes untouched.
+    payload = content if body is data else orjson.dumps(body)
+    return HttpResponse(payload, content_type="application/json", headers=headers)
+
+
+async def relay(response: httpx.Response, stream, record: capture.Record) -> AsyncIterator[bytes]:
+    """Pass each upstream event on as it arrives; never buffer the whole stream."""
+    try:
+        async for data in response.aiter_bytes():
+            for chunk in stream.feed(data):
+                yield _relay_chunk(chunk, record)
+        for chunk in stream.close():
+            yield _relay_chunk(chunk, record)
+        yield b"data: [DONE]\n\n"
+        record.finish(200, record.assembled())
+    except httpx.HTTPError as exc:
+        error = transport_error(exc, during_stream=True)
+        record.finish(200, record.assembled())
+        record.fail(error)
+        yield encode_sse(error.body())
+    except asyncio.CancelledError:
+        record.finish(200, record.assembled())
+        record.error_type, record.error_message = "client_disconnected", "Client went away."
+        raise
+    finally:
+        await response.aclose()
+        capture.submit(record)
+
+
+def _relay_chunk(chunk: dict, record: capture.Record) -> bytes:
+    if "error" in chunk and "choices" not in chunk:
+        error = chunk["error"] if isinstance(chunk["error"], dict) else {}
+        record.error_type = str(error.get("type") or "upstream_stream_error")
+        record.error_message = str(error.get("message") or chunk["error"])
+    else:
+        record.add_chunk(chunk)
+    return encode_sse(chunk)
+
+
+async def fetch_url_images(chat: Chat) -> None:
+    """Fetch URL images for providers that only take bytes; 400 naming the part that failed."""
+    pending = [img for img in chat.images if img.origin == "url" and img.data is None]
+    await asyncio.gather(*(capture.fetch_image(img) for img in pending))
+    for img in pending:
+        if img.error:
+            raise GatewayError(
+                400,
+                f"messages[{img.message}].content[{img.part}]: could not use the image URL: "
+                f"{img.error}.",
+                code="image_fetch_failed",
+                param=f"messages.{img.message}.content.{img.part}.image_url",
+            )
+
+
+def transport_error(exc: httpx.HTTPError, *, during_stream: bool = False) -> GatewayError:
+    where = "during the stream" if during_stream else ""
+    if isinstance(exc, httpx.TimeoutException):
+        return GatewayError(
+            504, f"Upstream timed out {where}".strip() + ".", code="upstream_timeout"
+        )
+    reason = type(exc).__name__
+    return GatewayError(
+        502,
+        f"Upstream failed {where} ({reason}: {exc})".replace("  ", " "),
+        code="upstream_unreachable" if not during_stream else "upstream_error",
+    )
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    query = [
+        (k, "[redacted]" if k.lower() in _SECRET_PARAMS else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+
+
+def _timeout(target: Target):
+    if target.timeout is None:
+        return httpx.USE_CLIENT_DEFAULT
+    return httpx.Timeout(target.timeout, connect=min(target.timeout, 10.0))
+
+
+async def _read(response: httpx.Response) -> bytes:
+    try:
+        return await response.aread()
+    except httpx.HTTPError as exc:
+        raise transport_error(exc) from None
+    finally:
+        await response.aclose()
+
+
+def _passed_headers(response: httpx.Response) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in response.headers.items()
+        if name in _PASS_HEADERS or name.startswith(_PASS_PREFIXES)
+    }
+
+
+def _json_or_text(content: bytes) -> dict:
+    try:
+        data = orjson.loads(content)
+        return data if isinstance(data, dict) else {"body": data}
+    except orjson.JSONDecodeError:
+        return {"body": content[:10_000].decode("utf-8", "replace")}
