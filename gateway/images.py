@@ -5,7 +5,7 @@ import hashlib
 import io
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 from PIL import Image as PILImage
@@ -47,7 +47,17 @@ class Image:
     frames: int = 1
     error: str = ""  # why a URL could not be fetched, or why the bytes are not an image
     exif_orientation: int | None = None
-    extra: dict = field(default_factory=dict)
+    # What is sent upstream when the provider refuses the original format (see convert()).
+    converted: tuple[bytes, str] | None = None
+
+    @property
+    def payload(self) -> bytes:
+        """The bytes to send upstream: the converted copy if there is one, else the original."""
+        return self.converted[0] if self.converted else (self.data or b"")
+
+    @property
+    def payload_mime(self) -> str:
+        return self.converted[1] if self.converted else self.mime
 
     @cached_property
     def sha256(self) -> str:
@@ -117,3 +127,17 @@ def sniff(data: bytes) -> Sniffed:
         raise ImageError(f"image is too large to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageError("is not an image Iris can read (PNG, JPEG, GIF, WEBP, ...)") from None
+
+
+def to_png(data: bytes) -> bytes:
+    """Re-encode any image Pillow reads (first frame of animations) as PNG."""
+    try:
+        with PILImage.open(io.BytesIO(data)) as img:
+            img.seek(0)
+            if img.mode not in {"RGB", "RGBA", "L", "LA"}:
+                img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
+            out = io.BytesIO()
+            img.save(out, "PNG")
+            return out.getvalue()
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageError(f"cannot be converted to PNG ({exc})") from None

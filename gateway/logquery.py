@@ -18,6 +18,7 @@ class LogFilter:
     model: str = ""
     status: str = ""  # "200", "2xx", "4xx", "5xx" or "error"
     trace_id: str = ""
+    request_id: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     since: datetime | None = None
     until: datetime | None = None
@@ -42,6 +43,8 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(status_code=int(f.status))
     if f.trace_id:
         qs = qs.filter(trace_id=f.trace_id)
+    if f.request_id:
+        qs = qs.filter(request_id=f.request_id)
     for key, value in f.metadata.items():
         qs = qs.filter(**{f"metadata__{key}": value})
     if f.since:

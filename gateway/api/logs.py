@@ -106,6 +106,7 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             model=q.get("model", ""),
             status=q.get("status", ""),
             trace_id=q.get("trace_id", ""),
+            request_id=q.get("request_id", ""),
             metadata=metadata,
             search=q.get("q", ""),
             since=_time(q.get("since")),

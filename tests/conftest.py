@@ -1,0 +1,139 @@
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from PIL import Image as PILImage
+
+from tests.fakes import openai as fake_openai_handler
+from tests.fakes.server import FakeServer
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_IMAGES = ROOT.parent / "shared" / "images"
+
+
+@pytest.fixture(autouse=True)
+def _gateway_settings(settings):
+    # Fake upstreams and image hosts listen on 127.0.0.1; the guard's own tests turn this off.
+    settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = True
+
+
+def png_bytes(size=(4, 3), color=(200, 30, 30), mode="RGB", fmt="PNG", **save) -> bytes:
+    out = io.BytesIO()
+    PILImage.new(mode, size, color if mode != "L" else 128).save(out, fmt, **save)
+    return out.getvalue()
+
+
+@pytest.fixture
+def tiny_png() -> bytes:
+    return png_bytes()
+
+
+@pytest.fixture
+def tiny_jpeg() -> bytes:
+    return png_bytes(size=(5, 7), fmt="JPEG")
+
+
+@pytest.fixture(scope="session")
+def fake_openai():
+    with FakeServer(fake_openai_handler.handle) as server:
+        yield server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class IrisServer:
+    """A real Iris: `manage.py serve` in a subprocess, with its own data folder."""
+
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "IRIS_DATA_DIR": str(data_dir),
+            "GATEWAY_ALLOW_PRIVATE_NETWORKS": "true",
+            "GATEWAY_UPSTREAM_TIMEOUT": "1.5",
+            "GATEWAY_IMAGE_FETCH_TIMEOUT": "2",
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        self.log_file = open(data_dir / "server.log", "w")  # noqa: SIM115
+        self.process: subprocess.Popen | None = None
+        self.key = ""
+
+    def manage(self, *args: str) -> str:
+        return subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+
+    def start(self) -> "IrisServer":
+        self.process = subprocess.Popen(
+            [sys.executable, "manage.py", "serve", "--port", str(self.port)],
+            cwd=ROOT,
+            env=self.env,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Iris exited: {(self.log_file.name)}")
+            try:
+                if httpx.get(f"{self.url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("Iris did not start")
+        if not self.key:
+            self.key = self.manage("create_api_key", "tests")
+        return self
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        assert self.process is not None
+        self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def headers(self, **extra: str) -> dict[str, str]:
+        return {"x-portkey-api-key": self.key, **extra}
+
+    def logs(self, **params) -> dict:
+        response = httpx.get(f"{self.url}/v1/logs", params=params, headers=self.headers())
+        response.raise_for_status()
+        return response.json()
+
+    def log(self, request_id: str, timeout: float = 10.0, **params) -> dict:
+        """The full log record of one request, waiting for the background writer."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            rows = self.logs(request_id=request_id)["data"]
+            if rows:
+                response = httpx.get(
+                    f"{self.url}/v1/logs/{rows[0]['id']}", params=params, headers=self.headers()
+                )
+                response.raise_for_status()
+                return response.json()
+            time.sleep(0.05)
+        raise AssertionError(f"no log for request {request_id}")
+
+
+@pytest.fixture(scope="session")
+def iris(tmp_path_factory):
+    server = IrisServer(tmp_path_factory.mktemp("iris")).start()
+    yield server
+    server.stop()

@@ -1,0 +1,152 @@
+"""A fake OpenAI upstream: checks each body against the `openai` SDK's request types.
+
+Behaviour by model name: "fail-429" answers a rate-limit error, "slow" sleeps 3 s,
+"die" breaks the stream after two chunks; anything else answers with how many images it
+saw and the last user text, so tests can tell what really arrived.
+"""
+
+import json
+import time
+from pathlib import Path
+
+from openai.types.chat import completion_create_params as params
+
+from tests.fakes.schema import SchemaError, check
+from tests.fakes.server import Received, Reply
+
+IMAGES = Path(__file__).resolve().parents[3] / "shared" / "images"
+
+
+def handle(request: Received) -> Reply:
+    if request.method == "GET":
+        return serve_image(request.path)
+    if not request.path.endswith("/chat/completions"):
+        return _error(404, f"Unknown path {request.path}", "not_found_error")
+    if not request.headers.get("authorization", "").startswith("Bearer "):
+        return _error(401, "You didn't provide an API key.", "invalid_request_error")
+    try:
+        body = request.json()
+        stream = bool(body.get("stream"))
+        check(
+            body,
+            params.CompletionCreateParamsStreaming
+            if stream
+            else params.CompletionCreateParamsNonStreaming,
+        )
+    except (ValueError, SchemaError) as exc:
+        return _error(400, f"Invalid request: {exc}", "invalid_request_error")
+    model = body["model"]
+    if model == "fail-429":
+        return _error(
+            429, "Rate limit reached for requests", "requests", code="rate_limit_exceeded"
+        )
+    if model == "slow":
+        time.sleep(3)
+    text = reply_text(body)
+    if not stream:
+        return Reply.json(200, completion(model, text), **{"x-request-id": "req_fake"})
+    include_usage = (body.get("stream_options") or {}).get("include_usage")
+    return Reply(
+        200,
+        headers={"content-type": "text/event-stream"},
+        chunks=stream_chunks(model, text, include_usage, die=model == "die"),
+        die=model == "die",
+    )
+
+
+def reply_text(body: dict) -> str:
+    images, last_text = 0, ""
+    for message in body["messages"]:
+        content = message.get("content")
+        if isinstance(content, str):
+            last_text = content
+        elif isinstance(content, list):
+            for part in content:
+                if part.get("type") == "image_url":
+                    images += 1
+                elif part.get("type") == "text":
+                    last_text = part["text"]
+    return f"I see {images} image(s). You said: {last_text}"
+
+
+def completion(model: str, text: str) -> dict:
+    return {
+        "id": "chatcmpl-fake",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "system_fingerprint": None,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "logprobs": None,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": 11,
+            "completion_tokens": len(text.split()),
+            "total_tokens": 11 + len(text.split()),
+        },
+    }
+
+
+def stream_chunks(model: str, text: str, include_usage: bool, die: bool = False):
+    base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model}
+
+    def event(data: dict) -> bytes:
+        return b"data: " + json.dumps(data).encode() + b"\n\n"
+
+    yield event(
+        {
+            **base,
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+            ],
+        }
+    )
+    words = text.split(" ")
+    for i, word in enumerate(words):
+        if die and i == 2:
+            return
+        piece = word if i == 0 else " " + word
+        yield event(
+            {**base, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
+        )
+    yield event({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    if include_usage:
+        yield event(
+            {
+                **base,
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": 11,
+                    "completion_tokens": len(words),
+                    "total_tokens": 11 + len(words),
+                },
+            }
+        )
+    yield b"data: [DONE]\n\n"
+
+
+def serve_image(path: str) -> Reply:
+    """Image hosting for URL-image tests: /images/<file>, /redirect/<file>, /not-an-image."""
+    if path.startswith("/redirect/"):
+        return Reply(302, headers={"location": "/images/" + path.removeprefix("/redirect/")})
+    if path == "/not-an-image":
+        return Reply(200, b"<html>hello</html>", {"content-type": "text/html"})
+    name = path.removeprefix("/images/")
+    file = IMAGES / name
+    if not path.startswith("/images/") or "/" in name or not file.is_file():
+        return Reply(404, b"not found", {"content-type": "text/plain"})
+    kind = "image/png" if name.endswith(".png") else "image/jpeg"
+    return Reply(200, file.read_bytes(), {"content-type": kind})
+
+
+def _error(
+    status: int, message: str, type_: str, param: str | None = None, code: str | None = None
+) -> Reply:
+    return Reply.json(
+        status, {"error": {"message": message, "type": type_, "param": param, "code": code}}
+    )
