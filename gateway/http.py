@@ -74,6 +74,18 @@ async def resolve_public(host: str, port: int) -> str:
     return addresses[0]
 
 
+async def is_private_url(url: str) -> bool:
+    """Does the URL's host resolve to a non-public address? (False when it cannot resolve.)"""
+    parsed = httpx.URL(url)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            parsed.host, parsed.port or 443, type=socket.SOCK_STREAM
+        )
+    except (socket.gaierror, UnicodeError):
+        return False
+    return any(not is_public(info[4][0]) for info in infos)
+
+
 _checked_hosts: dict[tuple[str, int], float] = {}
 
 

@@ -3,15 +3,18 @@
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from types import ModuleType
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 import orjson
+from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 
 from gateway import capture, http, providers
 from gateway.chat import Chat
 from gateway.errors import GatewayError
+from gateway.images import Image, ImageError, to_png
 from gateway.providers.base import Target, encode_sse
 
 log = logging.getLogger(__name__)
@@ -35,8 +38,7 @@ _SECRET_PARAMS = {
 async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpResponse:
     """Send the chat upstream and answer the client; the record is submitted in every case."""
     provider = providers.get(target.provider)
-    if not provider.ACCEPTS_IMAGE_URLS:
-        await fetch_url_images(chat)
+    await prepare_images(chat, provider)
     upstream = provider.build_request(chat, target)
     record.upstream_url = redact_url(upstream.url)
     client = http.client()
@@ -115,19 +117,53 @@ def _relay_chunk(chunk: dict, record: capture.Record) -> bytes:
     return encode_sse(chunk)
 
 
-async def fetch_url_images(chat: Chat) -> None:
-    """Fetch URL images for providers that only take bytes; 400 naming the part that failed."""
-    pending = [img for img in chat.images if img.origin == "url" and img.data is None]
+async def prepare_images(chat: Chat, provider: ModuleType) -> None:
+    """Give the provider images it can take: fetch URLs it cannot, convert formats it refuses."""
+    pending = [
+        img
+        for img in chat.images
+        if img.origin == "url"
+        and img.data is None
+        and (not provider.ACCEPTS_IMAGE_URLS or await _must_inline(img.url or ""))
+    ]
     await asyncio.gather(*(capture.fetch_image(img) for img in pending))
     for img in pending:
         if img.error:
-            raise GatewayError(
-                400,
-                f"messages[{img.message}].content[{img.part}]: could not use the image URL: "
-                f"{img.error}.",
-                code="image_fetch_failed",
-                param=f"messages.{img.message}.content.{img.part}.image_url",
+            raise _image_error(
+                img, f"could not use the image URL: {img.error}", "image_fetch_failed"
             )
+    accepted = getattr(provider, "IMAGE_MIME_TYPES", None)
+    for img in chat.images:
+        if img.data is None or accepted is None or img.mime in accepted:
+            continue
+        if not settings.GATEWAY_CONVERT_IMAGES:
+            raise _image_error(
+                img,
+                f"{img.mime} images are not accepted by {provider.NAME} "
+                f"(accepted: {', '.join(sorted(accepted))})",
+                "unsupported_image_format",
+            )
+        try:
+            img.converted = (await asyncio.to_thread(to_png, img.data), "image/png")
+        except ImageError as exc:
+            raise _image_error(img, f"the image {exc}", "unsupported_image_format") from None
+
+
+async def _must_inline(url: str) -> bool:
+    """Inline when the operator asks to, or when the URL is private (but allowed): the
+    provider could not reach it."""
+    if settings.GATEWAY_INLINE_IMAGE_URLS:
+        return True
+    return settings.GATEWAY_ALLOW_PRIVATE_NETWORKS and await http.is_private_url(url)
+
+
+def _image_error(img: Image, reason: str, code: str) -> GatewayError:
+    return GatewayError(
+        400,
+        f"messages[{img.message}].content[{img.part}]: {reason}.",
+        code=code,
+        param=f"messages.{img.message}.content.{img.part}.image_url",
+    )
 
 
 def transport_error(exc: httpx.HTTPError, *, during_stream: bool = False) -> GatewayError:

@@ -163,6 +163,10 @@ GATEWAY_IMAGE_FETCH_MAX_BYTES = env_int("GATEWAY_IMAGE_FETCH_MAX_BYTES", 20 * 10
 GATEWAY_IMAGE_FETCH_MAX_REDIRECTS = env_int("GATEWAY_IMAGE_FETCH_MAX_REDIRECTS", 3)
 # Keep a copy of URL images at request time, so signed URLs stay viewable in the logs.
 GATEWAY_SNAPSHOT_URL_IMAGES = env_bool("GATEWAY_SNAPSHOT_URL_IMAGES", True)
+# Images in formats a provider refuses (BMP, TIFF, HEIC…): convert to PNG, or refuse with 400.
+GATEWAY_CONVERT_IMAGES = env_bool("GATEWAY_CONVERT_IMAGES", True)
+# Fetch URL images and send their bytes even to providers that could fetch the URL themselves.
+GATEWAY_INLINE_IMAGE_URLS = env_bool("GATEWAY_INLINE_IMAGE_URLS", False)
 LOG_QUEUE_SIZE = env_int("LOG_QUEUE_SIZE", 10_000)
 LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 200)
 LOG_SPOOL_DIR = Path(env_str("LOG_SPOOL_DIR", str(DATA_DIR / "spool")))

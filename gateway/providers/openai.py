@@ -5,6 +5,8 @@ The body is already OpenAI's, so it is forwarded byte for byte: no re-serialisat
 the hot path, and images (URLs and data URIs) reach the upstream exactly as sent.
 """
 
+import base64
+
 import orjson
 
 from gateway.chat import Chat
@@ -13,6 +15,7 @@ from gateway.providers.base import SSEDecoder, Target, Upstream, error_message
 
 NAME = "openai"
 ACCEPTS_IMAGE_URLS = True
+IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
@@ -21,7 +24,21 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     if target.api_key:
         headers["authorization"] = f"Bearer {target.api_key}"
     base = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
-    return Upstream("POST", f"{base}/chat/completions", headers, chat.raw)
+    return Upstream("POST", f"{base}/chat/completions", headers, body_bytes(chat))
+
+
+def body_bytes(chat: Chat) -> bytes:
+    """The client's bytes as they came, unless an image had to be converted for the API."""
+    converted = [img for img in chat.images if img.converted]
+    if not converted:
+        return chat.raw
+    messages = [dict(m) for m in chat.body["messages"]]
+    for img in converted:
+        content = messages[img.message]["content"] = list(messages[img.message]["content"])
+        part = content[img.part] = dict(content[img.part])
+        uri = f"data:{img.payload_mime};base64,{base64.b64encode(img.payload).decode()}"
+        part["image_url"] = {**part["image_url"], "url": uri}
+    return orjson.dumps({**chat.body, "messages": messages})
 
 
 def parse_response(data: dict, chat: Chat) -> dict:
