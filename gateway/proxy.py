@@ -38,7 +38,7 @@ _SECRET_PARAMS = {
 async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpResponse:
     """Send the chat upstream and answer the client; the record is submitted in every case."""
     provider = providers.get(target.provider)
-    await prepare_images(chat, provider)
+    await prepare_images(chat, provider, target)
     upstream = provider.build_request(chat, target)
     record.upstream_url = redact_url(upstream.url)
     client = http.client()
@@ -117,14 +117,14 @@ def _relay_chunk(chunk: dict, record: capture.Record) -> bytes:
     return encode_sse(chunk)
 
 
-async def prepare_images(chat: Chat, provider: ModuleType) -> None:
+async def prepare_images(chat: Chat, provider: ModuleType, target: Target) -> None:
     """Give the provider images it can take: fetch URLs it cannot, convert formats it refuses."""
     pending = [
         img
         for img in chat.images
         if img.origin == "url"
         and img.data is None
-        and (not provider.ACCEPTS_IMAGE_URLS or await _must_inline(img.url or ""))
+        and (not provider.ACCEPTS_IMAGE_URLS or await _must_inline(img.url or "", target))
     ]
     await asyncio.gather(*(capture.fetch_image(img) for img in pending))
     for img in pending:
@@ -149,12 +149,14 @@ async def prepare_images(chat: Chat, provider: ModuleType) -> None:
             raise _image_error(img, f"the image {exc}", "unsupported_image_format") from None
 
 
-async def _must_inline(url: str) -> bool:
-    """Inline when the operator asks to, or when the URL is private (but allowed): the
-    provider could not reach it."""
+async def _must_inline(url: str, target: Target) -> bool:
+    """Inline when the operator asks to, or when the URL is private (but allowed) and the
+    upstream is public: it could not reach the URL. A private upstream (a local vLLM) can."""
     if settings.GATEWAY_INLINE_IMAGE_URLS:
         return True
-    return settings.GATEWAY_ALLOW_PRIVATE_NETWORKS and await http.is_private_url(url)
+    if not settings.GATEWAY_ALLOW_PRIVATE_NETWORKS or not await http.is_private_url(url):
+        return False
+    return not (target.base_url and await http.is_private_url(target.base_url))
 
 
 def _image_error(img: Image, reason: str, code: str) -> GatewayError:

@@ -56,6 +56,7 @@ class IrisServer:
     """A real Iris: `manage.py serve` in a subprocess, with its own data folder."""
 
     def __init__(self, data_dir: Path, **env: str) -> None:
+        self.data_dir = data_dir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {

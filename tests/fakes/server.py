@@ -105,5 +105,6 @@ class FakeServer:
         self.server.shutdown()
         self.server.server_close()
 
-    def last(self) -> Received:
-        return self.received[-1]
+    def last(self, method: str | None = None) -> Received:
+        """The latest request (of that method: URL-image fetches can land after a POST)."""
+        return [r for r in self.received if method in (None, r.method)][-1]
