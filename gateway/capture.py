@@ -310,6 +310,7 @@ class Writer:
             thread, self._thread = self._thread, None
         if thread is None:
             return
+        log.info("draining %d queued log records", self.queue.qsize())
         self.queue.put(_STOP)
         thread.join(timeout)
 

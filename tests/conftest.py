@@ -68,7 +68,8 @@ class IrisServer:
             "PYTHONUNBUFFERED": "1",
             **env,
         }
-        self.log_file = open(data_dir / "server.log", "w")  # noqa: SIM115
+        self.log_path = data_dir / "server.log"
+        self.log_file = open(self.log_path, "a")  # noqa: SIM115
         self.process: subprocess.Popen | None = None
         self.key = ""
 
