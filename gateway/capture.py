@@ -29,13 +29,15 @@ from gateway.images import Image, ImageError
 
 log = logging.getLogger(__name__)
 
-_SECRET_WORDS = ("authorization", "key", "secret", "token", "cookie", "signature", "password")
+# Header names are split on "-" and matched word by word ("x-portkey-provider" is no key).
+_SECRET_WORDS = {"authorization", "key", "secret", "token", "cookie", "signature", "password",
+                 "credential", "apikey"}
 _PREVIEW = 300
 
 
 def redact_headers(headers: dict) -> dict:
     return {
-        name.lower(): "[redacted]" if any(w in name.lower() for w in _SECRET_WORDS) else value
+        name.lower(): "[redacted]" if _SECRET_WORDS & set(name.lower().split("-")) else value
         for name, value in headers.items()
     }
 
@@ -171,7 +173,7 @@ def _prompt_text(chat: Chat | None) -> str:
             return content
         if isinstance(content, list):
             texts = [p.get("text", "") for p in content if isinstance(p, dict)]
-            return " ".join(t for t in texts if isinstance(t, str))
+            return " ".join(t for t in texts if isinstance(t, str) and t)
     return ""
 
 
@@ -310,7 +312,8 @@ class Writer:
             thread, self._thread = self._thread, None
         if thread is None:
             return
-        log.info("draining %d queued log records", self.queue.qsize())
+        if backlog := self.queue.qsize():
+            log.info("draining %d queued log records", backlog)
         self.queue.put(_STOP)
         thread.join(timeout)
 

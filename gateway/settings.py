@@ -138,6 +138,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # --- storage -------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = DATA_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)  # filled by `serve` (collectstatic); whitenoise wants it
 STATICFILES_DIRS = [BASE_DIR / "static"]
 BLOB_STORAGE_DIR = Path(env_str("BLOB_STORAGE_DIR", str(DATA_DIR / "blobs")))
 STORAGES = {

@@ -1,0 +1,117 @@
+"""The log writer: blobs stored once, references in rows, spool when the database fails."""
+
+import base64
+import json
+
+import pytest
+from django.core.files.storage import default_storage
+
+from gateway import capture
+from gateway.chat import parse_chat
+from gateway.errors import GatewayError
+from gateway.models import Blob, LogImage, RequestLog, blob_name
+from tests.conftest import png_bytes
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _blobs_in_tmp(settings, tmp_path):
+    settings.LOG_SPOOL_DIR = tmp_path / "spool"
+    default_storage.location = str(tmp_path / "blobs")  # noqa: the storage is a lazy singleton
+    yield
+    default_storage.location = settings.BLOB_STORAGE_DIR
+
+
+def record_with_image(image: bytes, text: str = "hi") -> capture.Record:
+    uri = "data:image/png;base64," + base64.b64encode(image).decode()
+    raw = json.dumps({"model": "m", "messages": [{"role": "user", "content": [
+        {"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": uri}}]}]})
+    record = capture.Record(path="/v1/chat/completions", request_headers={})
+    record.chat = parse_chat(raw.encode())
+    record.finish(200, {"choices": [{"message": {"content": "a red square"}}]})
+    return record
+
+
+def test_the_same_image_is_stored_once(tiny_png):
+    capture._save_batch([record_with_image(tiny_png, "a"), record_with_image(tiny_png, "b")])
+    capture._save_batch([record_with_image(tiny_png, "c")])
+    [blob] = Blob.objects.all()
+    assert LogImage.objects.filter(blob=blob).count() == 3
+    with default_storage.open(blob_name(blob.sha256)) as f:
+        assert f.read() == tiny_png
+    log = RequestLog.objects.order_by("id").first()
+    stored = log.request_body["messages"][0]["content"][1]["image_url"]["url"]
+    assert stored == f"iris-blob:{blob.sha256}"
+    assert (log.prompt_preview, log.reply_preview, log.image_count) == ("a", "a red square", 1)
+
+
+def test_a_failed_request_is_logged_with_its_error():
+    record = capture.Record(path="/v1/chat/completions", request_headers={}, raw_body=b"{bad")
+    record.fail(GatewayError(400, "Request body is not valid JSON", code="invalid_json"))
+    capture._save_batch([record])
+    log = RequestLog.objects.get()
+    assert (log.status_code, log.error_message) == (400, "Request body is not valid JSON")
+    assert log.response_body["error"]["code"] == "invalid_json"
+
+
+def test_records_are_spooled_when_the_database_fails_and_replayed_later(monkeypatch, tiny_png):
+    writer = capture.Writer()
+    real_save = capture._save_batch
+
+    def broken(records):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(capture, "_save_batch", broken)
+    monkeypatch.setattr(capture.time, "sleep", lambda s: None)
+    writer.put(record_with_image(tiny_png))
+    writer.drain()
+    assert writer.spooled == 1 and RequestLog.objects.count() == 0
+    monkeypatch.setattr(capture, "_save_batch", real_save)
+    writer.put(record_with_image(png_bytes(color=(1, 2, 3)), "second"))  # restarts: replays
+    writer.drain()
+    assert sorted(RequestLog.objects.values_list("prompt_preview", flat=True)) == ["hi", "second"]
+    assert not list((capture.settings.LOG_SPOOL_DIR).glob("*.pickle"))
+
+
+def test_a_full_queue_spools_instead_of_blocking(settings, tiny_png):
+    settings.LOG_QUEUE_SIZE = 1
+    writer = capture.Writer()
+    writer._thread = object()  # pretend a writer runs but is stuck: nothing drains the queue
+    writer.put(record_with_image(tiny_png, "queued"))
+    writer.put(record_with_image(tiny_png, "overflow"))
+    assert writer.queue.qsize() == 1 and writer.spooled == 1
+
+
+def test_secrets_are_redacted_from_headers():
+    headers = capture.redact_headers({
+        "Authorization": "Bearer sk-live", "x-portkey-api-key": "iris-x", "api-key": "az",
+        "x-portkey-aws-secret-access-key": "s", "x-portkey-aws-session-token": "t",
+        "Cookie": "sessionid=1", "x-portkey-provider": "openai",
+    })
+    assert headers["x-portkey-provider"] == "openai"
+    assert {v for k, v in headers.items() if k != "x-portkey-provider"} == {"[redacted]"}
+
+
+def test_a_stream_is_assembled_into_one_completion():
+    record = capture.Record(path="/", request_headers={})
+    base = {"id": "c1", "created": 1, "model": "m", "object": "chat.completion.chunk"}
+    for delta, finish in [({"role": "assistant", "content": ""}, None), ({"content": "Hel"}, None),
+                          ({"content": "lo"}, None),
+                          ({"tool_calls": [{"index": 0, "id": "t1", "type": "function",
+                                            "function": {"name": "f", "arguments": "{\"a\""}}]},
+                           None),
+                          ({"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]},
+                           "tool_calls")]:
+        record.add_chunk({**base, "choices": [{"index": 0, "delta": delta,
+                                               "finish_reason": finish}]})
+    record.add_chunk({**base, "choices": [], "usage": {"prompt_tokens": 1,
+                                                       "completion_tokens": 2,
+                                                       "total_tokens": 3}})
+    body = record.assembled()
+    message = body["choices"][0]["message"]
+    assert message["content"] == "Hello"
+    assert message["tool_calls"] == [{"id": "t1", "type": "function",
+                                      "function": {"name": "f", "arguments": "{\"a\": 1}"}}]
+    assert body["choices"][0]["finish_reason"] == "tool_calls"
+    assert body["usage"]["total_tokens"] == 3 and record.chunk_count == 6

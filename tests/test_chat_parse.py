@@ -1,0 +1,67 @@
+import base64
+import json
+
+import pytest
+
+from gateway.chat import parse_chat
+from gateway.errors import GatewayError
+
+
+def body(**fields) -> bytes:
+    return json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
+                       **fields}).encode()
+
+
+def image_part(url: str, detail: str | None = None) -> dict:
+    spec = {"url": url, **({"detail": detail} if detail else {})}
+    return {"type": "image_url", "image_url": spec}
+
+
+def test_it_resolves_every_image_once_with_its_position(tiny_png):
+    uri = "data:image/png;base64," + base64.b64encode(tiny_png).decode()
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [{"type": "text", "text": "a"}, image_part(uri, "high")]},
+        {"role": "assistant", "content": "ok"},
+        {"role": "user", "content": [image_part("https://example.com/cat.jpg")]},
+    ]
+    chat = parse_chat(body(messages=messages, stream=True,
+                           stream_options={"include_usage": True}))
+    assert chat.stream and chat.include_usage and chat.model == "gpt-4o"
+    first, second = chat.images
+    assert (first.message, first.part, first.origin, first.detail) == (1, 1, "base64", "high")
+    assert first.data == tiny_png and first.mime == "image/png"
+    assert (second.message, second.part, second.origin, second.data) == (3, 0, "url", None)
+    assert chat.image(3, 0) is second
+
+
+def test_it_keeps_the_raw_bytes_for_pass_through():
+    raw = body(temperature=0.2, some_future_param={"x": 1})
+    assert parse_chat(raw).raw is raw
+
+
+@pytest.mark.parametrize(("raw", "status_code", "param"), [
+    (b"{not json", "invalid_json", None),
+    (b"[1, 2]", "invalid_json", None),
+    (json.dumps({"messages": []}).encode(), "missing_required_parameter", "model"),
+    (json.dumps({"model": "m", "messages": "hi"}).encode(), "missing_required_parameter",
+     "messages"),
+])
+def test_it_refuses_bad_bodies(raw, status_code, param):
+    with pytest.raises(GatewayError) as caught:
+        parse_chat(raw)
+    assert (caught.value.status, caught.value.code, caught.value.param) == (400, status_code, param)
+
+
+def test_it_needs_a_role_on_every_message():
+    with pytest.raises(GatewayError, match=r"messages\[1\] must be an object with a 'role'"):
+        parse_chat(body(messages=[{"role": "user", "content": "a"}, {"content": "b"}]))
+
+
+def test_it_names_the_message_and_part_of_a_bad_image():
+    messages = [{"role": "user", "content": [{"type": "text", "text": "x"},
+                                             image_part("data:image/png;base64,AAAA")]}]
+    with pytest.raises(GatewayError) as caught:
+        parse_chat(body(messages=messages))
+    assert caught.value.message.startswith("messages[0].content[1]: the image is not an image")
+    assert caught.value.code == "invalid_image"
