@@ -30,8 +30,17 @@ from gateway.images import Image, ImageError
 log = logging.getLogger(__name__)
 
 # Header names are split on "-" and matched word by word ("x-portkey-provider" is no key).
-_SECRET_WORDS = {"authorization", "key", "secret", "token", "cookie", "signature", "password",
-                 "credential", "apikey"}
+_SECRET_WORDS = {
+    "authorization",
+    "key",
+    "secret",
+    "token",
+    "cookie",
+    "signature",
+    "password",
+    "credential",
+    "apikey",
+}
 _PREVIEW = 300
 
 
@@ -287,6 +296,7 @@ def _row(r: Record):
 # --- the writer ------------------------------------------------------------------------
 
 _STOP = object()
+_PURGE_EVERY = 3600.0  # seconds between retention purges (LOG_RETENTION_DAYS)
 
 
 class Writer:
@@ -333,8 +343,15 @@ class Writer:
 
     def _run(self) -> None:
         self._replay_spool()
+        next_purge = time.monotonic() + 60
         while True:
-            batch = [self.queue.get()]
+            if time.monotonic() > next_purge:
+                next_purge = time.monotonic() + _PURGE_EVERY
+                self._purge()
+            try:
+                batch = [self.queue.get(timeout=_PURGE_EVERY)]
+            except queue.Empty:
+                continue
             while len(batch) < settings.LOG_BATCH_SIZE:
                 try:
                     batch.append(self.queue.get_nowait())
@@ -349,6 +366,15 @@ class Writer:
             if stop:
                 close_old_connections()
                 return
+
+    def _purge(self) -> None:
+        from gateway.retention import purge
+
+        try:
+            close_old_connections()
+            purge()
+        except Exception:
+            log.exception("log retention purge failed; retrying in an hour")
 
     def _write(self, records: list[Record]) -> None:
         for attempt in range(3):

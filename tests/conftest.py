@@ -24,6 +24,19 @@ def _gateway_settings(settings):
     settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = True
 
 
+@pytest.fixture
+def blob_dir(settings, tmp_path):
+    """Blob storage in a fresh folder (Django resets default_storage when STORAGES changes)."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "blobs")},
+        },
+    }
+    return tmp_path / "blobs"
+
+
 def png_bytes(size=(4, 3), color=(200, 30, 30), mode="RGB", fmt="PNG", **save) -> bytes:
     out = io.BytesIO()
     PILImage.new(mode, size, color if mode != "L" else 128).save(out, fmt, **save)

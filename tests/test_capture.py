@@ -16,17 +16,26 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _blobs_in_tmp(settings, tmp_path):
+def _isolated(settings, tmp_path, blob_dir):
     settings.LOG_SPOOL_DIR = tmp_path / "spool"
-    default_storage.location = str(tmp_path / "blobs")  # noqa: the storage is a lazy singleton
-    yield
-    default_storage.location = settings.BLOB_STORAGE_DIR
 
 
 def record_with_image(image: bytes, text: str = "hi") -> capture.Record:
     uri = "data:image/png;base64," + base64.b64encode(image).decode()
-    raw = json.dumps({"model": "m", "messages": [{"role": "user", "content": [
-        {"type": "text", "text": text}, {"type": "image_url", "image_url": {"url": uri}}]}]})
+    raw = json.dumps(
+        {
+            "model": "m",
+            "messages": [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": text},
+                        {"type": "image_url", "image_url": {"url": uri}},
+                    ],
+                }
+            ],
+        }
+    )
     record = capture.Record(path="/v1/chat/completions", request_headers={})
     record.chat = parse_chat(raw.encode())
     record.finish(200, {"choices": [{"message": {"content": "a red square"}}]})
@@ -84,11 +93,17 @@ def test_a_full_queue_spools_instead_of_blocking(settings, tiny_png):
 
 
 def test_secrets_are_redacted_from_headers():
-    headers = capture.redact_headers({
-        "Authorization": "Bearer sk-live", "x-portkey-api-key": "iris-x", "api-key": "az",
-        "x-portkey-aws-secret-access-key": "s", "x-portkey-aws-session-token": "t",
-        "Cookie": "sessionid=1", "x-portkey-provider": "openai",
-    })
+    headers = capture.redact_headers(
+        {
+            "Authorization": "Bearer sk-live",
+            "x-portkey-api-key": "iris-x",
+            "api-key": "az",
+            "x-portkey-aws-secret-access-key": "s",
+            "x-portkey-aws-session-token": "t",
+            "Cookie": "sessionid=1",
+            "x-portkey-provider": "openai",
+        }
+    )
     assert headers["x-portkey-provider"] == "openai"
     assert {v for k, v in headers.items() if k != "x-portkey-provider"} == {"[redacted]"}
 
@@ -96,22 +111,40 @@ def test_secrets_are_redacted_from_headers():
 def test_a_stream_is_assembled_into_one_completion():
     record = capture.Record(path="/", request_headers={})
     base = {"id": "c1", "created": 1, "model": "m", "object": "chat.completion.chunk"}
-    for delta, finish in [({"role": "assistant", "content": ""}, None), ({"content": "Hel"}, None),
-                          ({"content": "lo"}, None),
-                          ({"tool_calls": [{"index": 0, "id": "t1", "type": "function",
-                                            "function": {"name": "f", "arguments": "{\"a\""}}]},
-                           None),
-                          ({"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]},
-                           "tool_calls")]:
-        record.add_chunk({**base, "choices": [{"index": 0, "delta": delta,
-                                               "finish_reason": finish}]})
-    record.add_chunk({**base, "choices": [], "usage": {"prompt_tokens": 1,
-                                                       "completion_tokens": 2,
-                                                       "total_tokens": 3}})
+    for delta, finish in [
+        ({"role": "assistant", "content": ""}, None),
+        ({"content": "Hel"}, None),
+        ({"content": "lo"}, None),
+        (
+            {
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "t1",
+                        "type": "function",
+                        "function": {"name": "f", "arguments": '{"a"'},
+                    }
+                ]
+            },
+            None,
+        ),
+        ({"tool_calls": [{"index": 0, "function": {"arguments": ": 1}"}}]}, "tool_calls"),
+    ]:
+        record.add_chunk(
+            {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        )
+    record.add_chunk(
+        {
+            **base,
+            "choices": [],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+        }
+    )
     body = record.assembled()
     message = body["choices"][0]["message"]
     assert message["content"] == "Hello"
-    assert message["tool_calls"] == [{"id": "t1", "type": "function",
-                                      "function": {"name": "f", "arguments": "{\"a\": 1}"}}]
+    assert message["tool_calls"] == [
+        {"id": "t1", "type": "function", "function": {"name": "f", "arguments": '{"a": 1}'}}
+    ]
     assert body["choices"][0]["finish_reason"] == "tool_calls"
     assert body["usage"]["total_tokens"] == 3 and record.chunk_count == 6

@@ -1,0 +1,27 @@
+"""Log retention: delete records older than LOG_RETENTION_DAYS, then images nobody uses."""
+
+import datetime as dt
+import logging
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.utils import timezone
+
+from gateway.models import Blob, RequestLog
+
+log = logging.getLogger(__name__)
+
+
+def purge(*, days: int | None = None) -> tuple[int, int]:
+    """Return (records deleted, image blobs deleted)."""
+    days = settings.LOG_RETENTION_DAYS if days is None else days
+    cutoff = timezone.now() - dt.timedelta(days=days)
+    records, _ = RequestLog.objects.filter(created_at__lt=cutoff).delete()
+    orphans = list(Blob.objects.filter(uses__isnull=True).values_list("sha256", flat=True))
+    for sha in orphans:
+        # The file first: a blob row without its file would be worse than a stray file.
+        default_storage.delete(Blob(sha256=sha).storage_name)
+    Blob.objects.filter(sha256__in=orphans, uses__isnull=True).delete()
+    if records or orphans:
+        log.info("retention: deleted %d log records and %d images", records, len(orphans))
+    return records, len(orphans)

@@ -1,0 +1,30 @@
+import datetime as dt
+
+import pytest
+from django.core.files.storage import default_storage
+from django.core.management import call_command
+from django.utils import timezone
+
+from gateway import capture
+from gateway.models import Blob, RequestLog
+from tests.conftest import png_bytes
+from tests.test_capture import record_with_image
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_deletes_old_logs_and_images_nobody_uses(settings, blob_dir):
+    old, shared, new = (
+        record_with_image(png_bytes(color=c)) for c in [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
+    )
+    shared_too = record_with_image(png_bytes(color=(2, 2, 2)))
+    capture._save_batch([old, shared, new, shared_too])
+    long_ago = timezone.now() - dt.timedelta(days=settings.LOG_RETENTION_DAYS + 1)
+    ids = list(RequestLog.objects.order_by("id").values_list("id", flat=True))
+    RequestLog.objects.filter(id__in=ids[:2]).update(created_at=long_ago)
+    call_command("purge_logs")
+    assert list(RequestLog.objects.values_list("id", flat=True).order_by("id")) == ids[2:]
+    kept = {b.sha256 for b in Blob.objects.all()}
+    assert kept == {new.chat.images[0].sha256, shared.chat.images[0].sha256}
+    assert not default_storage.exists(Blob(sha256=old.chat.images[0].sha256).storage_name)
+    assert all(default_storage.exists(Blob(sha256=s).storage_name) for s in kept)
