@@ -1,0 +1,400 @@
+"""AWS Bedrock Converse API (converse and converse-stream), signed with botocore's SigV4.
+
+Docs: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
+      https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html
+      https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-call.html
+Quirks:
+- Images are bytes only (base64 in JSON), no URLs: the core fetches URL images first.
+- The model id goes in the path, URL-encoded (`:` → %3A); SigV4 canonicalises that path once
+  more, so the signature is computed by botocore over the exact URL and bytes that are sent.
+- There is no system role: system text goes to a top-level `system` list, and the
+  conversation must start with a user turn, with same-role turns merged.
+- The stream is AWS's binary event-stream framing, not SSE:
+  https://docs.aws.amazon.com/AmazonS3/latest/API/RESTSelectObjectAppendix.html
+"""
+
+import base64
+from urllib.parse import quote
+
+import orjson
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.eventstream import EventStreamBuffer, ParserError
+
+from gateway.chat import Chat, invalid
+from gateway.errors import GatewayError
+from gateway.images import Image
+from gateway.providers import base
+
+NAME = "bedrock"
+ACCEPTS_IMAGE_URLS = False
+IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+DEFAULT_BASE_URL = "https://bedrock-runtime.{region}.amazonaws.com"
+SIGNING_NAME = "bedrock"  # the service model's signingName, not its endpoint prefix
+MAX_IMAGE_BYTES = int(3.75 * 1024 * 1024)
+MAX_IMAGE_SIDE = 8000
+MAX_IMAGES = 20
+
+# OpenAI parameter → inferenceConfig member (max_completion_tokens wins over max_tokens).
+_PARAMS = {
+    "max_tokens": "maxTokens",
+    "max_completion_tokens": "maxTokens",
+    "temperature": "temperature",
+    "top_p": "topP",
+    "stop": "stopSequences",
+}
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "guardrail_intervened": "content_filter",
+    "content_filtered": "content_filter",
+}
+# Bedrock's exception names by HTTP status; parse_error only sees status and body.
+_EXCEPTIONS = {
+    400: "ValidationException",
+    403: "AccessDeniedException",
+    404: "ResourceNotFoundException",
+    408: "ModelTimeoutException",
+    424: "ModelErrorException",
+    429: "ThrottlingException",
+    500: "InternalServerException",
+    503: "ServiceUnavailableException",
+}
+_NO_KEYS = (
+    "Bedrock needs x-portkey-aws-access-key-id and x-portkey-aws-secret-access-key "
+    "(or a Bedrock API key as Authorization: Bearer)."
+)
+_NO_REGION = "Bedrock needs the AWS region in x-portkey-aws-region."
+_STREAM_ERROR_TYPES = {
+    "validationException": "invalid_request_error",
+    "throttlingException": "rate_limit_error",
+}
+
+
+def build_request(chat: Chat, target: base.Target) -> base.Upstream:
+    """The signed Converse (or ConverseStream) request; 400 for limits or missing credentials."""
+    _check_images(chat)
+    options = target.options
+    key_id, secret = options.get("aws-access-key-id", ""), options.get("aws-secret-access-key", "")
+    region = options.get("aws-region", "").strip()
+    if bool(key_id) != bool(secret) or not (key_id or target.api_key):
+        raise GatewayError(400, _NO_KEYS, code="missing_credentials")
+    if not region and (key_id or not target.base_url):  # a custom host + API key needs none
+        raise GatewayError(400, _NO_REGION, code="missing_region", param="x-portkey-aws-region")
+    root = (target.base_url or DEFAULT_BASE_URL.format(region=region)).rstrip("/")
+    action = "converse-stream" if chat.stream else "converse"
+    url = f"{root}/model/{quote(chat.model, safe='')}/{action}"
+    accept = "application/vnd.amazon.eventstream" if chat.stream else "application/json"
+    headers = {"content-type": "application/json", "accept": accept, **target.headers}
+    body = orjson.dumps(_body(chat))
+    if not key_id:  # API keys: https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html
+        return base.Upstream(
+            "POST", url, {**headers, "authorization": f"Bearer {target.api_key}"}, body
+        )
+    # Sign what is sent: this URL (its host, its encoded path) and these bytes.
+    request = AWSRequest(method="POST", url=url, data=body, headers=headers)
+    token = options.get("aws-session-token") or None
+    SigV4Auth(Credentials(key_id, secret, token), SIGNING_NAME, region).add_auth(request)
+    return base.Upstream("POST", url, {k.lower(): v for k, v in request.headers.items()}, body)
+
+
+def _check_images(chat: Chat) -> None:
+    """Bedrock's per-image and per-request limits, checked before anything is sent."""
+    for n, img in enumerate(chat.images):
+        if problem := _image_problem(img, n, len(chat.images)):
+            raise invalid(
+                f"messages[{img.message}].content[{img.part}]: {problem[1]}",
+                f"messages.{img.message}.content.{img.part}.image_url",
+                problem[0],
+            )
+
+
+def _image_problem(img: Image, n: int, total: int) -> tuple[str, str] | None:
+    side = max(img.width or 0, img.height or 0)
+    if n == MAX_IMAGES:
+        return "too_many_images", f"Bedrock takes at most 20 images; this request has {total}."
+    if img.data is None:
+        return "image_fetch_failed", "the image was not fetched; Bedrock takes bytes only."
+    if img.payload_mime not in IMAGE_MIME_TYPES:
+        return (
+            "unsupported_image",
+            f"{img.payload_mime} is not a type Bedrock takes (png, jpeg, gif, webp).",
+        )
+    if len(img.payload) > MAX_IMAGE_BYTES:
+        size = len(img.payload) / 2**20
+        return "image_too_large", f"the image is {size:.2f} MB; Bedrock's limit is 3.75 MB."
+    if side > MAX_IMAGE_SIDE:
+        return "image_too_large", f"the image is {img.width}×{img.height} px; the limit is 8000 px."
+    return None
+
+
+def _body(chat: Chat) -> dict:
+    system, messages = _messages(chat)
+    body: dict = {"messages": messages}
+    if system:
+        body["system"] = system
+    config: dict = {}
+    for name, member in _PARAMS.items():
+        value = chat.body.get(name)
+        if value is not None:
+            config[member] = (
+                [value] if member == "stopSequences" and isinstance(value, str) else value
+            )
+    if config:
+        body["inferenceConfig"] = config
+    if tool_config := _tool_config(chat.body, messages):
+        body["toolConfig"] = tool_config
+    return body
+
+
+def _tool_config(body: dict, messages: list[dict]) -> dict | None:
+    tools = [
+        t.get("function") or {} for t in body.get("tools") or () if t.get("type") == "function"
+    ]
+    if not tools:
+        return None
+    specs = []
+    for fn in tools:
+        spec = {
+            "name": fn.get("name"),
+            "inputSchema": {"json": fn.get("parameters") or {"type": "object", "properties": {}}},
+        }
+        if fn.get("description"):  # an empty description is refused (NonEmptyString)
+            spec["description"] = fn["description"]
+        specs.append({"toolSpec": spec})
+    config: dict = {"tools": specs}
+    choice = body.get("tool_choice")
+    if choice == "none":
+        # Converse has no "none"; tools stay only when the history uses them, as it must then.
+        used = any("toolUse" in b or "toolResult" in b for m in messages for b in m["content"])
+        return config if used else None
+    if choice == "required":
+        config["toolChoice"] = {"any": {}}
+    elif isinstance(choice, dict) and choice.get("type") == "function":
+        config["toolChoice"] = {"tool": {"name": (choice.get("function") or {}).get("name")}}
+    elif choice == "auto":
+        config["toolChoice"] = {"auto": {}}
+    return config
+
+
+def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
+    """OpenAI messages → (system blocks, Converse messages with same-role turns merged)."""
+    system: list[dict] = []
+    out: list[dict] = []
+    for i, message in enumerate(chat.body["messages"]):
+        role, content = message["role"], message.get("content")
+        if role in ("system", "developer"):
+            system.extend({"text": t} for t in _texts(content) if t)
+            continue
+        if role == "tool":
+            text = "".join(_texts(content))
+            result = {"toolUseId": message.get("tool_call_id") or "", "content": [{"text": text}]}
+            role, blocks = "user", [{"toolResult": result}]
+        elif role in ("user", "assistant"):
+            blocks = _blocks(chat, i, content)
+            blocks += [
+                _tool_use(i, k, call) for k, call in enumerate(message.get("tool_calls") or ())
+            ]
+        else:
+            raise invalid(
+                f"messages[{i}]: role {role!r} is not supported by Bedrock.", f"messages.{i}.role"
+            )
+        if not blocks:
+            continue  # Converse refuses empty content; an empty turn says nothing anyway
+        if out and out[-1]["role"] == role:
+            out[-1]["content"].extend(blocks)
+        else:
+            out.append({"role": role, "content": blocks})
+    if not out or out[0]["role"] != "user":
+        raise invalid(
+            "Bedrock needs the conversation to start with a user message "
+            "(after any system messages).",
+            "messages",
+            "invalid_message_order",
+        )
+    return system, out
+
+
+def _texts(content: object) -> list[str]:
+    if isinstance(content, str):
+        return [content]
+    return [
+        p.get("text") or ""
+        for p in content or ()
+        if isinstance(p, dict) and p.get("type") == "text"
+    ]
+
+
+def _blocks(chat: Chat, i: int, content: object) -> list[dict]:
+    if isinstance(content, str) or content is None:
+        return [{"text": content}] if content else []
+    blocks = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("text", "refusal"):
+            if text := part.get(kind):
+                blocks.append({"text": text})
+        elif kind == "image_url":
+            blocks.append(_image(chat.image(i, j)))
+        else:
+            raise invalid(
+                f"messages[{i}].content[{j}]: part type {kind!r} is not supported by Bedrock.",
+                f"messages.{i}.content.{j}.type",
+            )
+    return blocks
+
+
+def _tool_use(i: int, k: int, call: dict) -> dict:
+    fn = call.get("function") or {}
+    try:
+        arguments = orjson.loads(fn.get("arguments") or "{}")
+    except orjson.JSONDecodeError:
+        arguments = None
+    if not isinstance(arguments, dict):  # toolUse.input must be a JSON object
+        raise invalid(
+            f"messages[{i}].tool_calls[{k}]: function.arguments must be a JSON object.",
+            f"messages.{i}.tool_calls.{k}.function.arguments",
+        )
+    ids = {"toolUseId": call.get("id") or "", "name": fn.get("name") or ""}
+    return {"toolUse": {**ids, "input": arguments}}
+
+
+def _image(img: Image) -> dict:
+    """The one place that knows Bedrock's image block: format + raw bytes (base64 in JSON)."""
+    source = {"bytes": base64.b64encode(img.payload).decode("ascii")}
+    return {"image": {"format": img.payload_mime.removeprefix("image/"), "source": source}}
+
+
+def parse_response(data: dict, chat: Chat) -> dict:
+    """A Converse response as an OpenAI chat.completion (Converse has no id: a new one)."""
+    message = (data.get("output") or {}).get("message") or {}
+    blocks = message.get("content") or ()
+    texts = [b["text"] for b in blocks if "text" in b]
+    uses = [b["toolUse"] for b in blocks if "toolUse" in b]
+    calls = [_call(u, arguments=orjson.dumps(u.get("input", {})).decode()) for u in uses]
+    reply: dict = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if calls:
+        reply["tool_calls"] = calls
+    finish = _FINISH.get(data.get("stopReason", ""), "stop")
+    choice = {"index": 0, "message": reply, "logprobs": None, "finish_reason": finish}
+    head = {"id": base.new_completion_id(), "object": "chat.completion", "created": base.now()}
+    return {**head, "model": chat.model, "choices": [choice], "usage": _usage(data.get("usage"))}
+
+
+def _call(tool_use: dict, *, arguments: str) -> dict:
+    return {
+        "id": tool_use.get("toolUseId", ""),
+        "type": "function",
+        "function": {"name": tool_use.get("name", ""), "arguments": arguments},
+    }
+
+
+def _usage(data: dict | None) -> dict:
+    data = data or {}
+    out = base.usage(data.get("inputTokens", 0), data.get("outputTokens", 0))
+    return {**out, "total_tokens": data.get("totalTokens", out["total_tokens"])}
+
+
+class Stream:
+    """ConverseStream event-stream frames in, OpenAI chunks out, one event at a time."""
+
+    def __init__(self, chat: Chat) -> None:
+        self._chat = chat
+        self._buffer = EventStreamBuffer()
+        self._id, self._created = base.new_completion_id(), base.now()
+        self._started = self._finished = self._failed = False
+        self._pending = 0  # bytes fed but not yet decoded into a whole message
+        self._tools: dict[int, int] = {}  # contentBlockIndex → OpenAI tool_calls index
+
+    def feed(self, data: bytes) -> list[dict]:
+        if self._failed:
+            return []
+        self._buffer.add_data(data)
+        self._pending += len(data)
+        out: list[dict] = []
+        try:
+            for message in self._buffer:
+                self._pending -= message.prelude.total_length
+                out.extend(self._event(message.headers, message.payload))
+        except ParserError as exc:
+            message = f"Upstream sent a malformed event-stream frame ({exc})."
+            out.append(self._error(message, "api_error", "bad_frame"))
+        return out
+
+    def close(self) -> list[dict]:
+        if self._failed or (self._finished and not self._pending):
+            return []
+        where = "in the middle of an event" if self._pending else "before messageStop"
+        return [self._error(f"Upstream stream ended {where}.", "api_error", "truncated_stream")]
+
+    def _event(self, headers: dict, payload: bytes) -> list[dict]:
+        try:
+            data = orjson.loads(payload or b"{}")
+        except orjson.JSONDecodeError:
+            data = {"message": payload[:200].decode("utf-8", "replace")}
+        data = data if isinstance(data, dict) else {}
+        if headers.get(":message-type", "event") != "event":  # "exception" or "error"
+            name = headers.get(":exception-type") or headers.get(":error-code") or "error"
+            text = data.get("message") or data.get("Message") or headers.get(":error-message")
+            return [
+                self._error(str(text or name), _STREAM_ERROR_TYPES.get(name, "api_error"), name)
+            ]
+        event = headers.get(":event-type")
+        if event == "messageStart":
+            return [self._chunk({"content": ""})]
+        if event == "contentBlockStart":
+            tool = (data.get("start") or {}).get("toolUse")
+            if tool:
+                index = self._tool_index(data.get("contentBlockIndex", 0))
+                return [
+                    self._chunk({"tool_calls": [{"index": index, **_call(tool, arguments="")}]})
+                ]
+        elif event == "contentBlockDelta":
+            delta = data.get("delta") or {}
+            if "text" in delta:
+                return [self._chunk({"content": delta["text"]})]
+            if "toolUse" in delta:
+                index = self._tool_index(data.get("contentBlockIndex", 0))
+                args = delta["toolUse"].get("input", "")
+                return [
+                    self._chunk({"tool_calls": [{"index": index, "function": {"arguments": args}}]})
+                ]
+        elif event == "messageStop":
+            self._finished = True
+            return [self._chunk({}, finish_reason=_FINISH.get(data.get("stopReason", ""), "stop"))]
+        elif event == "metadata" and self._chat.include_usage and "usage" in data:
+            head = {"id": self._id, "model": self._chat.model, "created": self._created}
+            return [base.chunk(**head, usage=_usage(data["usage"]))]
+        return []  # contentBlockStop, reasoning deltas, unknown events: nothing to say
+
+    def _tool_index(self, block: int) -> int:
+        return self._tools.setdefault(block, len(self._tools))
+
+    def _chunk(self, delta: dict, *, finish_reason: str | None = None) -> dict:
+        if not self._started:  # the first chunk always carries the role
+            self._started, delta = True, {"role": "assistant", **delta}
+        head = {"id": self._id, "model": self._chat.model, "created": self._created}
+        return base.chunk(**head, delta=delta, finish_reason=finish_reason)
+
+    def _error(self, message: str, type_: str, code: str) -> dict:
+        self._failed = True
+        return {"error": {"message": message, "type": type_, "param": None, "code": code}}
+
+
+def parse_error(status: int, content: bytes) -> GatewayError:
+    """Bedrock's {"message"} (or {"Message"}) body as an OpenAI error, named by status."""
+    message, data = base.error_message(content, f"Bedrock returned HTTP {status}.")
+    message = str(data.get("message") or data.get("Message") or message)
+    # Some AWS front ends name the exception in the body ("__type": "…#ValidationException").
+    name = str(data.get("__type") or data.get("code") or "").rpartition("#")[2].partition(":")[0]
+    name = name or _EXCEPTIONS.get(status, "")
+    lowered = message.lower()
+    if status == 403 and ("signature" in lowered or "security token" in lowered):
+        return GatewayError(status, message, "authentication_error", code=name or None)
+    if status == 400 and ("too long" in lowered or "context window" in lowered):
+        return GatewayError(status, message, code="context_length_exceeded")
+    return GatewayError(status, message, code=name or None)
