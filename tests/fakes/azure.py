@@ -1,0 +1,228 @@
+"""A fake Azure OpenAI upstream that checks each request the way Azure does.
+
+Requests must use /openai/deployments/{deployment}/chat/completions (so a custom host is
+FakeServer.url + "/openai"), a published `api-version` query parameter, and either the
+`api-key` header (API_KEY) or `Authorization: Bearer ENTRA_TOKEN`. The body is OpenAI's, so it
+is checked with tests/fakes/schema.py against the openai SDK's CompletionCreateParams
+TypedDicts, and every data-URI image must really be a PNG, JPEG, GIF or WEBP. Failures answer
+Azure's own shapes: {"error": {"code", "message"}} for 401/404, OpenAI's for invalid bodies,
+API Management's {"statusCode", "message"} for a bad bearer token.
+
+Behaviour: DEPLOYMENTS maps deployment names to models; any other name is DeploymentNotFound.
+A prompt containing FILTER_PROMPT gets the content filter's 400; one containing FILTER_OUTPUT
+ends with finish_reason "content_filter"; a request with tools calls the first tool (until a
+tool result comes back); anything else answers how many images it saw and the last user text.
+Answers carry prompt_filter_results and per-choice content_filter_results, and streams open
+with Azure's filter-only chunk (id, model and object all "").
+"""
+
+import base64
+import binascii
+import io
+import json
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from openai.types.chat import completion_create_params as params
+from PIL import Image as PILImage
+
+from tests.fakes.openai import completion, reply_text, serve_image, stream_chunks
+from tests.fakes.schema import SchemaError, check
+from tests.fakes.server import Received, Reply
+
+API_KEY = "0123456789abcdef0123456789abcdef"  # Azure keys are 32 hex digits
+ENTRA_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake-entra-token.signature"
+DEPLOYMENTS = {"gpt-4o": "gpt-4o-2024-08-06", "vision-prod": "gpt-4o-mini-2024-07-18"}
+API_VERSIONS = {"2024-02-01", "2024-06-01", "2024-10-21", "2025-04-01-preview"}
+FILTER_PROMPT = "trigger-the-prompt-filter"
+FILTER_OUTPUT = "trigger-the-output-filter"
+
+ERRORS = json.loads((Path(__file__).parents[1] / "data" / "azure" / "errors.json").read_text())
+_PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
+_DATA_URI = re.compile(r"^data:image/(?P<kind>png|jpeg|gif|webp);base64,(?P<data>.*)$", re.S)
+_SAFE = {"filtered": False, "severity": "safe"}
+PROMPT_FILTER = [
+    {
+        "prompt_index": 0,
+        "content_filter_results": {
+            "hate": _SAFE,
+            "jailbreak": {"filtered": False, "detected": False},
+            "self_harm": _SAFE,
+            "sexual": _SAFE,
+            "violence": _SAFE,
+        },
+    }
+]
+CHOICE_FILTER = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
+OUTPUT_FILTERED = {**CHOICE_FILTER, "violence": {"filtered": True, "severity": "high"}}
+
+
+class Refused(Exception):
+    """A request Azure would refuse, with the reply it would send."""
+
+    def __init__(self, reply: Reply) -> None:
+        self.reply = reply
+
+
+def handle(request: Received) -> Reply:
+    if request.method == "GET":
+        return serve_image(request.path)
+    try:
+        model, body = validate(request)
+    except Refused as refused:
+        return refused.reply
+    text = reply_text(body)
+    if FILTER_PROMPT in text:
+        return _canned("content_filter")
+    stream = bool(body.get("stream"))
+    finish = "content_filter" if FILTER_OUTPUT in text else "stop"
+    tool = _tool_to_call(body)
+    if not stream:
+        return Reply.json(200, answer(model, text, finish=finish, tool=tool))
+    include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+    chunks = stream_events(model, text, include_usage, finish=finish, tool=tool)
+    return Reply(200, headers={"content-type": "text/event-stream"}, chunks=chunks)
+
+
+def validate(request: Received) -> tuple[str, dict]:
+    """(the deployment's model, the body), or Refused with Azure's answer."""
+    url = urlsplit(request.path)
+    match = _PATH.match(url.path)
+    versions = parse_qs(url.query).get("api-version", [])
+    if not match or len(versions) != 1 or versions[0] not in API_VERSIONS:
+        raise Refused(_canned("resource_not_found"))
+    authorization = request.headers.get("authorization", "")
+    if authorization.startswith("Bearer "):
+        if authorization != f"Bearer {ENTRA_TOKEN}":
+            raise Refused(_canned("invalid_token"))
+    elif request.headers.get("api-key") != API_KEY:
+        raise Refused(_canned("invalid_key"))
+    if match["deployment"] not in DEPLOYMENTS:
+        raise Refused(_canned("deployment_not_found"))
+    try:
+        body = json.loads(request.body)
+        check(
+            body,
+            params.CompletionCreateParamsStreaming
+            if body.get("stream")
+            else params.CompletionCreateParamsNonStreaming,
+        )
+        _check_images(body)
+    except (ValueError, SchemaError) as exc:
+        raise Refused(_invalid(f"Invalid request: {exc}")) from None
+    return DEPLOYMENTS[match["deployment"]], body
+
+
+def _check_images(body: dict) -> None:
+    for i, message in enumerate(body["messages"]):
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            url = part["image_url"]["url"] if part.get("type") == "image_url" else None
+            if url is None or url.startswith(("https://", "http://")):
+                continue
+            where = f"messages[{i}].content[{j}].image_url.url"
+            if not (match := _DATA_URI.match(url)):
+                raise ValueError(f"{where} is not an http(s) URL or a png/jpeg/gif/webp data URI")
+            try:
+                data = base64.b64decode(match["data"], validate=True)
+                kind = PILImage.open(io.BytesIO(data)).format
+            except (binascii.Error, OSError):
+                raise ValueError(f"{where}: the data URI is not a readable image") from None
+            if kind.lower() != match["kind"]:
+                raise ValueError(f"{where}: declared image/{match['kind']}, bytes are {kind}")
+
+
+def _tool_to_call(body: dict) -> dict | None:
+    if not body.get("tools") or body["messages"][-1].get("role") == "tool":
+        return None
+    return body["tools"][0]["function"]
+
+
+def answer(model: str, text: str, *, finish: str = "stop", tool: dict | None = None) -> dict:
+    """An Azure chat.completion: OpenAI's, plus the content filter's results."""
+    out = completion(model, text)
+    out.update(
+        id="chatcmpl-AXazure", system_fingerprint="fp_azure", prompt_filter_results=(PROMPT_FILTER)
+    )
+    choice = out["choices"][0]
+    choice["content_filter_results"] = OUTPUT_FILTERED if finish != "stop" else CHOICE_FILTER
+    choice["finish_reason"] = finish
+    if finish == "content_filter":
+        choice["message"]["content"] = None
+    if tool:
+        choice.update(finish_reason="tool_calls", content_filter_results={})
+        choice["message"].update(content=None, tool_calls=[_call(tool["name"])])
+    return out
+
+
+def _call(name: str) -> dict:
+    return {
+        "id": "call_fakeazure1",
+        "type": "function",
+        "function": {"name": name, "arguments": ARGS},
+    }
+
+
+ARGS = json.dumps({"label": "cat", "box": [40, 110, 300, 420]})
+
+
+def stream_events(
+    model: str, text: str, include_usage: bool, *, finish: str = "stop", tool: dict | None = None
+):
+    """Azure's SSE: the filter-only opening chunk, then OpenAI's chunks with filter results."""
+    yield _event(
+        {
+            "choices": [],
+            "created": 0,
+            "id": "",
+            "model": "",
+            "object": "",
+            "prompt_filter_results": PROMPT_FILTER,
+        }
+    )
+    for raw in stream_chunks(model, ARGS if tool else text, include_usage):
+        if not raw.startswith(b"data: {"):
+            yield raw  # data: [DONE]
+            continue
+        chunk = json.loads(raw.removeprefix(b"data: "))
+        chunk.update(id="chatcmpl-AXazure", system_fingerprint="fp_azure", usage=chunk.get("usage"))
+        for choice in chunk["choices"]:
+            delta = choice["delta"]
+            choice["content_filter_results"] = CHOICE_FILTER if delta.get("content") else {}
+            if tool and delta.get("role"):
+                call = {**_call(tool["name"]), "index": 0}
+                delta.update(
+                    content=None,
+                    tool_calls=[{**call, "function": {"name": tool["name"], "arguments": ""}}],
+                )
+            elif tool and "content" in delta:
+                arguments = delta.pop("content")
+                delta["tool_calls"] = [{"index": 0, "function": {"arguments": arguments}}]
+            if choice["finish_reason"]:
+                choice["finish_reason"] = "tool_calls" if tool else finish
+                if finish == "content_filter":
+                    choice["content_filter_results"] = OUTPUT_FILTERED
+        yield _event(chunk)
+
+
+def _event(data: dict) -> bytes:
+    return b"data: " + json.dumps(data, separators=(",", ":")).encode() + b"\n\n"
+
+
+def _canned(name: str) -> Reply:
+    return Reply.json(ERRORS[name]["status"], ERRORS[name]["body"], **{"apim-request-id": "fake"})
+
+
+def _invalid(message: str) -> Reply:
+    return Reply.json(
+        400,
+        {
+            "error": {
+                "message": message,
+                "type": "invalid_request_error",
+                "param": None,
+                "code": None,
+            }
+        },
+    )
