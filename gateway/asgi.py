@@ -4,6 +4,8 @@ Django's ASGIHandler refuses "lifespan" scopes, so this wrapper answers them its
 shutdown (SIGTERM under uvicorn) it writes every queued log record before the process ends.
 """
 
+import asyncio
+import contextlib
 import os
 import tempfile
 
@@ -13,18 +15,23 @@ import django  # noqa: E402
 
 django.setup(set_prefix=False)
 
+from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.exceptions import RequestAborted  # noqa: E402
-from django.core.handlers.asgi import ASGIHandler  # noqa: E402
+from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
+from django.http import FileResponse  # noqa: E402
+from django.urls import set_script_prefix  # noqa: E402
 
 from gateway import capture, http  # noqa: E402
 
 
 class ApiHandler(ASGIHandler):
-    """Django for /v1/ without the middleware stack: machines need no sessions, CSRF or
-    messages, and each middleware costs time on every proxied request. It also stops
-    buffering a body past GATEWAY_MAX_BODY_BYTES, so an oversized upload costs no disk."""
+    """Django for /v1/, lean: no middleware (machines need no sessions, CSRF or messages),
+    no per-request ThreadSensitiveContext and no request_started/finished signals — each of
+    those costs a thread hop, and the context even a new thread, on every proxied request.
+    Views reached from here clean up their own database connections (gateway/db.py). It also
+    stops buffering a body past GATEWAY_MAX_BODY_BYTES, so an oversized upload costs no disk."""
 
     def load_middleware(self, is_async: bool = False) -> None:
         self._view_middleware = []
@@ -32,13 +39,39 @@ class ApiHandler(ASGIHandler):
         self._exception_middleware = []
         self._middleware_chain = convert_exception_to_response(self._get_response_async)
 
-    async def get_response_async(self, request):
-        request.urlconf = "gateway.api_urls"
-        return await super().get_response_async(request)
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            body_file = await self.read_body(receive)
+        except RequestAborted:
+            return
+        with body_file:
+            set_script_prefix(get_script_prefix(scope))
+            request, error_response = self.create_request(scope, body_file)
+            if request is None:
+                await self.send_response(error_response, send)
+                return
+            request.urlconf = "gateway.api_urls"
+            # As Django does: a client that hangs up cancels the view (and its stream).
+            respond = asyncio.ensure_future(self._respond(request, send))
+            listen = asyncio.ensure_future(self.listen_for_disconnect(receive))
+            await asyncio.wait([respond, listen], return_when=asyncio.FIRST_COMPLETED)
+            for task in (listen, respond):
+                if not task.done():
+                    task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, RequestAborted):
+                    await task
+
+    async def _respond(self, request, send) -> None:
+        response = await self.run_get_response(request)
+        try:
+            await self.send_response(response, send)
+        finally:
+            if isinstance(response, FileResponse):  # the only kind holding a resource
+                await sync_to_async(response.close)()
 
     async def read_body(self, receive):
         keep = settings.GATEWAY_MAX_BODY_BYTES + 1  # one byte over tells the view to refuse
-        body = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - Django reads and closes it
+        body = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the caller closes it
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
         )
         while True:

@@ -3,12 +3,12 @@ touches the database; saving or deleting a key clears the cache."""
 
 import time
 
-from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
 
+from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.models import KEY_PREFIX, ApiKey, hash_key
 
@@ -54,7 +54,7 @@ async def _lookup(digest: str) -> ApiKey | None:
     cached = _cache.get(digest)
     if cached and cached[1] > time.monotonic():
         return cached[0]
-    key = await sync_to_async(ApiKey.objects.filter(key_hash=digest).first)()
+    key = await orm(ApiKey.objects.filter(key_hash=digest).first)()
     _cache[digest] = (key, time.monotonic() + _CACHE_SECONDS)
     return key
 

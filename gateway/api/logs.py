@@ -8,6 +8,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 
 from gateway import auth
+from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.logquery import (
     LogFilter,
@@ -26,7 +27,7 @@ async def log_list(request: HttpRequest) -> HttpResponse:
         log_filter, limit = _parse_filter(request)
     except GatewayError as error:
         return error.response()
-    return JsonResponse(await sync_to_async(_list)(log_filter, limit))
+    return JsonResponse(await orm(_list)(log_filter, limit))
 
 
 def _list(log_filter: LogFilter, limit: int) -> dict:
@@ -42,7 +43,7 @@ def _list(log_filter: LogFilter, limit: int) -> dict:
 async def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
     try:
         await auth.check(request)
-        return JsonResponse(await sync_to_async(_detail)(request, log_id))
+        return JsonResponse(await orm(_detail)(request, log_id))
     except GatewayError as error:
         return error.response()
 
