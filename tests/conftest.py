@@ -76,7 +76,7 @@ class IrisServer:
             **os.environ,
             "IRIS_DATA_DIR": str(data_dir),
             "GATEWAY_ALLOW_PRIVATE_NETWORKS": "true",
-            "GATEWAY_UPSTREAM_TIMEOUT": "1.5",
+            "GATEWAY_UPSTREAM_TIMEOUT": "30",
             "GATEWAY_IMAGE_FETCH_TIMEOUT": "2",
             "PYTHONUNBUFFERED": "1",
             **env,

@@ -28,12 +28,13 @@ def build_request(chat: Chat, target: Target) -> Upstream:
 
 
 def body_bytes(chat: Chat) -> bytes:
-    """The client's bytes as they came, unless an image had to be converted for the API."""
-    converted = [img for img in chat.images if img.converted]
-    if not converted:
+    """The client's bytes as they came, unless the core changed an image: converted it for
+    the API, or fetched a URL the upstream could not reach (then the bytes go inline)."""
+    changed = [img for img in chat.images if img.converted or (img.origin == "url" and img.data)]
+    if not changed:
         return chat.raw
     messages = [dict(m) for m in chat.body["messages"]]
-    for img in converted:
+    for img in changed:
         content = messages[img.message]["content"] = list(messages[img.message]["content"])
         part = content[img.part] = dict(content[img.part])
         uri = f"data:{img.payload_mime};base64,{base64.b64encode(img.payload).decode()}"

@@ -13,10 +13,15 @@ from tests.conftest import free_port, png_bytes
 def post(iris, body, *, upstream: str, raw: bytes | None = None, **headers) -> httpx.Response:
     return httpx.post(
         f"{iris.url}/v1/chat/completions",
-        headers=iris.headers(**{"x-portkey-provider": "openai",
-                                "x-portkey-custom-host": upstream,
-                                "authorization": "Bearer sk-upstream-secret",
-                                "content-type": "application/json", **headers}),
+        headers=iris.headers(
+            **{
+                "x-portkey-provider": "openai",
+                "x-portkey-custom-host": upstream,
+                "authorization": "Bearer sk-upstream-secret",
+                "content-type": "application/json",
+                **headers,
+            }
+        ),
         content=raw if raw is not None else json.dumps(body).encode(),
         timeout=30,
     )
@@ -48,26 +53,35 @@ def test_it_refuses_malformed_json_and_logs_the_body(iris, upstream):
     assert log["request_body"] == {"_unparsed": '{"model": "gpt-4o", "messages": ['}
 
 
-@pytest.mark.parametrize(("body", "param"), [
-    ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
-    ({"model": "gpt-4o"}, "messages"),
-    ({"model": "gpt-4o", "messages": []}, "messages"),
-])
+@pytest.mark.parametrize(
+    ("body", "param"),
+    [
+        ({"messages": [{"role": "user", "content": "hi"}]}, "model"),
+        ({"model": "gpt-4o"}, "messages"),
+        ({"model": "gpt-4o", "messages": []}, "messages"),
+    ],
+)
 def test_it_names_a_missing_parameter(iris, upstream, body, param):
     error = assert_openai_error(post(iris, body, upstream=upstream), 400)
     assert error["param"] == param and error["code"] == "missing_required_parameter"
 
 
-@pytest.mark.parametrize(("uri", "says"), [
-    ("data:image/png;base64,@@not-base64@@", "not valid base64"),
-    ("data:image/png;base64," + base64.b64encode(b"just text, no image").decode(),
-     "is not an image"),
-    ("data:image/png,rawbytes", "not base64-encoded"),
-    ("ftp://example.com/cat.png", "must be an http(s) URL"),
-])
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("data:image/png;base64,@@not-base64@@", "not valid base64"),
+        (
+            "data:image/png;base64," + base64.b64encode(b"just text, no image").decode(),
+            "is not an image",
+        ),
+        ("data:image/png,rawbytes", "not base64-encoded"),
+        ("ftp://example.com/cat.png", "must be an http(s) URL"),
+    ],
+)
 def test_it_says_which_message_and_part_holds_a_bad_image(iris, upstream, uri, says):
-    body = user([{"type": "text", "text": "look"},
-                 {"type": "image_url", "image_url": {"url": uri}}])
+    body = user(
+        [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": uri}}]
+    )
     response = post(iris, body, upstream=upstream)
     error = assert_openai_error(response, 400)
     assert error["message"].startswith("messages[0].content[1]:") and says in error["message"]
@@ -83,8 +97,7 @@ def test_it_refuses_an_unknown_provider_naming_the_supported_ones(iris, upstream
 
 
 def test_it_refuses_bad_metadata(iris, upstream):
-    response = post(iris, user("hi"), upstream=upstream,
-                    **{"x-portkey-metadata": '{"n": 1}'})
+    response = post(iris, user("hi"), upstream=upstream, **{"x-portkey-metadata": '{"n": 1}'})
     assert assert_openai_error(response, 400)["param"] == "x-portkey-metadata"
 
 
@@ -106,8 +119,14 @@ def test_it_refuses_a_body_over_the_limit_with_413(tmp_path, fake_openai):
 def test_it_accepts_a_body_far_over_djangos_upload_limit(iris, upstream):
     image = png_bytes((1500, 1500), mode="RGB", color=(10, 20, 30), compress_level=0)
     assert len(image) > 3 * 1024 * 1024  # Django's own default cap is 2.5 MB
-    body = user([{"type": "image_url", "image_url": {
-        "url": "data:image/png;base64," + base64.b64encode(image).decode()}}])
+    body = user(
+        [
+            {
+                "type": "image_url",
+                "image_url": {"url": "data:image/png;base64," + base64.b64encode(image).decode()},
+            }
+        ]
+    )
     response = post(iris, body, upstream=upstream)
     assert response.status_code == 200, response.text
 
@@ -120,22 +139,35 @@ def test_it_answers_502_when_the_upstream_is_unreachable(iris):
     assert log["status_code"] == 502 and "sk-upstream-secret" not in json.dumps(log)
 
 
-def test_it_answers_504_when_the_upstream_times_out(iris, upstream):
-    # The test server runs with GATEWAY_UPSTREAM_TIMEOUT=1.5; model "slow" sleeps 3 s.
-    response = post(iris, {"model": "slow", "messages": [{"role": "user", "content": "hi"}]},
-                    upstream=upstream)
-    assert assert_openai_error(response, 504)["code"] == "upstream_timeout"
-    assert iris.log(response.headers["x-iris-request-id"])["status_code"] == 504
+def test_it_answers_504_when_the_upstream_times_out(tmp_path, upstream):
+    from tests.conftest import IrisServer
+
+    impatient = IrisServer(tmp_path, GATEWAY_UPSTREAM_TIMEOUT="1").start()
+    try:  # model "slow" makes the fake upstream sleep 3 s
+        response = post(
+            impatient,
+            {"model": "slow", "messages": [{"role": "user", "content": "hi"}]},
+            upstream=upstream,
+        )
+        assert assert_openai_error(response, 504)["code"] == "upstream_timeout"
+        assert impatient.log(response.headers["x-iris-request-id"])["status_code"] == 504
+    finally:
+        impatient.stop()
 
 
 def test_it_passes_an_upstream_error_on_with_its_status_and_message(iris, upstream):
-    client = openai.OpenAI(base_url=f"{iris.url}/v1", api_key="sk-x", max_retries=0,
-                           default_headers=iris.headers(**{
-                               "x-portkey-provider": "openai",
-                               "x-portkey-custom-host": upstream}))
+    client = openai.OpenAI(
+        base_url=f"{iris.url}/v1",
+        api_key="sk-x",
+        max_retries=0,
+        default_headers=iris.headers(
+            **{"x-portkey-provider": "openai", "x-portkey-custom-host": upstream}
+        ),
+    )
     with pytest.raises(openai.RateLimitError) as caught:
-        client.chat.completions.create(model="fail-429", messages=[{"role": "user",
-                                                                    "content": "hi"}])
+        client.chat.completions.create(
+            model="fail-429", messages=[{"role": "user", "content": "hi"}]
+        )
     assert caught.value.status_code == 429
     assert caught.value.body["message"] == "Rate limit reached for requests"
     assert caught.value.body["code"] == "rate_limit_exceeded"
@@ -146,13 +178,25 @@ def test_it_passes_an_upstream_error_on_with_its_status_and_message(iris, upstre
 
 def test_a_stream_that_dies_ends_with_an_error_event(iris, upstream):
     body = {"model": "die", "stream": True, "messages": [{"role": "user", "content": "a b c d"}]}
-    with httpx.stream("POST", f"{iris.url}/v1/chat/completions", json=body, timeout=10,
-                      headers=iris.headers(**{"x-portkey-provider": "openai",
-                                              "x-portkey-custom-host": upstream,
-                                              "authorization": "Bearer sk-x"})) as response:
+    with httpx.stream(
+        "POST",
+        f"{iris.url}/v1/chat/completions",
+        json=body,
+        timeout=10,
+        headers=iris.headers(
+            **{
+                "x-portkey-provider": "openai",
+                "x-portkey-custom-host": upstream,
+                "authorization": "Bearer sk-x",
+            }
+        ),
+    ) as response:
         assert response.status_code == 200
-        events = [line.removeprefix("data: ") for line in response.iter_lines()
-                  if line.startswith("data: ")]
+        events = [
+            line.removeprefix("data: ")
+            for line in response.iter_lines()
+            if line.startswith("data: ")
+        ]
         request_id = response.headers["x-iris-request-id"]
     assert "[DONE]" not in events
     last = json.loads(events[-1])
@@ -164,11 +208,16 @@ def test_a_stream_that_dies_ends_with_an_error_event(iris, upstream):
 
 
 def test_the_openai_sdk_raises_on_a_dying_stream(iris, upstream):
-    client = openai.OpenAI(base_url=f"{iris.url}/v1", api_key="sk-x", max_retries=0,
-                           default_headers=iris.headers(**{
-                               "x-portkey-provider": "openai",
-                               "x-portkey-custom-host": upstream}))
+    client = openai.OpenAI(
+        base_url=f"{iris.url}/v1",
+        api_key="sk-x",
+        max_retries=0,
+        default_headers=iris.headers(
+            **{"x-portkey-provider": "openai", "x-portkey-custom-host": upstream}
+        ),
+    )
     stream = client.chat.completions.create(
-        model="die", stream=True, messages=[{"role": "user", "content": "a b c"}])
+        model="die", stream=True, messages=[{"role": "user", "content": "a b c"}]
+    )
     with pytest.raises(openai.APIError, match="Upstream failed during the stream"):
         list(stream)

@@ -12,8 +12,11 @@ from tests.fakes.openai import completion, stream_chunks
 
 
 def chat_with(content, **fields):
-    return parse_chat(json.dumps({"model": "gpt-4o", "messages": [
-        {"role": "user", "content": content}], **fields}).encode())
+    return parse_chat(
+        json.dumps(
+            {"model": "gpt-4o", "messages": [{"role": "user", "content": content}], **fields}
+        ).encode()
+    )
 
 
 # --- build_request ------------------------------------------------------------------------
@@ -28,16 +31,26 @@ def test_it_forwards_the_clients_bytes_untouched():
 
 
 def test_a_custom_host_replaces_the_base_url():
-    upstream = openai.build_request(chat_with("hi"), Target("openai",
-                                                            base_url="http://vllm:8000/v1/"))
+    upstream = openai.build_request(
+        chat_with("hi"), Target("openai", base_url="http://vllm:8000/v1/")
+    )
     assert upstream.url == "http://vllm:8000/v1/chat/completions"
     assert "authorization" not in upstream.headers  # no key given, none invented
 
 
 def test_it_sends_a_converted_image_in_place_of_a_refused_format():
     bmp = png_bytes((3, 3), fmt="BMP")
-    chat = chat_with([{"type": "image_url", "image_url": {
-        "url": "data:image/bmp;base64," + base64.b64encode(bmp).decode(), "detail": "low"}}])
+    chat = chat_with(
+        [
+            {
+                "type": "image_url",
+                "image_url": {
+                    "url": "data:image/bmp;base64," + base64.b64encode(bmp).decode(),
+                    "detail": "low",
+                },
+            }
+        ]
+    )
     [img] = chat.images
     img.converted = (png_bytes((3, 3)), "image/png")
     sent = json.loads(openai.build_request(chat, Target("openai")).content)
@@ -65,7 +78,8 @@ def test_the_stream_yields_the_upstream_chunks_whatever_the_split():
     for cut in range(len(RECORDED) + 1):
         stream = openai.Stream(chat_with("x"))
         assert stream.feed(RECORDED[:cut]) + stream.feed(RECORDED[cut:]) + stream.close() == (
-            expected)
+            expected
+        )
 
 
 def test_a_malformed_event_becomes_an_error_chunk():
@@ -77,18 +91,43 @@ def test_a_malformed_event_becomes_an_error_chunk():
 
 
 def test_it_keeps_the_upstream_error_fields():
-    body = json.dumps({"error": {"message": "Too many", "type": "requests", "param": None,
-                                 "code": "rate_limit_exceeded"}}).encode()
+    body = json.dumps(
+        {
+            "error": {
+                "message": "Too many",
+                "type": "requests",
+                "param": None,
+                "code": "rate_limit_exceeded",
+            }
+        }
+    ).encode()
     error = openai.parse_error(429, body)
     assert (error.status, error.message, error.type, error.code) == (
-        429, "Too many", "requests", "rate_limit_exceeded")
+        429,
+        "Too many",
+        "requests",
+        "rate_limit_exceeded",
+    )
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    (b'{"error": "model not found"}', "model not found"),  # Ollama's shape
-    (b"<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),
-    (b"", "Upstream returned HTTP 503."),
-])
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b'{"error": "model not found"}', "model not found"),  # Ollama's shape
+        (b"<html>Bad Gateway</html>", "<html>Bad Gateway</html>"),
+        (b"", "Upstream returned HTTP 503."),
+    ],
+)
 def test_it_explains_non_openai_error_bodies(body, message):
     error = openai.parse_error(503, body)
     assert (error.status, error.message) == (503, message)
+
+
+def test_it_inlines_a_url_image_that_the_core_fetched():
+    # The core fetches a private-but-allowed URL for a public upstream, which could not reach it.
+    chat = chat_with([{"type": "image_url", "image_url": {"url": "http://10.0.0.5/cat.png"}}])
+    [img] = chat.images
+    img.describe(png_bytes((2, 2)))
+    sent = json.loads(openai.build_request(chat, Target("openai")).content)
+    url = sent["messages"][0]["content"][0]["image_url"]["url"]
+    assert base64.b64decode(url.removeprefix("data:image/png;base64,")) == img.data
