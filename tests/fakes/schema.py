@@ -79,8 +79,22 @@ def _check_typeddict(value: object, tp: type, path: str) -> None:
     unknown = set(value) - set(hints)
     if unknown:
         raise SchemaError(f"{path}: unknown field(s) {sorted(unknown)}")
-    missing = set(getattr(tp, "__required_keys__", set())) - set(value)
+    missing = _required_keys(tp, hints) - set(value)
     if missing:
         raise SchemaError(f"{path}: missing field(s) {sorted(missing)}")
     for key, item in value.items():
         check(item, hints[key], f"{path}.{key}")
+
+
+def _required_keys(tp: type, hints: dict) -> set[str]:
+    """Required keys: the SDKs write Required[...] inside string annotations, which can leave
+    __required_keys__ empty, so the annotations themselves are read too."""
+    required = set(getattr(tp, "__required_keys__", set()))
+    for key, hint in hints.items():
+        wrapper = typing.get_origin(hint)
+        name = getattr(wrapper, "__name__", "") or getattr(wrapper, "_name", "")
+        if name == "Required":
+            required.add(key)
+        elif name == "NotRequired":
+            required.discard(key)
+    return required

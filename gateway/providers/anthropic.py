@@ -1,0 +1,350 @@
+"""Anthropic Messages API: OpenAI chat completions in, Claude messages out, and back again.
+
+Docs: https://docs.anthropic.com/en/api/messages, /en/api/errors, /en/api/versioning,
+      /en/docs/build-with-claude/streaming, /en/docs/build-with-claude/vision,
+      /en/docs/agents-and-tools/tool-use/implement-tool-use
+- No system role in `messages`: system and developer messages become the top-level `system`.
+- Roles must alternate: "tool" messages become user turns of tool_result blocks, and
+  consecutive same-role turns are merged into one.
+- `max_tokens` is required upstream, optional in OpenAI's API: DEFAULT_MAX_TOKENS fills in.
+- Pinned to anthropic-version 2023-06-01 (overridable with x-portkey-anthropic-version): the
+  2026-10-21 version, which the 2.x SDKs send, answers 400 to temperature/top_p/top_k.
+- usage.input_tokens leaves out cached tokens, OpenAI's prompt_tokens counts them: summed.
+  https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance
+"""
+
+import base64
+import math
+
+import orjson
+
+from gateway.chat import Chat, invalid
+from gateway.errors import GatewayError
+from gateway.images import Image
+from gateway.providers import base
+from gateway.providers.base import SSEDecoder, Target, Upstream
+
+NAME = "anthropic"
+ACCEPTS_IMAGE_URLS = True  # a {"type": "url"} image source; Anthropic fetches it
+IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
+DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 4096
+# Vision limits: https://docs.anthropic.com/en/docs/build-with-claude/vision#image-size-limits
+MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # measured on the base64 string, not the decoded bytes
+MAX_IMAGES, MANY_IMAGES = 100, 20
+MAX_IMAGE_SIDE, MAX_IMAGE_SIDE_MANY = 8000, 2000  # the second when more than MANY_IMAGES
+
+_PARAMS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k"}
+_FINISH = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",  # a server tool paused the turn; the text so far is complete
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+}
+_TOOL_CHOICE = {"auto": "auto", "required": "any", "none": "none"}
+# Anthropic error type → OpenAI error type; the Anthropic type is kept as `code` when they differ.
+_SAME_ERRORS = ("authentication_error", "permission_error", "not_found_error", "rate_limit_error")
+_ERRORS = {kind: kind for kind in ("invalid_request_error", "api_error", *_SAME_ERRORS)} | {
+    "request_too_large": "invalid_request_error",
+    "billing_error": "insufficient_quota",
+    "overloaded_error": "api_error",  # HTTP 529
+    "timeout_error": "api_error",
+}
+_CACHE_FIELDS = ("cache_creation_input_tokens", "cache_read_input_tokens")
+
+
+def build_request(chat: Chat, target: Target) -> Upstream:
+    _check_images(chat)
+    body = chat.body
+    system, messages = _messages(chat)
+    limits = (body.get("max_tokens"), body.get("max_completion_tokens"), DEFAULT_MAX_TOKENS)
+    out: dict = {"model": chat.model, "messages": messages, "stream": chat.stream}
+    out["max_tokens"] = next(value for value in limits if value is not None)
+    if system:
+        out["system"] = system
+    out.update({new: body[old] for old, new in _PARAMS.items() if body.get(old) is not None})
+    if stop := body.get("stop"):
+        out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+    if body.get("user"):
+        out["metadata"] = {"user_id": str(body["user"])}
+    if body.get("tools"):
+        out["tools"] = _tools(body["tools"])
+    if choice := _tool_choice(body):
+        out["tool_choice"] = choice
+    headers = {
+        "content-type": "application/json",
+        "anthropic-version": target.options.get("anthropic-version") or API_VERSION,
+        **target.headers,
+    }
+    if beta := target.options.get("anthropic-beta"):
+        headers["anthropic-beta"] = beta
+    if target.api_key:
+        headers["x-api-key"] = target.api_key
+    root = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
+    return Upstream("POST", f"{root}/messages", headers, orjson.dumps(out))
+
+
+def _tools(tools: list) -> list[dict]:
+    out = []
+    for k, tool in enumerate(tools):
+        fn = tool.get("function") if isinstance(tool, dict) else None
+        if not isinstance(fn, dict) or tool.get("type") != "function" or not fn.get("name"):
+            raise invalid(f"tools[{k}] must be a function tool with a name.", f"tools.{k}")
+        spec = {"name": fn["name"], "input_schema": fn.get("parameters") or {"type": "object"}}
+        if fn.get("description"):
+            spec["description"] = fn["description"]
+        out.append(spec)
+    return out
+
+
+def _tool_choice(body: dict) -> dict | None:
+    choice, parallel = body.get("tool_choice"), body.get("parallel_tool_calls")
+    if isinstance(choice, dict):
+        out = {"type": "tool", "name": (choice.get("function") or {}).get("name", "")}
+    elif choice in _TOOL_CHOICE:
+        out = {"type": _TOOL_CHOICE[choice]}
+    elif parallel is False and body.get("tools"):
+        out = {"type": "auto"}
+    else:
+        return None
+    # https://docs.anthropic.com/en/docs/agents-and-tools/tool-use/implement-tool-use#parallel-tool-use
+    if parallel is False and out["type"] != "none":
+        out["disable_parallel_tool_use"] = True
+    return out
+
+
+def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
+    """OpenAI messages → (system text blocks, alternating user/assistant turns)."""
+    system: list[dict] = []
+    turns: list[dict] = []
+    for i, message in enumerate(chat.body["messages"]):
+        role, content = message["role"], message.get("content")
+        if role in ("system", "developer"):
+            blocks = _blocks(chat, i, content)
+            if any(block["type"] != "text" for block in blocks):
+                raise invalid(f"messages[{i}]: system messages hold text only.", f"messages.{i}")
+            system.extend(blocks)
+            continue
+        if role == "user":
+            blocks = _blocks(chat, i, content)
+        elif role == "assistant":
+            blocks = _blocks(chat, i, content) + _tool_uses(i, message)
+        elif role == "tool":
+            result = {"type": "tool_result", "tool_use_id": message.get("tool_call_id")}
+            if inner := _blocks(chat, i, content):
+                result["content"] = inner
+            role, blocks = "user", [result]
+        else:
+            raise invalid(f"messages[{i}]: role {role!r} is not supported.", f"messages.{i}.role")
+        if not blocks:
+            continue  # Anthropic refuses empty turns; dropping one keeps the rest valid
+        if turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        else:
+            turns.append({"role": role, "content": blocks})
+    return system, turns
+
+
+def _blocks(chat: Chat, i: int, content: object) -> list[dict]:
+    if not content:
+        return []
+    if isinstance(content, str):
+        return [{"type": "text", "text": content}]
+    if not isinstance(content, list):
+        raise invalid(f"messages[{i}].content must be a string or an array.", f"messages.{i}")
+    out = []
+    for j, part in enumerate(content):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind in ("text", "refusal"):
+            if part.get(kind):  # Anthropic refuses empty text blocks
+                out.append({"type": "text", "text": part[kind]})
+        elif kind == "image_url":
+            out.append(_image(chat.image(i, j)))
+        else:
+            raise invalid(
+                f"messages[{i}].content[{j}]: content type {kind!r} is not supported by Anthropic.",
+                f"messages.{i}.content.{j}",
+                code="unsupported_content",
+            )
+    return out
+
+
+def _tool_uses(i: int, message: dict) -> list[dict]:
+    out = []
+    for k, call in enumerate(message.get("tool_calls") or []):
+        fn = call.get("function") or {}
+        try:
+            arguments = orjson.loads(fn.get("arguments") or "{}")
+        except orjson.JSONDecodeError:
+            arguments = None
+        if not isinstance(arguments, dict):  # tool_use.input must be an object
+            raise invalid(
+                f"messages[{i}].tool_calls[{k}].function.arguments must be a JSON object.",
+                f"messages.{i}.tool_calls.{k}.function.arguments",
+            )
+        out.append(
+            {"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": arguments}
+        )
+    return out
+
+
+def _check_images(chat: Chat) -> None:
+    """Anthropic's vision limits, checked before sending so the 400 names the image."""
+    count = len(chat.images)
+    side = MAX_IMAGE_SIDE_MANY if count > MANY_IMAGES else MAX_IMAGE_SIDE
+    for n, img in enumerate(chat.images, 1):
+        encoded = 4 * math.ceil(len(img.payload) / 3)  # 0 for a URL Anthropic fetches itself
+        if n > MAX_IMAGES:
+            problem = f"Anthropic accepts at most {MAX_IMAGES} images per request, not {count}"
+        elif encoded > MAX_IMAGE_BASE64:
+            problem = f"the image is {encoded} bytes in base64, over Anthropic's 5 MB limit"
+        elif max(img.width or 0, img.height or 0) > side:
+            problem = f"the image is {img.width}×{img.height} px, over Anthropic's {side}×{side}"
+            if side == MAX_IMAGE_SIDE_MANY:
+                problem += f" limit for requests with more than {MANY_IMAGES} images"
+        else:
+            continue
+        raise invalid(
+            f"messages[{img.message}].content[{img.part}]: {problem}.",
+            f"messages.{img.message}.content.{img.part}.image_url",
+            code="too_many_images" if n > MAX_IMAGES else "image_too_large",
+        )
+
+
+def _image(img: Image) -> dict:
+    """The one place that knows Anthropic's image block: bytes as base64, else the URL."""
+    if img.data is not None:
+        data = base64.b64encode(img.payload).decode("ascii")
+        source = {"type": "base64", "media_type": img.payload_mime, "data": data}
+    else:
+        source = {"type": "url", "url": img.url}
+    return {"type": "image", "source": source}
+
+
+def parse_response(data: dict, chat: Chat) -> dict:
+    texts, calls = [], []
+    for block in data.get("content") or []:
+        if block.get("type") == "text":
+            texts.append(block.get("text") or "")
+        elif block.get("type") == "tool_use":
+            calls.append(_call(block, orjson.dumps(block.get("input") or {}).decode()))
+    message: dict = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+    if calls:
+        message["tool_calls"] = calls
+    finish = _FINISH.get(data.get("stop_reason"), "stop")
+    return {
+        "id": data.get("id") or base.new_completion_id(),  # msg_…: findable in Anthropic's console
+        "object": "chat.completion",
+        "created": base.now(),
+        "model": data.get("model") or chat.model,
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": _usage(data.get("usage") or {}),
+    }
+
+
+def _call(block: dict, arguments: str) -> dict:
+    fn = {"name": block.get("name"), "arguments": arguments}
+    return {"id": block.get("id"), "type": "function", "function": fn}
+
+
+def _usage(raw: dict) -> dict:
+    read = raw.get("cache_read_input_tokens") or 0
+    prompt = (raw.get("input_tokens") or 0) + (raw.get("cache_creation_input_tokens") or 0) + read
+    out = base.usage(prompt, raw.get("output_tokens") or 0)
+    out["prompt_tokens_details"] = {"cached_tokens": read}
+    out.update({name: raw[name] for name in _CACHE_FIELDS if raw.get(name) is not None})
+    return out
+
+
+class Stream:
+    """Anthropic's named SSE events → OpenAI chunks; tool calls are numbered in tool_use order."""
+
+    def __init__(self, chat: Chat) -> None:
+        self._chat = chat
+        self._sse = SSEDecoder()
+        self._head = {"id": base.new_completion_id(), "created": base.now(), "model": chat.model}
+        self._tools: dict[int, int] = {}  # content block index → OpenAI tool call index
+        self._usage: dict = {}
+        self._stop: str | None = None
+        self._done = False
+
+    def feed(self, data: bytes) -> list[dict]:
+        return self._chunks(self._sse.feed(data))
+
+    def close(self) -> list[dict]:
+        out = self._chunks(self._sse.close())
+        if not self._done:
+            out.append(_error(502, {"message": "Anthropic's stream ended early."}).body())
+        return out
+
+    def _chunks(self, events: list) -> list[dict]:
+        out: list[dict] = []
+        for event in events:
+            try:
+                data = orjson.loads(event.data)
+            except orjson.JSONDecodeError:
+                bad = f"Anthropic sent a malformed event: {event.data[:200]}"
+                data = {"type": "error", "error": {"message": bad}}
+            if isinstance(data, dict) and not self._done:  # nothing counts after message_stop
+                out.extend(self._event(data.get("type") or event.event, data))
+        return out
+
+    def _event(self, kind: str, data: dict) -> list[dict]:
+        block, delta = data.get("content_block") or {}, data.get("delta") or {}
+        if kind == "message_start":
+            message = data.get("message") or {}
+            self._head["model"] = message.get("model") or self._head["model"]
+            self._usage.update(message.get("usage") or {})
+            return [self._chunk({"role": "assistant", "content": ""})]
+        if kind == "content_block_start" and block.get("type") == "tool_use":
+            index = self._tools[data.get("index", -1)] = len(self._tools)
+            return [self._chunk({"tool_calls": [{"index": index, **_call(block, "")}]})]
+        if kind == "content_block_start" and block.get("type") == "text" and block.get("text"):
+            return [self._chunk({"content": block["text"]})]
+        if kind == "content_block_delta" and delta.get("type") == "text_delta":
+            return [self._chunk({"content": delta.get("text") or ""})]
+        if kind == "content_block_delta" and delta.get("type") == "input_json_delta":
+            index = self._tools.get(data.get("index", -1))
+            if index is None or not delta.get("partial_json"):
+                return []
+            call = {"index": index, "function": {"arguments": delta["partial_json"]}}
+            return [self._chunk({"tool_calls": [call]})]
+        if kind == "message_delta":
+            self._stop = delta.get("stop_reason") or self._stop
+            self._usage.update(
+                (k, v) for k, v in (data.get("usage") or {}).items() if v is not None
+            )
+            return []
+        if kind == "message_stop":
+            self._done = True
+            out = [self._chunk({}, finish_reason=_FINISH.get(self._stop, "stop"))]
+            if self._chat.include_usage:
+                out.append(base.chunk(**self._head, usage=_usage(self._usage)))
+            return out
+        if kind == "error":
+            self._done = True
+            return [_error(500, data.get("error") or {}).body()]
+        return []  # ping, content_block_stop, thinking deltas, event types added later
+
+    def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
+        return base.chunk(**self._head, delta=delta, finish_reason=finish_reason)
+
+
+def parse_error(status: int, content: bytes) -> GatewayError:
+    message, data = base.error_message(content, f"Anthropic returned HTTP {status}.")
+    error = data.get("error")
+    if isinstance(error, dict):
+        return _error(status, error, message)
+    return GatewayError(status, message)
+
+
+def _error(status: int, error: dict, fallback: str = "Anthropic failed.") -> GatewayError:
+    """{"type", "message"} → GatewayError; Anthropic's own type stays as `code` when renamed."""
+    kind = str(error.get("type") or "")
+    mapped = _ERRORS.get(kind, "")
+    code = kind if kind and kind != mapped else None
+    return GatewayError(status, str(error.get("message") or fallback), mapped, code=code)

@@ -1,0 +1,348 @@
+"""Google Gemini API (Generative Language): generateContent and streamGenerateContent.
+
+Docs: https://ai.google.dev/api/generate-content, https://ai.google.dev/api/caching#Content
+      https://ai.google.dev/gemini-api/docs/thought-signatures
+Quirks:
+- The key goes in `x-goog-api-key`, never in `?key=` (URLs end up in access logs).
+- Roles are user/model, the system prompt is `systemInstruction`, and a tool result is a
+  `functionResponse` part of a user turn that names the function, not the call id.
+- Streams are SSE (`alt=sse`) framed with CRLF; each event is a GenerateContentResponse
+  fragment; function calls arrive whole; the last fragment holds the final usage.
+- Gemini 3 refuses a replayed function call without its `thoughtSignature`: it rides in the
+  tool call's `extra_content.google.thought_signature`, as in Google's own OpenAI layer.
+"""
+
+import base64
+import uuid
+from urllib.parse import quote
+
+import orjson
+
+from gateway.chat import Chat
+from gateway.errors import GatewayError
+from gateway.images import Image
+from gateway.providers import base
+from gateway.providers.base import SSEDecoder, Target, Upstream, new_completion_id, now
+
+NAME = "google"
+ACCEPTS_IMAGE_URLS = False  # the core fetches URL images; they go inline as bytes
+IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"})
+DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
+MAX_INLINE_BYTES = 20_000_000  # inline data counts toward the request limit, base64 as sent
+
+_PARAMS = {
+    "max_tokens": "maxOutputTokens",
+    "max_completion_tokens": "maxOutputTokens",  # after max_tokens, so it wins
+    "temperature": "temperature",
+    "top_p": "topP",
+    "stop": "stopSequences",
+    "n": "candidateCount",
+    "seed": "seed",
+}
+_FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE")
+_FINISH = {"STOP": "stop", "MAX_TOKENS": "length"} | dict.fromkeys(_FILTERED, "content_filter")
+_ROLES = {"user": "user", "assistant": "model", "tool": "user"}
+_TOOL_MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
+_ERROR_TYPES = {
+    "INVALID_ARGUMENT": "invalid_request_error",
+    "UNAUTHENTICATED": "authentication_error",
+    "PERMISSION_DENIED": "permission_error",
+    "NOT_FOUND": "not_found_error",
+    "RESOURCE_EXHAUSTED": "rate_limit_error",
+}
+
+
+def build_request(chat: Chat, target: Target) -> Upstream:
+    system, contents = _messages(chat)
+    body: dict = {"contents": contents}
+    if system:
+        body["systemInstruction"] = {"parts": system}
+    if config := _generation_config(chat.body):
+        body["generationConfig"] = config
+    if tools := chat.body.get("tools"):
+        declarations = [_declaration(tool, i) for i, tool in enumerate(tools)]
+        body["tools"] = [{"functionDeclarations": declarations}]
+    if (choice := chat.body.get("tool_choice")) is not None:
+        body["toolConfig"] = {"functionCallingConfig": _tool_choice(choice)}
+    root = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
+    model = quote(chat.model.removeprefix("models/"), safe="")
+    action = "streamGenerateContent?alt=sse" if chat.stream else "generateContent"
+    headers = {"content-type": "application/json", **target.headers}
+    if target.api_key:
+        headers["x-goog-api-key"] = target.api_key
+    return Upstream("POST", f"{root}/v1beta/models/{model}:{action}", headers, orjson.dumps(body))
+
+
+def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
+    """OpenAI messages → (systemInstruction parts, contents): same-role turns merged."""
+    system: list[dict] = []  # every system message, wherever it sits
+    contents: list[dict] = []
+    names: dict[str, str] = {}  # tool call id → function name, for functionResponse parts
+    inline = 0
+    for i, message in enumerate(chat.body["messages"]):
+        role = message["role"]
+        if role in ("system", "developer"):
+            system += _content_parts(chat, i, message)
+            if any("text" not in part for part in system):
+                raise _invalid("system messages take text only.", i)
+            continue
+        if role not in _ROLES:
+            raise _invalid(f"role {role!r} is not supported.", i)
+        if role == "tool":
+            parts = [_function_response(message, i, names)]
+        else:
+            parts = _content_parts(chat, i, message)
+            parts += [_function_call(call, i, names) for call in message.get("tool_calls") or []]
+        inline += sum(len(p["inline_data"]["data"]) for p in parts if "inline_data" in p)
+        if inline > MAX_INLINE_BYTES:
+            limit, total = MAX_INLINE_BYTES // 1_000_000, f"{inline / 1e6:.1f} MB"
+            message = f"images exceed Gemini's {limit} MB inline-data limit ({total} in base64)."
+            raise _invalid(message, i, code="request_too_large")
+        if parts and contents and contents[-1]["role"] == _ROLES[role]:
+            contents[-1]["parts"] += parts
+        elif parts:
+            contents.append({"role": _ROLES[role], "parts": parts})
+    return system, contents
+
+
+def _content_parts(chat: Chat, i: int, message: dict) -> list[dict]:
+    content = message.get("content")
+    if isinstance(content, str):
+        return [{"text": content}] if content else []
+    parts = []
+    for j, part in enumerate(content or []):
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "image_url":
+            parts.append(_image(chat.image(i, j)))
+        elif kind not in ("text", "refusal"):
+            raise _invalid(f"content type {kind!r} is not supported by Gemini.", i, j)
+        elif part.get(kind):
+            parts.append({"text": part[kind]})
+    return parts
+
+
+def _image(img: Image) -> dict:
+    """The one place that knows Gemini's image shape: inline bytes, base64 in the JSON."""
+    if img.data is None:  # the core fetches URL images first: a guard, not a path
+        raise _invalid("the image URL was not fetched.", img.message, img.part)
+    data = base64.b64encode(img.payload).decode("ascii")
+    return {"inline_data": {"mime_type": img.payload_mime, "data": data}}
+
+
+def _function_call(call: dict, i: int, names: dict[str, str]) -> dict:
+    function = call.get("function") or {}
+    args = _loads(function.get("arguments") or "{}")
+    if not isinstance(args, dict) or not function.get("name"):
+        raise _invalid("each tool call needs a name and JSON-object arguments.", i)
+    names[str(call.get("id"))] = function["name"]
+    part: dict = {"functionCall": {"name": function["name"], "args": args}}
+    google = (call.get("extra_content") or {}).get("google") or {}
+    if google.get("thought_signature"):
+        part["thoughtSignature"] = google["thought_signature"]
+    return part
+
+
+def _function_response(message: dict, i: int, names: dict[str, str]) -> dict:
+    if not (name := names.get(str(message.get("tool_call_id")))):
+        call_id = message.get("tool_call_id")
+        raise _invalid(f"tool_call_id {call_id!r} matches no earlier assistant tool call.", i)
+    content = message.get("content") or ""
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    # `response` must be an object; "output" is the key Google documents for a plain result.
+    response = result if isinstance(result := _loads(content), dict) else {"output": content}
+    return {"functionResponse": {"name": name, "response": response}}
+
+
+def _generation_config(body: dict) -> dict:
+    config = {_PARAMS[k]: body[k] for k in _PARAMS if body.get(k) is not None}
+    if isinstance(config.get("stopSequences"), str):
+        config["stopSequences"] = [config["stopSequences"]]
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") in ("json_object", "json_schema"):
+        config["responseMimeType"] = "application/json"
+    # responseJsonSchema takes full JSON Schema; responseSchema only an OpenAPI subset.
+    if fmt.get("type") == "json_schema" and (fmt.get("json_schema") or {}).get("schema"):
+        config["responseJsonSchema"] = fmt["json_schema"]["schema"]
+    return config
+
+
+def _declaration(tool: dict, i: int) -> dict:
+    function = tool.get("function") if tool.get("type") == "function" else None
+    if not isinstance(function, dict) or not function.get("name"):
+        raise _invalid("only function tools are supported.", f"tools[{i}]")
+    out = {"name": function["name"], "description": function.get("description")}
+    # parametersJsonSchema takes JSON Schema as OpenAI clients write it (anyOf, $defs…).
+    out["parametersJsonSchema"] = function.get("parameters")
+    return {k: v for k, v in out.items() if v}
+
+
+def _tool_choice(choice: str | dict) -> dict:
+    if isinstance(choice, str) and choice in _TOOL_MODES:
+        return {"mode": _TOOL_MODES[choice]}
+    name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
+    if not name:
+        raise _invalid("must be auto, required, none or a function.", "tool_choice")
+    return {"mode": "ANY", "allowedFunctionNames": [name]}
+
+
+def parse_response(data: dict, chat: Chat) -> dict:
+    if not (candidates := data.get("candidates")):
+        raise _blocked(data) or GatewayError(502, "Gemini answered without any candidate.")
+    choices = []
+    for position, candidate in enumerate(candidates):
+        texts, calls = _parts(candidate)
+        message = {"role": "assistant", "content": "".join(texts) if texts else None}
+        message |= {"tool_calls": calls} if calls else {}
+        choice = {"index": candidate.get("index", position), "message": message, "logprobs": None}
+        choice["finish_reason"] = _finish(candidate.get("finishReason", ""), bool(calls))
+        choices.append(choice)
+    return {
+        "id": new_completion_id(),
+        "object": "chat.completion",
+        "created": now(),
+        "model": data.get("modelVersion") or chat.model,
+        "choices": choices,
+        "usage": _usage(data.get("usageMetadata") or {}),
+    }
+
+
+def _parts(candidate: dict) -> tuple[list[str], list[dict]]:
+    """Visible text pieces and OpenAI tool calls of a candidate; thought parts are skipped."""
+    texts, calls = [], []
+    for part in (candidate.get("content") or {}).get("parts") or []:
+        if part.get("thought"):
+            continue
+        if "text" in part:
+            texts.append(part["text"])
+        elif call := part.get("functionCall"):
+            arguments = orjson.dumps(call.get("args") or {}).decode()
+            function = {"name": call.get("name", ""), "arguments": arguments}
+            call_id = call.get("id") or f"call_{uuid.uuid4().hex[:24]}"
+            calls.append({"id": call_id, "type": "function", "function": function})
+            if signature := part.get("thoughtSignature"):
+                calls[-1]["extra_content"] = {"google": {"thought_signature": signature}}
+    return texts, calls
+
+
+def _finish(reason: str, has_calls: bool) -> str:
+    return "tool_calls" if reason == "STOP" and has_calls else _FINISH.get(reason, "stop")
+
+
+def _usage(meta: dict) -> dict:
+    thoughts = meta.get("thoughtsTokenCount", 0)  # billed as output, like OpenAI's reasoning
+    completion = meta.get("candidatesTokenCount", 0) + thoughts
+    out = base.usage(meta.get("promptTokenCount", 0), completion)
+    out["total_tokens"] = meta.get("totalTokenCount", out["total_tokens"])
+    if thoughts:
+        out["completion_tokens_details"] = {"reasoning_tokens": thoughts}
+    if cached := meta.get("cachedContentTokenCount"):
+        out["prompt_tokens_details"] = {"cached_tokens": cached}
+    return out
+
+
+def _blocked(data: dict) -> GatewayError | None:
+    feedback = data.get("promptFeedback") or {}
+    if not (reason := feedback.get("blockReason")):
+        return None
+    why = f" {feedback['blockReasonMessage']}" if feedback.get("blockReasonMessage") else ""
+    message = f"Gemini blocked the prompt (blockReason: {reason}).{why}"
+    return GatewayError(400, message, "invalid_request_error", code="content_filter")
+
+
+class Stream:
+    """GenerateContentResponse fragments → chat.completion.chunk dicts, one per part."""
+
+    def __init__(self, chat: Chat) -> None:
+        self._sse = SSEDecoder()
+        self._meta = {"id": new_completion_id(), "model": chat.model, "created": now()}
+        self._include_usage = chat.include_usage
+        self._calls: dict[int, int] = {}  # candidate index → tool calls sent (key: role sent)
+        self._finished: set[int] = set()
+        self._usage: dict | None = None
+        self._failed = False
+
+    def feed(self, data: bytes) -> list[dict]:
+        return [c for event in self._sse.feed(data) for c in self._event(event.data)]
+
+    def close(self) -> list[dict]:
+        out = [c for event in self._sse.close() for c in self._event(event.data)]
+        if not self._failed and not self._finished:
+            out.append(GatewayError(502, "Gemini ended the stream unfinished.").body())
+        elif not self._failed and self._include_usage and self._usage is not None:
+            out.append(base.chunk(**self._meta, usage=self._usage))
+        return out
+
+    def _event(self, payload: str) -> list[dict]:
+        if self._failed or not payload.strip():
+            return []
+        data = _loads(payload)
+        error = _google_error(data, None)
+        if error is None and not isinstance(data, dict):
+            error = GatewayError(502, f"Gemini sent a malformed event: {payload[:200]}")
+        if error is None and not data.get("candidates"):
+            error = _blocked(data)
+        if error:
+            self._failed = True
+            return [error.body()]
+        self._meta["model"] = data.get("modelVersion") or self._meta["model"]
+        if data.get("usageMetadata"):  # cumulative: the last fragment holds the totals
+            self._usage = _usage(data["usageMetadata"])
+        return [c for candidate in data.get("candidates") or [] for c in self._candidate(candidate)]
+
+    def _candidate(self, candidate: dict) -> list[dict]:
+        index, finish = candidate.get("index", 0), candidate.get("finishReason")
+        texts, calls = _parts(candidate)
+        sent = self._calls.get(index, 0)
+        deltas = [{"content": text} for text in texts if text]
+        deltas += [{"tool_calls": [{"index": sent + n, **call}]} for n, call in enumerate(calls)]
+        deltas += [{}] if finish else []
+        if deltas and index not in self._calls:  # the first delta of each choice names the role
+            deltas[0] = {"role": "assistant", **deltas[0]}
+        if deltas:
+            self._calls[index] = sent + len(calls)
+        out = [base.chunk(**self._meta, delta=delta) for delta in deltas]
+        for item in out:
+            item["choices"][0]["index"] = index
+        if finish:
+            self._finished.add(index)
+            out[-1]["choices"][0]["finish_reason"] = _finish(finish, self._calls[index] > 0)
+        return out
+
+
+def parse_error(status: int, content: bytes) -> GatewayError:
+    text = content.decode("utf-8", "replace").strip()[:500] or f"Gemini returned HTTP {status}."
+    return _google_error(_loads(content), status) or GatewayError(status, text)
+
+
+def _google_error(data: object, status: int | None) -> GatewayError | None:
+    """Google's {"error": {code, message, status}} → a GatewayError with the same meaning."""
+    if isinstance(data, list) and data:  # streamGenerateContent without alt=sse wraps it
+        data = data[0]
+    error = data.get("error") if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None
+    name, code = error.get("status"), error.get("code")
+    status = status or (code if isinstance(code, int) and code >= 400 else 500)
+    message = str(error.get("message") or f"Gemini returned HTTP {status}.")
+    kind = _ERROR_TYPES.get(name, "api_error") if name else ""
+    return GatewayError(status, message, kind, code=str(name).lower() if name else None)
+
+
+def _invalid(
+    message: str, where: int | str, part: int | None = None, *, code: str = "invalid_request"
+) -> GatewayError:
+    """A 400 that names the field: `where` is a message index or a parameter name."""
+    text = param = where if isinstance(where, str) else f"messages[{where}]"
+    if isinstance(where, int):
+        param = f"messages.{where}"
+    if part is not None:
+        text, param = f"{text}.content[{part}]", f"{param}.content.{part}"
+    return GatewayError(400, f"{text}: {message}", "invalid_request_error", code=code, param=param)
+
+
+def _loads(text: str | bytes) -> object:
+    try:
+        return orjson.loads(text)  # anything but JSON text, even a number, is a JSONDecodeError
+    except orjson.JSONDecodeError:
+        return None
