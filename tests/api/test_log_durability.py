@@ -2,9 +2,9 @@
 
 import asyncio
 import re
+import signal
 import sqlite3
 import time
-import signal
 
 import httpx
 
