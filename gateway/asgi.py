@@ -107,6 +107,6 @@ async def lifespan(receive, send) -> None:
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await capture.drain()
-            await http.close_clients()
+            await http.close_sessions()
             await send({"type": "lifespan.shutdown.complete"})
             return

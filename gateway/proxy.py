@@ -6,10 +6,11 @@ from collections.abc import AsyncIterator
 from types import ModuleType
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import httpx
+import aiohttp
 import orjson
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
+from yarl import URL
 
 from gateway import capture, http, providers
 from gateway.chat import Chat
@@ -41,21 +42,23 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     await prepare_images(chat, provider, target)
     upstream = provider.build_request(chat, target)
     record.upstream_url = redact_url(upstream.url)
-    client = http.client()
-    request = client.build_request(
-        upstream.method,
-        upstream.url,
-        headers=upstream.headers,
-        content=upstream.content,
-        timeout=_timeout(target),
-    )
+    # A custom host came from the client: it goes through the private-network guard.
+    session = http.session(trusted=not target.base_url)
     try:
-        response = await client.send(request, stream=True)
-    except httpx.HTTPError as exc:
+        response = await session.request(
+            upstream.method,
+            # encoded=True: send the path exactly as built (and, for Bedrock, as signed).
+            URL(upstream.url, encoded=True),
+            headers=upstream.headers,
+            data=upstream.content,
+            allow_redirects=False,
+            **_timeout(target),
+        )
+    except (aiohttp.ClientError, TimeoutError, http.BlockedAddress) as exc:
         raise transport_error(exc) from None
-    if response.status_code >= 400:
+    if response.status >= 400:
         content = await _read(response)
-        error = provider.parse_error(response.status_code, content)
+        error = provider.parse_error(response.status, content)
         record.response_body = _json_or_text(content)
         raise error
     headers = _passed_headers(response)
@@ -83,28 +86,40 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     return HttpResponse(payload, content_type="application/json", headers=headers)
 
 
-async def relay(response: httpx.Response, stream, record: capture.Record) -> AsyncIterator[bytes]:
-    """Pass each upstream event on as it arrives; never buffer the whole stream."""
+async def relay(
+    response: aiohttp.ClientResponse, stream, record: capture.Record
+) -> AsyncIterator[bytes]:
+    """Pass each upstream event on as it arrives; never buffer the whole stream. An error
+    event is the last one the client gets (as from OpenAI: no [DONE] after it)."""
     try:
-        async for data in response.aiter_bytes():
-            for chunk in stream.feed(data):
-                yield _relay_chunk(chunk, record)
-        for chunk in stream.close():
+        async for chunk in _chunks(response, stream):
             yield _relay_chunk(chunk, record)
-        yield b"data: [DONE]\n\n"
+            if record.error_type:
+                break
+        else:
+            yield b"data: [DONE]\n\n"
         record.finish(200, record.assembled())
-    except httpx.HTTPError as exc:
+    except (aiohttp.ClientError, TimeoutError) as exc:
         error = transport_error(exc, during_stream=True)
         record.finish(200, record.assembled())
         record.fail(error)
         yield encode_sse(error.body())
     except asyncio.CancelledError:
         record.finish(200, record.assembled())
-        record.error_type, record.error_message = "client_disconnected", "Client went away."
+        if not record.error_type:
+            record.error_type, record.error_message = "client_disconnected", "Client went away."
         raise
     finally:
-        await response.aclose()
+        response.release()
         capture.submit(record)
+
+
+async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dict]:
+    async for data in response.content.iter_any():
+        for chunk in stream.feed(data):
+            yield chunk
+    for chunk in stream.close():
+        yield chunk
 
 
 def _relay_chunk(chunk: dict, record: capture.Record) -> bytes:
@@ -168,11 +183,18 @@ def _image_error(img: Image, reason: str, code: str) -> GatewayError:
     )
 
 
-def transport_error(exc: httpx.HTTPError, *, during_stream: bool = False) -> GatewayError:
+def transport_error(exc: Exception, *, during_stream: bool = False) -> GatewayError:
     where = "during the stream" if during_stream else ""
-    if isinstance(exc, httpx.TimeoutException):
+    if isinstance(exc, TimeoutError):
         return GatewayError(
             504, f"Upstream timed out {where}".strip() + ".", code="upstream_timeout"
+        )
+    if isinstance(exc, http.BlockedAddress):
+        return GatewayError(
+            400,
+            f"x-portkey-custom-host refused: {exc}",
+            code="custom_host_refused",
+            param="x-portkey-custom-host",
         )
     reason = type(exc).__name__
     return GatewayError(
@@ -194,26 +216,30 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
 
 
-def _timeout(target: Target):
+def _timeout(target: Target) -> dict:
+    """A per-target timeout, or nothing: aiohttp reads timeout=None as "no timeout at all"."""
     if target.timeout is None:
-        return httpx.USE_CLIENT_DEFAULT
-    return httpx.Timeout(target.timeout, connect=min(target.timeout, 10.0))
+        return {}  # the session's: GATEWAY_CONNECT_TIMEOUT, GATEWAY_UPSTREAM_TIMEOUT
+    timeout = aiohttp.ClientTimeout(
+        total=None, connect=min(target.timeout, 10.0), sock_read=target.timeout
+    )
+    return {"timeout": timeout}
 
 
-async def _read(response: httpx.Response) -> bytes:
+async def _read(response: aiohttp.ClientResponse) -> bytes:
     try:
-        return await response.aread()
-    except httpx.HTTPError as exc:
+        return await response.read()
+    except (aiohttp.ClientError, TimeoutError) as exc:
         raise transport_error(exc) from None
     finally:
-        await response.aclose()
+        response.release()
 
 
-def _passed_headers(response: httpx.Response) -> dict[str, str]:
+def _passed_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
     return {
-        name: value
+        name.lower(): value
         for name, value in response.headers.items()
-        if name in _PASS_HEADERS or name.startswith(_PASS_PREFIXES)
+        if name.lower() in _PASS_HEADERS or name.lower().startswith(_PASS_PREFIXES)
     }
 
 

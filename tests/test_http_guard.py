@@ -16,6 +16,12 @@ def test_it_knows_which_addresses_are_public(ip, public):
     assert http.is_public(ip) is public
 
 
+@pytest.fixture(autouse=True)
+async def _close_sessions():
+    yield
+    await http.close_sessions()  # each test has its own event loop
+
+
 @pytest.fixture
 def guarded(settings):
     settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = False
