@@ -352,9 +352,12 @@ class Writer:
                 batch = [self.queue.get(timeout=_PURGE_EVERY)]
             except queue.Empty:
                 continue
-            while len(batch) < settings.LOG_BATCH_SIZE:
+            # Linger a little to gather a batch: one row per transaction costs ~1 ms of
+            # CPU (and GIL) per request, a batch of 200 ~0.15 ms a row (measured here).
+            deadline = time.monotonic() + settings.LOG_FLUSH_SECONDS
+            while len(batch) < settings.LOG_BATCH_SIZE and batch[-1] is not _STOP:
                 try:
-                    batch.append(self.queue.get_nowait())
+                    batch.append(self.queue.get(timeout=max(0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             stop = any(item is _STOP for item in batch)
