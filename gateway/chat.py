@@ -7,6 +7,9 @@ import orjson
 from gateway.errors import GatewayError
 from gateway.images import Image, ImageError, decode_data_uri
 
+# Stands in chat.body for a data URI that was decoded into chat.images.
+DECODED_IMAGE = "iris:decoded-image"
+
 
 @dataclass
 class Chat:
@@ -87,6 +90,10 @@ def _images_in(parts: list, i: int) -> list[Image]:
                 raise invalid(
                     f"messages[{i}].content[{j}]: the image {exc}.", param, "invalid_image"
                 ) from None
+            if isinstance(spec, dict):
+                # The bytes now live in Image.data and the original text in chat.raw: drop a
+                # third copy (base64 of a big image is tens of MB) from the parsed body.
+                spec["url"] = DECODED_IMAGE
         elif url.startswith(("https://", "http://")):
             image = Image(message=i, part=j, origin="url", detail=detail, url=url)
         else:

@@ -30,16 +30,25 @@ def build_request(chat: Chat, target: Target) -> Upstream:
 def body_bytes(chat: Chat) -> bytes:
     """The client's bytes as they came, unless the core changed an image: converted it for
     the API, or fetched a URL the upstream could not reach (then the bytes go inline)."""
-    changed = [img for img in chat.images if img.converted or (img.origin == "url" and img.data)]
-    if not changed:
+    if not any(img.converted or (img.origin == "url" and img.data) for img in chat.images):
         return chat.raw
     messages = [dict(m) for m in chat.body["messages"]]
-    for img in changed:
+    for img in chat.images:
+        if img.data is None:
+            continue  # a URL image the upstream fetches itself
         content = messages[img.message]["content"] = list(messages[img.message]["content"])
         part = content[img.part] = dict(content[img.part])
-        uri = f"data:{img.payload_mime};base64,{base64.b64encode(img.payload).decode()}"
-        part["image_url"] = {**part["image_url"], "url": uri}
+        prefix = (
+            img.data_uri_prefix
+            if img.origin == "base64" and not img.converted
+            else (f"data:{img.payload_mime};base64,")
+        )
+        part["image_url"] = {**part["image_url"], "url": prefix + _b64(img.payload)}
     return orjson.dumps({**chat.body, "messages": messages})
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def parse_response(data: dict, chat: Chat) -> dict:
