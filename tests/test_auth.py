@@ -17,8 +17,9 @@ def _fresh_cache():
 
 
 def call(async_client, **headers):
-    return async_client.post("/v1/chat/completions", b"{}", content_type="application/json",
-                             headers=headers)
+    return async_client.post(
+        "/v1/chat/completions", b"{}", content_type="application/json", headers=headers
+    )
 
 
 def flush_logs():
@@ -30,9 +31,14 @@ def flush_logs():
 async def test_a_missing_key_gets_401_with_an_openai_error_body(async_client):
     response = await call(async_client)
     assert response.status_code == 401
-    assert response.json() == {"error": {
-        "message": "Missing gateway API key. Send it in the x-portkey-api-key header.",
-        "type": "authentication_error", "param": None, "code": "missing_api_key"}}
+    assert response.json() == {
+        "error": {
+            "message": "Missing gateway API key. Send it in the x-portkey-api-key header.",
+            "type": "authentication_error",
+            "param": None,
+            "code": "missing_api_key",
+        }
+    }
 
 
 async def test_a_wrong_key_gets_401_and_is_logged(async_client):
@@ -49,7 +55,8 @@ async def test_revoked_and_expired_keys_are_refused(async_client, state):
     key, raw = await _make_key()
     past = timezone.now() - dt.timedelta(minutes=1)
     await ApiKey.objects.filter(pk=key.pk).aupdate(
-        **({"revoked_at": past} if state == "revoked" else {"expires_at": past}))
+        **({"revoked_at": past} if state == "revoked" else {"expires_at": past})
+    )
     response = await call(async_client, **{"x-portkey-api-key": raw})
     assert response.status_code == 401
 
@@ -80,3 +87,25 @@ async def _make_key():
     from asgiref.sync import sync_to_async
 
     return await sync_to_async(ApiKey.generate)("tests")
+
+
+async def test_a_bug_of_ours_still_answers_in_openai_shape_and_is_logged(
+    async_client, settings, monkeypatch
+):
+    settings.GATEWAY_REQUIRE_API_KEY = False
+
+    def broken(raw):
+        raise ZeroDivisionError("oops")
+
+    monkeypatch.setattr("gateway.api.chat.parse_chat", broken)
+    response = await call(async_client)
+    assert response.status_code == 500
+    assert response.json()["error"] == {
+        "message": "Internal gateway error (ZeroDivisionError).",
+        "type": "api_error",
+        "param": None,
+        "code": "internal_error",
+    }
+    flush_logs()
+    log = await RequestLog.objects.aget(request_id=response["x-iris-request-id"])
+    assert log.status_code == 500 and log.error_type == "api_error"

@@ -1,5 +1,7 @@
 """POST /v1/chat/completions: thin glue between auth, parsing, routing, the proxy and the log."""
 
+import logging
+
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -7,6 +9,8 @@ from django.views.decorators.csrf import csrf_exempt
 from gateway import auth, capture, proxy, targets
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
+
+log = logging.getLogger(__name__)
 
 
 @csrf_exempt
@@ -24,7 +28,8 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         target = await targets.resolve(request, chat)
         record.provider = target.provider
         response = await proxy.forward(chat, target, record)
-    except GatewayError as error:
+    except Exception as exc:
+        error = exc if isinstance(exc, GatewayError) else internal_error(exc)
         record.fail(error)
         capture.submit(record)
         response = error.response()
@@ -41,6 +46,14 @@ def read_body(request: HttpRequest) -> bytes:
     if len(body) > limit:
         raise too_large(limit)
     return body
+
+
+def internal_error(exc: Exception) -> GatewayError:
+    """A bug of ours still answers in OpenAI's shape, and is logged (without its details)."""
+    log.exception("unexpected error on /v1/chat/completions")
+    return GatewayError(
+        500, f"Internal gateway error ({type(exc).__name__}).", code="internal_error"
+    )
 
 
 def too_large(limit: int) -> GatewayError:
