@@ -19,9 +19,20 @@ SHARED_IMAGES = ROOT.parent / "shared" / "images"
 
 
 @pytest.fixture(autouse=True)
-def _gateway_settings(settings):
+def _gateway_settings(settings, tmp_path):
     # Fake upstreams and image hosts listen on 127.0.0.1; the guard's own tests turn this off.
     settings.GATEWAY_ALLOW_PRIVATE_NETWORKS = True
+    settings.LOG_SPOOL_DIR = tmp_path / "spool"
+
+
+@pytest.fixture
+def written_logs(transactional_db):
+    """For tests that send requests in-process: every log record is written before the
+    test's database goes away (the writer is a background thread)."""
+    from gateway.capture import writer
+
+    yield writer.flush
+    writer.flush()
 
 
 @pytest.fixture
@@ -131,6 +142,13 @@ class IrisServer:
         response = httpx.get(f"{self.url}/v1/logs", params=params, headers=self.headers())
         response.raise_for_status()
         return response.json()
+
+    def find_logs(self, timeout: float = 10.0, **params) -> list[dict]:
+        """Log rows matching the filters, waiting for the background writer to write some."""
+        deadline = time.monotonic() + timeout
+        while not (rows := self.logs(**params)["data"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return rows
 
     def log(self, request_id: str, timeout: float = 10.0, **params) -> dict:
         """The full log record of one request, waiting for the background writer."""

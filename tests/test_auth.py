@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache():
+def _fresh_cache(written_logs):
     auth._cache.clear()
 
 
@@ -20,12 +20,6 @@ def call(async_client, **headers):
     return async_client.post(
         "/v1/chat/completions", b"{}", content_type="application/json", headers=headers
     )
-
-
-def flush_logs():
-    from gateway.capture import writer
-
-    writer.flush()
 
 
 async def test_a_missing_key_gets_401_with_an_openai_error_body(async_client):
@@ -41,11 +35,11 @@ async def test_a_missing_key_gets_401_with_an_openai_error_body(async_client):
     }
 
 
-async def test_a_wrong_key_gets_401_and_is_logged(async_client):
+async def test_a_wrong_key_gets_401_and_is_logged(async_client, written_logs):
     response = await call(async_client, **{"x-portkey-api-key": "iris-wrong"})
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_api_key"
-    flush_logs()
+    written_logs()
     log = await RequestLog.objects.aget(request_id=response["x-iris-request-id"])
     assert log.status_code == 401 and log.request_headers["x-portkey-api-key"] == "[redacted]"
 
@@ -90,7 +84,7 @@ async def _make_key():
 
 
 async def test_a_bug_of_ours_still_answers_in_openai_shape_and_is_logged(
-    async_client, settings, monkeypatch
+    async_client, settings, monkeypatch, written_logs
 ):
     settings.GATEWAY_REQUIRE_API_KEY = False
 
@@ -106,6 +100,6 @@ async def test_a_bug_of_ours_still_answers_in_openai_shape_and_is_logged(
         "param": None,
         "code": "internal_error",
     }
-    flush_logs()
+    written_logs()
     log = await RequestLog.objects.aget(request_id=response["x-iris-request-id"])
     assert log.status_code == 500 and log.error_type == "api_error"

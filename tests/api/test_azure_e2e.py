@@ -297,5 +297,5 @@ def test_it_works_with_the_portkey_sdk(iris, fake_azure, stream):
     assert path == f"/openai/deployments/{DEPLOYMENT}/chat/completions"
     assert query == {"api-version": ["2024-10-21"]}
     assert headers["api-key"] == fake_azure_handler.API_KEY
-    rows = iris.logs(trace_id="trace-azure-portkey")["data"]
+    rows = iris.find_logs(trace_id="trace-azure-portkey")
     assert rows and rows[0]["provider"] == "azure-openai"

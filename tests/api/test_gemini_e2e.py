@@ -273,5 +273,5 @@ def test_it_works_with_the_portkey_sdk(iris, fake_gemini, stream):
         text = result.choices[0].message.content
     assert text == "I see 1 image(s). You said: portkey?"
     assert fake_gemini.last().headers["x-goog-api-key"] == KEY
-    rows = iris.logs(trace_id="trace-gemini-portkey")["data"]
+    rows = iris.find_logs(trace_id="trace-gemini-portkey")
     assert rows and rows[0]["provider"] == "google"
