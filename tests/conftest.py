@@ -76,12 +76,40 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_server_databases: list[str] = []
+
+
+def own_database(url: str, name: str) -> str:
+    """On PostgreSQL, a fresh database for one server: its rows and its blob folder must
+    belong together (a shared database would list images another server stored)."""
+    import psycopg
+
+    base = url.rsplit("/", 1)[0]
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    _server_databases.append(name)
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_server_databases():
+    yield
+    import psycopg
+
+    for name in _server_databases:
+        with psycopg.connect(os.environ["DATABASE_URL"], autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 class IrisServer:
     """A real Iris: `manage.py serve` in a subprocess, with its own data folder."""
 
     def __init__(self, data_dir: Path, **env: str) -> None:
         self.data_dir = data_dir
         self.port = free_port()
+        database = os.environ.get("DATABASE_URL", "")
+        if database.startswith("postgres") and "DATABASE_URL" not in env:
+            env["DATABASE_URL"] = own_database(database, f"iris_server_{self.port}")
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
