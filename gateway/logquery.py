@@ -1,11 +1,14 @@
 """Filtered, keyset-paginated reads of the request log, shared by the logs API and UI."""
 
 import base64
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.core.files.storage import default_storage
-from django.db.models import Q, QuerySet
+from django.db import connection
+from django.db.models import F, Func, Q, QuerySet, TextField, Value
+from django.db.models.functions import Cast
 
 from gateway.models import LogImage, RequestLog
 
@@ -24,6 +27,7 @@ class LogFilter:
     until: datetime | None = None
     has_images: bool | None = None
     search: str = ""
+    image_sha256: str = ""  # only requests that sent this image
     before: int | None = None  # keyset cursor: only ids below this
     after: int | None = None  # live tail: only ids above this
 
@@ -45,8 +49,24 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(trace_id=f.trace_id)
     if f.request_id:
         qs = qs.filter(request_id=f.request_id)
-    for key, value in f.metadata.items():
-        qs = qs.filter(**{f"metadata__{key}": value})
+    for n, (key, value) in enumerate(f.metadata.items()):
+        if connection.vendor == "postgresql":
+            # jsonb containment can use a GIN index on metadata; values are always strings.
+            qs = qs.filter(metadata__contains={key: value})
+            continue
+        # SQLite: a cheap substring test on the stored JSON text (Django writes it with
+        # json.dumps) skips most rows before JSON_EXTRACT parses the rest; the key is one
+        # literal path step, so "a__b" or "contains" never turns into a nested path or lookup.
+        stored = Cast("metadata", TextField())
+        extracted = Func(
+            F("metadata"),
+            Value(f"$.{json.dumps(key)}"),
+            function="JSON_EXTRACT",
+            output_field=TextField(),
+        )
+        qs = qs.alias(**{f"_mt{n}": stored, f"_mv{n}": extracted}).filter(
+            **{f"_mt{n}__contains": json.dumps(value), f"_mv{n}": value}
+        )
     if f.since:
         qs = qs.filter(created_at__gte=f.since)
     if f.until:
@@ -55,6 +75,9 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(image_count__gt=0) if f.has_images else qs.filter(image_count=0)
     if f.search:
         qs = qs.filter(Q(prompt_preview__icontains=f.search) | Q(reply_preview__icontains=f.search))
+    if f.image_sha256:
+        uses = LogImage.objects.filter(blob_id=f.image_sha256).values("log_id")
+        qs = qs.filter(id__in=uses)
     if f.before:
         qs = qs.filter(id__lt=f.before)
     if f.after:
@@ -68,6 +91,12 @@ def page(qs: QuerySet, limit: int) -> tuple[list[RequestLog], int | None]:
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].id
     return rows, None
+
+
+def other_uses(sha256: str, *, log_id: int, cap: int = 1000) -> int:
+    """How many other requests sent this image, counted up to cap (a popular image is cheap)."""
+    uses = LogImage.objects.filter(blob_id=sha256).exclude(log_id=log_id)
+    return uses.order_by().values("log_id").distinct()[:cap].count()
 
 
 def original_request(log: RequestLog) -> dict | None:

@@ -1,9 +1,37 @@
-from django.urls import path
+from django.contrib.auth import views as auth_views
+from django.urls import path, register_converter
 
 from logs_ui import views
 
+
+class Sha256Converter:
+    """An image's name: 64 lowercase hex digits."""
+
+    regex = "[0-9a-f]{64}"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+register_converter(Sha256Converter, "sha256")
 app_name = "logs_ui"
 
 urlpatterns = [
     path("", views.log_list, name="list"),
+    path("tail/", views.log_tail, name="tail"),
+    path("<int:log_id>/", views.log_detail, name="detail"),
+    path("<int:log_id>/raw/<str:part>/", views.log_raw, name="raw"),
+    path("<int:log_id>/copy/<str:kind>/", views.log_snippet, name="snippet"),
+    path("images/<sha256:sha256>/", views.image, name="image"),
+    path("images/<sha256:sha256>/thumb-<int:size>.webp", views.thumbnail, name="thumbnail"),
+    path("live-images/<int:image_id>/", views.live_image, name="live-image"),
+    path(
+        "login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
+    path("logout/", auth_views.LogoutView.as_view(next_page="logs_ui:login"), name="logout"),
 ]

@@ -1,11 +1,251 @@
-from django.contrib.admin.views.decorators import staff_member_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""The logs UI: the list, the live tail, one request, its raw JSON, its images and thumbnails.
 
-from gateway.models import RequestLog
+Pages are sync views; image views are async, with Pillow and storage reads in a thread.
+"""
+
+import asyncio
+import mimetypes
+from collections import defaultdict
+
+from django.core.files.storage import default_storage
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.cache import patch_vary_headers
+from django.utils.http import content_disposition_header
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseStopPolling, push_url
+
+from gateway import http
+from gateway.images import ImageError, sniff
+from gateway.logquery import LogFilter, filter_logs, original_request, page
+from gateway.models import Blob, LogImage, RequestLog
+from logs_ui import conversation, snippets, thumbnails
+from logs_ui.access import viewer_required
+from logs_ui.forms import LogFilterForm, clean_query, known_values
+
+PAGE_SIZE = 50
+TAIL_LIMIT = 100  # per poll; the next poll picks up the rest, oldest first
+STRIP = 4  # thumbnails shown in a list row
+_LIST_ONLY = ("request_body", "response_body", "request_headers", "upstream_url")
+_IMMUTABLE = "private, max-age=31536000, immutable"  # private: behind a login
+RAW_PARTS = ("request", "response", "headers")
 
 
-@staff_member_required
+@require_GET
+@viewer_required
 def log_list(request: HttpRequest) -> HttpResponse:
-    logs = RequestLog.objects.order_by("-id")[:100]
-    return render(request, "logs_ui/log_list.html", {"logs": logs})
+    """Newest requests first, filtered by the query string; htmx gets only the part it swaps."""
+    form = LogFilterForm(request.GET)
+    valid = form.is_valid()
+    log_filter = form.to_filter()
+    rows, cursor = page(_rows(log_filter), PAGE_SIZE) if valid else ([], None)
+    context = {
+        "form": form,
+        "rows": _with_thumbnails(rows),
+        "cursor": cursor,
+        "newest": rows[0].id if rows and not log_filter.before else _latest_id(),
+        "live": valid and form.cleaned_data["live"],
+        "empty_install": not rows and not form.is_filtered and not RequestLog.objects.exists(),
+        "providers": lambda: known_values("provider"),
+        "models": lambda: known_values("model"),
+        "api_base": request.build_absolute_uri("/v1"),
+    }
+    fragment = _fragment(request)
+    response = render(request, "logs_ui/log_list.html" + fragment, context)
+    patch_vary_headers(response, ("HX-Request", "HX-Target"))
+    if fragment in {"#results", "#logs"}:
+        # The form sends every field, empty or not; the address bar gets a tidy, shareable URL.
+        query = clean_query(request.GET).urlencode()
+        push_url(response, f"{request.path}?{query}" if query else request.path)
+    return response
+
+
+def _latest_id() -> int:
+    return RequestLog.objects.order_by("-id").values_list("id", flat=True).first() or 0
+
+
+def _fragment(request: HttpRequest) -> str:
+    """Which part of the page an htmx request swaps: the results, the whole list, or more rows."""
+    htmx = request.htmx
+    if not htmx or htmx.history_restore_request:
+        return ""
+    return {"results": "#results", "logs": "#logs"}.get(htmx.target or "", "#rows")
+
+
+@require_GET
+@viewer_required
+def log_tail(request: HttpRequest) -> HttpResponse:
+    """Rows newer than ?after=<id> for the live tail; 204 when there are none yet."""
+    form = LogFilterForm(request.GET)
+    if not form.is_valid() or not form.cleaned_data["live"]:
+        return HttpResponseStopPolling()
+    log_filter = form.to_filter()
+    log_filter.before, log_filter.after = None, log_filter.after or 0
+    # Oldest first, so a burst larger than TAIL_LIMIT arrives over several polls, without gaps.
+    rows = list(_rows(log_filter).order_by("id")[:TAIL_LIMIT])[::-1]
+    if not rows:
+        return HttpResponse(status=204)
+    context = {"form": form, "rows": _with_thumbnails(rows), "newest": rows[0].id, "fresh": True}
+    return render(request, "logs_ui/log_list.html#tail", context)
+
+
+def _rows(log_filter: LogFilter) -> QuerySet:
+    return filter_logs(log_filter).select_related("api_key").defer(*_LIST_ONLY)
+
+
+def _with_thumbnails(rows: list[RequestLog]) -> list[RequestLog]:
+    """Give each row its first few decodable images, and how many it cannot preview."""
+    images: dict[int, list[tuple[str, bool]]] = defaultdict(list)
+    ids = [row.id for row in rows if row.image_count]
+    found = LogImage.objects.filter(log_id__in=ids).values_list("log_id", "blob_id", "blob__width")
+    for log_id, sha, width in found if ids else ():
+        images[log_id].append((sha, width is not None))
+    for row in rows:
+        viewable = [sha for sha, ok in images[row.id] if ok]
+        row.thumbs = viewable[:STRIP]
+        row.more_images = len(viewable) - len(row.thumbs)
+        row.unviewable = len(images[row.id]) - len(viewable)
+    return rows
+
+
+@require_GET
+@viewer_required
+def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
+    """One request: the conversation beside the model's output, every image, the raw JSON."""
+    log = get_object_or_404(RequestLog.objects.select_related("api_key"), pk=log_id)
+    images = conversation.image_views(log)
+    context = {
+        "log": log,
+        "messages": conversation.messages(log, images),
+        "replies": conversation.replies(log),
+        "error": conversation.error(log),
+        "unparsed": (log.request_body or {}).get("_unparsed"),
+        "parts": RAW_PARTS,
+    }
+    return render(request, "logs_ui/log_detail.html", context)
+
+
+def _raw(log: RequestLog, part: str) -> object:
+    """The stored JSON behind one raw tab (the headers tab adds where the request went)."""
+    if part == "request":
+        return log.request_body
+    if part == "response":
+        return log.response_body
+    headers = log.request_headers
+    return {"path": log.path, "request headers (redacted)": headers, "upstream": log.upstream_url}
+
+
+@require_GET
+@viewer_required
+def log_raw(request: HttpRequest, log_id: int, part: str) -> HttpResponse:
+    """The stored JSON of one request, as a lazily loaded tab (htmx) or as JSON."""
+    if part not in RAW_PARTS:
+        raise Http404("No such part.")
+    log = get_object_or_404(RequestLog, pk=log_id)
+    data = _raw(log, part)
+    if not request.htmx:
+        response = JsonResponse(data, safe=False, json_dumps_params={"indent": 2})
+        response["X-Content-Type-Options"] = "nosniff"
+        return response
+    context = {"log": log, "part": part, "data": data, "parts": RAW_PARTS}
+    return render(request, "logs_ui/log_detail.html#raw", context)
+
+
+@require_GET
+@viewer_required
+def log_snippet(request: HttpRequest, log_id: int, kind: str) -> HttpResponse:
+    """The request as a curl command or a Python script, images inlined as sent."""
+    log = get_object_or_404(RequestLog, pk=log_id)
+    body = original_request(log)
+    if kind not in {"curl", "python"} or not isinstance(body, dict) or "_unparsed" in body:
+        raise Http404("This request cannot be replayed.")
+    headers = snippets.replay_headers(log)
+    if kind == "curl":
+        url = request.build_absolute_uri("/v1/chat/completions")
+        text = snippets.curl(body, url=url, headers=headers)
+    else:
+        text = snippets.python(body, base_url=request.build_absolute_uri("/v1"), headers=headers)
+    response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@require_GET
+@viewer_required
+async def thumbnail(request: HttpRequest, sha256: str, size: int) -> HttpResponse:
+    """A WebP thumbnail, made once; immutable, since the bytes behind a SHA-256 never change."""
+    if size not in thumbnails.SIZES:
+        raise Http404("No such size.")
+    tag = thumbnails.etag(sha256, size)
+    if tag in request.headers.get("If-None-Match", ""):
+        return _immutable(HttpResponseNotModified(), tag)
+    blob = await Blob.objects.filter(pk=sha256).afirst()
+    if blob is None:
+        raise Http404("No such image.")
+    try:
+        data = await asyncio.to_thread(thumbnails.get_or_make, blob, size)
+    except thumbnails.ThumbnailError as exc:
+        response = HttpResponse(thumbnails.placeholder(size), content_type="image/webp")
+        response["X-Iris-Thumbnail-Error"] = str(exc)[:200].encode("ascii", "replace").decode()
+        response["Cache-Control"] = "no-store"
+        return response
+    return _immutable(HttpResponse(data, content_type="image/webp"), tag)
+
+
+@require_GET
+@viewer_required
+async def image(request: HttpRequest, sha256: str) -> HttpResponse:
+    """The image's bytes as sent, with their real type; never run as a page in our origin."""
+    tag = f'"{sha256}"'
+    if tag in request.headers.get("If-None-Match", ""):
+        return _immutable(HttpResponseNotModified(), tag)
+    blob = await Blob.objects.filter(pk=sha256).afirst()
+    if blob is None:
+        raise Http404("No such image.")
+    data = await asyncio.to_thread(_read, blob.storage_name)
+    mime = blob.mime or "application/octet-stream"
+    inline = mime in conversation.INLINE_TYPES and "download" not in request.GET
+    extension = mimetypes.guess_extension(mime) or ".bin"
+    response = _untrusted(
+        HttpResponse(data, content_type=mime), f"{sha256[:16]}{extension}", inline
+    )
+    return _immutable(response, tag)
+
+
+def _read(name: str) -> bytes:
+    with default_storage.open(name) as f:
+        return f.read()
+
+
+@require_GET
+@viewer_required
+async def live_image(request: HttpRequest, image_id: int) -> HttpResponse:
+    """A URL image of which no copy was kept, fetched now through the private-network guard."""
+    found = await LogImage.objects.filter(pk=image_id, blob__isnull=True).exclude(url="").afirst()
+    if found is None:
+        raise Http404("No such image.")
+    try:
+        fetched = await http.fetch_guarded(found.url)
+        mime = (await asyncio.to_thread(sniff, fetched.data)).mime
+    except (http.FetchError, ImageError) as exc:
+        return HttpResponse(f"Cannot show this URL: {exc}", status=502, content_type="text/plain")
+    if mime not in conversation.INLINE_TYPES:
+        return HttpResponse(f"The URL holds {mime}.", status=502, content_type="text/plain")
+    response = _untrusted(HttpResponse(fetched.data, content_type=mime), f"image-{image_id}", True)
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+def _untrusted(response: HttpResponse, filename: str, inline: bool) -> HttpResponse:
+    """Headers for bytes a client sent us: no sniffing, no scripts, download unless an image."""
+    response["Content-Disposition"] = content_disposition_header(not inline, filename)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    return response
+
+
+def _immutable(response: HttpResponse, tag: str) -> HttpResponse:
+    response["ETag"] = tag
+    response["Cache-Control"] = _IMMUTABLE
+    return response

@@ -10,12 +10,12 @@ import hashlib
 import io
 import random
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
@@ -77,7 +77,7 @@ ERRORS = [
 class Command(BaseCommand):
     help = "Bulk-insert N realistic request logs (default 100,000) for the UI benchmark."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--count", type=int, default=100_000)
         parser.add_argument("--days", type=int, default=30, help="Spread over this many days.")
         parser.add_argument("--batch", type=int, default=2_000)
@@ -148,7 +148,9 @@ def image_pool(rng: random.Random) -> list[Blob]:
     return blobs
 
 
-def fake_log(rng: random.Random, when, pool: list[Blob]) -> tuple[RequestLog, list[LogImage]]:
+def fake_log(
+    rng: random.Random, when: datetime, pool: list[Blob]
+) -> tuple[RequestLog, list[LogImage]]:
     """One realistic request log and its images (not yet saved)."""
     provider = rng.choices(list(MODELS), PROVIDER_WEIGHTS)[0]
     model = rng.choice(MODELS[provider])

@@ -1,0 +1,385 @@
+"""seed_demo: send a dozen realistic vision requests through Iris to a built-in fake model.
+
+Everything runs in this process: a tiny fake OpenAI-compatible upstream on 127.0.0.1 (it also
+hosts the URL images), and Iris's own ASGI app called in memory. So the logs it leaves are
+exactly what real traffic leaves: images in blob storage, streams assembled, errors mapped.
+"""
+
+import asyncio
+import base64
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from asgiref.sync import sync_to_async
+from django.core.management.base import BaseCommand
+from django.db import connections
+from django.test import override_settings
+from django.utils import timezone
+
+from gateway.models import ApiKey
+
+IMAGES = Path(__file__).resolve().parents[2] / "demo"
+PACE = 1.0  # how slowly the fake model answers (tests set 0)
+_MIME = {".png": "image/png", ".jpg": "image/jpeg", ".gif": "image/gif"}
+
+
+@dataclass
+class Demo:
+    """One demo request: what the app sends, and what the fake model answers."""
+
+    prompt: str
+    images: list[str]  # file names; "url:" prefix = sent as a URL the gateway fetches
+    reply: str | dict  # a dict is an error: {"status": 429, "message": ...}
+    model: str = "gpt-4o-mini"
+    stream: bool = False
+    system: str = ""
+    trace: str = ""
+    metadata: dict = field(default_factory=dict)
+    detail: str | None = None
+    tool: str = ""  # answer with a call to this tool instead of text
+
+
+DEMOS = [
+    Demo(
+        "What is in this image?",
+        ["chelsea.png"],
+        "A close-up of a tabby cat's face: amber-green eyes, pink nose and long white "
+        "whiskers. Its fur is brown and black with a striped pattern.",
+        metadata={"app": "photo-tagger", "user": "u_1842"},
+    ),
+    Demo(
+        "Write short alt text for each image, one per line.",
+        ["chelsea.png", "coffee.jpg"],
+        "1. Close-up of a tabby cat's face with amber-green eyes.\n"
+        "2. An espresso in a red cup and saucer on a wooden table.",
+        stream=True,
+        metadata={"app": "cms", "feature": "alt-text"},
+    ),
+    Demo(
+        "Describe this launch photo for a news caption.",
+        ["url:rocket.jpg"],
+        "A rocket lifts off from its launch pad at dusk, trailing a bright plume of fire "
+        "and a column of white smoke.",
+        model="gpt-4o",
+        detail="high",
+        metadata={"app": "newsroom"},
+    ),
+    Demo(
+        "Transcribe the handwriting. Use LaTeX for the maths.",
+        ["text.png"],
+        "The page shows a Laplace transform pair:\n\n"
+        "$$\\mathcal{L}\\{f(t)\\} = F(s) = \\int_0^\\infty f(t)\\, e^{-st}\\, dt$$\n\n"
+        "and below it $f(t) = \\frac{1}{s}$ for $t \\geq 0$ (partly cut off).",
+        model="gpt-4.1-mini",
+        detail="high",
+        metadata={"app": "notes-ocr"},
+    ),
+    Demo(
+        "What happens in this animation?",
+        ["no_time_for_that_tiny.gif"],
+        "It's a very small, low-resolution animated GIF (14×25 px). I can only see the first "
+        "frame: a tiny figure that seems to shake its head.",
+        metadata={"app": "photo-tagger"},
+    ),
+    Demo(
+        "Is this photo upright? Answer yes or no, then why.",
+        ["astronaut_exif6.jpg"],
+        "Yes. Once the EXIF orientation is applied the astronaut's head is at the top and the "
+        "flag patch reads normally.",
+        metadata={"app": "photo-tagger", "user": "u_77"},
+    ),
+    Demo(
+        "Find products that look like the object in this photo.",
+        ["coffee.jpg"],
+        "",
+        system="You are the shopping assistant of an online store. Use the tools.",
+        tool="search_catalog",
+        model="gpt-4o",
+        metadata={"app": "shop", "env": "staging"},
+    ),
+    Demo(
+        "Classify this image: pet, food, vehicle or document?",
+        ["chelsea.png"],
+        "pet",
+        trace="order-7f3a21",
+        metadata={"app": "moderation", "step": "classify"},
+    ),
+    Demo(
+        "Does this image break the content policy? Reply ALLOW or BLOCK.",
+        ["chelsea.png"],
+        "ALLOW",
+        trace="order-7f3a21",
+        metadata={"app": "moderation", "step": "policy"},
+    ),
+    Demo(
+        "Summarise the product photo in 12 words.",
+        ["coffee.jpg"],
+        {
+            "status": 429,
+            "message": "Rate limit reached for gpt-4o in organization org-demo on "
+            "requests per min (RPM): Limit 500, Used 500, Requested 1.",
+        },
+        model="gpt-4o",
+        trace="order-7f3a21",
+        metadata={"app": "moderation", "step": "summary"},
+    ),
+    Demo(
+        "What does this chart show?",
+        ["url:missing-chart.png"],
+        {"status": 400, "message": "Error while downloading the image URL: 404 Not Found."},
+        metadata={"app": "reports"},
+    ),
+    Demo(
+        "List the colours in this picture, most dominant first.",
+        ["coffee.jpg"],
+        "Deep red (the cup and saucer), dark brown (the espresso and the wooden table), "
+        "and a touch of silver from the spoon.",
+        stream=True,
+        model="gpt-4.1-mini",
+        metadata={"app": "cms"},
+    ),
+]
+
+
+def reply_for(body: dict) -> Demo | None:
+    text = ""
+    for message in body.get("messages", []):
+        content = message.get("content")
+        parts = content if isinstance(content, list) else [{"type": "text", "text": content}]
+        text = next((p["text"] for p in parts if p.get("type") == "text"), text)
+    return next((d for d in DEMOS if d.prompt == text), None)
+
+
+class FakeModel(BaseHTTPRequestHandler):
+    """An OpenAI-compatible model that answers each demo prompt, and an image host."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        file = IMAGES / self.path.removeprefix("/images/")
+        if not self.path.startswith("/images/") or not file.is_file():
+            return self._send(404, b"not found", "text/plain")
+        self._send(200, file.read_bytes(), _MIME.get(file.suffix, "application/octet-stream"))
+
+    def do_POST(self) -> None:  # noqa: N802
+        body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        demo = reply_for(body)
+        time.sleep(PACE * (0.25 + len(body.get("messages", [])) * 0.1))  # a model takes its time
+        if demo is None or isinstance(demo.reply, dict):
+            error = demo.reply if demo else {"status": 400, "message": "Unknown demo prompt."}
+            payload = {
+                "error": {
+                    "message": error["message"],
+                    "type": "invalid_request_error",
+                    "param": None,
+                    "code": None,
+                }
+            }
+            return self._send(error["status"], json.dumps(payload).encode(), "application/json")
+        message = _message(demo)
+        if not body.get("stream"):
+            return self._send(
+                200, json.dumps(_completion(body, message)).encode(), "application/json"
+            )
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for chunk in _chunks(body, message["content"]):
+            data = b"data: " + chunk + b"\n\n"
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+            time.sleep(PACE * 0.03)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _send(self, status: int, data: bytes, kind: str) -> None:
+        self.send_response(status)
+        self.send_header("content-type", kind)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+def _message(demo: Demo) -> dict:
+    if not demo.tool:
+        return {"role": "assistant", "content": demo.reply, "refusal": None}
+    arguments = {"query": "red espresso cup with saucer", "category": "kitchen", "limit": 5}
+    call = {
+        "id": "call_demo_1",
+        "type": "function",
+        "function": {"name": demo.tool, "arguments": json.dumps(arguments)},
+    }
+    return {"role": "assistant", "content": None, "refusal": None, "tool_calls": [call]}
+
+
+def _usage(body: dict, text: str) -> dict:
+    images = json.dumps(body).count('"image_url"')
+    prompt, completion = 40 + 255 * images, max(1, len(text.split()) * 4 // 3)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+def _completion(body: dict, message: dict) -> dict:
+    finish = "tool_calls" if message.get("tool_calls") else "stop"
+    return {
+        "id": f"chatcmpl-demo{time.time_ns()}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body["model"],
+        "choices": [{"index": 0, "message": message, "finish_reason": finish, "logprobs": None}],
+        "usage": _usage(body, message.get("content") or ""),
+    }
+
+
+def _chunks(body: dict, text: str) -> Iterator[bytes]:
+    head = {
+        "id": f"chatcmpl-demo{time.time_ns()}",
+        "object": "chat.completion.chunk",
+        "created": int(time.time()),
+        "model": body["model"],
+    }
+    words = text.split(" ")
+    deltas = [{"role": "assistant", "content": ""}] + [
+        {"content": w if i == 0 else " " + w} for i, w in enumerate(words)
+    ]
+    for delta in deltas:
+        yield json.dumps(
+            {**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]}
+        ).encode()
+    yield json.dumps(
+        {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+    ).encode()
+    if (body.get("stream_options") or {}).get("include_usage"):
+        yield json.dumps({**head, "choices": [], "usage": _usage(body, text)}).encode()
+    yield b"[DONE]"
+
+
+def request_body(demo: Demo, host: str) -> dict:
+    content: list[dict] = [{"type": "text", "text": demo.prompt}]
+    for name in demo.images:
+        if name.startswith("url:"):
+            url = f"{host}/images/{name.removeprefix('url:')}"
+        else:
+            data = base64.b64encode((IMAGES / name).read_bytes()).decode()
+            url = f"data:{_MIME[Path(name).suffix]};base64,{data}"
+        image = {"url": url, **({"detail": demo.detail} if demo.detail else {})}
+        content.append({"type": "image_url", "image_url": image})
+    messages = [{"role": "system", "content": demo.system}] if demo.system else []
+    messages.append({"role": "user", "content": content})
+    body: dict = {"model": demo.model, "messages": messages, "max_tokens": 300}
+    if demo.stream:
+        body.update(stream=True, stream_options={"include_usage": True})
+    if demo.tool:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": demo.tool,
+                    "description": "Search the store's catalogue.",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {
+                            "query": {"type": "string"},
+                            "category": {"type": "string"},
+                            "limit": {"type": "integer"},
+                        },
+                        "required": ["query"],
+                    },
+                },
+            }
+        ]
+    return body
+
+
+class Command(BaseCommand):
+    help = "Fill Iris with a dozen realistic demo requests (a built-in fake model answers)."
+
+    def handle(self, *args, **options) -> None:
+        key, raw_key = ApiKey.generate("demo (seed_demo)")
+        server = ThreadingHTTPServer(("127.0.0.1", 0), FakeModel)
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        host = f"http://127.0.0.1:{server.server_address[1]}"
+        try:
+            # The fake model and image host listen on 127.0.0.1, which the guard refuses.
+            with override_settings(GATEWAY_ALLOW_PRIVATE_NETWORKS=True):
+                statuses = asyncio.run(self._send_all(host, raw_key))
+        finally:
+            server.shutdown()
+            server.server_close()
+            key.revoked_at = timezone.now()  # the demo key has done its job
+            key.save(update_fields=["revoked_at"])
+        self.stdout.write(
+            f"Sent {len(statuses)} demo requests (statuses {' '.join(map(str, statuses))}).\n"
+            "Open /logs/ to see them (log in as a staff user: python manage.py createsuperuser)."
+        )
+
+    async def _send_all(self, host: str, raw_key: str) -> list[int]:
+        from gateway import capture, http
+        from gateway.asgi import application
+
+        statuses = []
+        for demo in DEMOS:
+            headers = {
+                "host": "127.0.0.1",
+                "content-type": "application/json",
+                "x-portkey-api-key": raw_key,
+                "x-portkey-provider": "openai",
+                "x-portkey-custom-host": f"{host}/v1",
+                "authorization": "Bearer sk-demo-not-a-real-key",
+                "x-portkey-metadata": json.dumps({"env": "demo", **demo.metadata}),
+            }
+            if demo.trace:
+                headers["x-portkey-trace-id"] = demo.trace
+            body = json.dumps(request_body(demo, host)).encode()
+            statuses.append(await post(application, "/v1/chat/completions", body, headers))
+        await capture.drain()  # URL snapshots and queued rows, written before we return
+        await http.close_sessions()
+        # Key lookups ran on asgiref's worker thread: close the connection it opened there.
+        await sync_to_async(connections.close_all)()
+        return statuses
+
+
+async def post(app: Callable, path: str, body: bytes, headers: dict[str, str]) -> int:
+    """One POST straight into an ASGI app (Iris's real entry point); the status it answered."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 80),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+    status = 0
+
+    async def receive() -> dict:
+        if messages:
+            return messages.pop()
+        await asyncio.Event().wait()  # the client never hangs up; cancelled when done
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict) -> None:
+        nonlocal status
+        if message["type"] == "http.response.start":
+            status = message["status"]
+
+    await app(scope, receive, send)
+    return status

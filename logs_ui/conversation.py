@@ -1,0 +1,218 @@
+"""One logged request as a chat: its messages, its images and the model's replies, for the page."""
+
+import contextlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.urls import reverse
+
+from gateway.logquery import other_uses
+from gateway.models import Blob, LogImage, RequestLog
+
+# Browsers show these themselves; anything else is only offered as a download.
+INLINE_TYPES = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"}
+)
+ORIENTATIONS = {
+    2: "mirrored",
+    3: "rotated 180°",
+    4: "flipped vertically",
+    5: "mirrored and rotated 90° clockwise",
+    6: "rotated 90° clockwise",
+    7: "mirrored and rotated 90° anticlockwise",
+    8: "rotated 90° anticlockwise",
+}
+
+
+@dataclass
+class ImageView:
+    """A LogImage with what the page needs: URLs, why it cannot be shown, where else it was sent."""
+
+    image: LogImage
+    other_uses: int = 0
+
+    @property
+    def blob(self) -> Blob | None:
+        return self.image.blob
+
+    @property
+    def problem(self) -> str:
+        """Why there is no picture to show ("" when there is one)."""
+        if self.image.error:
+            return self.image.error
+        if self.blob is None:
+            return "" if self.image.url else "The image bytes were not kept."
+        if self.blob.width is None:
+            return f"Pillow cannot decode these bytes ({self.blob.mime or 'unknown type'})."
+        return ""
+
+    @property
+    def live(self) -> bool:
+        """No copy was kept at request time: the page shows the URL, fetched now (guarded)."""
+        return self.blob is None and not self.problem
+
+    @property
+    def thumb_url(self) -> str:
+        return reverse("logs_ui:thumbnail", args=[self.blob.sha256, 480]) if self.blob else ""
+
+    @property
+    def full_url(self) -> str:
+        if self.blob is None:
+            return reverse("logs_ui:live-image", args=[self.image.id])
+        return reverse("logs_ui:image", args=[self.blob.sha256])
+
+    @property
+    def box(self) -> tuple[int, int]:
+        """The thumbnail's displayed width and height (EXIF rotation swaps them)."""
+        w, h = (self.blob.width or 1, self.blob.height or 1) if self.blob else (4, 3)
+        if self.blob and (self.blob.exif_orientation or 0) >= 5:
+            w, h = h, w
+        scale = min(1.0, 240 / max(w, h))
+        return max(1, round(w * scale)), max(1, round(h * scale))
+
+    @property
+    def upright(self) -> tuple[int | None, int | None]:
+        """Width and height as shown, once the EXIF orientation is applied."""
+        if self.blob is None:
+            return None, None
+        w, h = self.blob.width, self.blob.height
+        return (h, w) if (self.blob.exif_orientation or 0) >= 5 else (w, h)
+
+    @property
+    def orientation(self) -> str:
+        value = self.blob.exif_orientation if self.blob else None
+        return ORIENTATIONS.get(value or 1, "")
+
+    @property
+    def safe_url(self) -> str:
+        """The original URL, only if it is a web URL (never a javascript: link)."""
+        url = self.image.url
+        return url if url.startswith(("https://", "http://")) else ""
+
+
+@dataclass
+class Part:
+    kind: str  # "text" | "image" | "other"
+    text: str = ""
+    image: ImageView | None = None
+    raw: Any = None
+
+
+@dataclass
+class Message:
+    index: int
+    role: str
+    parts: list[Part] = field(default_factory=list)
+    name: str = ""
+    tool_calls: list[dict] = field(default_factory=list)
+    tool_call_id: str = ""
+
+
+@dataclass
+class Reply:
+    index: int
+    text: str = ""
+    refusal: str = ""
+    finish_reason: str = ""
+    tool_calls: list[dict] = field(default_factory=list)
+
+
+def image_views(log: RequestLog) -> dict[tuple[int, int], ImageView]:
+    """Each image of the request by (message, part), with how many other requests sent it."""
+    views = {}
+    counted: dict[str, int] = {}
+    for image in log.images.select_related("blob"):
+        sha = image.blob_id
+        if sha and sha not in counted:
+            counted[sha] = other_uses(sha, log_id=log.id)
+        views[(image.message_index, image.part_index)] = ImageView(image, counted.get(sha or "", 0))
+    return views
+
+
+def messages(log: RequestLog, images: dict[tuple[int, int], ImageView]) -> list[Message]:
+    """The request's messages, each text and image part in order."""
+    body = log.request_body if isinstance(log.request_body, dict) else {}
+    out = []
+    for i, raw in enumerate(body.get("messages") or []):
+        if not isinstance(raw, dict):
+            continue
+        message = Message(
+            index=i,
+            role=str(raw.get("role", "?")),
+            name=str(raw.get("name") or ""),
+            tool_calls=_tool_calls(raw.get("tool_calls")),
+            tool_call_id=str(raw.get("tool_call_id") or ""),
+        )
+        content = raw.get("content")
+        if isinstance(content, str):
+            message.parts.append(Part("text", text=content))
+        elif isinstance(content, list):
+            message.parts.extend(_part(p, images.get((i, j))) for j, p in enumerate(content))
+        out.append(message)
+    return out
+
+
+def _part(raw: Any, image: ImageView | None) -> Part:
+    if image is not None:
+        return Part("image", image=image)
+    if isinstance(raw, dict) and raw.get("type") == "text" and isinstance(raw.get("text"), str):
+        return Part("text", text=raw["text"])
+    return Part("other", raw=raw)
+
+
+def replies(log: RequestLog) -> list[Reply]:
+    """The model's answer, one Reply per choice (a stream's is the assembled one)."""
+    body = log.response_body if isinstance(log.response_body, dict) else {}
+    out = []
+    for choice in body.get("choices") or []:
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        out.append(
+            Reply(
+                index=choice.get("index", len(out)),
+                text=_text(message.get("content")),
+                refusal=str(message.get("refusal") or ""),
+                finish_reason=str(choice.get("finish_reason") or ""),
+                tool_calls=_tool_calls(message.get("tool_calls")),
+            )
+        )
+    return out
+
+
+def error(log: RequestLog) -> dict | None:
+    """The error to show on top of the page, if the request failed in any way."""
+    if not log.error_message and log.status_code < 400:
+        return None
+    body = log.response_body if isinstance(log.response_body, dict) else {}
+    detail = body.get("error") if isinstance(body.get("error"), dict) else {}
+    return {
+        "type": log.error_type or detail.get("type") or "error",
+        "message": log.error_message or detail.get("message") or json.dumps(body)[:2000],
+        "code": detail.get("code") or "",
+    }
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # some providers answer in parts
+        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return ""
+
+
+def _tool_calls(calls: Any) -> list[dict]:
+    out = []
+    for call in calls if isinstance(calls, list) else []:
+        fn = call.get("function") if isinstance(call, dict) else None
+        if not isinstance(fn, dict):
+            continue
+        arguments = fn.get("arguments") or ""
+        # Shown pretty when the model wrote valid JSON, as written otherwise.
+        with contextlib.suppress(TypeError, ValueError):
+            arguments = json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
+        out.append(
+            {"id": call.get("id") or "", "name": fn.get("name") or "", "arguments": arguments}
+        )
+    return out

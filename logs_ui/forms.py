@@ -1,0 +1,138 @@
+"""The logs list's filters: its query string, validated by a Form and turned into a LogFilter."""
+
+from datetime import timedelta
+
+from django import forms
+from django.core.cache import cache
+from django.core.validators import RegexValidator
+from django.http import QueryDict
+from django.utils import timezone
+
+from gateway.logquery import LogFilter
+from gateway.models import RequestLog
+
+STATUS_CHOICES = [
+    ("", "Any status"),
+    ("2xx", "2xx success"),
+    ("4xx", "4xx client error"),
+    ("5xx", "5xx server error"),
+    ("error", "Any error"),
+]
+RANGES = {
+    "15m": ("Last 15 minutes", timedelta(minutes=15)),
+    "1h": ("Last hour", timedelta(hours=1)),
+    "24h": ("Last 24 hours", timedelta(days=1)),
+    "7d": ("Last 7 days", timedelta(days=7)),
+    "30d": ("Last 30 days", timedelta(days=30)),
+}
+RANGE_CHOICES = [("", "Any time")] + [(key, label) for key, (label, _) in RANGES.items()]
+IMAGE_CHOICES = [("", "Images: any"), ("1", "With images"), ("0", "Without images")]
+_CHOICES_TTL = 60  # seconds; distinct values over a big table are worth caching
+
+
+class ListInput(forms.TextInput):
+    """A text input whose value is each value of its parameter (?metadata=a=1&metadata=b=2)."""
+
+    def value_from_datadict(self, data: QueryDict, files: object, name: str) -> list[str]:
+        return [v for v in data.getlist(name) if v.strip()] if hasattr(data, "getlist") else []
+
+
+class MetadataField(forms.Field):
+    """key=value pairs, each a metadata filter; all must match."""
+
+    widget = ListInput
+
+    def to_python(self, value: list[str] | None) -> dict[str, str]:
+        pairs = {}
+        for item in value or []:
+            key, sep, val = item.partition("=")
+            if not sep or not key.strip():
+                raise forms.ValidationError(f"“{item}” is not key=value.", code="invalid")
+            pairs[key.strip()] = val.strip()
+        return pairs
+
+
+class LogFilterForm(forms.Form):
+    """Every filter of /logs/, with the same names as the JSON API's where they overlap."""
+
+    status_choices = STATUS_CHOICES
+
+    q = forms.CharField(required=False, max_length=200)
+    provider = forms.CharField(required=False, max_length=50)
+    model = forms.CharField(required=False, max_length=200)
+    status = forms.CharField(
+        required=False,
+        validators=[RegexValidator(r"^(2xx|4xx|5xx|error|\d{3})$", "Use 2xx, 4xx, 5xx, error.")],
+    )
+    range = forms.ChoiceField(choices=RANGE_CHOICES, required=False)
+    since = forms.DateTimeField(required=False)
+    until = forms.DateTimeField(required=False)
+    has_images = forms.ChoiceField(choices=IMAGE_CHOICES, required=False)
+    trace_id = forms.CharField(required=False, max_length=200)
+    metadata = MetadataField(required=False)
+    image = forms.CharField(
+        required=False,
+        validators=[RegexValidator(r"^[0-9a-f]{64}$", "An image is named by its sha256.")],
+    )
+    live = forms.BooleanField(required=False)
+    before = forms.IntegerField(required=False, min_value=1)
+    after = forms.IntegerField(required=False, min_value=0)
+
+    def to_filter(self) -> LogFilter:
+        """The filter of every valid field (an invalid one is shown, and ignored)."""
+        data = self.cleaned_data if hasattr(self, "cleaned_data") else {}
+        since = data.get("since")
+        if data.get("range"):
+            recent = timezone.now() - RANGES[data["range"]][1]
+            since = max(since, recent) if since else recent
+        has_images = data.get("has_images")
+        return LogFilter(
+            provider=data.get("provider", ""),
+            model=data.get("model", ""),
+            status=data.get("status", ""),
+            trace_id=data.get("trace_id", ""),
+            metadata=data.get("metadata") or {},
+            since=since,
+            until=data.get("until"),
+            has_images=None if not has_images else has_images == "1",
+            search=data.get("q", ""),
+            image_sha256=data.get("image", ""),
+            before=data.get("before"),
+            after=data.get("after"),
+        )
+
+    @property
+    def metadata_values(self) -> list[str]:
+        return [v for v in self.data.getlist("metadata") if v.strip()]
+
+    @property
+    def is_filtered(self) -> bool:
+        """Whether any filter narrows the list (paging and live tail do not count)."""
+        ignored = {"live", "before", "after"}
+        return any(value for name, value in self.data.lists() if name not in ignored and any(value))
+
+
+def clean_query(query: QueryDict) -> QueryDict:
+    """The filters of a query string without empty values and page cursors: a tidy URL."""
+    clean = QueryDict(mutable=True)
+    for name, values in query.lists():
+        if name not in {"before", "after"}:
+            clean.setlist(name, [v for v in values if v.strip()])
+    for name in [n for n, v in clean.lists() if not v]:
+        del clean[name]
+    return clean
+
+
+def known_values(field: str) -> list[str]:
+    """The distinct providers or models seen, for the filter dropdowns."""
+    key = f"iris:logs:known:{field}"
+    values = cache.get(key)
+    if values is None:
+        values = list(
+            RequestLog.objects.exclude(**{field: ""})
+            .order_by(field)
+            .values_list(field, flat=True)
+            .distinct()
+        )
+        cache.set(key, values, _CHOICES_TTL)
+    return values

@@ -1,0 +1,77 @@
+"""Thumbnails: made with Pillow once per image and size, kept in blob storage as WebP.
+
+An image's bytes never change (blobs are named by their SHA-256), so neither do its
+thumbnails: they are cached for good, in storage and in the browser.
+"""
+
+import functools
+import io
+import threading
+import warnings
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from PIL import Image as PILImage
+from PIL import ImageOps
+
+from gateway.models import Blob
+
+SIZES = (96, 480)  # list strip (shown at 28-48 px) and detail cards (shown at up to 240 px)
+_RECIPE = 1  # bump when the recipe changes: new names, new ETags, old files simply unused
+# Striped locks: within a process, a thumbnail is made once even when asked for twice at once.
+_locks = [threading.Lock() for _ in range(32)]
+
+
+class ThumbnailError(Exception):
+    """Pillow could not make a thumbnail; the message says why."""
+
+
+def storage_name(sha256: str, size: int) -> str:
+    return f"thumbs/{sha256[:2]}/{sha256}-{size}-r{_RECIPE}.webp"
+
+
+def etag(sha256: str, size: int) -> str:
+    return f'"{sha256[:32]}-{size}-r{_RECIPE}"'
+
+
+def get_or_make(blob: Blob, size: int) -> bytes:
+    """The cached thumbnail, made and stored on first use. Blocking: run it in a thread."""
+    name = storage_name(blob.sha256, size)
+    with _locks[hash(name) % len(_locks)]:
+        if default_storage.exists(name):
+            with default_storage.open(name) as f:
+                return f.read()
+        with default_storage.open(blob.storage_name) as f:
+            data = render(f.read(), size)
+        saved = default_storage.save(name, ContentFile(data))
+        if saved != name:  # another process made it meanwhile; storage kept both, drop ours
+            default_storage.delete(saved)
+        return data
+
+
+def render(data: bytes, size: int) -> bytes:
+    """A WebP no larger than size×size: first frame, EXIF orientation applied."""
+    try:
+        with warnings.catch_warnings():
+            # The gateway already accepted these bytes; a big photo is not an attack here.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(io.BytesIO(data)) as img:
+                img.seek(0)  # first frame of an animation
+                img.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale, much faster
+                img = ImageOps.exif_transpose(img) or img
+                img.thumbnail((size, size), PILImage.Resampling.LANCZOS, reducing_gap=3.0)
+                alpha = "A" in img.getbands() or "transparency" in img.info
+                img = img.convert("RGBA" if alpha else "RGB")
+                out = io.BytesIO()
+                img.save(out, "WEBP", quality=80, method=4)
+                return out.getvalue()
+    except (OSError, ValueError, SyntaxError, EOFError, PILImage.DecompressionBombError) as exc:
+        raise ThumbnailError(f"{type(exc).__name__}: {exc}") from None
+
+
+@functools.cache
+def placeholder(size: int) -> bytes:
+    """A neutral tile shown where a thumbnail cannot be made (the page says why)."""
+    out = io.BytesIO()
+    PILImage.new("RGB", (size, size), (226, 229, 236)).save(out, "WEBP")
+    return out.getvalue()
