@@ -151,6 +151,8 @@ def wrk(url: str, headers: dict, body: bytes, clients: int, seconds: int) -> dic
             text=True,
             check=True,
         ).stdout
+    if "Requests/sec" not in out or not re.search(r"50%\s+[\d.]+\w", out):
+        raise RuntimeError(f"wrk measured nothing against {url}:\n{out}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "p50": _ms(re.search(r"50%\s+(\S+)", out)[1]),
@@ -229,6 +231,11 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--skip-portkey", action="store_true")
+    parser.add_argument(
+        "--granian",
+        action="store_true",
+        help="also run Iris under granian (pip install granian) to compare ASGI servers",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
@@ -264,8 +271,31 @@ def main() -> None:
         "Iris", [sys.executable, "manage.py", "serve", "--port", str(GATEWAY_PORT)], iris_env
     )
     iris.headers["x-portkey-api-key"] = key
-    portkey_server = BENCH / "portkey/node_modules/@portkey-ai/gateway/build/start-server.js"
     peers = [iris]
+    if args.granian:
+        granian = Peer(
+            "Iris on granian",
+            [
+                sys.executable,
+                "-m",
+                "granian",
+                "--interface",
+                "asgi",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(GATEWAY_PORT),
+                "--workers",
+                "1",
+                "--loop",
+                "uvloop",
+                "gateway.asgi:application",
+            ],
+            iris_env,
+        )
+        granian.headers["x-portkey-api-key"] = key
+        peers.append(granian)
+    portkey_server = BENCH / "portkey/node_modules/@portkey-ai/gateway/build/start-server.js"
     if not args.skip_portkey:
         if not portkey_server.exists():
             sys.exit("Portkey is not installed: npm ci --prefix bench/portkey")
