@@ -62,6 +62,7 @@ class Record:
     started: float = field(default_factory=time.perf_counter)
     api_key_id: int | None = None
     provider: str = ""
+    provider_slug: str = ""  # the admin's Provider record, when routed by `@slug`
     model: str = ""
     trace_id: str = ""
     metadata: dict = field(default_factory=dict)
@@ -269,6 +270,7 @@ def _row(r: Record):
         created_at=r.created_at,
         api_key_id=r.api_key_id,
         provider=r.provider[:50],
+        provider_slug=r.provider_slug[:64],
         model=r.model[:200],
         trace_id=r.trace_id,
         metadata=r.metadata,

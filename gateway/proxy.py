@@ -42,8 +42,8 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     await prepare_images(chat, provider, target)
     upstream = provider.build_request(chat, target)
     record.upstream_url = redact_url(upstream.url)
-    # A custom host came from the client: it goes through the private-network guard.
-    session = http.session(trusted=not target.base_url)
+    # A custom host from the client goes through the private-network guard; an admin's does not.
+    session = http.session(trusted=target.base_url_trusted or not target.base_url)
     try:
         response = await session.request(
             upstream.method,

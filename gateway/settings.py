@@ -1,5 +1,6 @@
 """Iris settings: one file, every knob read from the environment (see README's table)."""
 
+import base64
 import os
 import secrets
 from pathlib import Path
@@ -173,6 +174,30 @@ LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 200)
 LOG_FLUSH_SECONDS = env_float("LOG_FLUSH_SECONDS", 0.2)  # longest a record waits for a batch
 LOG_SPOOL_DIR = Path(env_str("LOG_SPOOL_DIR", str(DATA_DIR / "spool")))
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", 30)
+
+
+def _persistent_encryption_keys() -> list[str]:
+    """Generated once under DATA_DIR: convenient, but whoever copies DATA_DIR (a backup) gets
+    the key with the database. Production should set IRIS_ENCRYPTION_KEY apart from both."""
+    path = DATA_DIR / "encryption_key"
+    if not path.exists():
+        # Written aside then hard-linked: two processes starting at once agree on one key.
+        spare = DATA_DIR / f".encryption_key.{os.getpid()}"
+        with os.fdopen(os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+            f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
+        try:
+            os.link(spare, path)
+        except FileExistsError:
+            pass
+        finally:
+            spare.unlink()
+    return [path.read_text().strip()]
+
+
+# Fernet keys for provider credentials, comma-separated, newest first (see gateway/crypto.py).
+IRIS_ENCRYPTION_KEYS = [
+    key.strip() for key in env_secret("IRIS_ENCRYPTION_KEY").split(",") if key.strip()
+] or _persistent_encryption_keys()
 
 # Request bodies of the gateway are checked against GATEWAY_MAX_BODY_BYTES by the
 # API itself; this keeps Django's 2.5 MB default away from /v1/ while the HTML

@@ -1,21 +1,173 @@
-"""Which provider, base URL and credentials a request goes to (Portkey's header conventions)."""
+"""Which provider, base URL and credentials a request goes to: a Provider record an admin
+configured, named `@slug` (Portkey's convention), or Portkey's headers alone.
+
+A slug comes from `x-portkey-provider: @slug`, from `x-portkey-virtual-key: slug`, or from a
+model written `@slug/model-name`. The record then decides the host and the credentials; the
+client may add only options that pick a deployment or an API feature, never ones that could
+aim an admin's key at another host.
+"""
+
+import dataclasses
+import re
+import time
 
 import orjson
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.http import HttpRequest
 
-from gateway import http, providers
+from gateway import auth, crypto, http, providers
 from gateway.auth import bearer_token
+from gateway.capture import Record
 from gateway.chat import Chat
+from gateway.db import orm
 from gateway.errors import GatewayError
-from gateway.models import KEY_PREFIX
+from gateway.models import KEY_PREFIX, SECRETS, ApiKey, Provider
 from gateway.providers.base import Target
 
 # x-portkey-* headers the core consumes itself; every other one is handed to the provider
 # as an option (x-portkey-azure-deployment-id → options["azure-deployment-id"]).
 _CORE_HEADERS = {"api-key", "provider", "custom-host", "trace-id", "metadata", "virtual-key"}
+# What a client may add to a record's options (only where the record leaves them unset).
+_CLIENT_OPTIONS = {
+    "azure-deployment-id",
+    "azure-api-version",
+    "anthropic-version",
+    "anthropic-beta",
+}
+_SECRET_OPTIONS = ("aws-access-key-id", "aws-secret-access-key", "aws-session-token")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_MODEL = re.compile(r"@([^/]*)(?:/(.*))?", re.DOTALL)  # "@slug/model" or "@slug"
+_CACHE_SECONDS = 10.0  # as auth.py: disabling or editing a record reaches other workers this fast
+_MAX_CACHED = 1000  # slugs are client input: unknown ones must not grow the cache forever
 
 
-async def resolve(request: HttpRequest, chat: Chat) -> Target:
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """A Provider record as routing needs it; its target is decrypted once per cache period."""
+
+    slug: str
+    default_model: str
+    target: Target | None  # None when disabled: nothing to decrypt
+
+
+_routes: dict[str, tuple[Route | None, float]] = {}
+
+
+async def with_default_model(request: HttpRequest, raw: bytes, error: GatewayError) -> bytes:
+    """The body with the default model of the provider `@slug` in the headers, when parsing
+    failed for want of a model and that provider has one; otherwise raises the error."""
+    if error.param != "model" or not (slug := header_slug(request)):
+        raise error
+    route = await _route(slug)
+    body = orjson.loads(raw)  # valid JSON: parse_chat checks that before the model
+    if route is None or not route.default_model or body.get("model") not in (None, ""):
+        raise error
+    body["model"] = route.default_model
+    return orjson.dumps(body)
+
+
+async def resolve(request: HttpRequest, chat: Chat, *, key: ApiKey | None) -> Target:
+    """The Target for this request; 400/403/404 with a message naming what is wrong."""
+    slug, model = header_slug(request), None
+    if match := _MODEL.fullmatch(chat.model):
+        named = _valid_slug(match[1], "model")
+        if slug and slug != named:
+            raise _conflict(f"the model names @{named} but the headers name @{slug}")
+        slug, model = named, match[2] or ""
+    if not slug:
+        auth.check_provider(key, "")
+        return await _from_headers(request)
+    auth.check_provider(key, slug)  # before the lookup: a scoped key learns nothing of others
+    if request.headers.get("x-portkey-custom-host", "").strip():
+        raise _conflict("x-portkey-custom-host cannot be combined with a provider @slug")
+    route = await _route(slug)
+    if route is None:
+        raise GatewayError(
+            404,
+            f"No provider @{slug} is configured in the admin.",
+            code="provider_not_found",
+            param="x-portkey-provider",
+        )
+    if route.target is None:
+        raise GatewayError(
+            400,
+            f"The provider @{slug} is disabled in the admin.",
+            code="provider_disabled",
+            param="x-portkey-provider",
+        )
+    if model is not None:
+        set_model(chat, model or _default_model(route))
+    return _with_client_options(route.target, request)
+
+
+def header_slug(request: HttpRequest) -> str:
+    """The slug named by `x-portkey-provider: @slug` or `x-portkey-virtual-key`, or ""."""
+    named = set()
+    provider = request.headers.get("x-portkey-provider", "").strip()
+    if provider.startswith("@"):
+        named.add(_valid_slug(provider[1:], "x-portkey-provider"))
+    if virtual := request.headers.get("x-portkey-virtual-key", "").strip():
+        named.add(_valid_slug(virtual.removeprefix("@"), "x-portkey-virtual-key"))
+    if len(named) > 1:
+        names = " and ".join(f"@{s}" for s in sorted(named))
+        raise _conflict(f"x-portkey-provider and x-portkey-virtual-key name {names}")
+    return named.pop() if named else ""
+
+
+def set_model(chat: Chat, model: str) -> None:
+    """Rename the model in the parsed body and in the bytes (OpenAI-shaped providers send
+    chat.raw as is): the raw body is parsed again, so its images stay exactly as sent."""
+    body = orjson.loads(chat.raw)
+    body["model"] = chat.body["model"] = model
+    chat.raw = orjson.dumps(body)
+
+
+def target_for(provider: Provider) -> Target:
+    """The Target a Provider record stands for, credentials decrypted."""
+    try:
+        secret = {name: provider.credential(name) for name in SECRETS}
+    except crypto.DecryptionError as exc:
+        raise GatewayError(
+            500, f"Provider @{provider.slug}: {exc}.", code="credentials_unreadable"
+        ) from None
+    options = {
+        "azure-resource-name": provider.azure_resource_name,
+        "azure-deployment-id": provider.azure_deployment_id,
+        "azure-api-version": provider.azure_api_version,
+        "aws-region": provider.aws_region,
+        "aws-access-key-id": secret["aws_access_key_id"],
+        "aws-secret-access-key": secret["aws_secret_access_key"],
+        "aws-session-token": secret["aws_session_token"],
+    }
+    return Target(
+        provider=provider.kind,
+        base_url=provider.base_url,
+        base_url_trusted=bool(provider.base_url),
+        api_key=secret["api_key"],
+        options={name: value for name, value in options.items() if value},
+        headers=dict(provider.extra_headers or {}),
+        timeout=provider.timeout,
+        slug=provider.slug,
+    )
+
+
+def scrub(error: GatewayError, record: Record, target: Target | None) -> None:
+    """Mask an admin's secrets in an upstream error, should a provider ever echo one back."""
+    if target is None or not target.slug:
+        return
+    body = orjson.dumps(record.response_body).decode() if record.response_body else ""
+    changed = False
+    for secret in (target.api_key, *(target.options.get(name, "") for name in _SECRET_OPTIONS)):
+        if len(secret) >= 8 and (secret in error.message or secret in body):
+            error.message = error.message.replace(secret, crypto.mask(secret))
+            body, changed = body.replace(secret, crypto.mask(secret)), True
+    if changed and body:
+        record.response_body = orjson.loads(body)
+
+
+async def _from_headers(request: HttpRequest) -> Target:
+    """Portkey's headers alone: x-portkey-provider names a kind, the client brings the key."""
     name = request.headers.get("x-portkey-provider", "").strip()
     if not name:
         supported = ", ".join(sorted(providers.PROVIDERS))
@@ -37,19 +189,93 @@ async def resolve(request: HttpRequest, chat: Chat) -> Target:
                 code="custom_host_refused",
                 param="x-portkey-custom-host",
             ) from None
-    token = bearer_token(request)
-    options = {
-        header[len("x-portkey-") :]: value
-        for header, value in request.headers.items()
-        if header.lower().startswith("x-portkey-")
-        and header.lower()[len("x-portkey-") :] not in _CORE_HEADERS
-    }
     return Target(
         provider=name,
         base_url=base_url,
-        api_key="" if token.startswith(KEY_PREFIX) else token,
-        options={k.lower(): v for k, v in options.items()},
+        api_key=_client_key(request),
+        options=_client_options(request),
     )
+
+
+def _client_key(request: HttpRequest) -> str:
+    token = bearer_token(request)
+    return "" if token.startswith(KEY_PREFIX) else token
+
+
+def _client_options(request: HttpRequest) -> dict[str, str]:
+    prefix = "x-portkey-"
+    return {
+        header.lower()[len(prefix) :]: value
+        for header, value in request.headers.items()
+        if header.lower().startswith(prefix) and header.lower()[len(prefix) :] not in _CORE_HEADERS
+    }
+
+
+def _with_client_options(target: Target, request: HttpRequest) -> Target:
+    """The record's target, plus what the client may add: allowed options the record leaves
+    unset, and its own provider key when the record holds none."""
+    extra = {
+        name: value
+        for name, value in _client_options(request).items()
+        if name in _CLIENT_OPTIONS and name not in target.options
+    }
+    api_key = target.api_key or _client_key(request)
+    if not extra and api_key == target.api_key:
+        return target
+    return dataclasses.replace(target, options={**target.options, **extra}, api_key=api_key)
+
+
+async def _route(slug: str) -> Route | None:
+    cached = _routes.get(slug)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    route = await orm(_load_route)(slug)
+    if len(_routes) >= _MAX_CACHED:
+        _routes.clear()
+    _routes[slug] = (route, time.monotonic() + _CACHE_SECONDS)
+    return route
+
+
+def _load_route(slug: str) -> Route | None:
+    provider = Provider.objects.filter(slug=slug).first()
+    if provider is None:
+        return None
+    target = target_for(provider) if provider.enabled else None
+    return Route(slug, provider.default_model, target)
+
+
+def _default_model(route: Route) -> str:
+    if not route.default_model:
+        raise GatewayError(
+            400,
+            f"The model names only @{route.slug}, which has no default model: "
+            f'write "@{route.slug}/model-name".',
+            code="missing_required_parameter",
+            param="model",
+        )
+    return route.default_model
+
+
+def _valid_slug(value: str, where: str) -> str:
+    slug = value.strip().lower()
+    if not _SLUG.fullmatch(slug):
+        raise GatewayError(
+            400,
+            f"{where}: {value[:80]!r} is not a provider slug (lowercase letters, digits, - and _).",
+            code="invalid_provider",
+            param=where,
+        )
+    return slug
+
+
+def _conflict(message: str) -> GatewayError:
+    return GatewayError(400, f"Conflicting routing: {message}.", code="conflicting_provider")
+
+
+@receiver(post_save, sender=Provider)
+@receiver(post_delete, sender=Provider)
+def _forget_cached_routes(**kwargs) -> None:
+    _routes.clear()
 
 
 def metadata(request: HttpRequest) -> dict[str, str]:

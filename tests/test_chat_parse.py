@@ -8,8 +8,9 @@ from gateway.errors import GatewayError
 
 
 def body(**fields) -> bytes:
-    return json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}],
-                       **fields}).encode()
+    return json.dumps(
+        {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], **fields}
+    ).encode()
 
 
 def image_part(url: str, detail: str | None = None) -> dict:
@@ -25,8 +26,7 @@ def test_it_resolves_every_image_once_with_its_position(tiny_png):
         {"role": "assistant", "content": "ok"},
         {"role": "user", "content": [image_part("https://example.com/cat.jpg")]},
     ]
-    chat = parse_chat(body(messages=messages, stream=True,
-                           stream_options={"include_usage": True}))
+    chat = parse_chat(body(messages=messages, stream=True, stream_options={"include_usage": True}))
     assert chat.stream and chat.include_usage and chat.model == "gpt-4o"
     first, second = chat.images
     assert (first.message, first.part, first.origin, first.detail) == (1, 1, "base64", "high")
@@ -40,13 +40,19 @@ def test_it_keeps_the_raw_bytes_for_pass_through():
     assert parse_chat(raw).raw is raw
 
 
-@pytest.mark.parametrize(("raw", "status_code", "param"), [
-    (b"{not json", "invalid_json", None),
-    (b"[1, 2]", "invalid_json", None),
-    (json.dumps({"messages": []}).encode(), "missing_required_parameter", "model"),
-    (json.dumps({"model": "m", "messages": "hi"}).encode(), "missing_required_parameter",
-     "messages"),
-])
+@pytest.mark.parametrize(
+    ("raw", "status_code", "param"),
+    [
+        (b"{not json", "invalid_json", None),
+        (b"[1, 2]", "invalid_json", None),
+        (json.dumps({"messages": []}).encode(), "missing_required_parameter", "model"),
+        (
+            json.dumps({"model": "m", "messages": "hi"}).encode(),
+            "missing_required_parameter",
+            "messages",
+        ),
+    ],
+)
 def test_it_refuses_bad_bodies(raw, status_code, param):
     with pytest.raises(GatewayError) as caught:
         parse_chat(raw)
@@ -59,8 +65,12 @@ def test_it_needs_a_role_on_every_message():
 
 
 def test_it_names_the_message_and_part_of_a_bad_image():
-    messages = [{"role": "user", "content": [{"type": "text", "text": "x"},
-                                             image_part("data:image/png;base64,AAAA")]}]
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "x"}, image_part("data:image/png;base64,AAAA")],
+        }
+    ]
     with pytest.raises(GatewayError) as caught:
         parse_chat(body(messages=messages))
     assert caught.value.message.startswith("messages[0].content[1]: the image is not an image")

@@ -6,12 +6,25 @@ from gateway import http
 from tests.conftest import SHARED_IMAGES
 
 
-@pytest.mark.parametrize(("ip", "public"), [
-    ("8.8.8.8", True), ("2606:4700:4700::1111", True),
-    ("127.0.0.1", False), ("10.1.2.3", False), ("172.16.0.1", False), ("192.168.1.1", False),
-    ("169.254.169.254", False), ("100.64.0.1", False), ("0.0.0.0", False), ("::1", False),
-    ("fe80::1", False), ("fc00::1", False), ("::ffff:127.0.0.1", False), ("224.0.0.1", False),
-])
+@pytest.mark.parametrize(
+    ("ip", "public"),
+    [
+        ("8.8.8.8", True),
+        ("2606:4700:4700::1111", True),
+        ("127.0.0.1", False),
+        ("10.1.2.3", False),
+        ("172.16.0.1", False),
+        ("192.168.1.1", False),
+        ("169.254.169.254", False),
+        ("100.64.0.1", False),
+        ("0.0.0.0", False),
+        ("::1", False),
+        ("fe80::1", False),
+        ("fc00::1", False),
+        ("::ffff:127.0.0.1", False),
+        ("224.0.0.1", False),
+    ],
+)
 def test_it_knows_which_addresses_are_public(ip, public):
     assert http.is_public(ip) is public
 
@@ -57,8 +70,7 @@ async def test_it_follows_redirects_and_caps_them(fake_openai, settings):
 
 async def test_it_caps_the_size(fake_openai):
     with pytest.raises(http.FetchError, match="too large"):
-        await http.fetch_guarded(f"{fake_openai.url}/images/hubble_deep_field.jpg",
-                                 max_bytes=1000)
+        await http.fetch_guarded(f"{fake_openai.url}/images/hubble_deep_field.jpg", max_bytes=1000)
 
 
 async def test_it_reports_http_errors(fake_openai):

@@ -15,16 +15,19 @@ def test_it_decodes_a_data_uri_and_keeps_its_prefix(tiny_png):
 
 def test_it_tolerates_line_breaks_and_missing_padding(tiny_png):
     encoded = base64.b64encode(tiny_png).decode().rstrip("=")
-    wrapped = "\n".join(encoded[i:i + 20] for i in range(0, len(encoded), 20))
+    wrapped = "\n".join(encoded[i : i + 20] for i in range(0, len(encoded), 20))
     assert decode_data_uri("data:image/png;base64," + wrapped)[1] == tiny_png
 
 
-@pytest.mark.parametrize(("uri", "says"), [
-    ("data:image/png;base64,%%%%", "not valid base64"),
-    ("data:image/png,abc", "not base64-encoded"),
-    ("data:image/png;base64,", "holds no data"),
-    ("data;base64,abc", "not a valid data URI"),
-])
+@pytest.mark.parametrize(
+    ("uri", "says"),
+    [
+        ("data:image/png;base64,%%%%", "not valid base64"),
+        ("data:image/png,abc", "not base64-encoded"),
+        ("data:image/png;base64,", "holds no data"),
+        ("data;base64,abc", "not a valid data URI"),
+    ],
+)
 def test_it_refuses_malformed_data_uris(uri, says):
     with pytest.raises(ImageError, match=says):
         decode_data_uri(uri)
@@ -36,12 +39,15 @@ def test_it_sniffs_the_real_type_not_the_declared_one(tiny_jpeg):
     assert (sniff(tiny_jpeg).width, sniff(tiny_jpeg).height) == (5, 7)
 
 
-@pytest.mark.parametrize(("name", "mime", "size"), [
-    ("chelsea.png", "image/png", (451, 300)),
-    ("rocket.jpg", "image/jpeg", (640, 427)),
-    ("text.png", "image/png", (448, 172)),
-    ("no_time_for_that_tiny.gif", "image/gif", (14, 25)),
-])
+@pytest.mark.parametrize(
+    ("name", "mime", "size"),
+    [
+        ("chelsea.png", "image/png", (451, 300)),
+        ("rocket.jpg", "image/jpeg", (640, 427)),
+        ("text.png", "image/png", (448, 172)),
+        ("no_time_for_that_tiny.gif", "image/gif", (14, 25)),
+    ],
+)
 def test_it_reads_the_shared_images(name, mime, size):
     info = sniff((SHARED_IMAGES / name).read_bytes())
     assert (info.mime, (info.width, info.height)) == (mime, size)

@@ -2,13 +2,17 @@ from gateway.providers.base import SSEDecoder
 
 RECORDED = (
     b": keep-alive comment\r\n"
-    b"event: message_start\r\ndata: {\"a\": 1}\r\n\r\n"
+    b'event: message_start\r\ndata: {"a": 1}\r\n\r\n'
     b"data: line one\ndata: line two\n\n"
-    b"data: {\"b\": \"caf\xc3\xa9\"}\r\r"
+    b'data: {"b": "caf\xc3\xa9"}\r\r'
     b"data: [DONE]\n\n"
 )
-EXPECTED = [("message_start", '{"a": 1}'), ("message", "line one\nline two"),
-            ("message", '{"b": "café"}'), ("message", "[DONE]")]
+EXPECTED = [
+    ("message_start", '{"a": 1}'),
+    ("message", "line one\nline two"),
+    ("message", '{"b": "café"}'),
+    ("message", "[DONE]"),
+]
 
 
 def decode(pieces: list[bytes]) -> list[tuple[str, str]]:

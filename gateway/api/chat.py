@@ -7,7 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from gateway import auth, capture, proxy, targets
-from gateway.chat import parse_chat
+from gateway.chat import Chat, parse_chat
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -18,23 +18,35 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
     record = capture.Record.begin(request)
+    target = None
     try:
         key = await auth.check(request)
         record.api_key_id = key.pk if key else None
         record.raw_body = read_body(request)
         record.metadata = targets.metadata(request)
-        chat = record.chat = parse_chat(record.raw_body)
+        chat = record.chat = await parse(request, record.raw_body)
         record.model, record.is_stream = chat.model, chat.stream
-        target = await targets.resolve(request, chat)
-        record.provider = target.provider
+        target = await targets.resolve(request, chat, key=key)
+        record.provider, record.provider_slug = target.provider, target.slug
+        record.model = chat.model  # "@slug/gpt-4o" went upstream as "gpt-4o"
         response = await proxy.forward(chat, target, record)
     except Exception as exc:
         error = exc if isinstance(exc, GatewayError) else internal_error(exc)
+        targets.scrub(error, record, target)
         record.fail(error)
         capture.submit(record)
         response = error.response()
     response["x-iris-request-id"] = record.request_id
     return response
+
+
+async def parse(request: HttpRequest, raw: bytes) -> Chat:
+    """parse_chat; a provider named by `@slug` in the headers lends its default model to a
+    body that names none."""
+    try:
+        return parse_chat(raw)
+    except GatewayError as error:
+        return parse_chat(await targets.with_default_model(request, raw, error))
 
 
 def read_body(request: HttpRequest) -> bytes:

@@ -23,7 +23,7 @@ from gateway.models import LogImage, RequestLog
 
 async def log_list(request: HttpRequest) -> HttpResponse:
     try:
-        await auth.check(request)
+        await auth.check(request, read_logs=True)
         log_filter, limit = _parse_filter(request)
     except GatewayError as error:
         return error.response()
@@ -42,7 +42,7 @@ def _list(log_filter: LogFilter, limit: int) -> dict:
 
 async def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
     try:
-        await auth.check(request)
+        await auth.check(request, read_logs=True)
         return JsonResponse(await orm(_detail)(request, log_id))
     except GatewayError as error:
         return error.response()
@@ -74,7 +74,7 @@ def _detail(request: HttpRequest, log_id: int) -> dict:
 
 async def log_image(request: HttpRequest, log_id: int, image_id: int) -> HttpResponse:
     try:
-        await auth.check(request)
+        await auth.check(request, read_logs=True)
         image = (
             await LogImage.objects.select_related("blob")
             .filter(pk=image_id, log_id=log_id, blob__isnull=False)

@@ -22,10 +22,15 @@ class Target:
 
     provider: str
     base_url: str = ""
-    api_key: str = ""
-    options: dict = field(default_factory=dict)  # provider-specific: azure deployment, aws region…
-    headers: dict = field(default_factory=dict)  # extra headers to send upstream
+    # Secrets stay out of repr(): a Target in a traceback or a log line must not leak them.
+    api_key: str = field(default="", repr=False)
+    # provider-specific: azure deployment, aws region and keys…
+    options: dict = field(default_factory=dict, repr=False)
+    headers: dict = field(default_factory=dict, repr=False)  # extra headers to send upstream
     timeout: float | None = None
+    # An admin-set base URL may be private (a local vLLM); a client-supplied one is guarded.
+    base_url_trusted: bool = False
+    slug: str = ""  # the admin's Provider record this came from, when routed by `@slug`
 
 
 @dataclass

@@ -17,13 +17,21 @@ def chat_body(i: int) -> dict:
 
 async def fire(server: IrisServer, upstream: str, count: int, trace: str) -> list[int]:
     limits = httpx.Limits(max_connections=count)
-    headers = server.headers(**{"x-portkey-provider": "openai", "x-portkey-custom-host": upstream,
-                                "authorization": "Bearer sk-x", "x-portkey-trace-id": trace})
+    headers = server.headers(
+        **{
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": upstream,
+            "authorization": "Bearer sk-x",
+            "x-portkey-trace-id": trace,
+        }
+    )
     async with httpx.AsyncClient(limits=limits, timeout=60, headers=headers) as client:
-        responses = await asyncio.gather(*(
-            client.post(f"{server.url}/v1/chat/completions", json=chat_body(i))
-            for i in range(count)
-        ))
+        responses = await asyncio.gather(
+            *(
+                client.post(f"{server.url}/v1/chat/completions", json=chat_body(i))
+                for i in range(count)
+            )
+        )
     return [r.status_code for r in responses]
 
 
@@ -48,8 +56,7 @@ def test_a_burst_of_500_concurrent_requests_leaves_500_records(iris, fake_openai
     assert count_logs(iris, "burst-500") == 500
 
 
-def test_responses_never_wait_for_the_database_and_sigterm_drains_the_queue(tmp_path,
-                                                                          fake_openai):
+def test_responses_never_wait_for_the_database_and_sigterm_drains_the_queue(tmp_path, fake_openai):
     database = tmp_path / "locked.sqlite3"
     server = IrisServer(tmp_path, DATABASE_URL=f"sqlite:///{database}").start()
     # Hold the write lock, as a slow or busy database would: the writer cannot write.

@@ -1,0 +1,56 @@
+"""The request log in the admin: read-only (the logs UI at /logs/ is the place to read it)."""
+
+from django.contrib import admin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.urls import reverse
+
+from gateway.models import RequestLog
+
+
+class StatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [("2xx", "2xx"), ("4xx", "4xx"), ("5xx", "5xx")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if value := self.value():
+            low = int(value[0]) * 100
+            return queryset.filter(status_code__gte=low, status_code__lt=low + 100)
+        return queryset
+
+
+@admin.register(RequestLog)
+class RequestLogAdmin(admin.ModelAdmin):
+    list_display = (
+        "id",
+        "created_at",
+        "provider",
+        "provider_slug",
+        "model",
+        "status_code",
+        "latency_ms",
+        "total_tokens",
+        "image_count",
+        "api_key",
+    )
+    # Static filters only: a filter on a free-text column runs SELECT DISTINCT over the log.
+    list_filter = (StatusFilter, "is_stream")
+    search_fields = ("=request_id", "=trace_id", "=provider_slug", "model")
+    list_select_related = ("api_key",)
+    show_full_result_count = False  # COUNT(*) over millions of rows on every page
+    ordering = ("-id",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: RequestLog | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: RequestLog | None = None) -> bool:
+        return False
+
+    def get_view_on_site_url(self, obj: RequestLog | None = None) -> str | None:
+        return reverse("logs_ui:detail", args=[obj.pk]) if obj else None
