@@ -141,6 +141,7 @@ SUMMARY_FIELDS = (
     "id",
     "request_id",
     "provider",
+    "provider_slug",
     "model",
     "trace_id",
     "metadata",

@@ -56,6 +56,8 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
         )
     except (aiohttp.ClientError, TimeoutError, http.BlockedAddress) as exc:
         raise transport_error(exc) from None
+    if not chat.stream:
+        record.first_byte()  # a stream's first token is timed as its chunks arrive
     if response.status >= 400:
         content = await _read(response)
         error = provider.parse_error(response.status, content)

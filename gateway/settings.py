@@ -111,7 +111,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-LOGIN_URL = "/admin/login/"
+LOGIN_URL = "logs_ui:login"  # works for staff and for users given gateway.view_requestlog
 LOGIN_REDIRECT_URL = "/logs/"
 
 LANGUAGE_CODE = "en-us"

@@ -108,6 +108,7 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             status=q.get("status", ""),
             trace_id=q.get("trace_id", ""),
             request_id=q.get("request_id", ""),
+            image_sha256=q.get("image", ""),
             metadata=metadata,
             search=q.get("q", ""),
             since=_time(q.get("since")),

@@ -57,6 +57,7 @@ def test_it_proxies_a_base64_image_with_the_openai_sdk(client, iris, fake_openai
     log = iris.log(raw.headers["x-iris-request-id"], original=1)
     assert log["status_code"] == 200 and log["provider"] == "openai" and log["model"] == "gpt-4o"
     assert log["prompt_tokens"] == 11 and log["image_count"] == 1
+    assert 0 < log["ttft_ms"] <= log["latency_ms"]
     [image] = log["images"]
     assert (image["origin"], image["mime"], image["width"], image["height"], image["detail"]) == (
         "base64",
