@@ -155,15 +155,18 @@ def wrk(url: str, headers: dict, body: bytes, clients: int, seconds: int) -> dic
         raise RuntimeError(f"wrk measured nothing against {url}:\n{out}")
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
-        "p50": _ms(re.search(r"50%\s+(\S+)", out)[1]),
-        "p99": _ms(re.search(r"99%\s+(\S+)", out)[1]),
+        "p50": _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M)[1]),
+        "p99": _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M)[1]),
         "rps": float(re.search(r"Requests/sec:\s+(\S+)", out)[1]),
         "errors": int(errors[1]) if errors else 0,
     }
 
 
 def _ms(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(\w+)", value).groups()
+    match = re.match(r"([\d.]+)(\w+)", value)
+    if not match:
+        raise RuntimeError(f"wrk printed an unreadable latency {value!r}")
+    number, unit = match.groups()
     return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
 
 

@@ -1,5 +1,6 @@
 import base64
 import io
+import os
 
 import pytest
 from PIL import Image as PILImage
@@ -87,3 +88,9 @@ def test_it_converts_bmp_and_the_first_gif_frame_to_png():
     assert sniff(to_png(bmp)).mime == "image/png"
     gif = to_png((SHARED_IMAGES / "no_time_for_that_tiny.gif").read_bytes())
     assert (sniff(gif).mime, sniff(gif).frames) == ("image/png", 1)
+
+
+def test_it_decodes_a_large_payload():
+    data = os.urandom(7 * 1024 * 1024)
+    prefix, decoded = decode_data_uri("data:image/png;base64," + base64.b64encode(data).decode())
+    assert decoded == data
