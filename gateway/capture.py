@@ -78,6 +78,9 @@ class Record:
     ttft_ms: float | None = None
     latency_ms: float | None = None
     usage: dict | None = None
+    prompt: str = ""  # a request made through a saved prompt: its id, version and variables
+    prompt_version: int | None = None
+    prompt_variables: dict | None = None
     # Stream assembly: text and tool calls per choice index.
     _choices: dict = field(default_factory=dict)
     _stream_head: dict = field(default_factory=dict)
@@ -206,37 +209,43 @@ def stored_body(record: Record) -> dict | None:
     return body
 
 
-def _save_batch(records: list[Record]) -> None:
+def store_blobs(images: list[Image]) -> list:
+    """Write the bytes of each image that blob storage lacks (named by SHA-256); return the
+    Blob rows still to insert (callers bulk-create them, ignoring conflicts)."""
     from django.core.files.base import ContentFile
     from django.core.files.storage import default_storage
-    from django.db import transaction
 
-    from gateway.models import ApiKey, Blob, LogImage, RequestLog, blob_name
+    from gateway.models import Blob, blob_name
 
-    images = [img for r in records if r.chat for img in r.chat.images]
     blobs = {img.sha256: img for img in images if img.data}
     known = set(Blob.objects.filter(sha256__in=list(blobs)).values_list("sha256", flat=True))
     for sha, img in blobs.items():
         if sha not in known and not default_storage.exists(blob_name(sha)):
             default_storage.save(blob_name(sha), ContentFile(img.data))
+    return [
+        Blob(
+            sha256=sha,
+            mime=img.mime,
+            width=img.width,
+            height=img.height,
+            size=img.size,
+            frames=img.frames,
+            exif_orientation=img.exif_orientation,
+        )
+        for sha, img in blobs.items()
+        if sha not in known
+    ]
+
+
+def _save_batch(records: list[Record]) -> None:
+    from django.db import transaction
+
+    from gateway.models import ApiKey, Blob, LogImage, RequestLog
+
+    new_blobs = store_blobs([img for r in records if r.chat for img in r.chat.images])
     rows = [_row(r) for r in records]
     with transaction.atomic():
-        Blob.objects.bulk_create(
-            [
-                Blob(
-                    sha256=sha,
-                    mime=img.mime,
-                    width=img.width,
-                    height=img.height,
-                    size=img.size,
-                    frames=img.frames,
-                    exif_orientation=img.exif_orientation,
-                )
-                for sha, img in blobs.items()
-                if sha not in known
-            ],
-            ignore_conflicts=True,
-        )
+        Blob.objects.bulk_create(new_blobs, ignore_conflicts=True)
         RequestLog.objects.bulk_create(rows)
         LogImage.objects.bulk_create(
             [
@@ -292,6 +301,9 @@ def _row(r: Record):
         image_count=len(r.chat.images) if r.chat else 0,
         prompt_preview=_prompt_text(r.chat)[:_PREVIEW],
         reply_preview=_reply_text(r.response_body)[:_PREVIEW],
+        prompt=r.prompt[:64],
+        prompt_version=r.prompt_version,
+        prompt_variables=r.prompt_variables,
     )
 
 

@@ -28,6 +28,7 @@ class LogFilter:
     has_images: bool | None = None
     search: str = ""
     image_sha256: str = ""  # only requests that sent this image
+    prompt: str = ""  # only requests made through this saved prompt
     before: int | None = None  # keyset cursor: only ids below this
     after: int | None = None  # live tail: only ids above this
 
@@ -75,6 +76,8 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(image_count__gt=0) if f.has_images else qs.filter(image_count=0)
     if f.search:
         qs = qs.filter(Q(prompt_preview__icontains=f.search) | Q(reply_preview__icontains=f.search))
+    if f.prompt:
+        qs = qs.filter(prompt=f.prompt)
     if f.image_sha256:
         uses = LogImage.objects.filter(blob_id=f.image_sha256).values("log_id")
         qs = qs.filter(id__in=uses)
@@ -158,6 +161,9 @@ SUMMARY_FIELDS = (
     "image_count",
     "prompt_preview",
     "reply_preview",
+    "prompt",
+    "prompt_version",
+    "prompt_variables",
 )
 
 

@@ -194,6 +194,18 @@ def error(log: RequestLog) -> dict | None:
     }
 
 
+def prompt_variables(log: RequestLog) -> list[dict]:
+    """The variables a prompt was called with; an image sent as a data URI is kept as a blob
+    (`iris-blob:<sha256>`), shown by its thumbnail."""
+    out = []
+    for name, value in (log.prompt_variables or {}).items():
+        sha = value.removeprefix("iris-blob:") if isinstance(value, str) else ""
+        image = len(sha) == 64 and Blob.objects.filter(pk=sha).exists()
+        shown = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        out.append({"name": name, "value": shown, "sha256": sha if image else ""})
+    return out
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content

@@ -74,6 +74,7 @@ class LogFilterForm(forms.Form):
         required=False,
         validators=[RegexValidator(r"^[0-9a-f]{64}$", "An image is named by its sha256.")],
     )
+    prompt = forms.SlugField(required=False, max_length=64)
     live = forms.BooleanField(required=False)
     before = forms.IntegerField(required=False, min_value=1)
     after = forms.IntegerField(required=False, min_value=0)
@@ -97,6 +98,7 @@ class LogFilterForm(forms.Form):
             has_images=None if not has_images else has_images == "1",
             search=data.get("q", ""),
             image_sha256=data.get("image", ""),
+            prompt=data.get("prompt", ""),
             before=data.get("before"),
             after=data.get("after"),
         )

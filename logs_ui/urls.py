@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from logs_ui import views
+from logs_ui import prompt_views, views
 
 
 class Sha256Converter:
@@ -28,6 +28,17 @@ urlpatterns = [
     path("images/<sha256:sha256>/", views.image, name="image"),
     path("images/<sha256:sha256>/thumb-<int:size>.webp", views.thumbnail, name="thumbnail"),
     path("live-images/<int:image_id>/", views.live_image, name="live-image"),
+    path("prompts/", prompt_views.prompt_list, name="prompts"),
+    path("prompts/new/", prompt_views.prompt_new, name="prompt-new"),
+    path("prompts/editor/", prompt_views.prompt_editor, name="prompt-editor"),
+    path("prompts/preview/", prompt_views.prompt_preview, name="prompt-preview"),
+    path("prompts/<slug:slug>/", prompt_views.prompt_edit, name="prompt"),
+    path("prompts/<slug:slug>/<int:number>/run/", prompt_views.prompt_run, name="prompt-run"),
+    path(
+        "prompts/<slug:slug>/<int:number>/default/",
+        prompt_views.prompt_default,
+        name="prompt-default",
+    ),
     path(
         "login/",
         auth_views.LoginView.as_view(redirect_authenticated_user=True),

@@ -27,7 +27,13 @@ from logs_ui.forms import LogFilterForm, clean_query, known_values
 PAGE_SIZE = 50
 TAIL_LIMIT = 100  # per poll; the next poll picks up the rest, oldest first
 STRIP = 4  # thumbnails shown in a list row
-_LIST_ONLY = ("request_body", "response_body", "request_headers", "upstream_url")
+_LIST_ONLY = (
+    "request_body",
+    "response_body",
+    "request_headers",
+    "upstream_url",
+    "prompt_variables",
+)
 _IMMUTABLE = "private, max-age=31536000, immutable"  # private: behind a login
 RAW_PARTS = ("request", "response", "headers")
 
@@ -122,6 +128,7 @@ def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
         "error": conversation.error(log),
         "unparsed": (log.request_body or {}).get("_unparsed"),
         "parts": RAW_PARTS,
+        "prompt_variables": conversation.prompt_variables(log),
     }
     return render(request, "logs_ui/log_detail.html", context)
 

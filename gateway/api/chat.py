@@ -1,6 +1,9 @@
-"""POST /v1/chat/completions: thin glue between auth, parsing, routing, the proxy and the log."""
+"""POST /v1/chat/completions: thin glue between auth, parsing, routing, the proxy and the log.
+
+proxy_path() is that glue, shared with the prompts API and the prompt editor."""
 
 import logging
+from collections.abc import Awaitable, Callable
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -13,16 +16,38 @@ from gateway.errors import GatewayError
 log = logging.getLogger(__name__)
 
 
+# Makes the chat body of a request (and may note more on its log record): the client's body
+# as sent, or a saved prompt rendered with the client's variables.
+BodyMaker = Callable[[HttpRequest, capture.Record], Awaitable[bytes]]
+
+
 @csrf_exempt
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
-    record = capture.Record.begin(request)
+    return await proxy_path(request, client_body)
+
+
+async def client_body(request: HttpRequest, record: capture.Record) -> bytes:
+    return read_body(request)
+
+
+async def proxy_path(
+    request: HttpRequest,
+    make_body: BodyMaker,
+    *,
+    record: capture.Record | None = None,
+    authenticate: bool = True,
+) -> HttpResponse:
+    """Auth, the chat body, routing, the upstream and the log: the path of every chat
+    completion. The logs UI's prompt editor passes its own record and authenticate=False:
+    its users logged in instead of presenting a gateway key."""
+    record = record or capture.Record.begin(request)
     target = None
     try:
-        key = await auth.check(request)
+        key = await auth.check(request) if authenticate else None
         record.api_key_id = key.pk if key else None
-        record.raw_body = read_body(request)
+        record.raw_body = await make_body(request, record)
         record.metadata = targets.metadata(request)
         chat = record.chat = await parse(request, record.raw_body)
         record.model, record.is_stream = chat.model, chat.stream
@@ -31,7 +56,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         record.model = chat.model  # "@slug/gpt-4o" went upstream as "gpt-4o"
         response = await proxy.forward(chat, target, record)
     except Exception as exc:
-        error = exc if isinstance(exc, GatewayError) else internal_error(exc)
+        error = exc if isinstance(exc, GatewayError) else internal_error(exc, request.path)
         targets.scrub(error, record, target)
         record.fail(error)
         capture.submit(record)
@@ -60,9 +85,9 @@ def read_body(request: HttpRequest) -> bytes:
     return body
 
 
-def internal_error(exc: Exception) -> GatewayError:
+def internal_error(exc: Exception, path: str = "/v1/chat/completions") -> GatewayError:
     """A bug of ours still answers in OpenAI's shape, and is logged (without its details)."""
-    log.exception("unexpected error on /v1/chat/completions")
+    log.exception("unexpected error on %s", path)
     return GatewayError(
         500, f"Internal gateway error ({type(exc).__name__}).", code="internal_error"
     )
