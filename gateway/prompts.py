@@ -357,7 +357,7 @@ def save_version(prompt: Prompt, **fields: object) -> PromptVersion:
 
 def store_image(data: bytes) -> Blob:
     """Keep an uploaded image in blob storage (once per SHA-256), as the request log does."""
-    from gateway.capture import store_blobs
+    from gateway.logrows import store_blobs
 
     image = Image(message=0, part=0, origin="base64")
     image.describe(data)  # ImageError when these bytes are no image

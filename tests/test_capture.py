@@ -6,7 +6,7 @@ import json
 import pytest
 from django.core.files.storage import default_storage
 
-from gateway import capture
+from gateway import capture, logrows
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
 from gateway.models import Blob, LogImage, RequestLog, blob_name
@@ -43,8 +43,8 @@ def record_with_image(image: bytes, text: str = "hi") -> capture.Record:
 
 
 def test_the_same_image_is_stored_once(tiny_png):
-    capture._save_batch([record_with_image(tiny_png, "a"), record_with_image(tiny_png, "b")])
-    capture._save_batch([record_with_image(tiny_png, "c")])
+    logrows.save_batch([record_with_image(tiny_png, "a"), record_with_image(tiny_png, "b")])
+    logrows.save_batch([record_with_image(tiny_png, "c")])
     [blob] = Blob.objects.all()
     assert LogImage.objects.filter(blob=blob).count() == 3
     with default_storage.open(blob_name(blob.sha256)) as f:
@@ -58,7 +58,7 @@ def test_the_same_image_is_stored_once(tiny_png):
 def test_a_failed_request_is_logged_with_its_error():
     record = capture.Record(path="/v1/chat/completions", request_headers={}, raw_body=b"{bad")
     record.fail(GatewayError(400, "Request body is not valid JSON", code="invalid_json"))
-    capture._save_batch([record])
+    logrows.save_batch([record])
     log = RequestLog.objects.get()
     assert (log.status_code, log.error_message) == (400, "Request body is not valid JSON")
     assert log.response_body["error"]["code"] == "invalid_json"
@@ -66,17 +66,17 @@ def test_a_failed_request_is_logged_with_its_error():
 
 def test_records_are_spooled_when_the_database_fails_and_replayed_later(monkeypatch, tiny_png):
     writer = capture.Writer()
-    real_save = capture._save_batch
+    real_save = logrows.save_batch
 
     def broken(records):
         raise RuntimeError("database is down")
 
-    monkeypatch.setattr(capture, "_save_batch", broken)
+    monkeypatch.setattr(logrows, "save_batch", broken)
     monkeypatch.setattr(capture.time, "sleep", lambda s: None)
     writer.put(record_with_image(tiny_png))
     writer.drain()
     assert writer.spooled == 1 and RequestLog.objects.count() == 0
-    monkeypatch.setattr(capture, "_save_batch", real_save)
+    monkeypatch.setattr(logrows, "save_batch", real_save)
     writer.put(record_with_image(png_bytes(color=(1, 2, 3)), "second"))  # restarts: replays
     writer.drain()
     assert sorted(RequestLog.objects.values_list("prompt_preview", flat=True)) == ["hi", "second"]

@@ -5,7 +5,7 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from gateway import capture
+from gateway import logrows
 from gateway.models import Blob, RequestLog
 from tests.conftest import png_bytes
 from tests.test_capture import record_with_image
@@ -18,7 +18,7 @@ def test_it_deletes_old_logs_and_images_nobody_uses(settings, blob_dir):
         record_with_image(png_bytes(color=c)) for c in [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
     )
     shared_too = record_with_image(png_bytes(color=(2, 2, 2)))
-    capture._save_batch([old, shared, new, shared_too])
+    logrows.save_batch([old, shared, new, shared_too])
     long_ago = timezone.now() - dt.timedelta(days=settings.LOG_RETENTION_DAYS + 1)
     ids = list(RequestLog.objects.order_by("id").values_list("id", flat=True))
     RequestLog.objects.filter(id__in=ids[:2]).update(created_at=long_ago)

@@ -1,4 +1,4 @@
-"""Log rows for UI tests, written the way the gateway writes them (capture.Record → _save_batch)."""
+"""Log rows for UI tests, written the way the gateway writes them (Record → save_batch)."""
 
 import base64
 import io
@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image as PILImage
 
-from gateway import capture
+from gateway import capture, logrows
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
 from gateway.images import ImageError
@@ -89,7 +89,7 @@ def make_log(
         _stream(record, model, reply or "")
     else:
         record.finish(status, _completion(model, reply, tool_call))
-    capture._save_batch([record])
+    logrows.save_batch([record])
     return RequestLog.objects.get(request_id=record.request_id)
 
 

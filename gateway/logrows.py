@@ -1,0 +1,152 @@
+"""Turning log Records into rows: image blobs stored once by SHA-256, rows bulk-inserted.
+
+Runs in the log writer's thread (gateway/capture.py), never on the request path.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.utils import timezone
+
+from gateway.chat import Chat
+from gateway.images import Image
+from gateway.models import ApiKey, Blob, LogImage, RequestLog, blob_name
+
+if TYPE_CHECKING:
+    from gateway.capture import Record
+
+_PREVIEW = 300
+
+
+def _reply_text(body: dict | None) -> str:
+    try:
+        return body["choices"][0]["message"]["content"] or ""  # type: ignore[index]
+    except (KeyError, IndexError, TypeError):
+        return ""
+
+
+def _prompt_text(chat: Chat | None) -> str:
+    if chat is None:
+        return ""
+    for message in reversed(chat.body["messages"]):
+        if message.get("role") != "user":
+            continue
+        content = message.get("content")
+        if isinstance(content, str):
+            return content
+        if isinstance(content, list):
+            texts = [p.get("text", "") for p in content if isinstance(p, dict)]
+            return " ".join(t for t in texts if isinstance(t, str) and t)
+    return ""
+
+
+def stored_body(record: Record) -> dict | None:
+    """The request body with each base64 image replaced by a reference to its blob."""
+    if record.chat is None:
+        if not record.raw_body:
+            return None
+        return {"_unparsed": record.raw_body[:100_000].decode("utf-8", "replace")}
+    body = dict(record.chat.body)
+    base64_images = [img for img in record.chat.images if img.origin == "base64"]
+    if base64_images:
+        messages = [dict(m) for m in body["messages"]]
+        for img in base64_images:
+            content = messages[img.message]["content"] = list(messages[img.message]["content"])
+            part = dict(content[img.part])
+            part["image_url"] = {**part["image_url"], "url": f"iris-blob:{img.sha256}"}
+            content[img.part] = part
+        body["messages"] = messages
+    return body
+
+
+def store_blobs(images: list[Image]) -> list:
+    """Write the bytes of each image that blob storage lacks (named by SHA-256); return the
+    Blob rows still to insert (callers bulk-create them, ignoring conflicts)."""
+    blobs = {img.sha256: img for img in images if img.data}
+    known = set(Blob.objects.filter(sha256__in=list(blobs)).values_list("sha256", flat=True))
+    for sha, img in blobs.items():
+        if sha not in known and not default_storage.exists(blob_name(sha)):
+            default_storage.save(blob_name(sha), ContentFile(img.data))
+    return [
+        Blob(
+            sha256=sha,
+            mime=img.mime,
+            width=img.width,
+            height=img.height,
+            size=img.size,
+            frames=img.frames,
+            exif_orientation=img.exif_orientation,
+        )
+        for sha, img in blobs.items()
+        if sha not in known
+    ]
+
+
+def save_batch(records: list[Record]) -> None:
+
+    new_blobs = store_blobs([img for r in records if r.chat for img in r.chat.images])
+    rows = [_row(r) for r in records]
+    with transaction.atomic():
+        Blob.objects.bulk_create(new_blobs, ignore_conflicts=True)
+        RequestLog.objects.bulk_create(rows)
+        LogImage.objects.bulk_create(
+            [
+                LogImage(
+                    log=row,
+                    blob_id=img.sha256 if img.data else None,
+                    message_index=img.message,
+                    part_index=img.part,
+                    detail=img.detail or "",
+                    origin=img.origin,
+                    url=img.url or "",
+                    data_uri_prefix=img.data_uri_prefix,
+                    error=img.error,
+                )
+                for row, r in zip(rows, records, strict=True)
+                if r.chat
+                for img in r.chat.images
+            ]
+        )
+        used = {r.api_key_id for r in records if r.api_key_id}
+        if used:
+            ApiKey.objects.filter(pk__in=used).update(last_used_at=timezone.now())
+
+
+def _row(r: Record):
+
+    usage = r.usage or {}
+    return RequestLog(
+        request_id=r.request_id,
+        created_at=r.created_at,
+        api_key_id=r.api_key_id,
+        provider=r.provider[:50],
+        provider_slug=r.provider_slug[:64],
+        model=r.model[:200],
+        trace_id=r.trace_id,
+        metadata=r.metadata,
+        path=r.path[:200],
+        upstream_url=r.upstream_url[:1000],
+        request_headers=r.request_headers,
+        request_body=stored_body(r),
+        response_body=r.response_body,
+        status_code=r.status_code,
+        error_type=r.error_type[:100],
+        error_message=r.error_message,
+        is_stream=r.is_stream,
+        chunk_count=r.chunk_count,
+        latency_ms=r.latency_ms,
+        ttft_ms=r.ttft_ms,
+        prompt_tokens=usage.get("prompt_tokens"),
+        completion_tokens=usage.get("completion_tokens"),
+        total_tokens=usage.get("total_tokens"),
+        image_count=len(r.chat.images) if r.chat else 0,
+        prompt_preview=_prompt_text(r.chat)[:_PREVIEW],
+        reply_preview=_reply_text(r.response_body)[:_PREVIEW],
+        prompt=r.prompt[:64],
+        prompt_version=r.prompt_version,
+        prompt_variables=r.prompt_variables,
+    )
