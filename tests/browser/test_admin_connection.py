@@ -5,46 +5,16 @@ Skips when chromium is missing, unless IRIS_REQUIRE_BROWSER=1 (then it fails). S
 in test-artifacts/.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
 
 from gateway.models import Provider
+from tests.browser.conftest import ARTIFACTS
 from tests.test_admin_connection import close_probe_sessions  # noqa: F401 - autouse fixture
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 OPENAI_KEY = "sk-browser-test-key-0000-b7c8"
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser(monkeypatch):
-    if not CHROMIUM.exists():
-        if os.environ.get("IRIS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and IRIS_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls are
-    # plain sync calls all the same.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -4,58 +4,16 @@ Skips when chromium is missing, unless IRIS_REQUIRE_BROWSER=1 (then it fails). S
 the list and the detail page land in test-artifacts/.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.db import connections
 
 from logs_ui import views
+from tests.browser.conftest import ARTIFACTS
 from tests.ui.logs import DEMO_IMAGES, UrlImage, make_log
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 EVIL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture
-def browser(monkeypatch, settings, tmp_path):
-    if not CHROMIUM.exists():
-        if os.environ.get("IRIS_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{CHROMIUM} is missing and IRIS_REQUIRE_BROWSER=1")
-        pytest.skip(f"{CHROMIUM} is not installed")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API keeps an event loop in this thread; the test's own ORM calls
-    # are still plain sync calls, so Django's async-safety check does not apply to them.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": str(tmp_path / "blobs")},
-        },
-    }
-    settings.LOG_SPOOL_DIR = tmp_path / "spool"
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        yield chromium
-        # With Playwright's loop running, this thread's ORM calls got their own connections
-        # (asgiref keeps them per context): close them, or PostgreSQL cannot drop the test DB.
-        connections.close_all()
-        chromium.close()
 
 
 @pytest.fixture

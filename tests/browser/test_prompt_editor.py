@@ -6,7 +6,8 @@ from django.contrib.auth import get_user_model
 
 from gateway import capture
 from gateway.models import Provider, RequestLog
-from tests.browser.test_logs_ui import ARTIFACTS, _images_rendered, _log_in, browser  # noqa: F401
+from tests.browser.conftest import ARTIFACTS
+from tests.browser.test_logs_ui import _images_rendered, _log_in
 from tests.conftest import SHARED_IMAGES
 
 pytestmark = pytest.mark.browser
@@ -28,7 +29,7 @@ def _editor_step(page, value: str) -> None:
 
 
 def test_it_creates_previews_versions_and_runs_a_prompt(
-    browser,  # noqa: F811 - the fixture of test_logs_ui
+    browser,
     live_server,
     provider,
     fake_openai,
