@@ -3,8 +3,8 @@
 submit() never blocks and never raises. A single writer thread drains the queue in batches:
 image bytes go to blob storage once per SHA-256, rows are bulk-inserted (gateway/logrows.py).
 If the database is down or the queue is full, records are spooled to disk and replayed
-later, so a log is never lost; drain() (called on SIGTERM through the ASGI lifespan, and at exit) writes what
-is queued before the process ends.
+later, so a log is never lost; drain() (called on SIGTERM through the ASGI lifespan, and
+at exit) writes what is queued before the process ends.
 """
 
 import asyncio
