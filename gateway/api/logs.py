@@ -109,6 +109,7 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             trace_id=q.get("trace_id", ""),
             request_id=q.get("request_id", ""),
             image_sha256=q.get("image", ""),
+            prompt=q.get("prompt", ""),
             metadata=metadata,
             search=q.get("q", ""),
             since=_time(q.get("since")),

@@ -1,0 +1,37 @@
+"""The JSON logs API's filters, in-process (the live-server tests cover the rest)."""
+
+import pytest
+
+from gateway.models import ApiKey, RequestLog
+from tests.conftest import png_bytes
+from tests.ui.logs import make_log
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def key() -> str:
+    return ApiKey.generate("tools")[1]
+
+
+def ids(client, key: str, **params) -> list[int]:
+    response = client.get("/v1/logs", params, headers={"x-portkey-api-key": key})
+    assert response.status_code == 200, response.content
+    return [row["id"] for row in response.json()["data"]]
+
+
+def test_it_filters_by_prompt_and_by_image(client, key, blob_dir):
+    cat = png_bytes(color=(9, 9, 9))
+    plain = make_log("a", images=[cat])
+    prompted = make_log("b")
+    RequestLog.objects.filter(pk=prompted.pk).update(prompt="product-tagger", prompt_version=2)
+    assert ids(client, key, prompt="product-tagger") == [prompted.pk]
+    sha = plain.images.get().blob_id
+    assert ids(client, key, image=sha) == [plain.pk]
+    assert ids(client, key) == [prompted.pk, plain.pk]
+
+
+def test_it_refuses_a_bad_filter_in_openai_shape(client, key):
+    response = client.get("/v1/logs", {"since": "yesterday"}, headers={"x-portkey-api-key": key})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_filter"
