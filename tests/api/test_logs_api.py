@@ -6,7 +6,9 @@ from gateway.models import ApiKey, RequestLog
 from tests.conftest import png_bytes
 from tests.ui.logs import make_log
 
-pytestmark = pytest.mark.django_db
+# transaction=True: the async views run their queries through gateway.db.orm, which closes
+# stale connections as a request would; a test wrapped in one transaction would lose it.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
