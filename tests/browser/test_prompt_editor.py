@@ -25,7 +25,17 @@ def provider(transactional_db, fake_openai) -> Provider:
 
 
 def _editor_step(page, value: str) -> None:
-    page.locator(f"button[value='{value}']").click()
+    with page.expect_response(lambda response: "/prompts/editor/" in response.url):
+        page.locator(f"button[value='{value}']").click()
+    _wait_until_settled(page)
+
+
+def _wait_until_settled(page) -> None:
+    # htmx binds the triggers of swapped-in elements only when the swap settles (about 20 ms
+    # later): a file chosen before that fires a change event nothing listens to yet.
+    page.wait_for_function(
+        "!document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling, .htmx-added')"
+    )
 
 
 def test_it_creates_previews_versions_and_runs_a_prompt(
@@ -46,7 +56,8 @@ def test_it_creates_previews_versions_and_runs_a_prompt(
     _editor_step(page, "add-image:0")
     page.fill("input[name=m-0-p-1-url]", "{{photo}}")
     _editor_step(page, "add-image:0")
-    page.set_input_files("input[name=m-0-p-2-file]", str(SHARED_IMAGES / "coffee.png"))
+    with page.expect_response(lambda response: "/prompts/editor/" in response.url):
+        page.set_input_files("input[name=m-0-p-2-file]", str(SHARED_IMAGES / "coffee.png"))
     page.wait_for_selector("img.p-thumb")
     assert page.input_value("input[name=m-0-p-2-url]").startswith("iris-blob:")
 
