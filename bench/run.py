@@ -239,6 +239,11 @@ def main() -> None:
         action="store_true",
         help="also run Iris under granian (pip install granian) to compare ASGI servers",
     )
+    parser.add_argument(
+        "--memory-only",
+        action="store_true",
+        help="only measure memory growth with the 20 MB image (quick, for memory work)",
+    )
     args = parser.parse_args()
     for tool in ("wrk", "taskset"):
         if not shutil.which(tool):
@@ -311,6 +316,14 @@ def main() -> None:
     )
     try:
         wait_for(f"http://127.0.0.1:{FAKE_PORT}/stats")
+        if args.memory_only:
+            for peer in peers:
+                baseline, grown = memory_growth(peer, big_body)
+                print(
+                    f"{peer.name}: baseline {baseline:.0f} MB, growth {grown:.0f} MB "
+                    f"({grown * 1024 * 1024 / len(big):.1f}× payload)"
+                )
+            return
         direct_url = f"http://127.0.0.1:{FAKE_PORT}/v1/chat/completions"
         direct = wrk(direct_url, {"content-type": "application/json"}, small, 1, args.seconds)
         direct_ttfb = ttfb_ms(direct_url, {})

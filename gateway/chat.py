@@ -1,5 +1,6 @@
 """Parse an OpenAI chat-completions body into a Chat, with precise 400s. No Django, no I/O."""
 
+import secrets
 from dataclasses import dataclass, field
 
 import orjson
@@ -9,6 +10,9 @@ from gateway.images import Image, ImageError, decode_data_uri
 
 # Stands in chat.body for a data URI that was decoded into chat.images.
 DECODED_IMAGE = "iris:decoded-image"
+# Stands, while parsing, for a data URI cut out of the raw body (see _lift_data_uris). The
+# nonce keeps a client from writing one.
+_LIFTED = f"iris:lifted-{secrets.token_hex(8)}:"
 
 
 @dataclass
@@ -45,9 +49,61 @@ def invalid(message: str, param: str | None = None, code: str | None = None) -> 
 
 def parse_chat(raw: bytes) -> Chat:
     """Validate the body enough to route and log it; the upstream validates the rest."""
+    skeleton, lifted = _lift_data_uris(raw)
+    if lifted:
+        try:
+            return _parse(raw, skeleton, lifted)
+        except _NotLiftable:
+            pass  # parse it whole: same result, or the same error, as without lifting
+    return _parse(raw, raw, [])
+
+
+class _NotLiftable(Exception):
+    """A lifted data URI was not where an image goes, or did not decode: parse the raw body."""
+
+
+def _lift_data_uris(raw: bytes) -> tuple[bytes, list[memoryview]]:
+    """Cut every base64 data URI string out of the raw JSON, leaving a numbered stand-in.
+
+    Parsing the whole body would copy each URI into a str (as big as the image, again), and
+    cutting off its prefix a third time. The stand-ins are decoded straight from the raw bytes
+    instead. In valid JSON an unescaped quote followed by `data:` opens a string; a string
+    with a backslash in it (escapes) is left for the parser."""
+    view = memoryview(raw)
+    pieces: list[bytes | memoryview] = []
+    lifted: list[memoryview] = []
+    done = 0
+    start = raw.find(b'"data:')
+    while start != -1:
+        end = raw.find(b'"', start + 1)
+        if end == -1:
+            break
+        if _escaped(raw, start) or raw.find(b"\\", start, end) != -1:
+            start = raw.find(b'"data:', start + 1)
+            continue
+        pieces += (view[done : start + 1], f"{_LIFTED}{len(lifted)}".encode())
+        lifted.append(view[start + 1 : end])
+        done = end
+        start = raw.find(b'"data:', end + 1)
+    if not lifted:
+        return raw, []
+    pieces.append(view[done:])
+    return b"".join(pieces), lifted
+
+
+def _escaped(raw: bytes, quote: int) -> bool:
+    backslashes = 0
+    while quote - backslashes > 0 and raw[quote - backslashes - 1] == 0x5C:
+        backslashes += 1
+    return backslashes % 2 == 1
+
+
+def _parse(raw: bytes, text: bytes, lifted: list[memoryview]) -> Chat:
     try:
-        body = orjson.loads(raw)
+        body = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
+        if lifted:
+            raise _NotLiftable from None
         raise invalid(f"Request body is not valid JSON: {exc}", code="invalid_json") from None
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object.", code="invalid_json")
@@ -61,16 +117,19 @@ def parse_chat(raw: bytes) -> Chat:
             "missing_required_parameter",
         )
     chat = Chat(raw=raw, body=body)
+    used: set[int] = set()  # the lifted data URIs found where images go
     for i, message in enumerate(messages):
         if not isinstance(message, dict) or not isinstance(message.get("role"), str):
             raise invalid(f"messages[{i}] must be an object with a 'role'.", f"messages.{i}")
         content = message.get("content")
         if isinstance(content, list):
-            chat.images.extend(_images_in(content, i))
+            chat.images.extend(_images_in(content, i, lifted, used))
+    if len(used) != len(lifted):
+        raise _NotLiftable  # a stand-in sits elsewhere: in a text, a key, another field
     return chat
 
 
-def _images_in(parts: list, i: int) -> list[Image]:
+def _images_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) -> list[Image]:
     images = []
     for j, part in enumerate(parts):
         if not isinstance(part, dict) or part.get("type") != "image_url":
@@ -81,7 +140,20 @@ def _images_in(parts: list, i: int) -> list[Image]:
         detail = spec.get("detail") if isinstance(spec, dict) else None
         if not isinstance(url, str) or not url:
             raise invalid(f"messages[{i}].content[{j}]: image_url.url is missing.", param)
-        if url.startswith("data:"):
+        if lifted and url.startswith(_LIFTED):
+            if not isinstance(spec, dict):
+                raise _NotLiftable
+            image = Image(message=i, part=j, origin="base64", detail=detail)
+            try:
+                index = int(url[len(_LIFTED) :])
+                # Strict: a line break that decoding would forgive may be a JSON error.
+                image.data_uri_prefix, data = decode_data_uri(lifted[index], tolerant=False)
+                image.describe(data)
+                used.add(index)
+            except (ImageError, ValueError, IndexError):
+                raise _NotLiftable from None  # the whole-body parse words the error
+            spec["url"] = DECODED_IMAGE
+        elif url.startswith("data:"):
             image = Image(message=i, part=j, origin="base64", detail=detail)
             try:
                 image.data_uri_prefix, data = decode_data_uri(url)

@@ -14,6 +14,7 @@ from PIL import UnidentifiedImageError
 _DATA_URI = re.compile(
     r"data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[\w.+-]+=[^;,]*)*)(?P<b64>;base64)?,"
 )
+_DATA_URI_BYTES = re.compile(_DATA_URI.pattern.encode())
 
 # ISO-BMFF brands Pillow cannot open without plug-ins; recognised so they get a precise error.
 _HEIF_BRANDS = {
@@ -84,9 +85,12 @@ class Sniffed:
     exif_orientation: int | None = None
 
 
-def decode_data_uri(uri: str) -> tuple[str, bytes]:
-    """Split a base64 data URI into its prefix and its bytes; ImageError if it is malformed."""
-    match = _DATA_URI.match(uri)
+def decode_data_uri(uri: str | memoryview, *, tolerant: bool = True) -> tuple[str, bytes]:
+    """Split a base64 data URI into its prefix and its bytes; ImageError if it is malformed.
+    A memoryview (over the raw request, see gateway/chat.py) is decoded without a copy.
+    Tolerant: line breaks and missing padding are forgiven, as browsers and OpenAI do."""
+    is_text = isinstance(uri, str)
+    match = (_DATA_URI if is_text else _DATA_URI_BYTES).match(uri)
     if not match:
         raise ImageError("is not a valid data URI (expected data:image/...;base64,...)")
     if not match["b64"]:
@@ -94,16 +98,18 @@ def decode_data_uri(uri: str) -> tuple[str, bytes]:
     payload = uri[match.end() :]
     try:
         data = binascii.a2b_base64(payload, strict_mode=True)
-    except binascii.Error as exc:
-        # Tolerate line breaks and missing padding, as browsers and OpenAI do.
+    except ValueError as exc:  # binascii.Error, or non-ASCII text
+        if not tolerant:
+            raise ImageError(f"data URI is not valid base64 ({exc})") from None
         try:
-            cleaned = "".join(payload.split())
+            cleaned = "".join((payload if is_text else str(payload, "latin-1")).split())
             data = binascii.a2b_base64(cleaned + "=" * (-len(cleaned) % 4), strict_mode=True)
-        except binascii.Error:
+        except ValueError:
             raise ImageError(f"data URI is not valid base64 ({exc})") from None
     if not data:
         raise ImageError("data URI holds no data")
-    return uri[: match.end()], data
+    prefix = uri[: match.end()]
+    return prefix if is_text else bytes(prefix).decode("utf-8", "replace"), data
 
 
 def sniff(data: bytes) -> Sniffed:
@@ -115,7 +121,7 @@ def sniff(data: bytes) -> Sniffed:
             warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
             img = PILImage.open(io.BytesIO(data))
         mime = img.get_format_mimetype() or PILImage.MIME.get(img.format or "", "")
-        orientation = img.getexif().get(0x0112) if img.format in {"JPEG", "WEBP", "PNG"} else None
+        orientation = _orientation(img)
         return Sniffed(
             mime=mime or "application/octet-stream",
             width=img.width,
@@ -127,6 +133,16 @@ def sniff(data: bytes) -> Sniffed:
         raise ImageError(f"image is too large to decode safely ({exc})") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
         raise ImageError("is not an image Iris can read (PNG, JPEG, GIF, WEBP, ...)") from None
+
+
+def _orientation(img: PILImage.Image) -> int | None:
+    if img.format not in {"JPEG", "WEBP", "PNG"}:
+        return None
+    if img.format == "PNG" and "exif" not in img.info:
+        # Pillow's PNG getexif() decodes the whole image to look for an eXIf chunk after the
+        # pixels: tens of MB and many ms for a big PNG. Only an eXIf chunk before them counts.
+        return None
+    return img.getexif().get(0x0112)
 
 
 def to_png(data: bytes) -> bytes:

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 # Upstream response headers worth passing back to the client (rate limits, request ids).
 _PASS_HEADERS = ("x-request-id", "retry-after", "openai-processing-ms", "request-id")
 _PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
+_SLICE_BYTES = 256 * 1024
 _SECRET_PARAMS = {
     "key",
     "api_key",
@@ -49,8 +50,8 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
             upstream.method,
             # encoded=True: send the path exactly as built (and, for Bedrock, as signed).
             URL(upstream.url, encoded=True),
-            headers=upstream.headers,
-            data=upstream.content,
+            headers=_with_length(upstream.headers, upstream.content),
+            data=_payload(upstream.content),
             allow_redirects=False,
             **_timeout(target),
         )
@@ -216,6 +217,25 @@ def redact_url(url: str) -> str:
     if parts.port:
         netloc += f":{parts.port}"
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+
+
+def _payload(content: bytes) -> bytes | AsyncIterator[memoryview]:
+    """A big body goes out in slices, each sent before the next: given as plain bytes, the
+    socket takes what it can and the transport copies the rest (tens of MB for an image)."""
+    if len(content) <= _SLICE_BYTES:
+        return content
+
+    async def slices() -> AsyncIterator[memoryview]:
+        view = memoryview(content)
+        for start in range(0, len(view), _SLICE_BYTES):
+            yield view[start : start + _SLICE_BYTES]
+
+    return slices()
+
+
+def _with_length(headers: dict[str, str], content: bytes) -> dict[str, str]:
+    # Given the length, aiohttp sends slices as one plain body, not chunked encoding.
+    return {**headers, "content-length": str(len(content))}
 
 
 def _timeout(target: Target) -> dict:

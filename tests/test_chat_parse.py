@@ -75,3 +75,80 @@ def test_it_names_the_message_and_part_of_a_bad_image():
         parse_chat(body(messages=messages))
     assert caught.value.message.startswith("messages[0].content[1]: the image is not an image")
     assert caught.value.code == "invalid_image"
+
+
+def _uri(data: bytes, mime: str = "image/png") -> str:
+    return f"data:{mime};base64," + base64.b64encode(data).decode()
+
+
+def _parsed(raw: bytes, *, whole: bool = False):
+    """What parse_chat gives; whole: without cutting data URIs out of the raw body first."""
+    from gateway.chat import _parse
+
+    try:
+        chat = _parse(raw, raw, []) if whole else parse_chat(raw)
+    except GatewayError as error:
+        return ("error", error.code, error.message)
+    images = [(i.message, i.part, i.data_uri_prefix, i.data) for i in chat.images]
+    return ("chat", chat.body, images)
+
+
+def _content(*parts) -> bytes:
+    return json.dumps({"model": "m", "messages": [{"role": "user", "content": list(parts)}]})
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(lambda png: _content(image_part(_uri(png))), id="one image"),
+        pytest.param(
+            lambda png: _content(image_part(_uri(png)), image_part(_uri(png, "image/x-png"))),
+            id="two images",
+        ),
+        pytest.param(
+            lambda png: _content(image_part(_uri(png))).replace("/", "\\/"), id="escaped slashes"
+        ),
+        pytest.param(
+            lambda png: _content({"type": "text", "text": _uri(png)}, image_part(_uri(png))),
+            id="a data URI as text",
+        ),
+        pytest.param(
+            lambda png: _content({"type": "text", "text": 'say "' + _uri(png)}), id="after a quote"
+        ),
+        pytest.param(
+            lambda png: json.dumps(
+                {"model": "m", "metadata": {_uri(png): "k"}, "messages": [{"role": "user"}]}
+            ),
+            id="as a key",
+        ),
+        pytest.param(
+            lambda png: _content({"type": "image_url", "image_url": _uri(png)}),
+            id="bare string image_url",
+        ),
+        pytest.param(lambda png: _content(image_part(_uri(png) + "!!")), id="bad base64"),
+        pytest.param(lambda png: _content(image_part(_uri(png)[:-3])), id="unpadded"),
+        pytest.param(
+            lambda png: _content(image_part(_uri(png))).replace("base64,", "base64,\n"),
+            id="raw newline (invalid JSON)",
+        ),
+        pytest.param(lambda png: _content(image_part(_uri(b"not an image"))), id="not an image"),
+        pytest.param(lambda png: _content(image_part("data:text/plain,hi")), id="not base64"),
+        pytest.param(lambda png: '{"model": "m", "messages": ["data:x', id="truncated"),
+    ],
+)
+def test_cutting_data_uris_out_parses_exactly_as_the_whole_body(raw, tiny_png):
+    raw = raw(tiny_png).encode()
+    assert _parsed(raw) == _parsed(raw, whole=True)
+
+
+def test_a_cut_out_data_uri_is_decoded_from_the_raw_bytes(tiny_png):
+    from gateway.chat import DECODED_IMAGE, _lift_data_uris
+
+    raw = _content({"type": "text", "text": "hi"}, image_part(_uri(tiny_png), "low")).encode()
+    skeleton, lifted = _lift_data_uris(raw)
+    assert len(skeleton) < len(raw) - len(base64.b64encode(tiny_png)) + 60
+    assert [bytes(view) for view in lifted] == [_uri(tiny_png).encode()]
+    assert lifted[0].obj is raw  # a view, not a copy
+    chat = parse_chat(raw)
+    assert chat.images[0].data == tiny_png and chat.images[0].detail == "low"
+    assert chat.body["messages"][0]["content"][1]["image_url"]["url"] == DECODED_IMAGE

@@ -77,6 +77,31 @@ def test_it_proxies_a_base64_image_with_the_openai_sdk(client, iris, fake_openai
     assert iris.key not in json.dumps(log)
 
 
+def test_it_sends_a_big_body_in_slices_as_one_plain_body(iris, fake_openai):
+    # Over 256 KB the upstream body goes out in slices (gateway/proxy.py): still one body
+    # with its length, byte for byte, not chunked encoding.
+    photo = (SHARED_IMAGES / "astronaut.png").read_bytes()
+    uri = "data:image/png;base64," + base64.b64encode(photo).decode()
+    raw = json.dumps({"model": "gpt-4o", "messages": vision_messages(uri)}).encode()
+    response = httpx.post(
+        f"{iris.url}/v1/chat/completions",
+        content=raw,
+        headers={
+            **iris.headers(),
+            "x-portkey-provider": "openai",
+            "x-portkey-custom-host": f"{fake_openai.url}/v1",
+            "authorization": "Bearer sk-x",
+        },
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    received = fake_openai.last("POST")
+    assert len(raw) > 4 * 256 * 1024
+    assert received.body == raw
+    assert received.headers["content-length"] == str(len(raw))
+    assert "transfer-encoding" not in received.headers
+
+
 def test_it_streams_with_usage_and_logs_the_assembled_reply(client, iris, fake_openai):
     stream = client.chat.completions.with_raw_response.create(
         model="gpt-4o",
