@@ -66,6 +66,23 @@ def test_it_flags_exif_rotation():
     assert sniff(out.getvalue()).exif_orientation == 6
 
 
+def test_it_reads_png_rotation_from_the_header_without_decoding_pixels(monkeypatch):
+    exif = PILImage.Exif()
+    exif[0x0112] = 8
+    out = io.BytesIO()
+    PILImage.new("RGB", (8, 4)).save(out, "PNG", exif=exif.tobytes())  # eXIf before IDAT
+    plain = io.BytesIO()
+    PILImage.new("RGB", (8, 4)).save(plain, "PNG")
+
+    def no_decoding(self):
+        raise AssertionError("sniff decoded the pixels")
+
+    monkeypatch.setattr(PILImage.Image, "load", no_decoding)
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", no_decoding)
+    assert sniff(out.getvalue()).exif_orientation == 8
+    assert sniff(plain.getvalue()).exif_orientation is None
+
+
 def test_it_recognises_heic_by_its_brand():
     heic = b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic"
     assert sniff(heic).mime == "image/heic"
