@@ -9,6 +9,7 @@ module in an error message or a log line.
 import base64
 import binascii
 
+import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
@@ -72,3 +73,18 @@ def mask(secret: str) -> str:
     if len(secret) < 16:  # short secrets would give too much away: say only that one is set
         return "•" * 8
     return f"{secret[:3]}…{secret[-4:]}"
+
+
+def mask_all(text: str, secrets: list[str]) -> str:
+    """The text with each of the secrets in it masked."""
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, mask(secret))
+    return text
+
+
+def mask_all_json(value: dict, secrets: list[str]) -> dict:
+    """mask_all, over every string of a JSON object."""
+    text = orjson.dumps(value).decode()
+    masked = mask_all(text, secrets)
+    return value if masked == text else orjson.loads(masked)

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from yarl import URL
 
-from gateway import capture, http, providers
+from gateway import capture, crypto, http, providers
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 from gateway.images import Image, ImageError, to_png
@@ -67,7 +67,7 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     headers = _passed_headers(response)
     if chat.stream:
         record.is_stream = True
-        stream = relay(response, provider.Stream(chat), record)
+        stream = relay(response, provider.Stream(chat), record, target.secrets())
         return StreamingHttpResponse(
             stream,
             content_type="text/event-stream",
@@ -90,13 +90,14 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
 
 
 async def relay(
-    response: aiohttp.ClientResponse, stream, record: capture.Record
+    response: aiohttp.ClientResponse, stream, record: capture.Record, secrets: list[str]
 ) -> AsyncIterator[bytes]:
     """Pass each upstream event on as it arrives; never buffer the whole stream. An error
-    event is the last one the client gets (as from OpenAI: no [DONE] after it)."""
+    event is the last one the client gets (as from OpenAI: no [DONE] after it), its text
+    scrubbed of the target's credentials like any upstream error."""
     try:
         async for chunk in _chunks(response, stream):
-            yield _relay_chunk(chunk, record)
+            yield _relay_chunk(chunk, record, secrets)
             if record.error_type:
                 break
         else:
@@ -125,8 +126,9 @@ async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dic
         yield chunk
 
 
-def _relay_chunk(chunk: dict, record: capture.Record) -> bytes:
+def _relay_chunk(chunk: dict, record: capture.Record, secrets: list[str]) -> bytes:
     if "error" in chunk and "choices" not in chunk:
+        chunk = crypto.mask_all_json(chunk, secrets)
         error = chunk["error"] if isinstance(chunk["error"], dict) else {}
         record.error_type = str(error.get("type") or "upstream_stream_error")
         record.error_message = str(error.get("message") or chunk["error"])

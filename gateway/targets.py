@@ -35,7 +35,6 @@ _CLIENT_OPTIONS = {
     "anthropic-version",
     "anthropic-beta",
 }
-_SECRET_OPTIONS = ("aws-access-key-id", "aws-secret-access-key", "aws-session-token")
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _MODEL = re.compile(r"@([^/]*)(?:/(.*))?", re.DOTALL)  # "@slug/model" or "@slug"
 _CACHE_SECONDS = 10.0  # as auth.py: disabling or editing a record reaches other workers this fast
@@ -153,17 +152,14 @@ def target_for(provider: Provider) -> Target:
 
 
 def scrub(error: GatewayError, record: Record, target: Target | None) -> None:
-    """Mask an admin's secrets in an upstream error, should a provider ever echo one back."""
-    if target is None or not target.slug:
+    """Mask the target's credentials in an upstream error, should a provider ever echo one
+    back: the client's own key too, for it must not reach the log."""
+    secrets = target.secrets() if target else []
+    if not secrets:
         return
-    body = orjson.dumps(record.response_body).decode() if record.response_body else ""
-    changed = False
-    for secret in (target.api_key, *(target.options.get(name, "") for name in _SECRET_OPTIONS)):
-        if len(secret) >= 8 and (secret in error.message or secret in body):
-            error.message = error.message.replace(secret, crypto.mask(secret))
-            body, changed = body.replace(secret, crypto.mask(secret)), True
-    if changed and body:
-        record.response_body = orjson.loads(body)
+    error.message = crypto.mask_all(error.message, secrets)
+    if record.response_body:
+        record.response_body = crypto.mask_all_json(record.response_body, secrets)
 
 
 async def _from_headers(request: HttpRequest) -> Target:

@@ -15,6 +15,8 @@ import orjson
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 
+SECRET_OPTIONS = ("aws-access-key-id", "aws-secret-access-key", "aws-session-token")
+
 
 @dataclass(frozen=True)
 class Target:
@@ -31,6 +33,11 @@ class Target:
     # An admin-set base URL may be private (a local vLLM); a client-supplied one is guarded.
     base_url_trusted: bool = False
     slug: str = ""  # the admin's Provider record this came from, when routed by `@slug`
+
+    def secrets(self) -> list[str]:
+        """The credentials this target carries, to mask should an upstream echo one back."""
+        values = (self.api_key, *(self.options.get(name) or "" for name in SECRET_OPTIONS))
+        return [value for value in values if len(value) >= 8]
 
 
 @dataclass

@@ -394,3 +394,21 @@ async def test_it_masks_an_admins_key_that_an_upstream_echoes(async_client, loca
     log = await RequestLog.objects.aget(request_id=response["x-iris-request-id"])
     assert log.provider_slug == "local" and log.error_message == "Rat…ests"
     assert echoed not in json.dumps(log.response_body)
+
+
+async def test_it_masks_a_key_that_an_upstream_echoes_mid_stream(async_client, local, written_logs):
+    from gateway.models import RequestLog
+
+    record = await local()
+    admins_key = "sk-admin-held-secret-0123456789"
+    record.set_credential("api_key", admins_key)
+    await record.asave()
+    body = {**hello(model="echo-mid-stream", text="one two three four"), "stream": True}
+    response = await call(async_client, body, **{"x-portkey-provider": "@local"})
+    assert response.status_code == 200
+    sent = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    assert "Overloaded (Bearer sk-…6789)" in sent and admins_key not in sent
+    written_logs()
+    log = await RequestLog.objects.aget(request_id=response["x-iris-request-id"])
+    assert log.error_message == "Overloaded (Bearer sk-…6789)"
+    assert admins_key not in json.dumps(log.response_body)

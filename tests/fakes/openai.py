@@ -1,8 +1,9 @@
 """A fake OpenAI upstream: checks each body against the `openai` SDK's request types.
 
 Behaviour by model name: "fail-429" answers a rate-limit error, "slow" sleeps 3 s,
-"die" breaks the stream after two chunks; anything else answers with how many images it
-saw and the last user text, so tests can tell what really arrived.
+"die" breaks the stream after two chunks, "echo-mid-stream" sends an error event after two
+chunks that echoes the key it got (as a careless upstream might); anything else answers
+with how many images it saw and the last user text, so tests can tell what really arrived.
 """
 
 import json
@@ -49,7 +50,13 @@ def handle(request: Received) -> Reply:
     return Reply(
         200,
         headers={"content-type": "text/event-stream"},
-        chunks=stream_chunks(model, text, include_usage, die=model == "die"),
+        chunks=stream_chunks(
+            model,
+            text,
+            include_usage,
+            die=model == "die",
+            echo=request.headers["authorization"] if model == "echo-mid-stream" else "",
+        ),
         die=model == "die",
     )
 
@@ -92,7 +99,7 @@ def completion(model: str, text: str) -> dict:
     }
 
 
-def stream_chunks(model: str, text: str, include_usage: bool, die: bool = False):
+def stream_chunks(model: str, text: str, include_usage: bool, die: bool = False, echo: str = ""):
     base = {"id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 1, "model": model}
 
     def event(data: dict) -> bytes:
@@ -109,6 +116,9 @@ def stream_chunks(model: str, text: str, include_usage: bool, die: bool = False)
     words = text.split(" ")
     for i, word in enumerate(words):
         if die and i == 2:
+            return
+        if echo and i == 2:
+            yield event({"error": {"message": f"Overloaded ({echo})", "type": "server_error"}})
             return
         piece = word if i == 0 else " " + word
         yield event(
