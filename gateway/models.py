@@ -105,7 +105,10 @@ class Provider(models.Model):
     azure_resource_name = models.CharField("resource name", max_length=64, blank=True)
     azure_deployment_id = models.CharField("deployment", max_length=64, blank=True)
     azure_api_version = models.CharField(
-        "API version", max_length=32, blank=True, help_text="Blank: 2024-10-21."
+        "API version",
+        max_length=32,
+        blank=True,
+        help_text="Blank: 2024-10-21. v1: Azure's v1 API, where the model names the deployment.",
     )
     aws_region = models.CharField(
         "AWS region",

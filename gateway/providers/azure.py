@@ -1,6 +1,9 @@
 """Azure OpenAI (learn.microsoft.com/azure/ai-services/openai/reference): OpenAI's bodies and
 answers (plus content-filter results, kept) at a deployment URL, with `api-key`, or with Bearer for
 an Entra ID token: x-portkey-azure-ad-token (Portkey's), or the key with azure-auth-mode: entra.
+
+API version "v1" selects Azure's v1 API (…/openai/api-version-lifecycle): `{base}/v1/chat/
+completions` with no api-version parameter, the deployment named by the body's `model`.
 """
 
 import re
@@ -22,8 +25,13 @@ parse_response = openai.parse_response
 def build_request(chat: Chat, target: Target) -> Upstream:
     options = target.options
     base = target.base_url or DEFAULT_BASE_URL.format(resource=_option(options, "resource-name"))
-    path = f"/deployments/{_option(options, 'deployment-id')}/chat/completions?api-version="
-    url = base.rstrip("/") + path + _option(options, "api-version", default=DEFAULT_API_VERSION)
+    version = _option(options, "api-version", default=DEFAULT_API_VERSION)
+    if version == "v1":
+        path = "/v1/chat/completions"
+    else:
+        deployment = _option(options, "deployment-id")
+        path = f"/deployments/{deployment}/chat/completions?api-version={version}"
+    url = base.rstrip("/") + path
     headers = {"content-type": "application/json", **target.headers}
     entra = target.api_key if options.get("azure-auth-mode") == "entra" else ""
     if token := options.get("azure-ad-token") or entra:  # Iris fetches no tokens itself

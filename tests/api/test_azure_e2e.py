@@ -106,6 +106,33 @@ def test_it_answers_a_base64_image_through_the_deployment(iris, fake_azure, clie
     assert fake_azure_handler.API_KEY not in json.dumps(log)
 
 
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_v1_api_names_the_deployment_by_the_model(iris, fake_azure, stream):
+    headers = azure_headers(fake_azure, **{"x-portkey-azure-api-version": "v1"})
+    del headers["x-portkey-azure-deployment-id"]
+    client = openai.OpenAI(
+        base_url=iris.url + "/v1",
+        api_key=fake_azure_handler.API_KEY,
+        default_headers=iris.headers(**headers),
+    )
+    reply = client.chat.completions.create(
+        model=DEPLOYMENT, messages=vision(CAT_URI, "v1?"), stream=stream
+    )
+    if stream:
+        chunks = list(reply)
+        text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        model = chunks[0].model
+    else:
+        text, model = reply.choices[0].message.content, reply.model
+    assert (text, model) == (
+        "I see 1 image(s). You said: v1?",
+        fake_azure_handler.DEPLOYMENTS[DEPLOYMENT],
+    )
+    path, query, sent_headers, body = upstream_request(fake_azure)
+    assert (path, query, body["model"]) == ("/openai/v1/chat/completions", {}, DEPLOYMENT)
+    assert sent_headers["api-key"] == fake_azure_handler.API_KEY
+
+
 def test_it_streams_with_usage_and_logs_the_assembled_reply(iris, fake_azure, client):
     raw = client.chat.completions.with_raw_response.create(
         model="gpt-4o",

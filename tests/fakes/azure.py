@@ -1,7 +1,8 @@
 """A fake Azure OpenAI upstream that checks each request the way Azure does.
 
 Requests must use /openai/deployments/{deployment}/chat/completions (so a custom host is
-FakeServer.url + "/openai"), a published `api-version` query parameter, and either the
+FakeServer.url + "/openai") with a published `api-version` query parameter, or the v1 API's
+/openai/v1/chat/completions with none (the body's model names the deployment), and either the
 `api-key` header (API_KEY) or `Authorization: Bearer ENTRA_TOKEN`. The body is OpenAI's, so it
 is checked with tests/fakes/schema.py against the openai SDK's CompletionCreateParams
 TypedDicts, and every data-URI image must really be a PNG, JPEG, GIF or WEBP. Failures answer
@@ -90,7 +91,10 @@ def validate(request: Received) -> tuple[str, dict]:
     url = urlsplit(request.path)
     match = _PATH.match(url.path)
     versions = parse_qs(url.query).get("api-version", [])
-    if not match or len(versions) != 1 or versions[0] not in API_VERSIONS:
+    v1 = url.path == "/openai/v1/chat/completions"
+    if v1 and versions:  # the v1 API takes no dated version (only "preview")
+        raise Refused(_canned("resource_not_found"))
+    if not v1 and (not match or len(versions) != 1 or versions[0] not in API_VERSIONS):
         raise Refused(_canned("resource_not_found"))
     authorization = request.headers.get("authorization", "")
     if authorization.startswith("Bearer "):
@@ -98,7 +102,7 @@ def validate(request: Received) -> tuple[str, dict]:
             raise Refused(_canned("invalid_token"))
     elif request.headers.get("api-key") != API_KEY:
         raise Refused(_canned("invalid_key"))
-    if match["deployment"] not in DEPLOYMENTS:
+    if not v1 and match["deployment"] not in DEPLOYMENTS:
         raise Refused(_canned("deployment_not_found"))
     try:
         body = json.loads(request.body)
@@ -111,7 +115,10 @@ def validate(request: Received) -> tuple[str, dict]:
         _check_images(body)
     except (ValueError, SchemaError) as exc:
         raise Refused(_invalid(f"Invalid request: {exc}")) from None
-    return DEPLOYMENTS[match["deployment"]], body
+    deployment = body["model"] if v1 else match["deployment"]
+    if v1 and deployment not in DEPLOYMENTS:
+        raise Refused(_canned("deployment_not_found"))
+    return DEPLOYMENTS[deployment], body
 
 
 def _check_images(body: dict) -> None:

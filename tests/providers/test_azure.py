@@ -127,6 +127,13 @@ def test_a_custom_host_replaces_the_resource_base_url():
     )
 
 
+def test_the_v1_api_takes_no_dated_version_and_no_deployment_in_the_path():
+    upstream = build(**{"azure-api-version": "v1", "azure-deployment-id": ""})
+    assert upstream.url == "https://iris-vision.openai.azure.com/openai/v1/chat/completions"
+    assert upstream.headers["api-key"] == "azure-key"
+    assert json.loads(upstream.content)["model"] == "gpt-4o"  # the deployment, for Azure
+
+
 def test_an_entra_id_token_goes_as_a_bearer_token_instead_of_the_key():
     upstream = build(api_key="", **{"azure-ad-token": "Bearer eyJ.token"})
     assert upstream.headers["authorization"] == "Bearer eyJ.token"
