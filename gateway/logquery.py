@@ -75,7 +75,7 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
     if f.has_images is not None:
         qs = qs.filter(image_count__gt=0) if f.has_images else qs.filter(image_count=0)
     if f.search:
-        qs = qs.filter(Q(prompt_preview__icontains=f.search) | Q(reply_preview__icontains=f.search))
+        qs = qs.filter(search_text__icontains=f.search)
     if f.prompt:
         qs = qs.filter(prompt=f.prompt)
     if f.image_sha256:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from gateway.capture import Record
 
 _PREVIEW = 300
+_SEARCHED = 20_000
 
 
 def _reply_text(body: dict | None) -> str:
@@ -29,18 +30,36 @@ def _reply_text(body: dict | None) -> str:
         return ""
 
 
+def _search_text(chat: Chat | None, response_body: dict | None) -> str:
+    """Every text of the conversation and of the reply (tool-call arguments included), capped."""
+    texts = [_text(m.get("content")) for m in chat.body["messages"]] if chat else []
+    choices = (response_body or {}).get("choices")
+    for choice in choices if isinstance(choices, list) else ():
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if isinstance(message, dict):
+            texts.append(_text(message.get("content")))
+            for call in message.get("tool_calls") or ():
+                function = call.get("function") if isinstance(call, dict) else None
+                if isinstance(function, dict):
+                    texts.append(f"{function.get('name', '')} {function.get('arguments', '')}")
+    return "\n".join(t for t in texts if t)[:_SEARCHED]
+
+
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [p.get("text") for p in content if isinstance(p, dict)]
+        return " ".join(t for t in texts if isinstance(t, str) and t)
+    return ""
+
+
 def _prompt_text(chat: Chat | None) -> str:
     if chat is None:
         return ""
     for message in reversed(chat.body["messages"]):
-        if message.get("role") != "user":
-            continue
-        content = message.get("content")
-        if isinstance(content, str):
-            return content
-        if isinstance(content, list):
-            texts = [p.get("text", "") for p in content if isinstance(p, dict)]
-            return " ".join(t for t in texts if isinstance(t, str) and t)
+        if message.get("role") == "user":
+            return _text(message.get("content"))
     return ""
 
 
@@ -146,6 +165,7 @@ def _row(r: Record):
         image_count=len(r.chat.images) if r.chat else 0,
         prompt_preview=_prompt_text(r.chat)[:_PREVIEW],
         reply_preview=_reply_text(r.response_body)[:_PREVIEW],
+        search_text=_search_text(r.chat, r.response_body),
         prompt=r.prompt[:64],
         prompt_version=r.prompt_version,
         prompt_variables=r.prompt_variables,

@@ -293,6 +293,8 @@ class RequestLog(models.Model):
     image_count = models.PositiveSmallIntegerField(default=0)
     prompt_preview = models.CharField(max_length=300, blank=True)
     reply_preview = models.CharField(max_length=300, blank=True)
+    # Every message's text and the reply's, for the logs search (previews hold only the start).
+    search_text = models.TextField(blank=True)
     prompt = models.CharField(max_length=64, blank=True, help_text="the prompt's id, if any")
     prompt_version = models.PositiveIntegerField(null=True, blank=True)
     prompt_variables = models.JSONField(null=True, blank=True)  # data URIs as blob references

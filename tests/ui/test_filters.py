@@ -80,6 +80,20 @@ def test_it_searches_prompts_and_replies(staff_client):
     assert _ids(staff_client, "?q=mat") == [dog.id]
 
 
+def test_it_searches_whole_conversations_past_the_previews(staff_client):
+    long_reply = "word " * 200 + "needle in the reply"
+    in_reply = make_log("Describe this", long_reply)
+    in_system = make_log("Describe this", "ok", system="You grade haystacks.")
+    streamed = make_log("Describe this", "a streamed pinecone", stream=True)
+    tool = make_log("Box it", None, tool_call={"name": "report_box", "arguments": '{"x": 7}'})
+    make_log("Nothing here", "Nope.")
+    assert len(in_reply.reply_preview) == 300 and "needle" not in in_reply.reply_preview
+    assert _ids(staff_client, "?q=NEEDLE") == [in_reply.id]
+    assert _ids(staff_client, "?q=haystack") == [in_system.id]
+    assert _ids(staff_client, "?q=pinecone") == [streamed.id]
+    assert _ids(staff_client, "?q=report_box") == [tool.id]
+
+
 def test_it_filters_by_image(staff_client):
     shared = png(color=(9, 9, 9))
     first = make_log(images=[shared])

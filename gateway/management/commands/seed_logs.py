@@ -215,6 +215,7 @@ def fake_log(
         request_body=body,
         latency_ms=latency,
         prompt_preview=prompt[:300],
+        search_text=prompt,
     )
     if failed:
         status, kind, message = rng.choice(ERRORS)
@@ -224,6 +225,7 @@ def fake_log(
     reply = rng.choice(ANSWERS).format(s=subject, n=rng.randint(2, 99), c=rng.randint(10, 99))
     completion = len(reply.split()) * 4 // 3
     log.status_code, log.reply_preview = 200, reply[:300]
+    log.search_text += "\n" + reply
     log.prompt_tokens, log.completion_tokens = prompt_tokens, completion
     log.total_tokens = prompt_tokens + completion
     log.ttft_ms = latency * rng.uniform(0.2, 0.6) if stream else None
