@@ -68,12 +68,17 @@ class ApiHandler(ASGIHandler):
                     await task
 
     async def _respond(self, request, send) -> None:
-        response = await self.run_get_response(request)
+        response = None
         try:
+            response = await self.run_get_response(request)
             await self.send_response(response, send)
         finally:
             if isinstance(response, FileResponse):  # the only kind holding a resource
                 await sync_to_async(response.close)()
+            record = getattr(request, "iris_record", None)
+            if record is not None and not record.submitted:  # gone before its stream began
+                record.client_gone()
+                capture.submit(record)
 
     async def read_body(self, receive):
         keep = settings.GATEWAY_MAX_BODY_BYTES + 1  # one byte over tells the view to refuse

@@ -15,6 +15,7 @@ from gateway.models import KEY_PREFIX, ApiKey, Provider, hash_key
 
 _CACHE_SECONDS = 10.0
 _cache: dict[str, tuple[ApiKey | None, float]] = {}
+_MAX_CACHED = 1000
 
 
 def bearer_token(request: HttpRequest) -> str:
@@ -77,6 +78,8 @@ async def _lookup(digest: str) -> ApiKey | None:
     if cached and cached[1] > time.monotonic():
         return cached[0]
     key = await orm(_fetch)(digest)
+    if len(_cache) >= _MAX_CACHED:  # keys are client input: wrong ones must not pile up
+        _cache.clear()
     _cache[digest] = (key, time.monotonic() + _CACHE_SECONDS)
     return key
 

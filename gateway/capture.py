@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, connection
 from django.utils import timezone
 
 from gateway import http, logrows
@@ -44,10 +44,13 @@ _SECRET_WORDS = {
 
 
 def redact_headers(headers: dict) -> dict:
-    return {
+    redacted = {
         name.lower(): "[redacted]" if _SECRET_WORDS & set(name.lower().split("-")) else value
         for name, value in headers.items()
     }
+    if host := redacted.get("x-portkey-custom-host"):  # may carry user:pass@ or ?key=
+        redacted["x-portkey-custom-host"] = http.redact_url(host)
+    return redacted
 
 
 @dataclass
@@ -80,6 +83,7 @@ class Record:
     prompt: str = ""  # a request made through a saved prompt: its id, version and variables
     prompt_version: int | None = None
     prompt_variables: dict | None = None
+    submitted: bool = False  # handed to the writer (see submit)
     # Stream assembly: text and tool calls per choice index.
     _choices: dict = field(default_factory=dict)
     _stream_head: dict = field(default_factory=dict)
@@ -114,6 +118,14 @@ class Record:
             self.status_code = error.status
         if self.response_body is None:
             self.response_body = error.body()
+        self.latency_ms = self.elapsed_ms()
+
+    def client_gone(self) -> None:
+        """The client hung up: mid-stream (the status stays 200) or before any answer (499,
+        as nginx logs it)."""
+        if not self.error_type:
+            self.error_type, self.error_message = "client_disconnected", "Client went away."
+        self.status_code = self.status_code or 499
         self.latency_ms = self.elapsed_ms()
 
     def add_chunk(self, chunk: dict) -> None:
@@ -168,6 +180,7 @@ class Record:
 
 _STOP = object()
 _PURGE_EVERY = 3600.0  # seconds between retention purges (LOG_RETENTION_DAYS)
+_REPLAY_EVERY = 60.0  # seconds between attempts to write records spooled to disk
 
 
 class Writer:
@@ -215,12 +228,16 @@ class Writer:
     def _run(self) -> None:
         self._replay_spool()
         next_purge = time.monotonic() + 60
+        next_replay = time.monotonic() + _REPLAY_EVERY
         while True:
             if time.monotonic() > next_purge:
                 next_purge = time.monotonic() + _PURGE_EVERY
                 self._purge()
+            if time.monotonic() > next_replay:  # what a database outage left on disk
+                next_replay = time.monotonic() + _REPLAY_EVERY
+                self._replay_spool()
             try:
-                batch = [self.queue.get(timeout=_PURGE_EVERY)]
+                batch = [self.queue.get(timeout=_REPLAY_EVERY)]
             except queue.Empty:
                 continue
             # Linger a little to gather a batch: one row per transaction costs ~1 ms of
@@ -261,12 +278,29 @@ class Writer:
                     "writing %d log records failed (attempt %d)", len(records), attempt + 1
                 )
                 time.sleep(0.2 * (attempt + 1))
-        self._spool(records)
+        if _database_up():
+            self._write_one_by_one(records)
+        else:
+            self._spool(records)
 
-    def _spool(self, records: list[Record]) -> None:
+    def _write_one_by_one(self, records: list[Record]) -> None:
+        """The database answers, yet the batch fails: one record is at fault. Write all the
+        others; set the bad ones aside (*.failed, never replayed) for a developer to look at."""
+        failed = []
+        for record in records:
+            try:
+                close_old_connections()
+                logrows.save_batch([record])
+            except Exception:
+                log.exception("log record %s cannot be written; set aside", record.request_id)
+                failed.append(record)
+        if failed:
+            self._spool(failed, suffix="failed")
+
+    def _spool(self, records: list[Record], suffix: str = "pickle") -> None:
         spool = settings.LOG_SPOOL_DIR
         spool.mkdir(parents=True, exist_ok=True)
-        path = spool / f"{time.time_ns()}-{uuid.uuid4().hex}.pickle"
+        path = spool / f"{time.time_ns()}-{uuid.uuid4().hex}.{suffix}"
         # Our own data, read back only by this process's code: pickle keeps Image bytes as-is.
         path.write_bytes(pickle.dumps(records))
         self.spooled += len(records)
@@ -276,13 +310,31 @@ class Writer:
         for path in sorted(spool.glob("*.pickle")) if spool.exists() else ():
             try:
                 records = pickle.loads(path.read_bytes())
+            except Exception:
+                log.exception("spooled log file %s cannot be read; set aside", path.name)
+                path.rename(path.with_suffix(".failed"))
+                continue
+            try:
                 close_old_connections()
                 logrows.save_batch(records)
-                path.unlink()
                 log.info("replayed %d spooled log records from %s", len(records), path.name)
             except Exception:
-                log.exception("replaying %s failed; it stays for the next start", path.name)
-                return
+                if not _database_up():
+                    log.warning("the database is down; spooled logs wait for the next replay")
+                    return
+                log.exception("replaying %s failed as a batch; record by record", path.name)
+                self._write_one_by_one(records)
+            path.unlink()
+
+
+def _database_up() -> bool:
+    try:
+        close_old_connections()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        return False
 
 
 writer = Writer()
@@ -295,6 +347,7 @@ _pending: set[asyncio.Task] = set()
 
 def submit(record: Record) -> None:
     """Hand a finished record to the writer. Never blocks, never raises."""
+    record.submitted = True
     try:
         images = record.chat.images if record.chat else []
         missing = [

@@ -124,25 +124,44 @@ def _parse(raw: bytes, text: bytes, lifted: list[memoryview]) -> Chat:
         content = message.get("content")
         if isinstance(content, list):
             chat.images.extend(_images_in(content, i, lifted, used))
+        elif content is not None and not isinstance(content, str):
+            raise invalid(
+                f"messages[{i}].content must be a string or an array of content parts.",
+                f"messages.{i}.content",
+            )
+    tools = body.get("tools")
+    if tools is not None and not (isinstance(tools, list) and all(map(_is_object, tools))):
+        raise invalid("'tools' must be an array of objects.", "tools")
     if len(used) != len(lifted):
         raise _NotLiftable  # a stand-in sits elsewhere: in a text, a key, another field
     return chat
 
 
+def _is_object(value: object) -> bool:
+    return isinstance(value, dict)
+
+
 def _images_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) -> list[Image]:
     images = []
     for j, part in enumerate(parts):
-        if not isinstance(part, dict) or part.get("type") != "image_url":
+        if not isinstance(part, dict):
+            raise invalid(
+                f"messages[{i}].content[{j}] must be a content part object.",
+                f"messages.{i}.content.{j}",
+            )
+        if part.get("type") != "image_url":
             continue
         param = f"messages.{i}.content.{j}.image_url"
         spec = part.get("image_url")
-        url = spec.get("url") if isinstance(spec, dict) else spec
+        if isinstance(spec, str):  # a bare URL string, as some clients send: OpenAI's shape
+            spec = part["image_url"] = {"url": spec}
+        url = spec.get("url") if isinstance(spec, dict) else None
         detail = spec.get("detail") if isinstance(spec, dict) else None
         if not isinstance(url, str) or not url:
             raise invalid(f"messages[{i}].content[{j}]: image_url.url is missing.", param)
+        if detail is not None and not isinstance(detail, str):
+            raise invalid(f"messages[{i}].content[{j}]: image_url.detail must be a string.", param)
         if lifted and url.startswith(_LIFTED):
-            if not isinstance(spec, dict):
-                raise _NotLiftable
             image = Image(message=i, part=j, origin="base64", detail=detail)
             try:
                 index = int(url[len(_LIFTED) :])
@@ -162,10 +181,9 @@ def _images_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) ->
                 raise invalid(
                     f"messages[{i}].content[{j}]: the image {exc}.", param, "invalid_image"
                 ) from None
-            if isinstance(spec, dict):
-                # The bytes now live in Image.data and the original text in chat.raw: drop a
-                # third copy (base64 of a big image is tens of MB) from the parsed body.
-                spec["url"] = DECODED_IMAGE
+            # The bytes now live in Image.data and the original text in chat.raw: drop a
+            # third copy (base64 of a big image is tens of MB) from the parsed body.
+            spec["url"] = DECODED_IMAGE
         elif url.startswith(("https://", "http://")):
             image = Image(message=i, part=j, origin="url", detail=detail, url=url)
         else:

@@ -19,11 +19,24 @@ import socket
 import time
 import weakref
 from dataclasses import dataclass
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from django.conf import settings
 from yarl import URL
+
+_SECRET_PARAMS = {
+    "key",
+    "api_key",
+    "apikey",
+    "token",
+    "sig",
+    "signature",
+    "x-amz-signature",
+    "x-amz-security-token",
+    "x-amz-credential",
+}
 
 
 class BlockedAddress(Exception):
@@ -198,3 +211,19 @@ async def _follow(url: URL, max_bytes: int) -> Fetched:
                     raise FetchError(f"too large (over {max_bytes} bytes)")
             return Fetched(bytes(body), response.headers.get("content-type", ""), str(url))
     raise FetchError(f"too many redirects (limit {settings.GATEWAY_IMAGE_FETCH_MAX_REDIRECTS})")
+
+
+def redact_url(url: str) -> str:
+    """The URL without userinfo, and with secret-looking query values masked."""
+    parts = urlsplit(url)
+    query = [
+        (k, "[redacted]" if k.lower() in _SECRET_PARAMS else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    try:
+        netloc += f":{parts.port}" if parts.port else ""
+    except ValueError:  # not a port number: a client's header, logged as it can be
+        netloc += ":[invalid port]"
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))

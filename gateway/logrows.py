@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import orjson
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -119,11 +120,11 @@ def save_batch(records: list[Record]) -> None:
                     blob_id=img.sha256 if img.data else None,
                     message_index=img.message,
                     part_index=img.part,
-                    detail=img.detail or "",
+                    detail=_clean((img.detail or "")[:20]),
                     origin=img.origin,
-                    url=img.url or "",
-                    data_uri_prefix=img.data_uri_prefix,
-                    error=img.error,
+                    url=_clean(img.url or ""),
+                    data_uri_prefix=_clean(img.data_uri_prefix[:100]),
+                    error=_clean(img.error),
                 )
                 for row, r in zip(rows, records, strict=True)
                 if r.chat
@@ -142,31 +143,58 @@ def _row(r: Record):
         request_id=r.request_id,
         created_at=r.created_at,
         api_key_id=r.api_key_id,
-        provider=r.provider[:50],
-        provider_slug=r.provider_slug[:64],
-        model=r.model[:200],
-        trace_id=r.trace_id,
-        metadata=r.metadata,
-        path=r.path[:200],
-        upstream_url=r.upstream_url[:1000],
-        request_headers=r.request_headers,
-        request_body=stored_body(r),
-        response_body=r.response_body,
+        provider=_clean(r.provider[:50]),
+        provider_slug=_clean(r.provider_slug[:64]),
+        model=_clean(r.model[:200]),
+        trace_id=_clean(r.trace_id[:200]),
+        metadata=_clean_json(r.metadata),
+        path=_clean(r.path[:200]),
+        upstream_url=_clean(r.upstream_url[:1000]),
+        request_headers=_clean_json(r.request_headers),
+        request_body=_clean_json(stored_body(r)),
+        response_body=_clean_json(r.response_body),
         status_code=r.status_code,
-        error_type=r.error_type[:100],
-        error_message=r.error_message,
+        error_type=_clean(r.error_type[:100]),
+        error_message=_clean(r.error_message),
         is_stream=r.is_stream,
         chunk_count=r.chunk_count,
         latency_ms=r.latency_ms,
         ttft_ms=r.ttft_ms,
-        prompt_tokens=usage.get("prompt_tokens"),
-        completion_tokens=usage.get("completion_tokens"),
-        total_tokens=usage.get("total_tokens"),
+        prompt_tokens=_count(usage.get("prompt_tokens")),
+        completion_tokens=_count(usage.get("completion_tokens")),
+        total_tokens=_count(usage.get("total_tokens")),
         image_count=len(r.chat.images) if r.chat else 0,
-        prompt_preview=_prompt_text(r.chat)[:_PREVIEW],
-        reply_preview=_reply_text(r.response_body)[:_PREVIEW],
-        search_text=_search_text(r.chat, r.response_body),
+        prompt_preview=_clean(_prompt_text(r.chat)[:_PREVIEW]),
+        reply_preview=_clean(_reply_text(r.response_body)[:_PREVIEW]),
+        search_text=_clean(_search_text(r.chat, r.response_body)),
         prompt=r.prompt[:64],
         prompt_version=r.prompt_version,
-        prompt_variables=r.prompt_variables,
+        prompt_variables=_clean_json(r.prompt_variables),
     )
+
+
+# PostgreSQL refuses NUL in text and in jsonb: one such character from a client or a model
+# must not cost the row (or, in a batch, its neighbours).
+def _clean(text: str) -> str:
+    return text.replace("\x00", "\ufffd") if "\x00" in text else text
+
+
+def _clean_json(value):
+    if value is None or b"\\u0000" not in orjson.dumps(value):
+        return value
+    return _without_nul(value)
+
+
+def _without_nul(value):
+    if isinstance(value, str):
+        return _clean(value)
+    if isinstance(value, dict):
+        return {_clean(str(k)): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_nul(v) for v in value]
+    return value
+
+
+def _count(value: object) -> int | None:
+    """A token count as the column takes it; an upstream's odd value is dropped, not fatal."""
+    return value if isinstance(value, int) and 0 <= value < 2**31 else None

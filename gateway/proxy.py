@@ -4,7 +4,6 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from types import ModuleType
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import aiohttp
 import orjson
@@ -24,17 +23,6 @@ log = logging.getLogger(__name__)
 _PASS_HEADERS = ("x-request-id", "retry-after", "openai-processing-ms", "request-id")
 _PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _SLICE_BYTES = 256 * 1024
-_SECRET_PARAMS = {
-    "key",
-    "api_key",
-    "apikey",
-    "token",
-    "sig",
-    "signature",
-    "x-amz-signature",
-    "x-amz-security-token",
-    "x-amz-credential",
-}
 
 
 async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpResponse:
@@ -42,7 +30,7 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     provider = providers.get(target.provider)
     await prepare_images(chat, provider, target)
     upstream = provider.build_request(chat, target)
-    record.upstream_url = redact_url(upstream.url)
+    record.upstream_url = http.redact_url(upstream.url)
     # A custom host from the client goes through the private-network guard; an admin's does not.
     session = http.session(trusted=target.base_url_trusted or not target.base_url)
     try:
@@ -77,10 +65,13 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     try:
         data = orjson.loads(content)
     except orjson.JSONDecodeError:
+        data = None
+    if not isinstance(data, dict):
         record.response_body = _json_or_text(content)
         raise GatewayError(
-            502, "Upstream returned a body that is not JSON.", code="bad_upstream_response"
-        ) from None
+            502, "Upstream returned a body that is not a JSON object.", code="bad_upstream_response"
+        )
+    record.response_body = data  # the upstream's own answer, kept should translating it fail
     body = provider.parse_response(data, chat)
     record.finish(200, body)
     capture.submit(record)
@@ -108,10 +99,15 @@ async def relay(
         record.finish(200, record.assembled())
         record.fail(error)
         yield encode_sse(error.body())
+    except Exception:  # a bug of ours, or an event no translator foresaw: end cleanly, logged
+        log.exception("relaying a stream failed")
+        error = GatewayError(502, "Iris could not relay the upstream's stream.", code="bad_stream")
+        record.finish(200, record.assembled())
+        record.fail(error)
+        yield encode_sse(error.body())
     except asyncio.CancelledError:
         record.finish(200, record.assembled())
-        if not record.error_type:
-            record.error_type, record.error_message = "client_disconnected", "Client went away."
+        record.client_gone()
         raise
     finally:
         response.release()
@@ -207,18 +203,6 @@ def transport_error(exc: Exception, *, during_stream: bool = False) -> GatewayEr
         f"Upstream failed {where} ({reason}: {exc})".replace("  ", " "),
         code="upstream_unreachable" if not during_stream else "upstream_error",
     )
-
-
-def redact_url(url: str) -> str:
-    parts = urlsplit(url)
-    query = [
-        (k, "[redacted]" if k.lower() in _SECRET_PARAMS else v)
-        for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    netloc = parts.hostname or ""
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
 
 
 def _payload(content: bytes) -> bytes | AsyncIterator[memoryview]:

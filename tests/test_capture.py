@@ -2,6 +2,7 @@
 
 import base64
 import json
+import pickle
 
 import pytest
 from django.core.files.storage import default_storage
@@ -72,15 +73,66 @@ def test_records_are_spooled_when_the_database_fails_and_replayed_later(monkeypa
         raise RuntimeError("database is down")
 
     monkeypatch.setattr(logrows, "save_batch", broken)
+    monkeypatch.setattr(capture, "_database_up", lambda: False)
     monkeypatch.setattr(capture.time, "sleep", lambda s: None)
     writer.put(record_with_image(tiny_png))
     writer.drain()
     assert writer.spooled == 1 and RequestLog.objects.count() == 0
     monkeypatch.setattr(logrows, "save_batch", real_save)
+    monkeypatch.setattr(capture, "_database_up", lambda: True)
     writer.put(record_with_image(png_bytes(color=(1, 2, 3)), "second"))  # restarts: replays
     writer.drain()
     assert sorted(RequestLog.objects.values_list("prompt_preview", flat=True)) == ["hi", "second"]
     assert not list((capture.settings.LOG_SPOOL_DIR).glob("*.pickle"))
+
+
+def _poisoned(monkeypatch):
+    """save_batch refuses any batch holding a record whose prompt is "poison"."""
+    real_save = logrows.save_batch
+
+    def save(records):
+        if any(r.chat and logrows._prompt_text(r.chat) == "poison" for r in records):
+            raise ValueError("a row the database refuses")
+        real_save(records)
+
+    monkeypatch.setattr(logrows, "save_batch", save)
+    monkeypatch.setattr(capture.time, "sleep", lambda s: None)
+
+
+def test_one_bad_record_does_not_cost_its_batch(monkeypatch, tiny_png):
+    _poisoned(monkeypatch)
+    writer = capture.Writer()
+    writer._write([record_with_image(tiny_png, t) for t in ("one", "poison", "two")])
+    assert sorted(RequestLog.objects.values_list("prompt_preview", flat=True)) == ["one", "two"]
+    [failed] = capture.settings.LOG_SPOOL_DIR.glob("*.failed")
+    assert [logrows._prompt_text(r.chat) for r in pickle.loads(failed.read_bytes())] == ["poison"]
+    assert not list(capture.settings.LOG_SPOOL_DIR.glob("*.pickle"))  # never replayed
+
+
+def test_replay_sets_a_bad_record_aside_and_goes_on(monkeypatch, tiny_png):
+    writer = capture.Writer()
+    writer._spool([record_with_image(tiny_png, "a"), record_with_image(tiny_png, "poison")])
+    writer._spool([record_with_image(tiny_png, "b")])
+    (capture.settings.LOG_SPOOL_DIR / "0-corrupt.pickle").write_bytes(b"not a pickle")
+    _poisoned(monkeypatch)
+    writer._replay_spool()
+    assert sorted(RequestLog.objects.values_list("prompt_preview", flat=True)) == ["a", "b"]
+    assert not list(capture.settings.LOG_SPOOL_DIR.glob("*.pickle"))
+    assert len(list(capture.settings.LOG_SPOOL_DIR.glob("*.failed"))) == 2
+
+
+def test_text_the_database_would_refuse_is_made_safe(tiny_png):
+    record = record_with_image(tiny_png, "nul\x00here")
+    record.chat.images[0].detail = "x" * 50
+    record.metadata = {"k\x00": "v\x00"}
+    record.finish(
+        200, {"choices": [{"message": {"content": "a\x00b"}}], "usage": {"prompt_tokens": -1}}
+    )
+    logrows.save_batch([record])
+    log = RequestLog.objects.get()
+    assert log.prompt_preview == "nul\ufffdhere" and log.metadata == {"k\ufffd": "v\ufffd"}
+    assert log.response_body["choices"][0]["message"]["content"] == "a\ufffdb"
+    assert log.prompt_tokens is None and log.images.get().detail == "x" * 20
 
 
 def test_a_full_queue_spools_instead_of_blocking(settings, tiny_png):
@@ -106,6 +158,15 @@ def test_secrets_are_redacted_from_headers():
     )
     assert headers["x-portkey-provider"] == "openai"
     assert {v for k, v in headers.items() if k != "x-portkey-provider"} == {"[redacted]"}
+
+
+def test_a_custom_host_is_logged_without_its_credentials():
+    headers = capture.redact_headers(
+        {"x-portkey-custom-host": "http://user:pw@[::1]:8000/v1?key=k-123&tenant=a"}
+    )
+    assert headers["x-portkey-custom-host"] == "http://[::1]:8000/v1?key=%5Bredacted%5D&tenant=a"
+    odd = capture.redact_headers({"x-portkey-custom-host": "http://h:port/v1"})
+    assert odd["x-portkey-custom-host"] == "http://h:[invalid port]/v1"
 
 
 def test_a_stream_is_assembled_into_one_completion():

@@ -152,3 +152,28 @@ def test_a_cut_out_data_uri_is_decoded_from_the_raw_bytes(tiny_png):
     chat = parse_chat(raw)
     assert chat.images[0].data == tiny_png and chat.images[0].detail == "low"
     assert chat.body["messages"][0]["content"][1]["image_url"]["url"] == DECODED_IMAGE
+
+
+@pytest.mark.parametrize(
+    ("fields", "param"),
+    [
+        ({"messages": [{"role": "user", "content": 5}]}, "messages.0.content"),
+        ({"messages": [{"role": "user", "content": ["hi"]}]}, "messages.0.content.0"),
+        ({"tools": ["x"]}, "tools"),
+        ({"tools": {"type": "function"}}, "tools"),
+        (
+            {"messages": [{"role": "user", "content": [image_part("https://x.test/a.png", 5)]}]},
+            "messages.0.content.0.image_url",
+        ),
+    ],
+)
+def test_it_refuses_content_and_tools_of_the_wrong_shape(fields, param):
+    with pytest.raises(GatewayError) as caught:
+        parse_chat(body(**fields))
+    assert (caught.value.status, caught.value.param) == (400, param)
+
+
+def test_a_bare_string_image_url_becomes_openais_object(tiny_png):
+    raw = _content({"type": "image_url", "image_url": "https://x.test/a.png"}).encode()
+    part = parse_chat(raw).body["messages"][0]["content"][0]
+    assert part["image_url"] == {"url": "https://x.test/a.png"}

@@ -2,6 +2,7 @@
 
 proxy_path() is that glue, shared with the prompts API and the prompt editor."""
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -42,7 +43,7 @@ async def proxy_path(
     """Auth, the chat body, routing, the upstream and the log: the path of every chat
     completion. The logs UI's prompt editor passes its own record and authenticate=False:
     its users logged in instead of presenting a gateway key."""
-    record = record or capture.Record.begin(request)
+    record = request.iris_record = record or capture.Record.begin(request)
     target = None
     try:
         key = await auth.check(request) if authenticate else None
@@ -55,6 +56,11 @@ async def proxy_path(
         record.provider, record.provider_slug = target.provider, target.slug
         record.model = chat.model  # "@slug/gpt-4o" went upstream as "gpt-4o"
         response = await proxy.forward(chat, target, record)
+    except asyncio.CancelledError:  # the client hung up while we waited on the upstream
+        if not record.submitted:
+            record.client_gone()
+            capture.submit(record)
+        raise
     except Exception as exc:
         error = exc if isinstance(exc, GatewayError) else internal_error(exc, request.path)
         targets.scrub(error, record, target)

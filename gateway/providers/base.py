@@ -15,7 +15,12 @@ import orjson
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 
-SECRET_OPTIONS = ("aws-access-key-id", "aws-secret-access-key", "aws-session-token")
+SECRET_OPTIONS = (
+    "aws-access-key-id",
+    "aws-secret-access-key",
+    "aws-session-token",
+    "azure-ad-token",
+)
 
 
 @dataclass(frozen=True)

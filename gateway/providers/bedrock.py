@@ -14,6 +14,7 @@ Quirks:
 """
 
 import base64
+import re
 from urllib.parse import quote
 
 import orjson
@@ -69,6 +70,7 @@ _NO_KEYS = (
     "(or a Bedrock API key as Authorization: Bearer)."
 )
 _NO_REGION = "Bedrock needs the AWS region in x-portkey-aws-region."
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")  # us-east-1, us-gov-west-1, eu-central-2
 _STREAM_ERROR_TYPES = {
     "validationException": "invalid_request_error",
     "throttlingException": "rate_limit_error",
@@ -81,6 +83,13 @@ def build_request(chat: Chat, target: base.Target) -> base.Upstream:
     options = target.options
     key_id, secret = options.get("aws-access-key-id", ""), options.get("aws-secret-access-key", "")
     region = options.get("aws-region", "").strip()
+    if region and not _REGION.fullmatch(region):  # it becomes part of the host name
+        raise GatewayError(
+            400,
+            f"x-portkey-aws-region: {region[:40]!r} is not an AWS region.",
+            code="invalid_region",
+            param="x-portkey-aws-region",
+        )
     if bool(key_id) != bool(secret) or not (key_id or target.api_key):
         raise GatewayError(400, _NO_KEYS, code="missing_credentials")
     if not region and (key_id or not target.base_url):  # a custom host + API key needs none

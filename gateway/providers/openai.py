@@ -56,35 +56,42 @@ def parse_response(data: dict, chat: Chat) -> dict:
 
 
 class Stream:
-    """OpenAI already streams chat.completion.chunk events: decode them, drop [DONE]."""
+    """OpenAI already streams chat.completion.chunk events: decode them, drop [DONE]. A stream
+    that ends without [DONE] (or an error event) was cut short: the client gets an error
+    event, not a clean end."""
 
     def __init__(self, chat: Chat) -> None:
         self._sse = SSEDecoder()
+        self._done = False
 
     def feed(self, data: bytes) -> list[dict]:
         return self._chunks(self._sse.feed(data))
 
     def close(self) -> list[dict]:
-        return self._chunks(self._sse.close())
+        out = self._chunks(self._sse.close())
+        if not self._done:
+            out.append(_stream_error("Upstream's stream ended before [DONE]."))
+        return out
 
-    @staticmethod
-    def _chunks(events: list) -> list[dict]:
+    def _chunks(self, events: list) -> list[dict]:
         out = []
         for event in events:
             if event.data.strip() == "[DONE]":
+                self._done = True
                 continue
             try:
-                out.append(orjson.loads(event.data))
+                chunk = orjson.loads(event.data)
             except orjson.JSONDecodeError:
-                out.append(
-                    {
-                        "error": {
-                            "message": f"Upstream sent a malformed event: {event.data[:200]}",
-                            "type": "api_error",
-                        }
-                    }
-                )
+                chunk = None
+            if not isinstance(chunk, dict):
+                chunk = _stream_error(f"Upstream sent a malformed event: {event.data[:200]}")
+            self._done |= "error" in chunk  # an error event ends a stream, as OpenAI's do
+            out.append(chunk)
         return out
+
+
+def _stream_error(message: str) -> dict:
+    return {"error": {"message": message, "type": "api_error", "code": "bad_upstream_stream"}}
 
 
 def parse_error(status: int, content: bytes) -> GatewayError:

@@ -221,3 +221,24 @@ def test_the_openai_sdk_raises_on_a_dying_stream(iris, upstream):
     )
     with pytest.raises(openai.APIError, match="Upstream failed during the stream"):
         list(stream)
+
+
+def test_a_client_that_hangs_up_before_the_answer_is_logged(iris, upstream):
+    trace = f"hung-up-{free_port()}"
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(
+            f"{iris.url}/v1/chat/completions",
+            headers=iris.headers(
+                **{
+                    "x-portkey-provider": "openai",
+                    "x-portkey-custom-host": upstream,
+                    "authorization": "Bearer sk-x",
+                    "x-portkey-trace-id": trace,
+                }
+            ),
+            json={**user("hello"), "model": "slow"},  # the fake sleeps 3 s
+            timeout=0.5,
+        )
+    [log] = iris.find_logs(trace_id=trace, timeout=10)
+    assert (log["status_code"], log["error_type"]) == (499, "client_disconnected")
+    assert log["model"] == "slow" and log["latency_ms"] < 3000

@@ -412,3 +412,24 @@ async def test_it_masks_a_key_that_an_upstream_echoes_mid_stream(async_client, l
     log = await RequestLog.objects.aget(request_id=response["x-iris-request-id"])
     assert log.error_message == "Overloaded (Bearer sk-…6789)"
     assert admins_key not in json.dumps(log.response_body)
+
+
+async def test_a_stream_that_iris_cannot_relay_ends_with_an_error_and_is_logged(
+    async_client, local, written_logs, monkeypatch
+):
+    from gateway.models import RequestLog
+    from gateway.providers import openai as openai_provider
+
+    await local()
+
+    def broken_feed(self, data):
+        raise KeyError("a translator bug")
+
+    monkeypatch.setattr(openai_provider.Stream, "feed", broken_feed)
+    body = {**hello(), "stream": True}
+    response = await call(async_client, body, **{"x-portkey-provider": "@local"})
+    sent = b"".join([chunk async for chunk in response.streaming_content]).decode()
+    assert '"code":"bad_stream"' in sent and "[DONE]" not in sent
+    written_logs()
+    log = await RequestLog.objects.aget(request_id=response["x-iris-request-id"])
+    assert log.error_message == "Iris could not relay the upstream's stream."

@@ -203,6 +203,25 @@ def test_it_prefers_aws_keys_over_an_api_key():
     assert upstream.headers["authorization"].startswith("AWS4-HMAC-SHA256 ")
 
 
+@pytest.mark.parametrize(
+    "region", ["localhost:8080/#", "x@127.0.0.1", "us-east-1.evil.example", "US-EAST-1", "eu"]
+)
+def test_a_region_that_would_change_the_host_is_refused(region):
+    with pytest.raises(GatewayError) as caught:
+        bedrock.build_request(
+            make_chat([{"role": "user", "content": "hi"}]), target({**AWS, "aws-region": region})
+        )
+    assert (caught.value.status, caught.value.param) == (400, "x-portkey-aws-region")
+
+
+@pytest.mark.parametrize("region", ["us-east-1", "us-gov-west-1", "ap-southeast-2", "eu-central-2"])
+def test_real_regions_make_the_regional_host(region):
+    upstream = bedrock.build_request(
+        make_chat([{"role": "user", "content": "hi"}]), target({**AWS, "aws-region": region})
+    )
+    assert urlsplit(upstream.url).hostname == f"bedrock-runtime.{region}.amazonaws.com"
+
+
 def test_an_api_key_with_a_custom_host_needs_no_region():
     upstream = bedrock.build_request(
         make_chat([{"role": "user", "content": "hi"}]),

@@ -87,6 +87,20 @@ def test_a_malformed_event_becomes_an_error_chunk():
     assert chunk["error"]["type"] == "api_error" and "{oops" in chunk["error"]["message"]
 
 
+def test_a_stream_cut_before_done_ends_with_an_error_chunk():
+    stream = openai.Stream(chat_with("x"))
+    cut = RECORDED[: RECORDED.index(b"data: [DONE]")]
+    chunks = stream.feed(cut[: len(cut) // 2]) + stream.close()
+    assert chunks[-1]["error"]["code"] == "bad_upstream_stream"
+    assert all("choices" in c for c in chunks[:-1])
+
+
+@pytest.mark.parametrize("data", [b"123", b'"text"', b"[1]", b"null"])
+def test_an_event_that_is_not_an_object_becomes_an_error_chunk(data):
+    [chunk] = openai.Stream(chat_with("x")).feed(b"data: " + data + b"\n\n")
+    assert chunk["error"]["code"] == "bad_upstream_stream"
+
+
 # --- parse_error ----------------------------------------------------------------------------
 
 
