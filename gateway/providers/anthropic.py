@@ -61,7 +61,8 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     _check_images(chat)
     body = chat.body
     system, messages = _messages(chat)
-    limits = (body.get("max_tokens"), body.get("max_completion_tokens"), DEFAULT_MAX_TOKENS)
+    # max_completion_tokens is OpenAI's newer name: it wins, as for Gemini and Bedrock.
+    limits = (body.get("max_completion_tokens"), body.get("max_tokens"), DEFAULT_MAX_TOKENS)
     out: dict = {"model": chat.model, "messages": messages, "stream": chat.stream}
     out["max_tokens"] = next(value for value in limits if value is not None)
     if system:

@@ -39,7 +39,15 @@ _PARAMS = {
     "n": "candidateCount",
     "seed": "seed",
 }
-_FILTERED = ("SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "LANGUAGE")
+_FILTERED = (
+    "SAFETY",
+    "RECITATION",
+    "BLOCKLIST",
+    "PROHIBITED_CONTENT",
+    "SPII",
+    "LANGUAGE",
+    "IMAGE_SAFETY",
+)
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"} | dict.fromkeys(_FILTERED, "content_filter")
 _ROLES = {"user": "user", "assistant": "model", "tool": "user"}
 _TOOL_MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}

@@ -156,7 +156,7 @@ def test_it_refuses_content_parts_anthropic_has_no_block_for():
     [
         ({"max_tokens": 50}, 50),
         ({"max_completion_tokens": 60}, 60),
-        ({"max_tokens": 70, "max_completion_tokens": 80}, 70),
+        ({"max_tokens": 70, "max_completion_tokens": 80}, 80),  # the newer name wins
         ({"max_tokens": None, "max_completion_tokens": 90}, 90),
         ({}, anthropic.DEFAULT_MAX_TOKENS),
     ],

@@ -414,6 +414,7 @@ def test_it_maps_every_candidate_and_its_finish_reason():
         ("PROHIBITED_CONTENT", "content_filter"),
         ("SPII", "content_filter"),
         ("LANGUAGE", "content_filter"),
+        ("IMAGE_SAFETY", "content_filter"),
         ("MALFORMED_FUNCTION_CALL", "stop"),
         ("OTHER", "stop"),
     ],
