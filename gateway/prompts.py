@@ -6,7 +6,8 @@ no HTML. chevron renders a missing variable as "", so every name is checked befo
 A fixed image saved in the template is written `iris-blob:<sha256>` (as in the request log)
 and becomes a data URI at render time, which every provider accepts.
 
-The top half is pure; the bottom half loads and saves versions and blobs through Django.
+The top half is pure (but for check_messages, which checks that fixed images are stored); the
+bottom half loads and saves versions and blobs through Django.
 """
 
 import base64
@@ -130,7 +131,16 @@ def check_messages(messages: object) -> None:
             raise TemplateError(
                 f"{where} is empty: paste a URL, upload a file or use {{{{name}}}}."
             )
+        if kind == "image" and text.startswith(BLOB_REF) and not blob_sha(text):
+            raise TemplateError(
+                f"{where}: {text[:80]!r} is no stored image (iris-blob: and a lowercase SHA-256)."
+            )
         tokens(text, where)
+    # The one database read of this half: a fixed image must be stored, or every call fails.
+    refs = blob_refs(messages)
+    stored = Blob.objects.filter(sha256__in=refs).values_list("pk", flat=True) if refs else []
+    if missing := refs - set(stored):
+        raise TemplateError(f"The image iris-blob:{min(missing)} is not stored in Iris.")
 
 
 def variable_names(messages: list) -> list[str]:
@@ -144,12 +154,16 @@ def variable_names(messages: list) -> list[str]:
     return names
 
 
+def blob_sha(url: str) -> str:
+    """The sha256 of a well-formed `iris-blob:<sha256>` reference, else ""."""
+    match = _BLOB.fullmatch(url)
+    return match[1] if match else ""
+
+
 def blob_refs(messages: list) -> set[str]:
     """The sha256 of each fixed image stored in the template."""
     return {
-        m[1]
-        for _, kind, text in strings(messages)
-        if kind == "image" and (m := _BLOB.fullmatch(text))
+        sha for _, kind, text in strings(messages) if kind == "image" and (sha := blob_sha(text))
     }
 
 
@@ -211,14 +225,14 @@ class _Bool:
 
 
 def _check_image_value(value: str, where: str, found: list[tuple[str, str]]) -> None:
-    """An image variable must give an http(s) URL or a data URI: not a blob reference, which
-    would let a caller send any image stored in Iris."""
+    """An image variable must give an http(s) URL or a data URI (as parse_chat accepts): not a
+    blob reference, which would let a caller send any image stored in Iris."""
     if value.startswith(("https://", "http://", "data:")):
         return
     names = ", ".join(dict.fromkeys(k for tag, k in found if tag == "no escape"))
     raise GatewayError(
         400,
-        f"Prompt variable {names or '?'} ({where}) must be an https URL or "
+        f"Prompt variable {names or '?'} ({where}) must be an http(s) URL or "
         "a data:image/…;base64 URI.",
         code="invalid_variable",
         param=f"variables.{names.split(', ')[0]}",
@@ -260,8 +274,13 @@ def chat_body(version: PromptVersion, messages: list, request: Mapping) -> dict:
     if not isinstance(name, str):
         raise GatewayError(400, "model must be a string.", code="invalid_request", param="model")
     model = f"{version.provider}/{name}" if name else version.provider
+    stream = request.get("stream")
+    if stream is not None and not isinstance(stream, bool):  # null: unset, as in OpenAI's API
+        raise GatewayError(
+            400, "stream must be true or false.", code="invalid_request", param="stream"
+        )
     body = {"model": model, **(version.params or {}), **overrides, "messages": messages}
-    if request.get("stream"):
+    if stream:
         body["stream"] = True
     return body
 
@@ -311,8 +330,11 @@ def blob_uris(shas: set[str]) -> dict[str, str]:
     """Each fixed image of a template as a data URI, read from blob storage."""
     out = {}
     for blob in Blob.objects.filter(sha256__in=list(shas)):
-        with default_storage.open(blob.storage_name) as f:
-            out[blob.sha256] = data_uri(blob.mime, f.read())
+        try:
+            with default_storage.open(blob.storage_name) as f:
+                out[blob.sha256] = data_uri(blob.mime, f.read())
+        except OSError:  # FileNotFoundError: the row outlived its file; reported below
+            continue
     if missing := shas - out.keys():
         raise GatewayError(
             500,

@@ -1,4 +1,6 @@
-"""Log retention: delete records older than LOG_RETENTION_DAYS, then images nobody uses."""
+"""Log retention: delete records older than LOG_RETENTION_DAYS, then images nobody uses:
+no log and no prompt version refers to them, and they were not uploaded in the last day (an
+image uploaded in the prompt editor is referenced only once its version is saved)."""
 
 import datetime as dt
 import logging
@@ -7,9 +9,11 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from gateway.models import Blob, RequestLog
+from gateway.models import Blob, PromptVersion, RequestLog
+from gateway.prompts import blob_refs
 
 log = logging.getLogger(__name__)
+UPLOAD_GRACE = dt.timedelta(days=1)
 
 
 def purge(*, days: int | None = None) -> tuple[int, int]:
@@ -17,7 +21,14 @@ def purge(*, days: int | None = None) -> tuple[int, int]:
     days = settings.LOG_RETENTION_DAYS if days is None else days
     cutoff = timezone.now() - dt.timedelta(days=days)
     records, _ = RequestLog.objects.filter(created_at__lt=cutoff).delete()
-    orphans = list(Blob.objects.filter(uses__isnull=True).values_list("sha256", flat=True))
+    in_prompts = set().union(
+        *(blob_refs(m) for m in PromptVersion.objects.values_list("messages", flat=True))
+    )
+    orphans = list(
+        Blob.objects.filter(uses__isnull=True, created_at__lt=timezone.now() - UPLOAD_GRACE)
+        .exclude(sha256__in=in_prompts)
+        .values_list("sha256", flat=True)
+    )
     for sha in orphans:
         # The file first: a blob row without its file would be worse than a stray file.
         default_storage.delete(Blob(sha256=sha).storage_name)

@@ -210,7 +210,8 @@ def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # some providers answer in parts
-        return "\n".join(p.get("text", "") for p in content if isinstance(p, dict))
+        texts = (p.get("text") for p in content if isinstance(p, dict))
+        return "\n".join(t for t in texts if isinstance(t, str))
     return ""
 
 

@@ -23,7 +23,8 @@ _locks = [threading.Lock() for _ in range(32)]
 
 
 class ThumbnailError(Exception):
-    """Pillow could not make a thumbnail; the message says why."""
+    """No thumbnail: Pillow could not make one, or the image's bytes are gone; the message
+    says why."""
 
 
 def storage_name(sha256: str, size: int) -> str:
@@ -41,8 +42,12 @@ def get_or_make(blob: Blob, size: int) -> bytes:
         if default_storage.exists(name):
             with default_storage.open(name) as f:
                 return f.read()
-        with default_storage.open(blob.storage_name) as f:
-            data = render(f.read(), size)
+        try:
+            with default_storage.open(blob.storage_name) as f:
+                original = f.read()
+        except OSError:  # FileNotFoundError: the row outlived its file
+            raise ThumbnailError("the image's bytes are missing from storage") from None
+        data = render(original, size)
         saved = default_storage.save(name, ContentFile(data))
         if saved != name:  # another process made it meanwhile; storage kept both, drop ours
             default_storage.delete(saved)

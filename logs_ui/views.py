@@ -27,12 +27,13 @@ from logs_ui.forms import LogFilterForm, clean_query, known_values
 PAGE_SIZE = 50
 TAIL_LIMIT = 100  # per poll; the next poll picks up the rest, oldest first
 STRIP = 4  # thumbnails shown in a list row
-_LIST_ONLY = (
+_LIST_ONLY = (  # columns a list row never shows, some of them large
     "request_body",
     "response_body",
     "request_headers",
     "upstream_url",
     "prompt_variables",
+    "search_text",
 )
 _IMMUTABLE = "private, max-age=31536000, immutable"  # private: behind a login
 RAW_PARTS = ("request", "response", "headers")
@@ -97,7 +98,7 @@ def log_tail(request: HttpRequest) -> HttpResponse:
 
 
 def _rows(log_filter: LogFilter) -> QuerySet:
-    return filter_logs(log_filter).select_related("api_key").defer(*_LIST_ONLY)
+    return filter_logs(log_filter).defer(*_LIST_ONLY)
 
 
 def _with_thumbnails(rows: list[RequestLog]) -> list[RequestLog]:
@@ -164,7 +165,10 @@ def log_raw(request: HttpRequest, log_id: int, part: str) -> HttpResponse:
 def log_snippet(request: HttpRequest, log_id: int, kind: str) -> HttpResponse:
     """The request as a curl command or a Python script, images inlined as sent."""
     log = get_object_or_404(RequestLog, pk=log_id)
-    body = original_request(log)
+    try:
+        body = original_request(log)
+    except OSError:  # an image of the request is missing from blob storage
+        return _gone()
     if kind not in {"curl", "python"} or not isinstance(body, dict) or "_unparsed" in body:
         raise Http404("This request cannot be replayed.")
     headers = snippets.replay_headers(log)
@@ -210,7 +214,10 @@ async def image(request: HttpRequest, sha256: str) -> HttpResponse:
     blob = await Blob.objects.filter(pk=sha256).afirst()
     if blob is None:
         raise Http404("No such image.")
-    data = await asyncio.to_thread(_read, blob.storage_name)
+    try:
+        data = await asyncio.to_thread(_read, blob.storage_name)
+    except OSError:  # FileNotFoundError: the row outlived its file
+        return _gone()
     mime = blob.mime or "application/octet-stream"
     inline = mime in conversation.INLINE_TYPES and "download" not in request.GET
     extension = mimetypes.guess_extension(mime) or ".bin"
@@ -218,6 +225,11 @@ async def image(request: HttpRequest, sha256: str) -> HttpResponse:
         HttpResponse(data, content_type=mime), f"{sha256[:16]}{extension}", inline
     )
     return _immutable(response, tag)
+
+
+def _gone() -> HttpResponse:
+    message = "The image's bytes are missing from blob storage."
+    return HttpResponse(message, status=404, content_type="text/plain; charset=utf-8")
 
 
 def _read(name: str) -> bytes:

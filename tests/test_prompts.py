@@ -75,6 +75,12 @@ def test_an_image_variable_must_be_a_url_or_a_data_uri(photo):
         render({**GOOD, "photo": photo})
     assert caught.value.param == "variables.photo"
     assert "messages[1].content[1].image_url.url" in caught.value.message
+    assert "must be an http(s) URL or a data:image/" in caught.value.message
+
+
+def test_an_image_variable_may_be_an_http_url():
+    out = render({**GOOD, "photo": "http://x.test/a.jpg"})
+    assert out[1]["content"][1]["image_url"]["url"] == "http://x.test/a.jpg"
 
 
 def test_variables_must_be_an_object():
@@ -114,6 +120,14 @@ def test_it_lists_variables_and_fixed_images():
             [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": ""}}]}],
             "is empty",
         ),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": "iris-blob:a1"}]}],
+            "is no stored image",
+        ),
+        (
+            [{"role": "user", "content": [{"type": "image_url", "image_url": "iris-blob:{{x}}"}]}],
+            "is no stored image",
+        ),
     ],
 )
 def test_it_refuses_broken_templates(messages, message):
@@ -147,6 +161,20 @@ def test_the_body_routes_to_the_prompts_provider_with_overrides():
     assert prompts.chat_body(PromptVersion(provider="@vision"), [], {})["model"] == "@vision"
     with pytest.raises(GatewayError, match="messages come from the prompt"):
         prompts.chat_body(version, [], {"messages": []})
+
+
+@pytest.mark.parametrize(("stream", "streams"), [(True, True), (False, False), (None, False)])
+def test_the_body_streams_only_when_asked_with_a_boolean(stream, streams):
+    body = prompts.chat_body(PromptVersion(provider="@vision"), [], {"stream": stream})
+    assert body.get("stream", False) is streams
+
+
+@pytest.mark.parametrize("stream", ["yes", "false", 1, {}])
+def test_stream_must_be_a_boolean(stream):
+    with pytest.raises(GatewayError) as caught:
+        prompts.chat_body(PromptVersion(provider="@vision"), [], {"stream": stream})
+    error = caught.value
+    assert (error.status, error.code, error.param) == (400, "invalid_request", "stream")
 
 
 def test_the_log_keeps_a_data_uri_as_a_blob_reference(tiny_png):

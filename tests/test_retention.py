@@ -5,8 +5,9 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from gateway import logrows
-from gateway.models import Blob, RequestLog
+from gateway import logrows, prompts
+from gateway.models import Blob, Prompt, RequestLog
+from gateway.retention import purge
 from tests.conftest import png_bytes
 from tests.test_capture import record_with_image
 
@@ -22,9 +23,25 @@ def test_it_deletes_old_logs_and_images_nobody_uses(settings, blob_dir):
     long_ago = timezone.now() - dt.timedelta(days=settings.LOG_RETENTION_DAYS + 1)
     ids = list(RequestLog.objects.order_by("id").values_list("id", flat=True))
     RequestLog.objects.filter(id__in=ids[:2]).update(created_at=long_ago)
+    Blob.objects.update(created_at=long_ago)
     call_command("purge_logs")
     assert list(RequestLog.objects.values_list("id", flat=True).order_by("id")) == ids[2:]
     kept = {b.sha256 for b in Blob.objects.all()}
     assert kept == {new.chat.images[0].sha256, shared.chat.images[0].sha256}
     assert not default_storage.exists(Blob(sha256=old.chat.images[0].sha256).storage_name)
     assert all(default_storage.exists(Blob(sha256=s).storage_name) for s in kept)
+
+
+def test_it_keeps_images_of_prompt_versions_and_fresh_uploads(blob_dir):
+    in_prompt = prompts.store_image(png_bytes(color=(4, 4, 4)))
+    fresh = prompts.store_image(png_bytes(color=(5, 5, 5)))
+    stale = prompts.store_image(png_bytes(color=(6, 6, 6)))
+    prompt = Prompt.objects.create(slug="p", name="p", provider="@openai", model="gpt-4o")
+    image = {"type": "image_url", "image_url": {"url": prompts.BLOB_REF + in_prompt.sha256}}
+    prompts.save_version(prompt, messages=[{"role": "user", "content": [image]}], params={})
+    two_days_ago = timezone.now() - dt.timedelta(days=2)
+    Blob.objects.exclude(pk=fresh.pk).update(created_at=two_days_ago)
+    assert purge() == (0, 1)
+    assert set(Blob.objects.values_list("sha256", flat=True)) == {in_prompt.sha256, fresh.sha256}
+    assert default_storage.exists(in_prompt.storage_name)
+    assert not default_storage.exists(stale.storage_name)

@@ -1,11 +1,22 @@
 """Prompts in the admin: listed with their versions; versions are read-only (the editor at
-/logs/prompts/ saves new ones)."""
+/logs/prompts/ saves new ones) and never deleted, so a number pinned as `id@N` always means
+the same messages."""
 
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import reverse
 
 from gateway.models import Prompt, PromptVersion
+from logs_ui.prompt_forms import RESERVED
+
+
+class PromptAdminForm(forms.ModelForm):
+    def clean_slug(self) -> str:
+        slug = self.cleaned_data["slug"]
+        if slug in RESERVED and slug != self.instance.slug:
+            raise forms.ValidationError(f"“{slug}” is a page of the editor: choose another id.")
+        return slug
 
 
 class VersionInline(admin.TabularInline):
@@ -21,9 +32,13 @@ class VersionInline(admin.TabularInline):
     def has_change_permission(self, request: HttpRequest, obj: Prompt | None = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: Prompt | None = None) -> bool:
+        return False
+
 
 @admin.register(Prompt)
 class PromptAdmin(admin.ModelAdmin):
+    form = PromptAdminForm
     list_display = ("slug", "name", "provider", "model", "default_version", "updated_at")
     search_fields = ("slug", "name")
     readonly_fields = ("default_version", "created_at", "updated_at")
@@ -43,4 +58,7 @@ class PromptVersionAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: PromptVersion | None = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: PromptVersion | None = None) -> bool:
         return False

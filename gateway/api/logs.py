@@ -59,8 +59,13 @@ def _detail(request: HttpRequest, log_id: int) -> dict:
         request_headers=log.request_headers,
         request_body=log.request_body,
         response_body=log.response_body,
-        original_request=original_request(log) if request.GET.get("original") else None,
+        original_request=None,
     )
+    if request.GET.get("original"):
+        try:
+            out["original_request"] = original_request(log)
+        except OSError:  # FileNotFoundError: an image's row outlived its file
+            out["original_request_error"] = "An image's bytes are missing from blob storage."
     out["images"] = []
     for image in log.images.select_related("blob"):
         item = image_dict(image)
@@ -85,8 +90,13 @@ async def log_image(request: HttpRequest, log_id: int, image_id: int) -> HttpRes
     except GatewayError as error:
         return error.response()
     blob = image.blob
+    try:
+        file = await sync_to_async(default_storage.open)(blob.storage_name)
+    except OSError:  # FileNotFoundError: the row outlived its file
+        message = "The image's bytes are missing from blob storage."
+        return GatewayError(404, message, code="image_missing").response()
     response = FileResponse(
-        await sync_to_async(default_storage.open)(blob.storage_name),
+        file,
         content_type=blob.mime or "application/octet-stream",
         as_attachment=True,
         filename=f"{blob.sha256[:16]}",

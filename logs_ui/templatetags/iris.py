@@ -10,6 +10,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
+from gateway import prompts
 from gateway.models import RequestLog
 from logs_ui.forms import clean_query
 
@@ -65,6 +66,18 @@ def filter_query(context: Context, **changes: str) -> str:
     for name, value in changes.items():
         params[name] = value
     return "?" + params.urlencode()
+
+
+@register.filter
+def pairs(value: Any) -> list:
+    """A dict's (key, value) pairs: `d.items` in a template would pick a key named "items"."""
+    return list(value.items()) if isinstance(value, dict) else []
+
+
+@register.filter
+def blob_sha(url: Any) -> str:
+    """The SHA-256 of an `iris-blob:<sha256>` image URL; "" for any other (or a malformed) one."""
+    return prompts.blob_sha(url) if isinstance(url, str) else ""
 
 
 @register.filter

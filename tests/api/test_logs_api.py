@@ -1,6 +1,7 @@
 """The JSON logs API's filters, in-process (the live-server tests cover the rest)."""
 
 import pytest
+from django.core.files.storage import default_storage
 
 from gateway.models import ApiKey, RequestLog
 from tests.conftest import png_bytes
@@ -37,3 +38,17 @@ def test_it_refuses_a_bad_filter_in_openai_shape(client, key):
     response = client.get("/v1/logs", {"since": "yesterday"}, headers={"x-portkey-api-key": key})
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_filter"
+
+
+def test_it_says_when_an_images_bytes_are_missing_from_storage(client, key, blob_dir):
+    log = make_log("a", images=[png_bytes()])
+    image = log.images.get()
+    default_storage.delete(image.blob.storage_name)
+    headers = {"x-portkey-api-key": key}
+    response = client.get(f"/v1/logs/{log.pk}/images/{image.pk}", headers=headers)
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "image_missing"
+    detail = client.get(f"/v1/logs/{log.pk}", {"original": "1"}, headers=headers)
+    assert detail.status_code == 200
+    body = detail.json()
+    assert body["original_request"] is None and "missing" in body["original_request_error"]

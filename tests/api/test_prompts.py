@@ -219,7 +219,7 @@ def test_it_answers_404_for_an_unknown_prompt_or_version(iris, saved_prompts, pr
     [
         ({"tone": ["a"], "subject": "x", "photo": CAT_URI}, "'tone' must be a string"),
         ({"tone": "a", "subject": "x", "photo": "a cat"}, "photo (messages[1].content[1]"),
-        ({"tone": "a", "subject": "x", "photo": "iris-blob:" + "0" * 64}, "must be an https"),
+        ({"tone": "a", "subject": "x", "photo": "iris-blob:" + "0" * 64}, "must be an http(s)"),
         ({"tone": "a", "subject": "x", "photo": "data:image/png;base64,bm9wZQ=="}, "the image"),
     ],
 )
@@ -232,6 +232,19 @@ def test_it_refuses_a_variable_of_the_wrong_kind(iris, saved_prompts, variables,
     assert response.status_code == 400
     assert message in response.json()["error"]["message"]
     assert response.headers["x-iris-request-id"]
+
+
+def test_stream_must_be_a_json_boolean(iris, saved_prompts):
+    variables = {"tone": "a", "subject": "x", "photo": CAT_URI}
+    for path in ("completions", "render"):
+        response = httpx.post(
+            f"{iris.url}/v1/prompts/describe/{path}",
+            json={"variables": variables, "stream": "yes"},
+            headers=iris.headers(),
+        )
+        assert response.status_code == 400
+        error = response.json()["error"]
+        assert (error["code"], error["param"]) == ("invalid_request", "stream")
 
 
 def test_it_needs_the_gateway_key(iris, saved_prompts):

@@ -86,6 +86,17 @@ def test_it_serves_a_placeholder_when_pillow_cannot_decode(staff_client):
     assert response["X-Iris-Thumbnail-Error"]
 
 
+def test_it_says_when_an_images_bytes_are_missing_from_storage(staff_client):
+    sha = _sha(make_log(images=[png(size=(50, 50))]))
+    default_storage.delete(blob_name(sha))
+    thumb = staff_client.get(reverse("logs_ui:thumbnail", args=[sha, 96]))
+    assert thumb.status_code == 200 and thumb.content == thumbnails.placeholder(96)
+    assert "missing from storage" in thumb["X-Iris-Thumbnail-Error"]
+    assert thumb["Cache-Control"] == "no-store"
+    full = staff_client.get(reverse("logs_ui:image", args=[sha]))
+    assert full.status_code == 404 and b"missing from blob storage" in full.content
+
+
 def test_it_refuses_unknown_sizes_and_images(staff_client):
     sha = _sha(make_log(images=[png()]))
     assert staff_client.get(reverse("logs_ui:thumbnail", args=[sha, 123])).status_code == 404

@@ -3,6 +3,7 @@ import re
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.files.storage import default_storage
 from django.urls import reverse
 from PIL import Image as PILImage
 
@@ -107,6 +108,14 @@ def test_it_puts_errors_first(staff_client):
     assert "No reply: the request failed" in html
 
 
+def test_it_skips_reply_parts_whose_text_is_not_a_string(staff_client):
+    log = make_log()
+    parts = [{"type": "text", "text": None}, {"type": "text", "text": 7}, {"text": "kept"}]
+    body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": parts}}]}
+    RequestLog.objects.filter(pk=log.pk).update(response_body=body)
+    assert "kept" in _detail(staff_client, log)
+
+
 def test_it_shows_tool_calls(staff_client):
     call = {"name": "search_catalog", "arguments": '{"query":"mug"}'}
     log = make_log(reply=None, tool_call=call)
@@ -121,6 +130,11 @@ def test_it_escapes_model_output(staff_client):
     assert "<script>window.pwned" not in html and "<img src=x" not in html
     assert "&lt;script&gt;window.pwned=1&lt;/script&gt;" in html
     assert "<b>t</b>" not in html
+
+
+def test_it_shows_metadata_with_a_key_named_items(staff_client):
+    html = _detail(staff_client, make_log(metadata={"items": "x", "app": "tagger"}))
+    assert "items=x" in html and "app=tagger" in html
 
 
 def test_it_links_to_the_trace(staff_client):
@@ -170,6 +184,14 @@ def test_it_copies_the_request_as_curl(staff_client):
     assert "<<'IRIS_JSON'" in text and text.rstrip().endswith("IRIS_JSON")
     assert "sk-secret" not in text
     assert data_uri(image) in text  # the image as the client sent it
+
+
+def test_it_cannot_copy_a_request_whose_image_is_gone_but_shows_it(staff_client):
+    log = make_log(images=[png()])
+    default_storage.delete(log.images.get().blob.storage_name)
+    text = staff_client.get(reverse("logs_ui:snippet", args=[log.id, "curl"]))
+    assert text.status_code == 404 and b"missing from blob storage" in text.content
+    assert "thumb-480.webp" in _detail(staff_client, log)
 
 
 def test_it_copies_the_request_as_python(staff_client):

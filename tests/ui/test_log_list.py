@@ -2,6 +2,8 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -49,6 +51,13 @@ def test_it_shows_what_a_row_is_about(staff_client):
     assert "trace-42" in html and "trace_id=trace-42" in html
     assert "app=tagger" in html and "metadata=app%3Dtagger" in html
     assert "Describe the cat" in html and "A ginger cat." in html
+
+
+def test_it_shows_metadata_with_a_key_named_items(staff_client):
+    make_log(metadata={"items": "x", "app": "tagger"})
+    response = staff_client.get(LIST)
+    assert response.status_code == 200
+    assert "items=x" in response.text and "app=tagger" in response.text
 
 
 def test_it_colours_statuses(staff_client):
@@ -119,6 +128,18 @@ def test_it_never_uses_offset_paging(staff_client, django_assert_max_num_queries
     with django_assert_max_num_queries(8) as queries:
         staff_client.get(LIST + "?before=100")
     assert not any("OFFSET" in q["sql"] for q in queries.captured_queries)
+
+
+def test_it_loads_no_large_columns_nor_the_key_for_rows(staff_client):
+    old = make_log("x" * 5000)
+    make_log()
+    tail = reverse("logs_ui:tail")
+    with CaptureQueriesContext(connection) as queries:
+        assert staff_client.get(LIST).status_code == 200
+        staff_client.get(f"{tail}?live=1&after={old.id}", headers=HTMX)
+    selected = [q["sql"].split(" FROM ")[0] for q in queries.captured_queries]
+    assert not any('"search_text"' in s or '"request_body"' in s for s in selected)
+    assert not any("gateway_apikey" in q["sql"] for q in queries.captured_queries)
 
 
 def test_it_shows_an_empty_state_with_a_first_request_to_send(staff_client):

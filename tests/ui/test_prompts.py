@@ -5,10 +5,13 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.core.files.storage import default_storage
 from django.urls import reverse
 
 from gateway import prompts
-from gateway.models import Blob, Prompt, RequestLog
+from gateway.errors import GatewayError
+from gateway.models import Blob, Prompt, PromptVersion, RequestLog
+from logs_ui import prompt_forms as pf
 from tests.ui.logs import data_uri, make_log, png
 
 pytestmark = pytest.mark.django_db
@@ -77,6 +80,24 @@ def test_it_refuses_a_broken_template(staff_client):
     assert not Prompt.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("iris-blob:abc", "is no stored image"),
+        ("iris-blob:" + "A" * 64, "is no stored image"),
+        ("iris-blob:" + "a" * 64, "is not stored in Iris"),
+    ],
+)
+def test_it_refuses_a_fixed_image_that_is_not_stored(staff_client, url, message):
+    data = {**FIELDS, **DRAFT, "m-1-p-1-url": url}
+    response = staff_client.post(reverse("logs_ui:prompt-new"), data)
+    assert response.status_code == 200
+    assert message in response.text
+    assert not Prompt.objects.exists()
+    step = staff_client.post(reverse("logs_ui:prompt-editor"), {**data, "op": "add-message"})
+    assert step.status_code == 200
+
+
 def test_editing_steps_add_and_remove_parts(staff_client):
     url = reverse("logs_ui:prompt-editor")
     html = staff_client.post(url, {**DRAFT, "op": "add-image:0"}).text
@@ -101,6 +122,14 @@ def test_an_uploaded_image_is_stored_and_referenced(staff_client):
     assert f"/logs/images/{blob.sha256}/thumb-96.webp" in html
     assert 'name="var-photo"' not in html  # no longer a variable
     assert prompts.blob_uris({blob.sha256})[blob.sha256] == data_uri(image)
+
+
+def test_a_fixed_image_whose_bytes_are_gone_is_a_clear_error():
+    blob = prompts.store_image(png())
+    default_storage.delete(blob.storage_name)
+    with pytest.raises(GatewayError) as caught:
+        prompts.blob_uris({blob.sha256})
+    assert caught.value.code == "prompt_image_missing"
 
 
 def test_a_file_that_is_no_image_is_refused(staff_client):
@@ -167,3 +196,23 @@ def test_the_admin_lists_prompts_and_versions(admin_client):
     version = prompt.versions.get()
     page = admin_client.get(f"/admin/gateway/promptversion/{version.pk}/change/")
     assert page.status_code == 200 and 'name="note"' not in page.text  # read-only
+
+
+def test_the_admin_cannot_delete_versions(admin_client):
+    prompt = Prompt.objects.create(**FIELDS)
+    version = prompts.save_version(prompt, messages=[{"role": "user", "content": "hi"}])
+    url = f"/admin/gateway/promptversion/{version.pk}/delete/"
+    assert admin_client.post(url, {"post": "yes"}).status_code == 403
+    actions = {"action": "delete_selected", "_selected_action": [version.pk], "post": "yes"}
+    admin_client.post("/admin/gateway/promptversion/", actions)
+    page = admin_client.get(f"/admin/gateway/prompt/{prompt.pk}/change/").text
+    assert "versions-0-DELETE" not in page
+    assert PromptVersion.objects.filter(pk=version.pk).exists()
+
+
+@pytest.mark.parametrize("slug", sorted(pf.RESERVED))
+def test_the_admin_refuses_a_slug_the_editor_uses(admin_client, slug):
+    data = {**FIELDS, "slug": slug, "versions-TOTAL_FORMS": 0, "versions-INITIAL_FORMS": 0}
+    response = admin_client.post("/admin/gateway/prompt/add/", data)
+    assert response.status_code == 200 and "is a page of the editor" in response.text
+    assert not Prompt.objects.exists()
