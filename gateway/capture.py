@@ -71,6 +71,7 @@ class Record:
     raw_body: bytes = b""
     chat: Chat | None = None
     upstream_url: str = ""
+    upstream_body: bytes | None = None  # when it is not raw_body (see proxy.forward)
     status_code: int = 0
     response_body: dict | None = None
     error_type: str = ""

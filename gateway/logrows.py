@@ -5,6 +5,7 @@ Runs in the log writer's thread (gateway/capture.py), never on the request path.
 
 from __future__ import annotations
 
+import base64
 from typing import TYPE_CHECKING
 
 import orjson
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
 _PREVIEW = 300
 _SEARCHED = 20_000
+_BIG_STRING = 2_000  # longer strings without a space in an upstream body are data, not text
 
 
 def _reply_text(body: dict | None) -> str:
@@ -81,6 +83,39 @@ def stored_body(record: Record) -> dict | None:
             content[img.part] = part
         body["messages"] = messages
     return body
+
+
+def stored_upstream_body(record: Record) -> dict | None:
+    """The upstream request as sent, each image's base64 (in whatever field the provider
+    wants it) replaced by a reference: `iris-blob:<sha256>`, or `iris-converted:<sha256>` for
+    a copy converted from that blob (the converted bytes are not kept)."""
+    if record.upstream_body is None:
+        return None
+    try:
+        body = orjson.loads(record.upstream_body)
+    except orjson.JSONDecodeError:
+        return {"_unparsed": record.upstream_body[:10_000].decode("utf-8", "replace")}
+    refs = {}
+    for img in record.chat.images if record.chat else ():
+        if img.data:
+            refs[base64.b64encode(img.data).decode()] = f"iris-blob:{img.sha256}"
+        if img.converted:
+            refs[base64.b64encode(img.converted[0]).decode()] = f"iris-converted:{img.sha256}"
+    return _with_refs(body, refs)
+
+
+def _with_refs(value, refs: dict[str, str]):
+    if isinstance(value, dict):
+        return {k: _with_refs(v, refs) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_with_refs(v, refs) for v in value]
+    if isinstance(value, str) and refs:
+        payload = value.split(";base64,", 1)[-1] if value.startswith("data:") else value
+        if ref := refs.get(payload):
+            return ref
+    if isinstance(value, str) and len(value) > _BIG_STRING and " " not in value:
+        return f"[{len(value)} characters of data not kept]"  # not text: left out like images
+    return value
 
 
 def store_blobs(images: list[Image]) -> list:
@@ -152,6 +187,7 @@ def _row(r: Record):
         upstream_url=_clean(r.upstream_url[:1000]),
         request_headers=_clean_json(r.request_headers),
         request_body=_clean_json(stored_body(r)),
+        upstream_body=_clean_json(stored_upstream_body(r)),
         response_body=_clean_json(r.response_body),
         status_code=r.status_code,
         error_type=_clean(r.error_type[:100]),

@@ -280,6 +280,9 @@ class RequestLog(models.Model):
     request_headers = models.JSONField(default=dict, blank=True)  # redacted
     request_body = models.JSONField(null=True, blank=True)  # images replaced by references
     response_body = models.JSONField(null=True, blank=True)  # streams: the assembled completion
+    # What Iris sent upstream when it differs from request_body (a translation, a converted or
+    # inlined image), images by reference: null when the client's bytes went as they were.
+    upstream_body = models.JSONField(null=True, blank=True)
     status_code = models.PositiveSmallIntegerField(default=0)
     error_type = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)

@@ -31,6 +31,8 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     await prepare_images(chat, provider, target)
     upstream = provider.build_request(chat, target)
     record.upstream_url = http.redact_url(upstream.url)
+    if upstream.content is not chat.raw:  # translated, or an image changed on the way
+        record.upstream_body = upstream.content
     # A custom host from the client goes through the private-network guard; an admin's does not.
     session = http.session(trusted=target.base_url_trusted or not target.base_url)
     try:

@@ -32,11 +32,12 @@ _LIST_ONLY = (  # columns a list row never shows, some of them large
     "response_body",
     "request_headers",
     "upstream_url",
+    "upstream_body",
     "prompt_variables",
     "search_text",
 )
 _IMMUTABLE = "private, max-age=31536000, immutable"  # private: behind a login
-RAW_PARTS = ("request", "response", "headers")
+RAW_PARTS = ("request", "upstream", "response", "headers")
 
 
 @require_GET
@@ -138,6 +139,8 @@ def _raw(log: RequestLog, part: str) -> object:
     """The stored JSON behind one raw tab (the headers tab adds where the request went)."""
     if part == "request":
         return log.request_body
+    if part == "upstream":  # what Iris sent, when it is not what the client sent
+        return log.upstream_body or {"note": "Sent upstream as received: see Request JSON."}
     if part == "response":
         return log.response_body
     headers = log.request_headers

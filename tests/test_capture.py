@@ -209,3 +209,30 @@ def test_a_stream_is_assembled_into_one_completion():
     ]
     assert body["choices"][0]["finish_reason"] == "tool_calls"
     assert body["usage"]["total_tokens"] == 3 and record.chunk_count == 6
+
+
+def test_the_upstream_body_is_logged_with_images_by_reference(tiny_png):
+    record = record_with_image(tiny_png)
+    image = record.chat.images[0]
+    image.converted = (b"converted-bytes" * 200, "image/png")
+    data, converted = (base64.b64encode(b).decode() for b in (tiny_png * 300, image.converted[0]))
+    image.data = tiny_png * 300  # big enough to be told from text
+    long_text = "a long system prompt " * 200
+    record.upstream_body = json.dumps(
+        {
+            "system": long_text,
+            "parts": [{"data": data}, {"url": f"data:image/png;base64,{converted}"}],
+            "other": "x" * 5000,
+        }
+    ).encode()
+    logrows.save_batch([record])
+    logged = RequestLog.objects.get().upstream_body
+    sha = image.sha256
+    assert logged["parts"] == [{"data": f"iris-blob:{sha}"}, {"url": f"iris-converted:{sha}"}]
+    assert logged["system"] == long_text  # text stays, however long
+    assert logged["other"] == "[5000 characters of data not kept]"
+
+
+def test_no_upstream_body_is_logged_when_the_clients_bytes_went_as_they_were(tiny_png):
+    logrows.save_batch([record_with_image(tiny_png)])
+    assert RequestLog.objects.get().upstream_body is None

@@ -58,6 +58,7 @@ def _detail(request: HttpRequest, log_id: int) -> dict:
         upstream_url=log.upstream_url,
         request_headers=log.request_headers,
         request_body=log.request_body,
+        upstream_body=log.upstream_body,  # null: the client's body went as it was
         response_body=log.response_body,
         original_request=None,
     )

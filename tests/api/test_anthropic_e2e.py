@@ -100,6 +100,12 @@ def test_it_translates_a_vision_request_and_its_answer(client, iris, fake_anthro
     log = iris.log(raw.headers["x-iris-request-id"])
     assert (log["provider"], log["status_code"], log["image_count"]) == ("anthropic", 200, 1)
     assert log["upstream_url"] == f"{fake_anthropic.url}/v1/messages"
+    # The translation as sent, the image by reference to its blob.
+    upstream = log["upstream_body"]
+    assert upstream["system"] == body["system"] and upstream["max_tokens"] == 300
+    [blob] = log["images"]
+    logged_source = upstream["messages"][0]["content"][1]["source"]
+    assert logged_source == {**source, "data": f"iris-blob:{blob['sha256']}"}
     assert log["prompt_tokens"] == 20 + 1500
     assert log["response_body"]["choices"][0]["message"]["content"].startswith("I see 1 image")
 

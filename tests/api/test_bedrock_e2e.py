@@ -110,6 +110,9 @@ def test_it_answers_a_chat_with_a_base64_image(iris, fake_bedrock, client):
     assert log["upstream_url"].endswith(
         "/model/us.anthropic.claude-3-5-sonnet-20240620-v1%3A0/converse"
     )
+    logged = log["upstream_body"]["messages"][0]["content"][1]["image"]
+    assert logged["source"] == {"bytes": f"iris-blob:{log['images'][0]['sha256']}"}
+    assert log["upstream_body"]["inferenceConfig"] == {"maxTokens": 64}
     assert log["request_headers"]["x-portkey-aws-secret-access-key"] == "[redacted]"
     assert log["request_headers"]["x-portkey-aws-session-token"] == "[redacted]"
     assert log["request_headers"]["x-portkey-aws-region"] == "us-east-1"

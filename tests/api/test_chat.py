@@ -73,6 +73,7 @@ def test_it_proxies_a_base64_image_with_the_openai_sdk(client, iris, fake_openai
     stored_url = log["request_body"]["messages"][1]["content"][1]["image_url"]["url"]
     assert stored_url == f"iris-blob:{image['sha256']}"
     assert log["original_request"]["messages"] == vision_messages(CAT_URI, "what is this cat?")
+    assert log["upstream_body"] is None  # the client's bytes went upstream as they were
     assert "sk-provider-secret" not in json.dumps(log)
     assert iris.key not in json.dumps(log)
 

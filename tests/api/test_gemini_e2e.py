@@ -89,6 +89,9 @@ def test_it_answers_a_base64_image(iris, fake_gemini, client):
     assert (
         log["upstream_url"] == f"{fake_gemini.url}/v1beta/models/gemini-2.5-flash:generateContent"
     )
+    logged = log["upstream_body"]["contents"][0]["parts"][1]["inline_data"]
+    assert logged == {**inline, "data": f"iris-blob:{log['images'][0]['sha256']}"}
+    assert log["upstream_body"]["generationConfig"] == {"maxOutputTokens": 50}
     assert log["response_body"]["choices"][0]["message"]["content"] == (
         "I see 1 image(s). You said: which animal?"
     )

@@ -165,6 +165,19 @@ def test_it_shows_the_response_and_redacted_headers(staff_client):
     assert "[redacted]" in headers and "sk-secret" not in headers
 
 
+def test_it_shows_what_was_sent_upstream(staff_client):
+    log = make_log()
+    log.upstream_body = {"system": [{"text": "<b>translated</b>"}], "messages": []}
+    log.save()
+    raw = reverse("logs_ui:raw", args=[log.id, "upstream"])
+    tab = staff_client.get(raw, headers={"HX-Request": "true"}).text
+    assert "&lt;b&gt;translated&lt;/b&gt;" in tab and "<b>translated" not in tab
+    assert 'aria-selected="true" class="active">Upstream JSON' in tab
+    as_sent = make_log()  # the client's bytes went as they were
+    same = staff_client.get(reverse("logs_ui:raw", args=[as_sent.id, "upstream"])).json()
+    assert same == {"note": "Sent upstream as received: see Request JSON."}
+
+
 def test_it_serves_the_raw_json_as_json_without_htmx(staff_client):
     log = make_log()
     response = staff_client.get(reverse("logs_ui:raw", args=[log.id, "response"]))
