@@ -11,6 +11,7 @@ from gateway import auth
 from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.logquery import (
+    SUMMARY_FIELDS,
     LogFilter,
     filter_logs,
     image_dict,
@@ -31,7 +32,9 @@ async def log_list(request: HttpRequest) -> HttpResponse:
 
 
 def _list(log_filter: LogFilter, limit: int) -> dict:
-    rows, cursor = page(filter_logs(log_filter).select_related("api_key"), limit)
+    only = (*SUMMARY_FIELDS, "created_at", "api_key")  # no bodies: a list never shows them
+    rows = filter_logs(log_filter).select_related("api_key").only(*only)
+    rows, cursor = page(rows, limit)
     return {
         "object": "list",
         "data": [summary_dict(r) for r in rows],

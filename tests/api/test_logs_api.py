@@ -52,3 +52,19 @@ def test_it_says_when_an_images_bytes_are_missing_from_storage(client, key, blob
     assert detail.status_code == 200
     body = detail.json()
     assert body["original_request"] is None and "missing" in body["original_request_error"]
+
+
+def test_a_list_page_is_one_query_without_the_bodies():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from gateway.api.logs import _list
+    from gateway.logquery import LogFilter
+
+    for _ in range(3):
+        make_log()
+    with CaptureQueriesContext(connection) as queries:
+        listed = _list(LogFilter(), 50)
+    assert len(listed["data"]) == 3 and listed["data"][0]["created_at"]
+    [query] = queries.captured_queries
+    assert "request_body" not in query["sql"] and "search_text" not in query["sql"]
