@@ -197,11 +197,16 @@ def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
     for i, message in enumerate(chat.body["messages"]):
         role, content = message["role"], message.get("content")
         if role in ("system", "developer"):
+            if any(img.message == i for img in chat.images):
+                raise invalid(
+                    f"messages[{i}]: Bedrock takes no images in system messages.",
+                    f"messages.{i}.content",
+                )
             system.extend({"text": t} for t in _texts(content) if t)
             continue
-        if role == "tool":
-            text = "".join(_texts(content))
-            result = {"toolUseId": message.get("tool_call_id") or "", "content": [{"text": text}]}
+        if role == "tool":  # a tool's result may hold images (a screenshot, a crop)
+            result_blocks = _blocks(chat, i, content) or [{"text": ""}]
+            result = {"toolUseId": message.get("tool_call_id") or "", "content": result_blocks}
             role, blocks = "user", [{"toolResult": result}]
         elif role in ("user", "assistant"):
             blocks = _blocks(chat, i, content)

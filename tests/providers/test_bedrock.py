@@ -464,6 +464,33 @@ def test_it_maps_tool_calls_and_tool_results():
     assert "toolChoice" not in body["toolConfig"]  # "none" keeps tools the history needs
 
 
+def test_a_tool_result_keeps_its_images_and_a_system_image_is_refused():
+    png = png_bytes(size=(6, 5))
+    uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    call = {"id": "c1", "type": "function", "function": {"name": "crop", "arguments": "{}"}}
+    result = [
+        {"type": "text", "text": "the crop:"},
+        {"type": "image_url", "image_url": {"url": uri}},
+    ]
+    chat = make_chat(
+        [
+            {"role": "user", "content": "Crop it."},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+            {"role": "tool", "tool_call_id": "c1", "content": result},
+        ],
+        tools=[WEATHER],
+    )
+    [tool_result] = build(chat)["messages"][2]["content"]
+    text, image = tool_result["toolResult"]["content"]
+    assert text == {"text": "the crop:"} and image["image"]["format"] == "png"
+    assert base64.b64decode(image["image"]["source"]["bytes"]) == png
+
+    system = [{"type": "image_url", "image_url": {"url": uri}}]
+    with pytest.raises(GatewayError) as caught:
+        build(make_chat([{"role": "system", "content": system}, {"role": "user", "content": "hi"}]))
+    assert (caught.value.status, caught.value.param) == (400, "messages.0.content")
+
+
 def test_it_refuses_tool_call_arguments_that_are_not_a_json_object():
     chat = make_chat(
         [
