@@ -75,8 +75,12 @@ class ApiHandler(ASGIHandler):
         finally:
             if isinstance(response, FileResponse):  # the only kind holding a resource
                 await sync_to_async(response.close)()
+            # A hang-up while sending leaves the relay suspended: close it now, so its own
+            # handler logs the partial stream (not the garbage collector, some time later).
+            if (stream := getattr(response, "iris_stream", None)) is not None:
+                await stream.aclose()
             record = getattr(request, "iris_record", None)
-            if record is not None and not record.submitted:  # gone before its stream began
+            if record is not None and not record.submitted:  # gone before any answer
                 record.client_gone()
                 capture.submit(record)
 

@@ -10,6 +10,7 @@ at exit) writes what is queued before the process ends.
 import asyncio
 import atexit
 import logging
+import os
 import pickle
 import queue
 import threading
@@ -17,6 +18,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -71,7 +73,7 @@ class Record:
     raw_body: bytes = b""
     chat: Chat | None = None
     upstream_url: str = ""
-    upstream_body: bytes | None = None  # when it is not raw_body (see proxy.forward)
+    upstream_body: dict | None = None  # the JSON sent upstream, when not the client's bytes
     status_code: int = 0
     response_body: dict | None = None
     error_type: str = ""
@@ -303,29 +305,57 @@ class Writer:
         spool.mkdir(parents=True, exist_ok=True)
         path = spool / f"{time.time_ns()}-{uuid.uuid4().hex}.{suffix}"
         # Our own data, read back only by this process's code: pickle keeps Image bytes as-is.
-        path.write_bytes(pickle.dumps(records))
+        # Written aside, then renamed: a replay never reads a half-written file.
+        partial = path.with_name(path.name + ".partial")
+        partial.write_bytes(pickle.dumps(records))
+        partial.replace(path)
         self.spooled += len(records)
 
     def _replay_spool(self) -> None:
+        try:
+            self._replay_files()
+        except Exception:  # the writer thread must outlive any trouble with the folder
+            log.exception("replaying spooled logs failed; retrying later")
+
+    def _replay_files(self) -> None:
+        """Write what a database outage left on disk. Every worker replays the same folder:
+        each file is claimed by an atomic rename first, so only one of them writes it."""
         spool = settings.LOG_SPOOL_DIR
         for path in sorted(spool.glob("*.pickle")) if spool.exists() else ():
+            claimed = path.with_name(f"{path.name}.{os.getpid()}.replaying")
             try:
-                records = pickle.loads(path.read_bytes())
-            except Exception:
-                log.exception("spooled log file %s cannot be read; set aside", path.name)
-                path.rename(path.with_suffix(".failed"))
+                path.rename(claimed)
+            except OSError:  # another worker took it
                 continue
             try:
-                close_old_connections()
-                logrows.save_batch(records)
-                log.info("replayed %d spooled log records from %s", len(records), path.name)
+                done = self._replay(claimed)
             except Exception:
-                if not _database_up():
-                    log.warning("the database is down; spooled logs wait for the next replay")
-                    return
-                log.exception("replaying %s failed as a batch; record by record", path.name)
-                self._write_one_by_one(records)
-            path.unlink()
+                log.exception("replaying %s failed; it waits for the next replay", path.name)
+                done = False
+            if not done:
+                claimed.rename(path)
+                return
+
+    def _replay(self, claimed: Path) -> bool:
+        """Write one claimed file; False when the database is down (the file waits)."""
+        try:
+            records = pickle.loads(claimed.read_bytes())
+        except Exception:
+            log.exception("spooled log file %s cannot be read; set aside", claimed.name)
+            claimed.rename(claimed.with_suffix(".failed"))
+            return True
+        try:
+            close_old_connections()
+            logrows.save_batch(records)
+            log.info("replayed %d spooled log records from %s", len(records), claimed.name)
+        except Exception:
+            if not _database_up():
+                log.warning("the database is down; spooled logs wait for the next replay")
+                return False
+            log.exception("replaying %s failed as a batch; record by record", claimed.name)
+            self._write_one_by_one(records)
+        claimed.unlink(missing_ok=True)
+        return True
 
 
 def _database_up() -> bool:
@@ -347,7 +377,9 @@ _pending: set[asyncio.Task] = set()
 
 
 def submit(record: Record) -> None:
-    """Hand a finished record to the writer. Never blocks, never raises."""
+    """Hand a finished record to the writer, once. Never blocks, never raises."""
+    if record.submitted:
+        return
     record.submitted = True
     try:
         images = record.chat.images if record.chat else []

@@ -167,6 +167,8 @@ def _images_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) ->
                 index = int(url[len(_LIFTED) :])
                 # Strict: a line break that decoding would forgive may be a JSON error.
                 image.data_uri_prefix, data = decode_data_uri(lifted[index], tolerant=False)
+                if not (image.data_uri_prefix.isascii() and image.data_uri_prefix.isprintable()):
+                    raise ValueError  # a control character: invalid JSON, for the parser to say
                 image.describe(data)
                 used.add(index)
             except (ImageError, ValueError, IndexError):

@@ -1,5 +1,6 @@
 """Images in chat requests: data-URI decoding, sniffing with Pillow, hashing. No Django, no I/O."""
 
+import base64
 import binascii
 import hashlib
 import io
@@ -50,11 +51,21 @@ class Image:
     exif_orientation: int | None = None
     # What is sent upstream when the provider refuses the original format (see convert()).
     converted: tuple[bytes, str] | None = None
+    encoded: tuple[bytes, str] | None = None  # (payload, its base64), see payload_base64
 
     @property
     def payload(self) -> bytes:
         """The bytes to send upstream: the converted copy if there is one, else the original."""
         return self.converted[0] if self.converted else (self.data or b"")
+
+    @property
+    def payload_base64(self) -> str:
+        """The payload as base64 text, encoded once: the log recognises it in what was sent
+        upstream by identity (gateway/logrows.py), without encoding or searching again."""
+        payload = self.payload
+        if self.encoded is None or self.encoded[0] is not payload:
+            self.encoded = (payload, base64.b64encode(payload).decode("ascii"))
+        return self.encoded[1]
 
     @property
     def payload_mime(self) -> str:

@@ -5,7 +5,7 @@ Runs in the log writer's thread (gateway/capture.py), never on the request path.
 
 from __future__ import annotations
 
-import base64
+import re
 from typing import TYPE_CHECKING
 
 import orjson
@@ -23,7 +23,8 @@ if TYPE_CHECKING:
 
 _PREVIEW = 300
 _SEARCHED = 20_000
-_BIG_STRING = 2_000  # longer strings without a space in an upstream body are data, not text
+_BIG_STRING = 2_000  # an upstream body's strings this long may be image data
+_BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 def _reply_text(body: dict | None) -> str:
@@ -86,35 +87,37 @@ def stored_body(record: Record) -> dict | None:
 
 
 def stored_upstream_body(record: Record) -> dict | None:
-    """The upstream request as sent, each image's base64 (in whatever field the provider
-    wants it) replaced by a reference: `iris-blob:<sha256>`, or `iris-converted:<sha256>` for
-    a copy converted from that blob (the converted bytes are not kept)."""
+    """The JSON sent upstream, each image's base64 (in whatever field the provider wants it)
+    replaced by a reference: `iris-blob:<sha256>`, or `iris-converted:<sha256>` for a copy
+    converted from that blob (the converted bytes are not kept). The providers put each
+    image's Image.payload_base64 string in place, so it is found by identity: no encoding,
+    parsing or searching of megabytes here, in a thread that shares the GIL with the proxy."""
     if record.upstream_body is None:
         return None
-    try:
-        body = orjson.loads(record.upstream_body)
-    except orjson.JSONDecodeError:
-        return {"_unparsed": record.upstream_body[:10_000].decode("utf-8", "replace")}
-    refs = {}
+    refs: dict[int, tuple[str, str]] = {}
     for img in record.chat.images if record.chat else ():
-        if img.data:
-            refs[base64.b64encode(img.data).decode()] = f"iris-blob:{img.sha256}"
-        if img.converted:
-            refs[base64.b64encode(img.converted[0]).decode()] = f"iris-converted:{img.sha256}"
-    return _with_refs(body, refs)
+        if img.encoded:  # encoded for this upstream
+            encoded = img.encoded[1]
+            kind = "iris-converted" if img.converted else "iris-blob"
+            refs[id(encoded)] = (encoded, f"{kind}:{img.sha256}")
+    return _with_refs(record.upstream_body, refs)
 
 
-def _with_refs(value, refs: dict[str, str]):
+def _with_refs(value, refs: dict[int, tuple[str, str]]):
     if isinstance(value, dict):
         return {k: _with_refs(v, refs) for k, v in value.items()}
     if isinstance(value, list):
         return [_with_refs(v, refs) for v in value]
-    if isinstance(value, str) and refs:
-        payload = value.split(";base64,", 1)[-1] if value.startswith("data:") else value
-        if ref := refs.get(payload):
-            return ref
-    if isinstance(value, str) and len(value) > _BIG_STRING and " " not in value:
-        return f"[{len(value)} characters of data not kept]"  # not text: left out like images
+    if not isinstance(value, str):
+        return value
+    if id(value) in refs:
+        return refs[id(value)][1]
+    if value.startswith("data:"):  # a data URI: its prefix + an encoded payload
+        for encoded, ref in refs.values():
+            if value.endswith(encoded):
+                return ref
+    if len(value) > _BIG_STRING and _BASE64.fullmatch(value):  # data, not text: left out
+        return f"[{len(value)} characters of base64 not kept]"
     return value
 
 

@@ -31,8 +31,7 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     await prepare_images(chat, provider, target)
     upstream = provider.build_request(chat, target)
     record.upstream_url = http.redact_url(upstream.url)
-    if upstream.content is not chat.raw:  # translated, or an image changed on the way
-        record.upstream_body = upstream.content
+    record.upstream_body = upstream.sent  # logged with its images by reference
     # A custom host from the client goes through the private-network guard; an admin's does not.
     session = http.session(trusted=target.base_url_trusted or not target.base_url)
     try:
@@ -58,11 +57,13 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     if chat.stream:
         record.is_stream = True
         stream = relay(response, provider.Stream(chat), record, target.secrets())
-        return StreamingHttpResponse(
+        streaming = StreamingHttpResponse(
             stream,
             content_type="text/event-stream",
             headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
         )
+        streaming.iris_stream = stream  # closed by gateway/asgi.py if the client hangs up
+        return streaming
     content = await _read(response)
     try:
         data = orjson.loads(content)
@@ -107,7 +108,7 @@ async def relay(
         record.finish(200, record.assembled())
         record.fail(error)
         yield encode_sse(error.body())
-    except asyncio.CancelledError:
+    except (asyncio.CancelledError, GeneratorExit):  # the client hung up
         record.finish(200, record.assembled())
         record.client_gone()
         raise

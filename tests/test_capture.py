@@ -211,28 +211,61 @@ def test_a_stream_is_assembled_into_one_completion():
     assert body["usage"]["total_tokens"] == 3 and record.chunk_count == 6
 
 
-def test_the_upstream_body_is_logged_with_images_by_reference(tiny_png):
-    record = record_with_image(tiny_png)
+def test_the_upstream_body_is_logged_with_images_by_reference():
+    photo = png_bytes(size=(64, 64), color=(9, 80, 200))
+    record = record_with_image(photo)
     image = record.chat.images[0]
-    image.converted = (b"converted-bytes" * 200, "image/png")
-    data, converted = (base64.b64encode(b).decode() for b in (tiny_png * 300, image.converted[0]))
-    image.data = tiny_png * 300  # big enough to be told from text
+    blob_ref = f"iris-blob:{image.sha256}"
     long_text = "a long system prompt " * 200
-    record.upstream_body = json.dumps(
-        {
-            "system": long_text,
-            "parts": [{"data": data}, {"url": f"data:image/png;base64,{converted}"}],
-            "other": "x" * 5000,
-        }
-    ).encode()
-    logrows.save_batch([record])
-    logged = RequestLog.objects.get().upstream_body
-    sha = image.sha256
-    assert logged["parts"] == [{"data": f"iris-blob:{sha}"}, {"url": f"iris-converted:{sha}"}]
-    assert logged["system"] == long_text  # text stays, however long
-    assert logged["other"] == "[5000 characters of data not kept]"
+    other_data = base64.b64encode(bytes(range(256)) * 20).decode()
+    record.upstream_body = {
+        "system": long_text,
+        "cjk": "長" * 3000,  # long text without spaces is still text
+        "parts": [
+            {"data": image.payload_base64},
+            {"url": f"data:image/png;base64,{image.payload_base64}"},
+        ],
+        "other": other_data,
+    }
+    converted = record_with_image(png_bytes(size=(70, 70)), "converted")
+    converted.chat.images[0].converted = (png_bytes(size=(71, 71)), "image/png")
+    converted.upstream_body = {"data": converted.chat.images[0].payload_base64}
+    logrows.save_batch([record, converted])
+    logged = RequestLog.objects.get(request_id=record.request_id).upstream_body
+    assert logged["parts"] == [{"data": blob_ref}, {"url": blob_ref}]
+    assert logged["system"] == long_text and logged["cjk"] == "長" * 3000
+    assert logged["other"] == f"[{len(other_data)} characters of base64 not kept]"
+    other = RequestLog.objects.get(request_id=converted.request_id).upstream_body
+    assert other == {"data": f"iris-converted:{converted.chat.images[0].sha256}"}
 
 
 def test_no_upstream_body_is_logged_when_the_clients_bytes_went_as_they_were(tiny_png):
     logrows.save_batch([record_with_image(tiny_png)])
     assert RequestLog.objects.get().upstream_body is None
+
+
+def test_a_spool_file_another_worker_claimed_is_left_to_it(monkeypatch, tiny_png):
+    writer = capture.Writer()
+    writer._spool([record_with_image(tiny_png, "theirs")])
+    writer._spool([record_with_image(tiny_png, "ours")])
+    first, second = sorted(capture.settings.LOG_SPOOL_DIR.glob("*.pickle"))
+    first.rename(first.with_name(first.name + ".999.replaying"))  # another worker's claim
+    writer._replay_spool()
+    assert list(RequestLog.objects.values_list("prompt_preview", flat=True)) == ["ours"]
+    assert [p.name for p in capture.settings.LOG_SPOOL_DIR.iterdir()] == [
+        first.name + ".999.replaying"
+    ]
+
+
+def test_a_file_waits_while_the_database_is_down(monkeypatch, tiny_png):
+    writer = capture.Writer()
+    writer._spool([record_with_image(tiny_png)])
+    [path] = capture.settings.LOG_SPOOL_DIR.glob("*.pickle")
+
+    def broken(records):
+        raise RuntimeError("database is down")
+
+    monkeypatch.setattr(logrows, "save_batch", broken)
+    monkeypatch.setattr(capture, "_database_up", lambda: False)
+    writer._replay_spool()
+    assert [p.name for p in capture.settings.LOG_SPOOL_DIR.iterdir()] == [path.name]

@@ -132,6 +132,14 @@ def _content(*parts) -> bytes:
             id="raw newline (invalid JSON)",
         ),
         pytest.param(lambda png: _content(image_part(_uri(b"not an image"))), id="not an image"),
+        pytest.param(
+            lambda png: _content(image_part(_uri(png, "image/png;name=a~b"))).replace("~", "\x01"),
+            id="control character in the prefix (invalid JSON)",
+        ),
+        pytest.param(
+            lambda png: _content(image_part(_uri(png, "image/png;name=a~b"))).replace("~", "\t"),
+            id="raw tab in the prefix (invalid JSON)",
+        ),
         pytest.param(lambda png: _content(image_part("data:text/plain,hi")), id="not base64"),
         pytest.param(lambda png: '{"model": "m", "messages": ["data:x', id="truncated"),
     ],

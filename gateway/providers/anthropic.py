@@ -13,7 +13,6 @@ Docs: https://docs.anthropic.com/en/api/messages, /en/api/errors, /en/api/versio
   https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance
 """
 
-import base64
 import math
 
 import orjson
@@ -86,7 +85,7 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     if target.api_key:
         headers["x-api-key"] = target.api_key
     root = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
-    return Upstream("POST", f"{root}/messages", headers, orjson.dumps(out))
+    return Upstream("POST", f"{root}/messages", headers, orjson.dumps(out), out)
 
 
 def _tools(tools: list) -> list[dict]:
@@ -219,8 +218,7 @@ def _check_images(chat: Chat) -> None:
 def _image(img: Image) -> dict:
     """The one place that knows Anthropic's image block: bytes as base64, else the URL."""
     if img.data is not None:
-        data = base64.b64encode(img.payload).decode("ascii")
-        source = {"type": "base64", "media_type": img.payload_mime, "data": data}
+        source = {"type": "base64", "media_type": img.payload_mime, "data": img.payload_base64}
     else:
         source = {"type": "url", "url": img.url}
     return {"type": "image", "source": source}

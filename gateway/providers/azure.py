@@ -38,7 +38,7 @@ def build_request(chat: Chat, target: Target) -> Upstream:
         headers["authorization"] = f"Bearer {token.removeprefix('Bearer ')}"
     elif target.api_key:
         headers["api-key"] = target.api_key
-    return Upstream("POST", url, headers, openai.body_bytes(chat))
+    return Upstream("POST", url, headers, *openai.body_bytes(chat))
 
 
 def _option(options: dict, name: str, *, default: str = "") -> str:

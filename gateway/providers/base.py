@@ -53,6 +53,8 @@ class Upstream:
     url: str
     headers: dict[str, str]
     content: bytes
+    # The JSON behind content, for the log; None when content is the client's own bytes.
+    sent: dict | None = None
 
 
 class Stream(Protocol):

@@ -13,7 +13,6 @@ Quirks:
   https://docs.aws.amazon.com/AmazonS3/latest/API/RESTSelectObjectAppendix.html
 """
 
-import base64
 import re
 from urllib.parse import quote
 
@@ -99,16 +98,18 @@ def build_request(chat: Chat, target: base.Target) -> base.Upstream:
     url = f"{root}/model/{quote(chat.model, safe='')}/{action}"
     accept = "application/vnd.amazon.eventstream" if chat.stream else "application/json"
     headers = {"content-type": "application/json", "accept": accept, **target.headers}
-    body = orjson.dumps(_body(chat))
+    sent = _body(chat)
+    body = orjson.dumps(sent)
     if not key_id:  # API keys: https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html
         return base.Upstream(
-            "POST", url, {**headers, "authorization": f"Bearer {target.api_key}"}, body
+            "POST", url, {**headers, "authorization": f"Bearer {target.api_key}"}, body, sent
         )
     # Sign what is sent: this URL (its host, its encoded path) and these bytes.
     request = AWSRequest(method="POST", url=url, data=body, headers=headers)
     token = options.get("aws-session-token") or None
     SigV4Auth(Credentials(key_id, secret, token), SIGNING_NAME, region).add_auth(request)
-    return base.Upstream("POST", url, {k.lower(): v for k, v in request.headers.items()}, body)
+    signed = {k.lower(): v for k, v in request.headers.items()}
+    return base.Upstream("POST", url, signed, body, sent)
 
 
 def _check_images(chat: Chat) -> None:
@@ -279,7 +280,7 @@ def _tool_use(i: int, k: int, call: dict) -> dict:
 
 def _image(img: Image) -> dict:
     """The one place that knows Bedrock's image block: format + raw bytes (base64 in JSON)."""
-    source = {"bytes": base64.b64encode(img.payload).decode("ascii")}
+    source = {"bytes": img.payload_base64}
     return {"image": {"format": img.payload_mime.removeprefix("image/"), "source": source}}
 
 

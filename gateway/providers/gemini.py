@@ -12,7 +12,6 @@ Quirks:
   tool call's `extra_content.google.thought_signature`, as in Google's own OpenAI layer.
 """
 
-import base64
 import uuid
 from urllib.parse import quote
 
@@ -78,7 +77,8 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     headers = {"content-type": "application/json", **target.headers}
     if target.api_key:
         headers["x-goog-api-key"] = target.api_key
-    return Upstream("POST", f"{root}/v1beta/models/{model}:{action}", headers, orjson.dumps(body))
+    url = f"{root}/v1beta/models/{model}:{action}"
+    return Upstream("POST", url, headers, orjson.dumps(body), body)
 
 
 def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
@@ -133,8 +133,7 @@ def _image(img: Image) -> dict:
     """The one place that knows Gemini's image shape: inline bytes, base64 in the JSON."""
     if img.data is None:  # the core fetches URL images first: a guard, not a path
         raise _invalid("the image URL was not fetched.", img.message, img.part)
-    data = base64.b64encode(img.payload).decode("ascii")
-    return {"inline_data": {"mime_type": img.payload_mime, "data": data}}
+    return {"inline_data": {"mime_type": img.payload_mime, "data": img.payload_base64}}
 
 
 def _function_call(call: dict, i: int, names: dict[str, str]) -> dict:

@@ -5,8 +5,6 @@ The body is already OpenAI's, so it is forwarded byte for byte: no re-serialisat
 the hot path, and images (URLs and data URIs) reach the upstream exactly as sent.
 """
 
-import base64
-
 import orjson
 
 from gateway.chat import Chat
@@ -24,14 +22,15 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     if target.api_key:
         headers["authorization"] = f"Bearer {target.api_key}"
     base = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
-    return Upstream("POST", f"{base}/chat/completions", headers, body_bytes(chat))
+    return Upstream("POST", f"{base}/chat/completions", headers, *body_bytes(chat))
 
 
-def body_bytes(chat: Chat) -> bytes:
+def body_bytes(chat: Chat) -> tuple[bytes, dict | None]:
     """The client's bytes as they came, unless the core changed an image: converted it for
-    the API, or fetched a URL the upstream could not reach (then the bytes go inline)."""
+    the API, or fetched a URL the upstream could not reach (then the bytes go inline). With
+    the JSON sent, for the log, when it is not the client's."""
     if not any(img.converted or (img.origin == "url" and img.data) for img in chat.images):
-        return chat.raw
+        return chat.raw, None
     messages = [dict(m) for m in chat.body["messages"]]
     for img in chat.images:
         if img.data is None:
@@ -43,12 +42,9 @@ def body_bytes(chat: Chat) -> bytes:
             if img.origin == "base64" and not img.converted
             else (f"data:{img.payload_mime};base64,")
         )
-        part["image_url"] = {**part["image_url"], "url": prefix + _b64(img.payload)}
-    return orjson.dumps({**chat.body, "messages": messages})
-
-
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
+        part["image_url"] = {**part["image_url"], "url": prefix + img.payload_base64}
+    sent = {**chat.body, "messages": messages}
+    return orjson.dumps(sent), sent
 
 
 def parse_response(data: dict, chat: Chat) -> dict:
