@@ -46,6 +46,9 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
         )
     except (aiohttp.ClientError, TimeoutError, http.BlockedAddress) as exc:
         raise transport_error(exc) from None
+    # Sent: from here on the log needs the parsed body, not the raw bytes (megabytes with an
+    # image). Let them go now rather than when the writer gets to this record.
+    chat.raw = record.raw_body = b""
     if not chat.stream:
         record.first_byte()  # a stream's first token is timed as its chunks arrive
     if response.status >= 400:
