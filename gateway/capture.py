@@ -321,6 +321,8 @@ class Writer:
         """Write what a database outage left on disk. Every worker replays the same folder:
         each file is claimed by an atomic rename first, so only one of them writes it."""
         spool = settings.LOG_SPOOL_DIR
+        for orphan in spool.glob("*.replaying") if spool.exists() else ():
+            _release_if_abandoned(orphan)
         for path in sorted(spool.glob("*.pickle")) if spool.exists() else ():
             claimed = path.with_name(f"{path.name}.{os.getpid()}.replaying")
             try:
@@ -356,6 +358,18 @@ class Writer:
             self._write_one_by_one(records)
         claimed.unlink(missing_ok=True)
         return True
+
+
+def _release_if_abandoned(claimed: Path) -> None:
+    """A claim whose process is gone (killed mid-replay) goes back to the queue of files.
+    Workers share one machine's spool folder, so a process id tells whether it lives."""
+    name, pid, _ = claimed.name.rsplit(".", 2)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        claimed.replace(claimed.with_name(name))
+    except (ValueError, OSError):  # not our naming, or alive under another user: leave it
+        pass
 
 
 def _database_up() -> bool:

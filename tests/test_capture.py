@@ -2,7 +2,9 @@
 
 import base64
 import json
+import os
 import pickle
+import subprocess
 
 import pytest
 from django.core.files.storage import default_storage
@@ -249,11 +251,12 @@ def test_a_spool_file_another_worker_claimed_is_left_to_it(monkeypatch, tiny_png
     writer._spool([record_with_image(tiny_png, "theirs")])
     writer._spool([record_with_image(tiny_png, "ours")])
     first, second = sorted(capture.settings.LOG_SPOOL_DIR.glob("*.pickle"))
-    first.rename(first.with_name(first.name + ".999.replaying"))  # another worker's claim
+    worker = os.getppid()  # a live process: another worker's claim
+    first.rename(first.with_name(f"{first.name}.{worker}.replaying"))
     writer._replay_spool()
     assert list(RequestLog.objects.values_list("prompt_preview", flat=True)) == ["ours"]
     assert [p.name for p in capture.settings.LOG_SPOOL_DIR.iterdir()] == [
-        first.name + ".999.replaying"
+        f"{first.name}.{worker}.replaying"
     ]
 
 
@@ -269,3 +272,19 @@ def test_a_file_waits_while_the_database_is_down(monkeypatch, tiny_png):
     monkeypatch.setattr(capture, "_database_up", lambda: False)
     writer._replay_spool()
     assert [p.name for p in capture.settings.LOG_SPOOL_DIR.iterdir()] == [path.name]
+
+
+def test_a_claim_left_by_a_dead_process_is_replayed(tiny_png):
+    writer = capture.Writer()
+    writer._spool([record_with_image(tiny_png, "orphaned")])
+    [path] = capture.settings.LOG_SPOOL_DIR.glob("*.pickle")
+    path.rename(path.with_name(f"{path.name}.{_exited_pid()}.replaying"))
+    writer._replay_spool()
+    assert list(RequestLog.objects.values_list("prompt_preview", flat=True)) == ["orphaned"]
+    assert not list(capture.settings.LOG_SPOOL_DIR.iterdir())
+
+
+def _exited_pid() -> int:
+    process = subprocess.Popen(["true"])
+    process.wait()
+    return process.pid
