@@ -130,15 +130,13 @@ def _parse(raw: bytes, text: bytes, lifted: list[memoryview]) -> Chat:
                 f"messages.{i}.content",
             )
     tools = body.get("tools")
-    if tools is not None and not (isinstance(tools, list) and all(map(_is_object, tools))):
+    if tools is not None and (
+        not isinstance(tools, list) or not all(isinstance(tool, dict) for tool in tools)
+    ):
         raise invalid("'tools' must be an array of objects.", "tools")
     if len(used) != len(lifted):
         raise _NotLiftable  # a stand-in sits elsewhere: in a text, a key, another field
     return chat
-
-
-def _is_object(value: object) -> bool:
-    return isinstance(value, dict)
 
 
 def _images_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) -> list[Image]:

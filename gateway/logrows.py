@@ -100,24 +100,32 @@ def stored_upstream_body(record: Record) -> dict | None:
             encoded = img.encoded[1]
             kind = "iris-converted" if img.converted else "iris-blob"
             refs[id(encoded)] = (encoded, f"{kind}:{img.sha256}")
-    return _with_refs(record.upstream_body, refs)
+    return _map_strings(record.upstream_body, _with_refs(refs))
 
 
-def _with_refs(value, refs: dict[int, tuple[str, str]]):
-    if isinstance(value, dict):
-        return {k: _with_refs(v, refs) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_with_refs(v, refs) for v in value]
-    if not isinstance(value, str):
+def _with_refs(refs: dict[int, tuple[str, str]]):
+    def change(value: str) -> str:
+        if id(value) in refs:
+            return refs[id(value)][1]
+        if value.startswith("data:"):  # a data URI: its prefix + an encoded payload
+            for encoded, ref in refs.values():
+                if value.endswith(encoded):
+                    return ref
+        if len(value) > _BIG_STRING and _BASE64.fullmatch(value):  # data, not text: left out
+            return f"[{len(value)} characters of base64 not kept]"
         return value
-    if id(value) in refs:
-        return refs[id(value)][1]
-    if value.startswith("data:"):  # a data URI: its prefix + an encoded payload
-        for encoded, ref in refs.values():
-            if value.endswith(encoded):
-                return ref
-    if len(value) > _BIG_STRING and _BASE64.fullmatch(value):  # data, not text: left out
-        return f"[{len(value)} characters of base64 not kept]"
+
+    return change
+
+
+def _map_strings(value, change):
+    """The JSON value with change() applied to each string in it, object keys included."""
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {_map_strings(k, change): _map_strings(v, change) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(v, change) for v in value]
     return value
 
 
@@ -221,17 +229,7 @@ def _clean(text: str) -> str:
 def _clean_json(value):
     if value is None or b"\\u0000" not in orjson.dumps(value):
         return value
-    return _without_nul(value)
-
-
-def _without_nul(value):
-    if isinstance(value, str):
-        return _clean(value)
-    if isinstance(value, dict):
-        return {_clean(str(k)): _without_nul(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_without_nul(v) for v in value]
-    return value
+    return _map_strings(value, _clean)
 
 
 def _count(value: object) -> int | None:

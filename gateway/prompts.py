@@ -27,6 +27,8 @@ from gateway.images import Image, ImageError, decode_data_uri
 from gateway.models import Blob, Prompt, PromptVersion
 
 BLOB_REF = "iris-blob:"
+# Prompt ids the editor's own pages use under /logs/prompts/: no prompt may take one.
+RESERVED_IDS = frozenset({"new", "editor", "preview"})
 _BLOB = re.compile(r"iris-blob:([0-9a-f]{64})")
 _REF = re.compile(r"(?P<slug>[a-z0-9][a-z0-9_-]{0,63})(?:@(?P<version>[^@/]*))?")
 _NAME = re.compile(r"[A-Za-z_][\w.-]{0,99}")

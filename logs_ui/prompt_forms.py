@@ -13,7 +13,7 @@ from gateway.models import Prompt
 
 ROLES = ("system", "user", "assistant")
 DETAILS = ("", "low", "high", "auto")
-RESERVED = {"new", "editor", "preview"}  # the editor's own pages under /logs/prompts/
+RESERVED = prompts.RESERVED_IDS
 _FIELD = re.compile(r"m-(\d+)-(role|p-(\d+)-(kind|text|url|detail|file))")
 _OWN_PARAMS = ("temperature", "max_tokens")
 

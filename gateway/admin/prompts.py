@@ -8,13 +8,13 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from gateway.models import Prompt, PromptVersion
-from logs_ui.prompt_forms import RESERVED
+from gateway.prompts import RESERVED_IDS
 
 
 class PromptAdminForm(forms.ModelForm):
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
-        if slug in RESERVED and slug != self.instance.slug:
+        if slug in RESERVED_IDS and slug != self.instance.slug:
             raise forms.ValidationError(f"“{slug}” is a page of the editor: choose another id.")
         return slug
 
