@@ -24,35 +24,13 @@ from django.conf import settings
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from gateway import http, logrows
+from gateway import fetching, logrows
 from gateway.chat import Chat
 from gateway.errors import GatewayError
-from gateway.images import Image, ImageError
+from gateway.images import Image
+from gateway.redact import redact_headers
 
 log = logging.getLogger(__name__)
-
-# Header names are split on "-" and matched word by word ("x-portkey-provider" is no key).
-_SECRET_WORDS = {
-    "authorization",
-    "key",
-    "secret",
-    "token",
-    "cookie",
-    "signature",
-    "password",
-    "credential",
-    "apikey",
-}
-
-
-def redact_headers(headers: dict) -> dict:
-    redacted = {
-        name.lower(): "[redacted]" if _SECRET_WORDS & set(name.lower().split("-")) else value
-        for name, value in headers.items()
-    }
-    if host := redacted.get("x-portkey-custom-host"):  # may carry user:pass@ or ?key=
-        redacted["x-portkey-custom-host"] = http.redact_url(host)
-    return redacted
 
 
 @dataclass
@@ -412,24 +390,9 @@ def submit(record: Record) -> None:
 
 async def _snapshot_then_put(record: Record, images: list[Image]) -> None:
     try:
-        await asyncio.gather(*(fetch_image(img) for img in images))
+        await asyncio.gather(*(fetching.fetch_image(img) for img in images))
     finally:
         writer.put(record)
-
-
-async def fetch_image(img: Image) -> None:
-    """Fetch a URL image (guarded) into img; on failure, record why in img.error."""
-    try:
-        fetched = await http.fetch_guarded(img.url or "")
-    except http.FetchError as exc:
-        img.error = f"fetch failed: {exc}"
-        return
-    try:
-        img.describe(fetched.data)
-    except ImageError as exc:
-        # Keep the bytes anyway: the logs UI offers them for download.
-        img.data, img.mime = fetched.data, "application/octet-stream"
-        img.error = f"the URL's content {exc}"
 
 
 async def drain() -> None:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from yarl import URL
 
-from gateway import capture, crypto, http, providers
+from gateway import capture, crypto, fetching, http, providers
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 from gateway.images import Image, ImageError, to_png
@@ -148,7 +148,7 @@ async def prepare_images(chat: Chat, provider: ModuleType, target: Target) -> No
         and img.data is None
         and (not provider.ACCEPTS_IMAGE_URLS or await _must_inline(img.url or "", target))
     ]
-    await asyncio.gather(*(capture.fetch_image(img) for img in pending))
+    await asyncio.gather(*(fetching.fetch_image(img) for img in pending))
     for img in pending:
         if img.error:
             raise _image_error(

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from django.core.files.storage import default_storage
 
-from gateway import capture, logrows
+from gateway import capture, logrows, redact
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
 from gateway.models import Blob, LogImage, RequestLog, blob_name
@@ -147,7 +147,7 @@ def test_a_full_queue_spools_instead_of_blocking(settings, tiny_png):
 
 
 def test_secrets_are_redacted_from_headers():
-    headers = capture.redact_headers(
+    headers = redact.redact_headers(
         {
             "Authorization": "Bearer sk-live",
             "x-portkey-api-key": "iris-x",
@@ -163,11 +163,11 @@ def test_secrets_are_redacted_from_headers():
 
 
 def test_a_custom_host_is_logged_without_its_credentials():
-    headers = capture.redact_headers(
+    headers = redact.redact_headers(
         {"x-portkey-custom-host": "http://user:pw@[::1]:8000/v1?key=k-123&tenant=a"}
     )
     assert headers["x-portkey-custom-host"] == "http://[::1]:8000/v1?key=%5Bredacted%5D&tenant=a"
-    odd = capture.redact_headers({"x-portkey-custom-host": "http://h:port/v1"})
+    odd = redact.redact_headers({"x-portkey-custom-host": "http://h:port/v1"})
     assert odd["x-portkey-custom-host"] == "http://h:[invalid port]/v1"
 
 

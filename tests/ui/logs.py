@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image as PILImage
 
-from gateway import capture, logrows
+from gateway import capture, logrows, redact
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
 from gateway.images import ImageError
@@ -68,7 +68,7 @@ def make_log(
         _snapshot(img, spec)
     record = capture.Record(
         path="/v1/chat/completions",
-        request_headers=capture.redact_headers(
+        request_headers=redact.redact_headers(
             {
                 "x-portkey-provider": provider,
                 "authorization": "Bearer sk-secret",
