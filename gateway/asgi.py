@@ -23,13 +23,21 @@ sys.setswitchinterval(0.0005)
 
 from asgiref.sync import sync_to_async  # noqa: E402
 from django.conf import settings  # noqa: E402
-from django.core.exceptions import RequestAborted  # noqa: E402
+from django.core.exceptions import DisallowedHost, RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 from django.http import FileResponse  # noqa: E402
 from django.urls import set_script_prefix  # noqa: E402
 
-from gateway import capture, http  # noqa: E402
+from gateway import http  # noqa: E402
+from gateway import log as request_log  # noqa: E402
+from gateway.errors import GatewayError  # noqa: E402
+
+_DISALLOWED_HOST = GatewayError(
+    400,
+    "The Host header names a host this gateway does not serve (see ALLOWED_HOSTS).",
+    code="disallowed_host",
+)
 
 
 class ApiHandler(ASGIHandler):
@@ -55,6 +63,11 @@ class ApiHandler(ASGIHandler):
             request, error_response = self.create_request(scope, body_file)
             if request is None:
                 await self.send_response(error_response, send)
+                return
+            try:  # ALLOWED_HOSTS, as CommonMiddleware checks it for the pages
+                request.get_host()
+            except DisallowedHost:
+                await self.send_response(_DISALLOWED_HOST.response(), send)
                 return
             request.urlconf = "gateway.api_urls"
             # As Django does: a client that hangs up cancels the view (and its stream).
@@ -82,7 +95,7 @@ class ApiHandler(ASGIHandler):
             record = getattr(request, "iris_record", None)
             if record is not None and not record.submitted:  # gone before any answer
                 record.client_gone()
-                capture.submit(record)
+                request_log.submit(record)
 
     async def read_body(self, receive):
         keep = settings.GATEWAY_MAX_BODY_BYTES + 1  # one byte over tells the view to refuse
@@ -125,7 +138,7 @@ async def lifespan(receive, send) -> None:
             gc.freeze()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await capture.drain()
+            await request_log.drain()
             await http.close_sessions()
             await send({"type": "lifespan.shutdown.complete"})
             return

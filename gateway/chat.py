@@ -47,15 +47,38 @@ def invalid(message: str, param: str | None = None, code: str | None = None) -> 
     return GatewayError(400, message, "invalid_request_error", code=code, param=param)
 
 
-def parse_chat(raw: bytes) -> Chat:
-    """Validate the body enough to route and log it; the upstream validates the rest."""
+def parse_chat(raw: bytes, *, max_depth: int = 64) -> Chat:
+    """Validate the body enough to route and log it; the upstream validates the rest. JSON
+    nested deeper than max_depth is refused: every later step (the log's rows, the logs UI,
+    a provider's translation) may walk it recursively."""
     skeleton, lifted = _lift_data_uris(raw)
     if lifted:
         try:
-            return _parse(raw, skeleton, lifted)
+            return _parse(raw, skeleton, lifted, max_depth)
         except _NotLiftable:
             pass  # parse it whole: same result, or the same error, as without lifting
-    return _parse(raw, raw, [])
+    return _parse(raw, raw, [], max_depth)
+
+
+def json_depth(value: object) -> int:
+    """How deeply arrays and objects nest in a parsed JSON value (iteratively: no recursion
+    limit to hit, and work in proportion to the number of arrays and objects)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        children = item.values() if isinstance(item, dict) else item
+        if isinstance(item, dict | list):
+            deepest = max(deepest, depth)
+            stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return deepest
+
+
+def too_deep(max_depth: int) -> GatewayError:
+    return invalid(
+        f"Request body nests arrays and objects more than {max_depth} levels deep "
+        "(GATEWAY_MAX_JSON_DEPTH).",
+        code="json_too_deep",
+    )
 
 
 class _NotLiftable(Exception):
@@ -98,13 +121,17 @@ def _escaped(raw: bytes, quote: int) -> bool:
     return backslashes % 2 == 1
 
 
-def _parse(raw: bytes, text: bytes, lifted: list[memoryview]) -> Chat:
+def _parse(raw: bytes, text: bytes, lifted: list[memoryview], max_depth: int) -> Chat:
     try:
         body = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         if lifted:
             raise _NotLiftable from None
+        if "depth limit" in str(exc):  # orjson's own limit (1024 levels)
+            raise too_deep(max_depth) from None
         raise invalid(f"Request body is not valid JSON: {exc}", code="invalid_json") from None
+    if json_depth(body) > max_depth:
+        raise too_deep(max_depth)
     if not isinstance(body, dict):
         raise invalid("Request body must be a JSON object.", code="invalid_json")
     if not isinstance(body.get("model"), str) or not body["model"]:

@@ -301,6 +301,8 @@ class RequestLog(models.Model):
     prompt = models.CharField(max_length=64, blank=True, help_text="the prompt's id, if any")
     prompt_version = models.PositiveIntegerField(null=True, blank=True)
     prompt_variables = models.JSONField(null=True, blank=True)  # data URIs as blob references
+    # Why the record could not be kept whole (a body cut, images not stored), or empty.
+    degraded = models.CharField(max_length=500, blank=True, default="")
 
     class Meta:
         indexes = [

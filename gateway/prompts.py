@@ -381,9 +381,11 @@ def save_version(prompt: Prompt, **fields: object) -> PromptVersion:
 
 def store_image(data: bytes) -> Blob:
     """Keep an uploaded image in blob storage (once per SHA-256), as the request log does."""
-    from gateway.logrows import store_blobs
+    from gateway.log import blobs
 
     image = Image(message=0, part=0, origin="base64")
     image.describe(data)  # ImageError when these bytes are no image
-    Blob.objects.bulk_create(store_blobs([image]), ignore_conflicts=True)
+    meta = blobs.BlobData(data, image.mime, image.width, image.height, image.frames)
+    new_rows, _ = blobs.store({image.sha256: meta})
+    Blob.objects.bulk_create(new_rows, ignore_conflicts=True)
     return Blob.objects.get(pk=image.sha256)

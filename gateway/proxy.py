@@ -11,7 +11,8 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from yarl import URL
 
-from gateway import capture, crypto, fetching, http, providers
+from gateway import crypto, fetching, http, providers
+from gateway import log as request_log
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 from gateway.images import Image, ImageError, to_png
@@ -25,7 +26,7 @@ _PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _SLICE_BYTES = 256 * 1024
 
 
-async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpResponse:
+async def forward(chat: Chat, target: Target, record: request_log.Record) -> HttpResponse:
     """Send the chat upstream and answer the client; the record is submitted in every case."""
     provider = providers.get(target.provider)
     await prepare_images(chat, provider, target)
@@ -80,14 +81,14 @@ async def forward(chat: Chat, target: Target, record: capture.Record) -> HttpRes
     record.response_body = data  # the upstream's own answer, kept should translating it fail
     body = provider.parse_response(data, chat)
     record.finish(200, body)
-    capture.submit(record)
+    request_log.submit(record)
     # When the provider already speaks OpenAI, hand back its bytes untouched.
     payload = content if body is data else orjson.dumps(body)
     return HttpResponse(payload, content_type="application/json", headers=headers)
 
 
 async def relay(
-    response: aiohttp.ClientResponse, stream, record: capture.Record, secrets: list[str]
+    response: aiohttp.ClientResponse, stream, record: request_log.Record, secrets: list[str]
 ) -> AsyncIterator[bytes]:
     """Pass each upstream event on as it arrives; never buffer the whole stream. An error
     event is the last one the client gets (as from OpenAI: no [DONE] after it), its text
@@ -117,7 +118,7 @@ async def relay(
         raise
     finally:
         response.release()
-        capture.submit(record)
+        request_log.submit(record)
 
 
 async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dict]:
@@ -128,7 +129,7 @@ async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dic
         yield chunk
 
 
-def _relay_chunk(chunk: dict, record: capture.Record, secrets: list[str]) -> bytes:
+def _relay_chunk(chunk: dict, record: request_log.Record, secrets: list[str]) -> bytes:
     if "error" in chunk and "choices" not in chunk:
         chunk = crypto.mask_all_json(chunk, secrets)
         error = chunk["error"] if isinstance(chunk["error"], dict) else {}

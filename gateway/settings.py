@@ -174,6 +174,18 @@ LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 200)
 LOG_FLUSH_SECONDS = env_float("LOG_FLUSH_SECONDS", 0.2)  # longest a record waits for a batch
 LOG_SPOOL_DIR = Path(env_str("LOG_SPOOL_DIR", str(DATA_DIR / "spool")))
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", 30)
+# --- the log's durability (gateway/log/) ---
+# Records wait in memory up to this many bytes (images included); past it they wait on disk.
+LOG_QUEUE_MAX_BYTES = env_int("LOG_QUEUE_MAX_BYTES", 256 * 1024 * 1024)
+# How often finished records are appended to the write-ahead journal (and fsynced): after a
+# SIGKILL only the records answered in the last LOG_FSYNC_SECONDS can be missing.
+LOG_FSYNC_SECONDS = env_float("LOG_FSYNC_SECONDS", 0.1)
+# healthz answers 503 when the oldest unwritten record is older than this.
+LOG_HEALTH_MAX_AGE_SECONDS = env_float("LOG_HEALTH_MAX_AGE_SECONDS", 30.0)
+# Bodies nested deeper are refused (400); logged JSON is cut at this depth.
+GATEWAY_MAX_JSON_DEPTH = env_int("GATEWAY_MAX_JSON_DEPTH", 64)
+# Past this many bytes of images in blob storage, images are proxied but not stored (0: no cap).
+IRIS_BLOB_QUOTA_BYTES = env_int("IRIS_BLOB_QUOTA_BYTES", 0)
 
 
 def _persistent_encryption_keys() -> list[str]:

@@ -10,18 +10,20 @@ aim an admin's key at another host.
 import dataclasses
 import re
 import time
+from urllib.parse import urlsplit
 
 import orjson
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.http import HttpRequest
+from yarl import URL
 
-from gateway import auth, crypto, http, providers
+from gateway import auth, crypto, http, providers, redact
 from gateway.auth import bearer_token
-from gateway.capture import Record
 from gateway.chat import Chat
 from gateway.db import orm
 from gateway.errors import GatewayError
+from gateway.log import Record
 from gateway.models import KEY_PREFIX, SECRETS, ApiKey, Provider
 from gateway.providers.base import Target
 
@@ -153,7 +155,9 @@ def target_for(provider: Provider) -> Target:
 
 def scrub(error: GatewayError, record: Record, target: Target | None) -> None:
     """Mask the target's credentials in an upstream error, should a provider ever echo one
-    back: the client's own key too, for it must not reach the log."""
+    back: the client's own key too, for it must not reach the log. Any user:password@ of a
+    URL in the message goes too (a driver's or a library's error may quote one)."""
+    error.message = redact.scrub_text(error.message)
     secrets = target.secrets() if target else []
     if not secrets:
         return
@@ -174,7 +178,7 @@ async def _from_headers(request: HttpRequest) -> Target:
             param="x-portkey-provider",
         )
     providers.get(name)  # 400 for an unknown name
-    base_url = request.headers.get("x-portkey-custom-host", "").strip()
+    base_url = _custom_host(request)
     if base_url:
         try:
             await http.check_url_allowed(base_url)
@@ -190,6 +194,39 @@ async def _from_headers(request: HttpRequest) -> Target:
         base_url=base_url,
         api_key=_client_key(request),
         options=_client_options(request),
+    )
+
+
+def _custom_host(request: HttpRequest) -> str:
+    """x-portkey-custom-host, or "": an http(s) URL with a host and, as an admin's base URL,
+    no user:password@, query or fragment (credentials go in headers; a provider appends its
+    path to this URL, which a query would swallow). 400 for anything else, before it can fail
+    later as a 500 (yarl refuses a backslash in the authority, aiohttp userinfo beside an
+    Authorization header). The message never quotes the URL: it may carry a secret."""
+    value = request.headers.get("x-portkey-custom-host", "").strip()
+    if not value:
+        return ""
+    try:
+        URL(value)  # what proxy.py will parse
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise _bad_custom_host(f"it is not a valid URL ({exc})") from None
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise _bad_custom_host("enter an http:// or https:// URL, e.g. http://127.0.0.1:8000/v1")
+    if parts.username is not None or parts.password is not None:
+        raise _bad_custom_host("no user:password@ here, send credentials as headers")
+    if parts.query or parts.fragment:
+        raise _bad_custom_host("no ?query or #fragment here, send credentials as headers")
+    return value
+
+
+def _bad_custom_host(reason: str) -> GatewayError:
+    return GatewayError(
+        400,
+        f"Invalid x-portkey-custom-host: {reason}.",
+        code="invalid_custom_host",
+        param="x-portkey-custom-host",
     )
 
 

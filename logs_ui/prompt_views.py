@@ -15,7 +15,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from gateway import capture, prompts
+from gateway import log as request_log
+from gateway import prompts
 from gateway.api.chat import proxy_path
 from gateway.db import orm
 from gateway.errors import GatewayError
@@ -155,14 +156,14 @@ async def prompt_run(request: HttpRequest, slug: str, number: int) -> HttpRespon
         return render(request, "logs_ui/prompt_edit.html#run", {"result": error.body()})
     samples = pf.samples_from_post(request.POST, prompts.variable_names(version.messages))
 
-    async def rendered_body(request: HttpRequest, record: capture.Record) -> bytes:
+    async def rendered_body(request: HttpRequest, record: request_log.Record) -> bytes:
         rendered = await orm(prompts.render)(f"{slug}@{number}", {"variables": samples})
         record.prompt, record.prompt_version = rendered.prompt, rendered.version
         record.prompt_variables = rendered.variables
         return orjson.dumps(rendered.body)
 
     # No request headers in the log: the browser's carry the session cookie and CSRF token.
-    record = capture.Record(path=request.path, request_headers={})
+    record = request_log.Record(path=request.path, request_headers={})
     response = await proxy_path(request, rendered_body, record=record, authenticate=False)
     result = orjson.loads(response.content)
     context = {"result": result, "reply": _reply(result), "slug": slug, "number": number}

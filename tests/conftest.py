@@ -29,7 +29,7 @@ def _gateway_settings(settings, tmp_path):
 def written_logs(transactional_db):
     """For tests that send requests in-process: every log record is written before the
     test's database goes away (the writer is a background thread)."""
-    from gateway.capture import writer
+    from gateway.log import writer
 
     yield writer.flush
     writer.flush()

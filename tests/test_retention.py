@@ -5,11 +5,12 @@ from django.core.files.storage import default_storage
 from django.core.management import call_command
 from django.utils import timezone
 
-from gateway import logrows, prompts
+from gateway import prompts
+from gateway.log.entry import save_records
+from gateway.log.retention import purge
 from gateway.models import Blob, Prompt, RequestLog
-from gateway.retention import purge
 from tests.conftest import png_bytes
-from tests.test_capture import record_with_image
+from tests.test_log_rows import record_with_image
 
 pytestmark = pytest.mark.django_db
 
@@ -19,7 +20,7 @@ def test_it_deletes_old_logs_and_images_nobody_uses(settings, blob_dir):
         record_with_image(png_bytes(color=c)) for c in [(1, 1, 1), (2, 2, 2), (3, 3, 3)]
     )
     shared_too = record_with_image(png_bytes(color=(2, 2, 2)))
-    logrows.save_batch([old, shared, new, shared_too])
+    save_records([old, shared, new, shared_too])
     long_ago = timezone.now() - dt.timedelta(days=settings.LOG_RETENTION_DAYS + 1)
     ids = list(RequestLog.objects.order_by("id").values_list("id", flat=True))
     RequestLog.objects.filter(id__in=ids[:2]).update(created_at=long_ago)

@@ -13,7 +13,8 @@ import orjson
 from asgiref.sync import async_to_sync
 from PIL import Image
 
-from gateway import capture, proxy, targets
+from gateway import log as request_log
+from gateway import proxy, targets
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
 from gateway.models import Provider
@@ -49,7 +50,7 @@ async def _run(provider: Provider, user: str) -> Outcome:
     except GatewayError as error:
         return Outcome(provider, False, error.message)
     target = dataclasses.replace(target, timeout=min(target.timeout or TIMEOUT, TIMEOUT))
-    record = capture.Record(
+    record = request_log.Record(
         path="/admin/test-connection",
         request_headers={"x-portkey-provider": f"@{provider.slug}"},
         provider=provider.kind,
@@ -70,13 +71,15 @@ async def _run(provider: Provider, user: str) -> Outcome:
     return Outcome(provider, True, f"{chat.model} {said} in {took:.0f} ms.")
 
 
-def _failed(exc: Exception, provider: Provider, record: capture.Record, target: Target) -> Outcome:
+def _failed(
+    exc: Exception, provider: Provider, record: request_log.Record, target: Target
+) -> Outcome:
     if not isinstance(exc, GatewayError):
         log.exception("test connection of @%s failed unexpectedly", provider.slug)
         exc = GatewayError(500, f"Internal gateway error ({type(exc).__name__}).")
     targets.scrub(exc, record, target)
     record.fail(exc)
-    capture.submit(record)
+    request_log.submit(record)
     return Outcome(provider, False, f"HTTP {exc.status}: {exc.message}")
 
 

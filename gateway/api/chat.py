@@ -10,7 +10,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import auth, capture, proxy, targets
+from gateway import auth, proxy, targets
+from gateway import log as request_log
 from gateway.chat import Chat, parse_chat
 from gateway.errors import GatewayError
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 # Makes the chat body of a request (and may note more on its log record): the client's body
 # as sent, or a saved prompt rendered with the client's variables.
-BodyMaker = Callable[[HttpRequest, capture.Record], Awaitable[bytes]]
+BodyMaker = Callable[[HttpRequest, request_log.Record], Awaitable[bytes]]
 
 
 @csrf_exempt
@@ -29,7 +30,7 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
     return await proxy_path(request, client_body)
 
 
-async def client_body(request: HttpRequest, record: capture.Record) -> bytes:
+async def client_body(request: HttpRequest, record: request_log.Record) -> bytes:
     return read_body(request)
 
 
@@ -37,13 +38,13 @@ async def proxy_path(
     request: HttpRequest,
     make_body: BodyMaker,
     *,
-    record: capture.Record | None = None,
+    record: request_log.Record | None = None,
     authenticate: bool = True,
 ) -> HttpResponse:
     """Auth, the chat body, routing, the upstream and the log: the path of every chat
     completion. The logs UI's prompt editor passes its own record and authenticate=False:
     its users logged in instead of presenting a gateway key."""
-    record = request.iris_record = record or capture.Record.begin(request)
+    record = request.iris_record = record or request_log.Record.begin(request)
     target = None
     try:
         key = await auth.check(request) if authenticate else None
@@ -59,13 +60,13 @@ async def proxy_path(
     except asyncio.CancelledError:  # the client hung up while we waited on the upstream
         if not record.submitted:
             record.client_gone()
-            capture.submit(record)
+            request_log.submit(record)
         raise
     except Exception as exc:
         error = exc if isinstance(exc, GatewayError) else internal_error(exc, request.path)
         targets.scrub(error, record, target)
         record.fail(error)
-        capture.submit(record)
+        request_log.submit(record)
         response = error.response()
     response["x-iris-request-id"] = record.request_id
     return response
@@ -75,9 +76,10 @@ async def parse(request: HttpRequest, raw: bytes) -> Chat:
     """parse_chat; a provider named by `@slug` in the headers lends its default model to a
     body that names none."""
     try:
-        return parse_chat(raw)
+        return parse_chat(raw, max_depth=settings.GATEWAY_MAX_JSON_DEPTH)
     except GatewayError as error:
-        return parse_chat(await targets.with_default_model(request, raw, error))
+        raw = await targets.with_default_model(request, raw, error)
+        return parse_chat(raw, max_depth=settings.GATEWAY_MAX_JSON_DEPTH)
 
 
 def read_body(request: HttpRequest) -> bytes:

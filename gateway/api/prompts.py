@@ -10,7 +10,8 @@ import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import auth, capture, prompts
+from gateway import auth, prompts
+from gateway import log as request_log
 from gateway.api.chat import internal_error, proxy_path, read_body
 from gateway.chat import parse_chat
 from gateway.db import orm
@@ -23,7 +24,7 @@ async def prompt_completions(request: HttpRequest, ref: str) -> HttpResponse:
     if request.method != "POST":
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
 
-    async def rendered_body(request: HttpRequest, record: capture.Record) -> bytes:
+    async def rendered_body(request: HttpRequest, record: request_log.Record) -> bytes:
         record.raw_body = read_body(request)  # what the log shows should rendering fail
         rendered = await render(ref, record.raw_body)
         record.prompt, record.prompt_version = rendered.prompt, rendered.version

@@ -4,7 +4,7 @@ one, preview it, save a new version, run it against the fake OpenAI, find it in 
 import pytest
 from django.contrib.auth import get_user_model
 
-from gateway import capture
+from gateway import log as request_log
 from gateway.models import Provider, RequestLog
 from tests.browser.conftest import ARTIFACTS
 from tests.browser.test_logs_ui import _images_rendered, _log_in
@@ -96,7 +96,7 @@ def test_it_creates_previews_versions_and_runs_a_prompt(
     )
     page.screenshot(path=ARTIFACTS / "prompt-run.png", full_page=True)
 
-    capture.writer.flush()
+    request_log.writer.flush()
     log = RequestLog.objects.get(prompt="product")
     assert (log.prompt_version, log.prompt_variables) == (2, {"thing": "product", "photo": photo})
     page.goto(f"{live_server.url}/logs/?prompt=product")

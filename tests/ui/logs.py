@@ -8,10 +8,12 @@ from pathlib import Path
 
 from PIL import Image as PILImage
 
-from gateway import capture, logrows, redact
+from gateway import log as request_log
+from gateway import redact
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
 from gateway.images import ImageError
+from gateway.log.entry import save_records
 from gateway.models import RequestLog
 
 DEMO_IMAGES = Path(__file__).resolve().parents[2] / "gateway" / "demo"
@@ -66,7 +68,7 @@ def make_log(
     url_images = [i for i in images if isinstance(i, UrlImage)]
     for img, spec in zip([i for i in chat.images if i.origin == "url"], url_images, strict=True):
         _snapshot(img, spec)
-    record = capture.Record(
+    record = request_log.Record(
         path="/v1/chat/completions",
         request_headers=redact.redact_headers(
             {
@@ -89,7 +91,7 @@ def make_log(
         _stream(record, model, reply or "")
     else:
         record.finish(status, _completion(model, reply, tool_call))
-    logrows.save_batch([record])
+    save_records([record])
     return RequestLog.objects.get(request_id=record.request_id)
 
 
@@ -98,7 +100,7 @@ def _snapshot(img, spec: UrlImage) -> None:
     if spec.data is not None:
         try:
             img.describe(spec.data)
-        except ImageError as exc:  # kept anyway, as capture.fetch_image does
+        except ImageError as exc:  # kept anyway, as fetching.fetch_image does
             img.data, img.mime = spec.data, "application/octet-stream"
             img.error = f"the URL's content {exc}"
 
@@ -117,7 +119,7 @@ def _completion(model: str, reply: str | None, tool_call: dict | None) -> dict:
     }
 
 
-def _stream(record: capture.Record, model: str, reply: str) -> None:
+def _stream(record: request_log.Record, model: str, reply: str) -> None:
     head = {"id": "chatcmpl-s", "object": "chat.completion.chunk", "created": 1, "model": model}
     words = reply.split(" ")
     for i, word in enumerate(words):

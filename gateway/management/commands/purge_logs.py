@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from gateway.retention import purge
+from gateway.log.retention import purge
 
 
 class Command(BaseCommand):

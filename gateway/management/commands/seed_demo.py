@@ -326,7 +326,8 @@ class Command(BaseCommand):
         )
 
     async def _send_all(self, host: str, raw_key: str) -> list[int]:
-        from gateway import capture, http
+        from gateway import http
+        from gateway import log as request_log
         from gateway.asgi import application
 
         statuses = []
@@ -344,7 +345,7 @@ class Command(BaseCommand):
                 headers["x-portkey-trace-id"] = demo.trace
             body = json.dumps(request_body(demo, host)).encode()
             statuses.append(await post(application, "/v1/chat/completions", body, headers))
-        await capture.drain()  # URL snapshots and queued rows, written before we return
+        await request_log.drain()  # URL snapshots and queued rows, written before we return
         await http.close_sessions()
         # Key lookups ran on asgiref's worker thread: close the connection it opened there.
         await sync_to_async(connections.close_all)()

@@ -1,6 +1,7 @@
-"""Turning log Records into rows: image blobs stored once by SHA-256, rows bulk-inserted.
+"""What a log Record becomes in the database: the RequestLog row's fields (bodies with their
+images by reference, previews, search text) and the LogImage rows'.
 
-Runs in the log writer's thread (gateway/capture.py), never on the request path.
+Pure functions of the record; run in the log writer's threads, never on the request path.
 """
 
 from __future__ import annotations
@@ -9,17 +10,12 @@ import re
 from typing import TYPE_CHECKING
 
 import orjson
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
-from django.db import transaction
-from django.utils import timezone
 
 from gateway.chat import Chat
-from gateway.images import Image
-from gateway.models import ApiKey, Blob, LogImage, RequestLog, blob_name
+from gateway.log.blobs import BlobData
 
 if TYPE_CHECKING:
-    from gateway.capture import Record
+    from gateway.log.record import Record
 
 _PREVIEW = 300
 _SEARCHED = 20_000
@@ -129,63 +125,43 @@ def _map_strings(value, change):
     return value
 
 
-def store_blobs(images: list[Image]) -> list:
-    """Write the bytes of each image that blob storage lacks (named by SHA-256); return the
-    Blob rows still to insert (callers bulk-create them, ignoring conflicts)."""
-    blobs = {img.sha256: img for img in images if img.data}
-    known = set(Blob.objects.filter(sha256__in=list(blobs)).values_list("sha256", flat=True))
-    for sha, img in blobs.items():
-        if sha not in known and not default_storage.exists(blob_name(sha)):
-            default_storage.save(blob_name(sha), ContentFile(img.data))
-    return [
-        Blob(
-            sha256=sha,
+def blobs(record: Record) -> dict[str, BlobData]:
+    """The bytes of each image of the record, by SHA-256."""
+    return {
+        img.sha256: BlobData(
+            data=img.data,
             mime=img.mime,
             width=img.width,
             height=img.height,
-            size=img.size,
             frames=img.frames,
             exif_orientation=img.exif_orientation,
         )
-        for sha, img in blobs.items()
-        if sha not in known
+        for img in (record.chat.images if record.chat else ())
+        if img.data
+    }
+
+
+def image_fields(record: Record) -> list[dict]:
+    """LogImage fields of each image (without the log it belongs to)."""
+    return [
+        {
+            "blob_id": img.sha256 if img.data else None,
+            "message_index": img.message,
+            "part_index": img.part,
+            "detail": _clean((img.detail or "")[:20]),
+            "origin": img.origin,
+            "url": _clean(img.url or ""),
+            "data_uri_prefix": _clean(img.data_uri_prefix[:100]),
+            "error": _clean(img.error),
+        }
+        for img in (record.chat.images if record.chat else ())
     ]
 
 
-def save_batch(records: list[Record]) -> None:
-
-    new_blobs = store_blobs([img for r in records if r.chat for img in r.chat.images])
-    rows = [_row(r) for r in records]
-    with transaction.atomic():
-        Blob.objects.bulk_create(new_blobs, ignore_conflicts=True)
-        RequestLog.objects.bulk_create(rows)
-        LogImage.objects.bulk_create(
-            [
-                LogImage(
-                    log=row,
-                    blob_id=img.sha256 if img.data else None,
-                    message_index=img.message,
-                    part_index=img.part,
-                    detail=_clean((img.detail or "")[:20]),
-                    origin=img.origin,
-                    url=_clean(img.url or ""),
-                    data_uri_prefix=_clean(img.data_uri_prefix[:100]),
-                    error=_clean(img.error),
-                )
-                for row, r in zip(rows, records, strict=True)
-                if r.chat
-                for img in r.chat.images
-            ]
-        )
-        used = {r.api_key_id for r in records if r.api_key_id}
-        if used:
-            ApiKey.objects.filter(pk__in=used).update(last_used_at=timezone.now())
-
-
-def _row(r: Record):
-
-    usage = r.usage or {}
-    return RequestLog(
+def summary_fields(r: Record) -> dict:
+    """The fields that cannot fail: what a degraded record keeps."""
+    usage = r.usage if isinstance(r.usage, dict) else {}
+    return dict(
         request_id=r.request_id,
         created_at=r.created_at,
         api_key_id=r.api_key_id,
@@ -193,13 +169,8 @@ def _row(r: Record):
         provider_slug=_clean(r.provider_slug[:64]),
         model=_clean(r.model[:200]),
         trace_id=_clean(r.trace_id[:200]),
-        metadata=_clean_json(r.metadata),
         path=_clean(r.path[:200]),
         upstream_url=_clean(r.upstream_url[:1000]),
-        request_headers=_clean_json(r.request_headers),
-        request_body=_clean_json(stored_body(r)),
-        upstream_body=_clean_json(stored_upstream_body(r)),
-        response_body=_clean_json(r.response_body),
         status_code=r.status_code,
         error_type=_clean(r.error_type[:100]),
         error_message=_clean(r.error_message),
@@ -210,13 +181,54 @@ def _row(r: Record):
         prompt_tokens=_count(usage.get("prompt_tokens")),
         completion_tokens=_count(usage.get("completion_tokens")),
         total_tokens=_count(usage.get("total_tokens")),
-        image_count=len(r.chat.images) if r.chat else 0,
+        image_count=min(len(r.chat.images) if r.chat else 0, 32767),
+        prompt=_clean(r.prompt[:64]),
+        prompt_version=_count(r.prompt_version),
+    )
+
+
+# What summary_fields() fills: each capped or checked, so a row of them cannot be refused.
+SUMMARY_FIELDS = frozenset(
+    (
+        "request_id",
+        "created_at",
+        "api_key_id",
+        "provider",
+        "provider_slug",
+        "model",
+        "trace_id",
+        "path",
+        "upstream_url",
+        "status_code",
+        "error_type",
+        "error_message",
+        "is_stream",
+        "chunk_count",
+        "latency_ms",
+        "ttft_ms",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "image_count",
+        "prompt",
+        "prompt_version",
+    )
+)
+
+
+def full_fields(r: Record) -> dict:
+    """Every field of the row; may raise on a record no row can hold as it is."""
+    return dict(
+        summary_fields(r),
+        metadata=clean_json(r.metadata),
+        request_headers=clean_json(r.request_headers),
+        request_body=clean_json(stored_body(r)),
+        upstream_body=clean_json(stored_upstream_body(r)),
+        response_body=clean_json(r.response_body),
         prompt_preview=_clean(_prompt_text(r.chat)[:_PREVIEW]),
         reply_preview=_clean(_reply_text(r.response_body)[:_PREVIEW]),
         search_text=_clean(_search_text(r.chat, r.response_body)),
-        prompt=r.prompt[:64],
-        prompt_version=r.prompt_version,
-        prompt_variables=_clean_json(r.prompt_variables),
+        prompt_variables=clean_json(r.prompt_variables),
     )
 
 
@@ -226,7 +238,7 @@ def _clean(text: str) -> str:
     return text.replace("\x00", "\ufffd") if "\x00" in text else text
 
 
-def _clean_json(value):
+def clean_json(value):
     if value is None or b"\\u0000" not in orjson.dumps(value):
         return value
     return _map_strings(value, _clean)

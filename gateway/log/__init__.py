@@ -1,0 +1,78 @@
+"""The request log: a Record per request, filled on the proxy path, written off it.
+
+submit() never blocks and never raises. The writer (writer.py) journals records to disk
+within LOG_FSYNC_SECONDS and writes them to the database in batches, waiting out faults that
+heal and degrading records the database refuses; drain() (on SIGTERM through the ASGI
+lifespan, and at exit) writes what is queued before the process ends.
+
+    record.py     what is captured of one request
+    rows.py       a record's row fields (images by reference, previews, search text)
+    entry.py      a record made ready for the database; degraded forms; save()
+    blobs.py      image bytes in storage: whole or not at all, repaired, under a quota
+    journal.py    the write-ahead journal and its replay after a crash
+    faults.py     a fault that heals vs. a record no database takes
+    setaside.py   what fails even degraded, for `manage.py replay_failed`
+    writer.py     the two supervised threads
+    retention.py  LOG_RETENTION_DAYS
+"""
+
+import asyncio
+import atexit
+import logging
+
+from django.conf import settings
+
+from gateway import fetching
+from gateway.images import Image
+from gateway.log.record import Record
+from gateway.log.writer import Writer
+
+__all__ = ["Record", "drain", "status", "submit", "writer"]
+
+log = logging.getLogger(__name__)
+
+writer = Writer()
+atexit.register(writer.drain)
+
+# URL images are snapshotted for the log in tasks off the response path; kept here so they
+# are not garbage-collected mid-flight, and so shutdown can wait for them.
+_pending: set[asyncio.Task] = set()
+
+
+def submit(record: Record) -> None:
+    """Hand a finished record to the writer, once. Never blocks, never raises."""
+    if record.submitted:
+        return
+    record.submitted = True
+    try:
+        images = record.chat.images if record.chat else []
+        missing = [
+            img for img in images if img.origin == "url" and img.data is None and not img.error
+        ]
+        if missing and settings.GATEWAY_SNAPSHOT_URL_IMAGES:
+            task = asyncio.get_running_loop().create_task(_snapshot_then_put(record, missing))
+            _pending.add(task)
+            task.add_done_callback(_pending.discard)
+        else:
+            writer.put(record)
+    except Exception:
+        log.exception("could not queue a log record")
+        writer.put(record)
+
+
+async def _snapshot_then_put(record: Record, images: list[Image]) -> None:
+    try:
+        await asyncio.gather(*(fetching.fetch_image(img) for img in images))
+    finally:
+        writer.put(record)
+
+
+async def drain() -> None:
+    """Finish pending snapshots, then write every queued record (ASGI lifespan shutdown)."""
+    if _pending:
+        await asyncio.wait(list(_pending), timeout=settings.GATEWAY_IMAGE_FETCH_TIMEOUT + 5)
+    await asyncio.to_thread(writer.drain)
+
+
+def status() -> dict:
+    return writer.status()

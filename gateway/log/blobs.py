@@ -1,0 +1,133 @@
+"""Image bytes in blob storage, named by SHA-256: written whole or not at all, repaired when a
+file is found incomplete, and kept under IRIS_BLOB_QUOTA_BYTES.
+
+Runs in the log writer's thread (and for prompt uploads), never on the event loop.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db.models import Sum
+
+from gateway.models import Blob, blob_name
+
+
+class StorageUnavailable(Exception):
+    """Blob storage refused a write (full, read-only, unreachable): a fault that heals."""
+
+
+@dataclass
+class BlobData:
+    """An image's bytes and what the Blob row says of them."""
+
+    data: bytes
+    mime: str
+    width: int | None
+    height: int | None
+    frames: int = 1
+    exif_orientation: int | None = None
+
+    def row(self, sha256: str) -> Blob:
+        return Blob(
+            sha256=sha256,
+            mime=self.mime,
+            width=self.width,
+            height=self.height,
+            size=len(self.data),
+            frames=self.frames,
+            exif_orientation=self.exif_orientation,
+        )
+
+
+class _Quota:
+    """Bytes stored so far, summed from the Blob rows once per process, then counted on."""
+
+    used: int | None = None
+
+    def allows(self, size: int) -> bool:
+        limit = settings.IRIS_BLOB_QUOTA_BYTES
+        if not limit:
+            return True
+        if self.used is None:
+            self.used = Blob.objects.aggregate(total=Sum("size"))["total"] or 0
+        return self.used + size <= limit
+
+    def add(self, size: int) -> None:
+        if self.used is not None:
+            self.used += size
+
+
+quota = _Quota()
+
+
+def store(blobs: dict[str, BlobData]) -> tuple[list[Blob], set[str]]:
+    """Write each blob whose file is missing or incomplete. Return the Blob rows still to insert
+    (callers bulk-create them, ignoring conflicts) and the SHA-256s left out by the quota.
+    Raises StorageUnavailable when storage refuses a write."""
+    if not blobs:
+        return [], set()
+    known = set(Blob.objects.filter(sha256__in=list(blobs)).values_list("sha256", flat=True))
+    rows, refused = [], set()
+    for sha, blob in blobs.items():
+        if sha not in known and not quota.allows(len(blob.data)):
+            refused.add(sha)
+            continue
+        try:
+            written = ensure_whole(sha, blob.data)
+        except (OSError, StorageUnavailable) as exc:
+            raise StorageUnavailable(f"blob storage refused a write: {exc}") from exc
+        except Exception as exc:  # a remote backend's own errors (S3 unreachable, ...)
+            raise StorageUnavailable(f"blob storage failed: {type(exc).__name__}: {exc}") from exc
+        if sha not in known:
+            rows.append(blob.row(sha))
+            if written:
+                quota.add(len(blob.data))
+    return rows, refused
+
+
+def ensure_whole(sha256: str, data: bytes) -> bool:
+    """Make sure storage holds these bytes whole under their name; True when it wrote them. A
+    file of the wrong size (cut short by a full disk, say) is replaced."""
+    name = blob_name(sha256)
+    storage = default_storage
+    try:
+        if storage.exists(name) and storage.size(name) == len(data):
+            return False
+    except FileNotFoundError:  # deleted in between
+        pass
+    if isinstance(storage, FileSystemStorage):
+        _replace_file(Path(storage.path(name)), data)
+        return True
+    # Remote backends (S3) store an object whole or not at all; check what they kept.
+    if storage.exists(name):
+        storage.delete(name)
+    saved = storage.save(name, ContentFile(data))
+    if saved != name or storage.size(name) != len(data):
+        storage.delete(saved)
+        raise StorageUnavailable(f"blob storage kept {saved!r} incomplete")
+    return True
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    """Write aside, then rename over: readers see the old file or the whole new one, and a
+    write cut short leaves no file under the blob's name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{uuid.uuid4().hex}.partial")
+    try:
+        with open(partial, "wb") as f:
+            written = f.write(data)
+        if written != len(data):  # pragma: no cover - write() raises rather than short-writes
+            raise OSError(errno.EIO, "short write")
+        os.chmod(partial, settings.FILE_UPLOAD_PERMISSIONS or 0o644)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise

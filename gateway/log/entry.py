@@ -1,0 +1,172 @@
+"""An Entry is a log record made ready for the database: plain data (row fields, image rows,
+image bytes) that pickles compactly into the journal and is written by save().
+
+A record that cannot be written as it is becomes a *degraded* entry instead of being lost:
+the fields that cannot fail are kept, a JSON body that cannot be stored is cut to a depth and
+a size, and `degraded` on the row says why.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+import orjson
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from gateway.log import blobs, rows
+from gateway.models import ApiKey, Blob, LogImage, RequestLog
+
+if TYPE_CHECKING:
+    from gateway.log.record import Record
+
+log = logging.getLogger(__name__)
+
+_JSON_FIELDS = (
+    "metadata",
+    "request_headers",
+    "request_body",
+    "upstream_body",
+    "response_body",
+    "prompt_variables",
+)
+_DEGRADED_JSON_BYTES = 1_000_000  # a degraded row keeps at most this much of each body
+_ROW_OVERHEAD = 2_048
+
+
+@dataclass
+class Entry:
+    row: dict  # RequestLog fields
+    images: list[dict] = field(default_factory=list)  # LogImage fields, without the log
+    blobs: dict[str, blobs.BlobData] = field(default_factory=dict)
+    replayed: bool = False  # read back from disk: may already be in the database
+    refused_by_db: bool = False  # degraded after the database refused it as it was
+    original: Entry | None = None  # what a degraded entry was made from
+
+    @property
+    def request_id(self) -> str:
+        return self.row["request_id"]
+
+    @property
+    def degraded(self) -> str:
+        return self.row.get("degraded", "")
+
+    def nbytes(self) -> int:
+        """Roughly what the entry holds in memory: its image bytes dominate."""
+        return _ROW_OVERHEAD + sum(len(b.data) for b in self.blobs.values())
+
+    def with_reason(self, reason: str) -> None:
+        self.row["degraded"] = "; ".join(filter(None, (self.degraded, reason)))[:500]
+
+    def without_blobs(self, reason: str, shas: set[str] | None = None) -> Entry:
+        """The entry with the image bytes left out (all, or those named), saying why."""
+        dropped = set(self.blobs) if shas is None else shas & set(self.blobs)
+        if not dropped:
+            return self
+        images = [
+            {**img, "blob_id": None, "error": f"image not stored: {reason}"}
+            if img["blob_id"] in dropped
+            else img
+            for img in self.images
+        ]
+        kept = {sha: b for sha, b in self.blobs.items() if sha not in dropped}
+        entry = replace(self, row=dict(self.row), images=images, blobs=kept)
+        entry.with_reason(f"images not stored: {reason}")
+        return entry
+
+    def refused(self, reason: str) -> Entry:
+        """The database refused the row: keep only the fields that cannot fail."""
+        row = {k: v for k, v in self.row.items() if k in rows.SUMMARY_FIELDS}
+        row.pop("api_key_id", None)  # a key deleted meanwhile fails its foreign key
+        row["request_body"] = {"_degraded": reason[:500]}
+        entry = replace(self, row=row, refused_by_db=True, original=self)
+        entry.with_reason(f"the database refused the record: {reason}")
+        return entry
+
+
+def prepare(record: Record) -> Entry:
+    """The entry of a record; never raises (a record that resists becomes degraded)."""
+    try:
+        return Entry(rows.full_fields(record), rows.image_fields(record), rows.blobs(record))
+    except Exception as exc:  # RecursionError, odd types from an upstream, a bug of ours
+        reason = f"{type(exc).__name__} while preparing the record: {exc}"[:300]
+        log.warning("log record %s degraded: %s", record.request_id, reason)
+    try:
+        entry = Entry(rows.summary_fields(record), rows.image_fields(record), rows.blobs(record))
+    except Exception:
+        log.exception("log record %s reduced to its id", record.request_id)
+        entry = Entry({"request_id": record.request_id, "created_at": record.created_at})
+    for name in _JSON_FIELDS:
+        entry.row[name] = _bounded(getattr(record, name, None), name, record)
+    entry.with_reason(reason)
+    return entry
+
+
+def _bounded(value, name: str, record: Record):
+    """A JSON value cut to GATEWAY_MAX_JSON_DEPTH levels and about 1 MB, or a note of why not."""
+    if name == "request_body":
+        value = record.chat.body if record.chat else None
+    elif name == "upstream_body":
+        value = None  # holds image data by identity only on the happy path: left out
+    try:
+        capped = rows.clean_json(cap_depth(value, settings.GATEWAY_MAX_JSON_DEPTH))
+        if capped is not None and len(orjson.dumps(capped)) > _DEGRADED_JSON_BYTES:
+            return {"_degraded": f"{name} larger than {_DEGRADED_JSON_BYTES} bytes: not kept"}
+        return capped
+    except Exception as exc:
+        return {"_degraded": f"{name} could not be kept ({type(exc).__name__})"}
+
+
+def cap_depth(value, depth: int):
+    """The JSON value with anything nested deeper than `depth` replaced by a note. Recursion
+    stops at `depth`, so no value, however deep, can exhaust the stack here."""
+    if isinstance(value, dict | list) and depth <= 0:
+        return "[nested too deep: cut]"
+    if isinstance(value, dict):
+        return {str(k): cap_depth(v, depth - 1) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [cap_depth(v, depth - 1) for v in value]
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return repr(value)[:1000]
+
+
+def save(entries: list[Entry]) -> list[Entry]:
+    """Store the entries' blobs, then insert their rows in one transaction. Entries read back
+    from disk that the database already holds are skipped. Returns the entries as written
+    (an image left out by the quota says so). Raises blobs.StorageUnavailable, or the
+    database's error."""
+    stored_blobs = {sha: b for e in entries for sha, b in e.blobs.items()}
+    new_blobs, refused = blobs.store(stored_blobs)
+    if refused:
+        reason = f"blob storage quota of {settings.IRIS_BLOB_QUOTA_BYTES} bytes reached"
+        entries = [e.without_blobs(reason, refused) for e in entries]
+    replayed = [e.request_id for e in entries if e.replayed]
+    if replayed:
+        present = set(
+            RequestLog.objects.filter(request_id__in=replayed).values_list("request_id", flat=True)
+        )
+        entries = [e for e in entries if e.request_id not in present]
+    rows_ = [RequestLog(**e.row) for e in entries]
+    with transaction.atomic():
+        Blob.objects.bulk_create(new_blobs, ignore_conflicts=True)
+        RequestLog.objects.bulk_create(rows_)
+        LogImage.objects.bulk_create(
+            [
+                LogImage(log=row, **img)
+                for row, e in zip(rows_, entries, strict=True)
+                for img in e.images
+            ]
+        )
+        used = {e.row.get("api_key_id") for e in entries} - {None}
+        if used:
+            ApiKey.objects.filter(pk__in=used).update(last_used_at=timezone.now())
+    return entries
+
+
+def save_records(records: list[Record]) -> list[Entry]:
+    """Prepare and save records at once, in this thread (seeding, tests)."""
+    return save([prepare(r) for r in records])

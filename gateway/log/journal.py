@@ -1,0 +1,202 @@
+"""The write-ahead journal: entries appended to disk in batches, before the database sees them.
+
+Each process appends to segment files in a folder of its own under LOG_SPOOL_DIR/journal/,
+holding an exclusive flock on the folder's lock file while it lives. The kernel drops that
+lock when the process dies, however it dies (SIGKILL, the OOM killer), so any process can
+tell a dead writer's folder from a live one and replay it: no pid files, no pid reuse.
+
+A segment is a run of records, each `<4-byte big-endian length><pickle of an Entry>`. A
+segment is deleted once every entry in it is in the database. Reading stops at a torn tail
+(a kill mid-append), so a segment is always readable. Pickle: our own data, written and read
+only by this code, keeps image bytes as they are.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import pickle
+import shutil
+import struct
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gateway.log.entry import Entry
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">I")
+_SEGMENT_BYTES = 32 * 1024 * 1024  # a new segment after this many bytes
+
+
+@dataclass
+class Segment:
+    path: Path
+    size: int = 0
+    outstanding: int = 0  # entries in it not yet in the database
+    closed: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def written(self, count: int = 1) -> None:
+        """Entries of this segment reached the database; delete it once all have."""
+        with self._lock:
+            self.outstanding -= count
+            done = self.closed and self.outstanding <= 0
+        if done:
+            self.path.unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._lock:
+            self.closed = True
+            done = self.outstanding <= 0
+        if done:
+            self.path.unlink(missing_ok=True)
+
+
+@dataclass
+class Slot:
+    """Where one entry sits on disk."""
+
+    segment: Segment
+    offset: int
+    length: int
+
+    def load(self) -> Entry:
+        with open(self.segment.path, "rb") as f:
+            f.seek(self.offset + _HEADER.size)
+            entry = pickle.loads(f.read(self.length))
+        return entry
+
+
+class Journal:
+    def __init__(self, root: Path) -> None:
+        self.root = root / "journal"
+        self.folder: Path | None = None
+        self._lock_file = None
+        self._file = None
+        self.segment: Segment | None = None
+        self._seq = 0
+
+    # --- appending (the journal thread) ---------------------------------------------------
+
+    def append(self, entries: list[Entry]) -> list[Slot]:
+        """Append the entries and fsync once; raise OSError (disk full...) with the segment
+        left as it was before the call."""
+        if self.segment is None or self.segment.size > _SEGMENT_BYTES:
+            self._new_segment()
+        segment, f = self.segment, self._file
+        assert segment is not None and f is not None
+        chunks, slots, offset = [], [], segment.size
+        for entry in entries:
+            data = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
+            chunks += (_HEADER.pack(len(data)), data)
+            slots.append(Slot(segment, offset, len(data)))
+            offset += _HEADER.size + len(data)
+        try:
+            f.writelines(chunks)
+            f.flush()
+            os.fdatasync(f.fileno())
+        except OSError:
+            self._abandon_segment()
+            raise
+        with segment._lock:
+            segment.outstanding += len(slots)
+        segment.size = offset
+        return slots
+
+    def rotate(self) -> None:
+        """Close the open segment (it is deleted once its entries are written)."""
+        if self.segment is not None:
+            self._file.close()
+            self.segment.close()
+            self.segment, self._file = None, None
+
+    def _new_segment(self) -> None:
+        self.rotate()
+        if self.folder is None:
+            self._open_folder()
+        self._seq += 1
+        path = self.folder / f"{self._seq:08d}.seg"
+        self._file = open(path, "ab")  # noqa: SIM115 - kept open across appends
+        self.segment = Segment(path)
+
+    def _abandon_segment(self) -> None:
+        """A failed append may have left part of a record: cut it off, start afresh later."""
+        segment, f = self.segment, self._file
+        self.segment, self._file = None, None
+        try:
+            f.truncate(segment.size)
+            f.close()
+        except OSError:
+            pass  # a torn tail is skipped when read back
+        segment.close()
+
+    def _open_folder(self) -> None:
+        folder = self.root / uuid.uuid4().hex
+        folder.mkdir(parents=True)
+        lock_file = open(folder / ".lock", "w")  # noqa: SIM115 - held for the process's life
+        fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        self.folder, self._lock_file = folder, lock_file
+
+    def close(self) -> None:
+        """Stop appending; what is not written stays on disk for the next start."""
+        self.rotate()
+        if self._lock_file is not None:
+            folder = self.folder
+            if folder is not None and not any(folder.glob("*.seg")):
+                shutil.rmtree(folder, ignore_errors=True)
+            self._lock_file.close()
+        self.folder, self._lock_file = None, None
+
+    # --- replaying what dead processes left ----------------------------------------------
+
+    def abandoned(self) -> Iterator[Path]:
+        """Folders whose process is gone, each yielded while this process holds its lock."""
+        if not self.root.exists():
+            return
+        for folder in sorted(self.root.iterdir()):
+            if folder == self.folder or not folder.is_dir():
+                continue
+            try:
+                lock_file = open(folder / ".lock", "a")  # noqa: SIM115
+            except OSError:
+                continue
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # alive, or being replayed by another process
+                lock_file.close()
+                continue
+            try:
+                yield folder
+            finally:
+                lock_file.close()
+
+    @staticmethod
+    def backlog_bytes(root: Path) -> int:
+        folder = root / "journal"
+        return sum(p.stat().st_size for p in folder.glob("*/*.seg")) if folder.exists() else 0
+
+
+def read_segment(path: Path) -> Iterator[Entry]:
+    """The entries of a segment, stopping at a torn tail; an entry that does not unpickle
+    is skipped (logged): the rest of the segment is still read."""
+    with open(path, "rb") as f:
+        while header := f.read(_HEADER.size):
+            if len(header) < _HEADER.size:
+                return
+            (length,) = _HEADER.unpack(header)
+            data = f.read(length)
+            if len(data) < length:
+                log.warning("journal %s ends in a torn record (a kill mid-append)", path)
+                return
+            try:
+                entry = pickle.loads(data)
+            except Exception:
+                log.exception("an entry of journal %s cannot be read; skipped", path)
+                continue
+            entry.replayed = True
+            yield entry

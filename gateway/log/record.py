@@ -1,0 +1,137 @@
+"""What is captured of one request on the proxy path: plain data, cheap to build, written
+off the path by the writer (gateway/log/writer.py)."""
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.utils import timezone
+
+from gateway.chat import Chat
+from gateway.errors import GatewayError
+from gateway.redact import redact_headers
+
+
+@dataclass
+class Record:
+    """Everything known about one request; plain data, cheap to build on the hot path."""
+
+    path: str
+    request_headers: dict
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    created_at: datetime = field(default_factory=timezone.now)
+    started: float = field(default_factory=time.perf_counter)
+    api_key_id: int | None = None
+    provider: str = ""
+    provider_slug: str = ""  # the admin's Provider record, when routed by `@slug`
+    model: str = ""
+    trace_id: str = ""
+    metadata: dict = field(default_factory=dict)
+    raw_body: bytes = b""
+    chat: Chat | None = None
+    upstream_url: str = ""
+    upstream_body: dict | None = None  # the JSON sent upstream, when not the client's bytes
+    status_code: int = 0
+    response_body: dict | None = None
+    error_type: str = ""
+    error_message: str = ""
+    is_stream: bool = False
+    chunk_count: int = 0
+    ttft_ms: float | None = None
+    latency_ms: float | None = None
+    usage: dict | None = None
+    prompt: str = ""  # a request made through a saved prompt: its id, version and variables
+    prompt_version: int | None = None
+    prompt_variables: dict | None = None
+    submitted: bool = False  # handed to the writer (see submit)
+    # Stream assembly: text and tool calls per choice index.
+    _choices: dict = field(default_factory=dict)
+    _stream_head: dict = field(default_factory=dict)
+
+    @classmethod
+    def begin(cls, request) -> "Record":
+        headers = request.headers
+        return cls(
+            path=request.path,
+            request_headers=redact_headers(dict(headers)),
+            trace_id=headers.get("x-portkey-trace-id", "")[:200],
+        )
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+    def first_byte(self) -> None:
+        if self.ttft_ms is None:
+            self.ttft_ms = self.elapsed_ms()
+
+    def finish(self, status: int, body: dict | None) -> None:
+        self.status_code = status
+        self.response_body = body
+        if body and isinstance(body.get("usage"), dict):
+            self.usage = body["usage"]
+        self.latency_ms = self.elapsed_ms()
+
+    def fail(self, error: GatewayError) -> None:
+        self.error_type = error.type
+        self.error_message = error.message
+        if not self.status_code:
+            self.status_code = error.status
+        if self.response_body is None:
+            self.response_body = error.body()
+        self.latency_ms = self.elapsed_ms()
+
+    def client_gone(self) -> None:
+        """The client hung up: mid-stream (the status stays 200) or before any answer (499,
+        as nginx logs it)."""
+        if not self.error_type:
+            self.error_type, self.error_message = "client_disconnected", "Client went away."
+        self.status_code = self.status_code or 499
+        self.latency_ms = self.elapsed_ms()
+
+    def add_chunk(self, chunk: dict) -> None:
+        """Accumulate one streamed chunk (text, tool calls, finish reason, usage)."""
+        self.chunk_count += 1
+        if not self._stream_head:
+            self._stream_head = {k: chunk.get(k) for k in ("id", "created", "model")}
+        if isinstance(chunk.get("usage"), dict):
+            self.usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            state = self._choices.setdefault(
+                choice.get("index", 0), {"content": [], "tool_calls": {}, "finish_reason": None}
+            )
+            delta = choice.get("delta") or {}
+            if delta.get("content"):
+                if self.ttft_ms is None:
+                    self.ttft_ms = self.elapsed_ms()
+                state["content"].append(delta["content"])
+            for call in delta.get("tool_calls") or ():
+                slot = state["tool_calls"].setdefault(
+                    call.get("index", 0),
+                    {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+                )
+                slot["id"] = call.get("id") or slot["id"]
+                fn = call.get("function") or {}
+                slot["function"]["name"] += fn.get("name") or ""
+                slot["function"]["arguments"] += fn.get("arguments") or ""
+            if choice.get("finish_reason"):
+                state["finish_reason"] = choice["finish_reason"]
+
+    def assembled(self) -> dict:
+        """The streamed reply put back together as one chat.completion."""
+        choices = []
+        for index, state in sorted(self._choices.items()):
+            message: dict = {"role": "assistant", "content": "".join(state["content"]) or None}
+            if state["tool_calls"]:
+                message["tool_calls"] = [
+                    state["tool_calls"][k] for k in sorted(state["tool_calls"])
+                ]
+            choices.append(
+                {"index": index, "message": message, "finish_reason": state["finish_reason"]}
+            )
+        return {
+            **self._stream_head,
+            "object": "chat.completion",
+            "choices": choices,
+            "usage": self.usage,
+        }

@@ -1,0 +1,309 @@
+"""The log writer: faults that heal are waited out, bad records degraded, nothing dropped.
+
+These drive the real writer threads against the test database; the faults are injected at
+the seams where a real one surfaces (the database's OperationalError, an OSError from the
+disk). tests/api/test_log_faults.py does the same to a real server, with real faults.
+"""
+
+import errno
+import hashlib
+import threading
+
+import pytest
+from django.core.management import call_command
+from django.db import OperationalError
+
+from gateway.log import entry as entries
+from gateway.log import blobs, faults, journal, setaside
+from gateway.log.blobs import StorageUnavailable
+from gateway.log.entry import prepare
+from gateway.log.journal import Journal
+from gateway.log.writer import Writer
+from gateway.models import Blob, LogImage, RequestLog, blob_name
+from tests.conftest import SHARED_IMAGES, png_bytes
+from tests.test_log_rows import record_with_image
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _quick(settings, tmp_path, blob_dir):
+    settings.LOG_SPOOL_DIR = tmp_path / "spool"
+    settings.LOG_FLUSH_SECONDS = 0.01
+    settings.LOG_FSYNC_SECONDS = 0.01
+
+
+@pytest.fixture
+def writer():
+    w = Writer()
+    yield w
+    w.drain(timeout=5)
+
+
+class Outage:
+    """Makes entry.save fail as a database that is down fails, until healed."""
+
+    def __init__(self, monkeypatch, exc: Exception | None = None) -> None:
+        exc = exc or OperationalError("database is locked")
+        self.down = threading.Event()
+        self.down.set()
+        real = entries.save
+
+        def save(batch):
+            if self.down.is_set():
+                raise exc
+            return real(batch)
+
+        monkeypatch.setattr(entries, "save", save)
+        monkeypatch.setattr(faults, "database_accepts_writes", lambda: not self.down.is_set())
+
+    def heal(self) -> None:
+        self.down.clear()
+
+
+def previews() -> list[str]:
+    return sorted(RequestLog.objects.values_list("prompt_preview", flat=True))
+
+
+def test_records_wait_out_a_database_fault_and_are_written_when_it_heals(monkeypatch, writer):
+    outage = Outage(monkeypatch)
+    for text in ("one", "two", "three"):
+        writer.put(record_with_image(png_bytes(), text))
+    writer.flush(timeout=1)
+    status = writer.status()
+    assert status["waiting_for"] == "database unavailable"
+    assert status["queue_records"] == 3 and status["set_aside"] == 0
+    assert RequestLog.objects.count() == 0
+    outage.heal()
+    writer.flush(timeout=15)
+    assert previews() == ["one", "three", "two"]
+    assert writer.status()["waiting_for"] is None and setaside.count() == 0
+
+
+def test_a_record_the_database_refuses_is_degraded_and_its_batch_written(monkeypatch, writer):
+    real = entries.save
+
+    def save(batch):
+        if any(e.row.get("prompt_preview") == "poison" for e in batch):
+            raise ValueError("a value the database refuses")
+        return real(batch)
+
+    monkeypatch.setattr(entries, "save", save)
+    for text in ("one", "poison", "two"):
+        writer.put(record_with_image(png_bytes(), text))
+    writer.flush(timeout=10)
+    logs = {log.prompt_preview: log for log in RequestLog.objects.all()}
+    assert set(logs) == {"one", "two", ""}  # the degraded row keeps no preview
+    degraded = logs[""]
+    assert "the database refused the record: ValueError" in degraded.degraded
+    assert degraded.request_body == {"_degraded": "ValueError: a value the database refuses"}
+    assert degraded.status_code == 200 and degraded.images.count() == 1
+    assert not logs["one"].degraded and setaside.count() == 0
+    assert writer.status()["degraded"] == 1
+
+
+def test_a_record_refused_even_degraded_is_set_aside_then_replayed(monkeypatch, writer):
+    real = entries.save
+    refusing = threading.Event()
+    refusing.set()
+
+    def save(batch):
+        if refusing.is_set() and any(e.row.get("trace_id") == "bad" for e in batch):
+            raise ValueError("refused")
+        return real(batch)
+
+    monkeypatch.setattr(entries, "save", save)
+    record = record_with_image(png_bytes(), "kept")
+    record.trace_id = "bad"
+    writer.put(record)
+    writer.put(record_with_image(png_bytes(), "fine"))
+    writer.flush(timeout=10)
+    assert previews() == ["fine"]
+    assert setaside.count() == 1 and writer.status()["set_aside"] == 1
+    refusing.clear()
+    call_command("replay_failed")
+    assert previews() == ["fine", "kept"] and setaside.count() == 0
+
+
+def test_a_deeply_nested_reply_is_logged_cut_and_the_writer_goes_on(settings, writer):
+    deep: dict = {}
+    inner = deep
+    for _ in range(1000):
+        inner["x"] = {}
+        inner = inner["x"]
+    record = record_with_image(png_bytes(), "deep")
+    record.response_body = deep
+    writer.put(record)
+    writer.put(record_with_image(png_bytes(), "after"))
+    writer.flush(timeout=10)
+    log = RequestLog.objects.get(request_id=record.request_id)
+    assert "while preparing the record" in log.degraded
+    assert log.prompt_preview == "" and log.images.count() == 1
+    body, depth = log.response_body, 0
+    while isinstance(body, dict):
+        body, depth = body["x"], depth + 1
+    assert body == "[nested too deep: cut]" and depth == settings.GATEWAY_MAX_JSON_DEPTH
+    assert RequestLog.objects.filter(prompt_preview="after").exists()
+
+
+def test_a_loop_that_fails_is_restarted_and_loses_nothing(monkeypatch, writer):
+    real = writer._take_batch
+    failures = iter([RuntimeError("a bug in the loop")])
+
+    def take_batch():
+        if (error := next(failures, None)) is not None:
+            raise error
+        return real()
+
+    monkeypatch.setattr(writer, "_take_batch", take_batch)
+    writer.put(record_with_image(png_bytes(), "survives"))
+    writer.flush(timeout=10)
+    assert previews() == ["survives"]
+    assert writer.status()["loop_restarts"] == 1
+    assert "a bug in the loop" in writer.status()["last_error"]
+
+
+def test_a_full_journal_disk_keeps_records_in_memory_and_writes_them(monkeypatch, writer):
+    def full(self, batch):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Journal, "append", full)
+    writer.put(record_with_image(png_bytes(), "unjournaled"))
+    writer.flush(timeout=10)
+    assert previews() == ["unjournaled"]
+    assert RequestLog.objects.get().images.get().blob_id is not None
+    assert writer.status()["unjournaled"] == 1
+
+
+def test_past_the_memory_budget_records_wait_on_disk_not_in_memory(monkeypatch, settings, writer):
+    settings.LOG_QUEUE_MAX_BYTES = 1
+    outage = Outage(monkeypatch)
+    photos = [png_bytes(size=(200, 200), color=(i, 0, 0)) for i in range(5)]
+    for i, photo in enumerate(photos):
+        writer.put(record_with_image(photo, f"r{i}"))
+    writer.flush(timeout=1)
+    status = writer.status()
+    assert status["queue_records"] == 5 and status["queue_bytes"] == 0
+    assert status["journal_backlog_bytes"] > sum(len(p) for p in photos)
+    outage.heal()
+    writer.flush(timeout=15)
+    assert len(previews()) == 5
+    assert Blob.objects.count() == 5  # the images came back from disk, none dropped
+
+
+def test_with_no_disk_and_no_memory_left_images_are_dropped_not_records(monkeypatch, settings):
+    settings.LOG_QUEUE_MAX_BYTES = 1
+    monkeypatch.setattr(Journal, "append", lambda self, b: (_ for _ in ()).throw(OSError(28, "")))
+    outage = Outage(monkeypatch)
+    writer = Writer()
+    writer.put(record_with_image(png_bytes(size=(50, 50)), "bare"))
+    writer.flush(timeout=1)
+    outage.heal()
+    writer.flush(timeout=15)
+    writer.drain(timeout=5)
+    log = RequestLog.objects.get()
+    assert "the log's memory budget was full" in log.degraded
+    image = log.images.get()
+    assert image.blob_id is None and "image not stored" in image.error
+
+
+def test_a_blob_storage_fault_is_waited_out(monkeypatch, writer):
+    failing = threading.Event()
+    failing.set()
+    real = entries.blobs.ensure_whole
+
+    def ensure_whole(sha, data):
+        if failing.is_set():
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(sha, data)
+
+    monkeypatch.setattr(entries.blobs, "ensure_whole", ensure_whole)
+    writer.put(record_with_image(png_bytes(), "waits"))
+    writer.flush(timeout=1)
+    assert writer.status()["waiting_for"] == "blob storage unavailable"
+    failing.clear()
+    writer.flush(timeout=15)
+    assert LogImage.objects.get().blob_id is not None
+
+
+def test_a_dead_process_journal_is_replayed_once(settings, writer):
+    dead = Journal(settings.LOG_SPOOL_DIR)
+    written, lost = (
+        record_with_image(png_bytes(), "written"),
+        record_with_image(png_bytes(), "lost"),
+    )
+    dead.append([prepare(written), prepare(lost)])
+    entries.save([prepare(written)])  # it died after writing one of them
+    dead._lock_file.close()  # as the kernel does when a process dies
+    writer.put(record_with_image(png_bytes(), "new"))
+    writer.flush(timeout=10)
+    assert previews() == ["lost", "new", "written"]
+    assert writer.status()["replayed"] == 2  # both read back, the one already written skipped
+    assert not list((settings.LOG_SPOOL_DIR / "journal").glob(f"{dead.folder.name}*"))
+
+
+def test_a_live_process_journal_is_left_alone(settings, writer):
+    alive = Journal(settings.LOG_SPOOL_DIR)
+    alive.append([prepare(record_with_image(png_bytes(), "theirs"))])
+    writer.put(record_with_image(png_bytes(), "ours"))
+    writer.flush(timeout=10)
+    assert previews() == ["ours"]
+    assert list(alive.folder.glob("*.seg"))
+    alive.close()
+
+
+def test_a_torn_journal_tail_is_skipped(settings):
+    dead = Journal(settings.LOG_SPOOL_DIR)
+    dead.append([prepare(record_with_image(png_bytes(), "whole"))])
+    with open(dead.segment.path, "ab") as f:
+        f.write(b"\x00\x00\x10\x00partial")  # a kill mid-append
+    [entry] = journal.read_segment(dead.segment.path)
+    assert entry.row["prompt_preview"] == "whole" and entry.replayed
+
+
+def test_an_incomplete_blob_is_repaired_when_its_bytes_pass_again(blob_dir):
+    photo = png_bytes(size=(300, 300), color=(5, 6, 7))
+    sha = hashlib.sha256(photo).hexdigest()
+    path = blob_dir / blob_name(sha)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(photo[:100])  # cut short by a full disk
+    Blob.objects.create(sha256=sha, mime="image/png", size=len(photo))
+    entries.save_records([record_with_image(photo)])
+    assert path.read_bytes() == photo
+
+
+def test_a_blob_write_cut_short_leaves_no_file(monkeypatch, blob_dir):
+    photo = png_bytes(size=(30, 30))
+
+    class FullDisk:
+        def __init__(self, *a, **k):
+            pass
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr("builtins.open", FullDisk)
+    with pytest.raises(StorageUnavailable):
+        entries.save_records([record_with_image(photo)])
+    monkeypatch.undo()
+    assert not [p for p in blob_dir.rglob("*") if p.is_file()]
+
+
+def test_past_the_blob_quota_images_are_proxied_but_not_stored(monkeypatch, settings):
+    settings.IRIS_BLOB_QUOTA_BYTES = 1000
+    monkeypatch.setattr(blobs.quota, "used", None)
+    small = png_bytes(size=(2, 2))
+    big = (SHARED_IMAGES / "chelsea.png").read_bytes()
+    assert len(small) < 1000 < len(big)
+    entries.save_records([record_with_image(small, "small"), record_with_image(big, "big")])
+    by_text = {log.prompt_preview: log for log in RequestLog.objects.all()}
+    assert by_text["small"].images.get().blob_id and not by_text["small"].degraded
+    image = by_text["big"].images.get()
+    assert image.blob_id is None
+    assert "quota of 1000 bytes reached" in image.error and "quota" in by_text["big"].degraded
