@@ -3,6 +3,7 @@
 import base64
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "template_partials",
     "gateway",
     "logs_ui",
+    "axes",  # login throttling (see "login throttling" below)
 ]
 
 # The /v1/ API skips this stack entirely (see gateway/asgi.py): it needs no session,
@@ -86,6 +88,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "axes.middleware.AxesMiddleware",  # last, as axes asks: turns a lockout into its page
 ]
 
 ROOT_URLCONF = "gateway.urls"
@@ -101,6 +104,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "logs_ui.context_processors.log_health",
             ],
         },
     },
@@ -119,6 +123,26 @@ TIME_ZONE = env_str("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- login throttling (django-axes): the logs UI's and the admin's login -----------
+# LOGIN_FAILURE_LIMIT wrong passwords for one username from one IP lock that pair out for
+# LOGIN_LOCKOUT_MINUTES, the right password included (429 with a page saying so). The pair,
+# not the IP alone: colleagues behind one NAT do not lock each other out; not the username
+# alone: an attacker cannot lock a known user out from elsewhere. 0 turns throttling off.
+# The client IP is REMOTE_ADDR (uvicorn sets it from X-Forwarded-For for a local proxy).
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)
+LOGIN_LOCKOUT_MINUTES = env_float("LOGIN_LOCKOUT_MINUTES", 15.0)
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # first: refuses a locked-out pair before checking
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_ENABLED = LOGIN_FAILURE_LIMIT > 0
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True  # a successful login forgets the pair's earlier failures
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_DISABLE_ACCESS_LOG = True  # failures are counted; successful logins need no table
 
 # --- database ------------------------------------------------------------------
 DATABASES = {

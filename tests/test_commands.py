@@ -29,7 +29,14 @@ def test_serve_prints_the_urls_and_answers_healthz(iris):
         assert line in output
     health = httpx.get(f"{iris.url}/healthz")
     assert health.status_code == 200
-    assert health.json() == {"status": "ok", "database": "ok", "storage": "ok"}
+    body = health.json()
+    assert {k: body[k] for k in ("status", "database", "storage", "log")} == {
+        "status": "ok",
+        "database": "ok",
+        "storage": "ok",
+        "log": "ok",
+    }
+    assert body["log_writer"]["set_aside"] == 0 and body["log_writer"]["waiting_for"] is None
 
 
 def test_pages_need_a_login_and_the_api_needs_a_key(iris):

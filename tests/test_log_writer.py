@@ -13,8 +13,8 @@ import pytest
 from django.core.management import call_command
 from django.db import OperationalError
 
-from gateway.log import entry as entries
 from gateway.log import blobs, faults, journal, setaside
+from gateway.log import entry as entries
 from gateway.log.blobs import StorageUnavailable
 from gateway.log.entry import prepare
 from gateway.log.journal import Journal
@@ -307,3 +307,26 @@ def test_past_the_blob_quota_images_are_proxied_but_not_stored(monkeypatch, sett
     image = by_text["big"].images.get()
     assert image.blob_id is None
     assert "quota of 1000 bytes reached" in image.error and "quota" in by_text["big"].degraded
+
+
+def test_healthz_answers_503_while_records_wait_and_the_pages_say_why(
+    monkeypatch, client, admin_user
+):
+    from gateway import log as request_log
+
+    outage = Outage(monkeypatch)
+    request_log.writer.put(record_with_image(png_bytes(), "waits"))
+    request_log.writer.flush(timeout=1)
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["log"] == "error: log writes are waiting: database unavailable"
+    assert body["log_writer"]["queue_records"] == 1
+    client.force_login(admin_user)
+    page = client.get("/logs/prompts/").content.decode()
+    assert "Requests are not being logged right now" in page
+    outage.heal()
+    request_log.writer.flush(timeout=15)
+    assert client.get("/healthz").status_code == 200
+    setaside.put(prepare(record_with_image(png_bytes(), "aside")), "refused")
+    assert "1 log record set aside" in client.get("/logs/prompts/").content.decode()

@@ -1,0 +1,13 @@
+from django.http import HttpRequest
+
+from gateway import log as request_log
+from gateway.views import log_problem
+
+
+def log_health(request: HttpRequest) -> dict:
+    """What the banner on every page says when the log is in trouble (staff only)."""
+    user = getattr(request, "user", None)
+    if not (user and user.is_authenticated):
+        return {}
+    status = request_log.status()
+    return {"log_problem": log_problem(status), "log_set_aside": status["set_aside"]}
