@@ -136,10 +136,14 @@ class Journal:
         segment.close()
 
     def _open_folder(self) -> None:
-        folder = self.root / uuid.uuid4().hex
-        folder.mkdir(parents=True)
-        lock_file = open(folder / ".lock", "w")  # noqa: SIM115 - held for the process's life
+        # Locked before it gets its name: no other process sees it unlocked, taking it for a
+        # dead one's.
+        name = uuid.uuid4().hex
+        hidden = self.root / f".{name}"
+        hidden.mkdir(parents=True)
+        lock_file = open(hidden / ".lock", "w")  # noqa: SIM115 - held for the process's life
         fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        folder = hidden.rename(self.root / name)
         self.folder, self._lock_file = folder, lock_file
 
     def close(self) -> None:
@@ -159,7 +163,7 @@ class Journal:
         if not self.root.exists():
             return
         for folder in sorted(self.root.iterdir()):
-            if folder == self.folder or not folder.is_dir():
+            if folder == self.folder or folder.name.startswith(".") or not folder.is_dir():
                 continue
             try:
                 lock_file = open(folder / ".lock", "a")  # noqa: SIM115
