@@ -88,7 +88,7 @@ async def test_a_bug_of_ours_still_answers_in_openai_shape_and_is_logged(
 ):
     settings.GATEWAY_REQUIRE_API_KEY = False
 
-    def broken(raw):
+    def broken(raw, **options):
         raise ZeroDivisionError("oops")
 
     monkeypatch.setattr("gateway.api.chat.parse_chat", broken)
