@@ -164,6 +164,7 @@ SUMMARY_FIELDS = (
     "prompt",
     "prompt_version",
     "prompt_variables",
+    "degraded",
 )
 
 

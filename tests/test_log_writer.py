@@ -125,7 +125,9 @@ def test_a_record_refused_even_degraded_is_set_aside_then_replayed(monkeypatch, 
     assert previews() == ["fine", "kept"] and setaside.count() == 0
 
 
-def test_a_deeply_nested_reply_is_logged_cut_and_the_writer_goes_on(settings, writer):
+def test_a_deeply_nested_reply_is_logged_cut_and_the_writer_goes_on(
+    settings, writer, client, admin_user
+):
     deep: dict = {}
     inner = deep
     for _ in range(1000):
@@ -144,6 +146,9 @@ def test_a_deeply_nested_reply_is_logged_cut_and_the_writer_goes_on(settings, wr
         body, depth = body["x"], depth + 1
     assert body == "[nested too deep: cut]" and depth == settings.GATEWAY_MAX_JSON_DEPTH
     assert RequestLog.objects.filter(prompt_preview="after").exists()
+    client.force_login(admin_user)
+    page = client.get(f"/logs/{log.id}/").content.decode()
+    assert "Kept degraded:" in page and "while preparing the record" in page
 
 
 def test_a_loop_that_fails_is_restarted_and_loses_nothing(monkeypatch, writer):
