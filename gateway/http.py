@@ -10,7 +10,8 @@ network: 127.0.0.1, 10.0.0.0/8, the cloud metadata service at 169.254.169.254...
 GATEWAY_ALLOW_PRIVATE_NETWORKS is on, those requests go through a session whose resolver
 refuses any address that is not globally routable. The check sits in the resolver, so the
 address checked is the address connected to (a DNS answer that changes in between cannot
-slip through), and every redirect hop is checked again.
+slip through), and every redirect hop is checked again. An IPv6 address that embeds an IPv4
+one (NAT64, 6to4, SIIT, IPv4-mapped or -compatible) is judged by the IPv4 address it reaches.
 """
 
 import asyncio
@@ -19,24 +20,27 @@ import socket
 import time
 import weakref
 from dataclasses import dataclass
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
 from django.conf import settings
 from yarl import URL
 
-_SECRET_PARAMS = {
-    "key",
-    "api_key",
-    "apikey",
-    "token",
-    "sig",
-    "signature",
-    "x-amz-signature",
-    "x-amz-security-token",
-    "x-amz-credential",
-}
+# Query parameters whose values the log keeps: only those Iris itself puts in upstream URLs
+# (Azure's api-version, Gemini's alt=sse). Every other value is masked, whatever its name.
+_PLAIN_PARAMS = {"api-version", "alt"}
+_REDACTED = "[redacted]"
+
+# IPv6 ranges that carry an IPv4 address: a packet sent there reaches that IPv4 address
+# through a translator or tunnel, so that address is the one to judge.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # RFC 6052 well-known prefix: low 32 bits
+_SIIT = ipaddress.IPv6Network("::ffff:0:0:0/96")  # RFC 2765 IPv4-translated: low 32 bits
+_COMPATIBLE = ipaddress.IPv6Network("::/96")  # deprecated IPv4-compatible: low 32 bits
+# Refused whatever they embed: the local-use NAT64 prefix (RFC 8215) only ever leads into
+# the operator's own network and its IPv4 position depends on a prefix length we cannot know;
+# Teredo (2001::/32) is an obsolete tunnel no upstream needs.
+_REFUSED_V6 = (ipaddress.IPv6Network("64:ff9b:1::/48"), ipaddress.IPv6Network("2001::/32"))
 
 
 class BlockedAddress(Exception):
@@ -48,10 +52,27 @@ class FetchError(Exception):
 
 
 def is_public(ip: str) -> bool:
+    """Is this address globally routable? An IPv6 address embedding an IPv4 one answers for
+    the IPv4 address: 64:ff9b::a9fe:a9fe is the metadata service 169.254.169.254 reached
+    through NAT64 (refused), 64:ff9b::8.8.8.8 is 8.8.8.8 (allowed, as 8.8.8.8 itself is)."""
     address = ipaddress.ip_address(ip.split("%", 1)[0])
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
-        address = address.ipv4_mapped
+    if isinstance(address, ipaddress.IPv6Address):
+        if any(address in network for network in _REFUSED_V6):
+            return False
+        if (embedded := embedded_ipv4(address)) is not None:
+            address = embedded
     return address.is_global and not address.is_multicast
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 one leads to, when it embeds one."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address.sixtofour is not None:  # 2002:AABB:CCDD::/48 is the 6to4 router AA.BB.CC.DD
+        return address.sixtofour
+    if address in _NAT64 or address in _SIIT or address in _COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return None
 
 
 def _is_ip(host: str) -> bool:
@@ -214,16 +235,20 @@ async def _follow(url: URL, max_bytes: int) -> Fetched:
 
 
 def redact_url(url: str) -> str:
-    """The URL without userinfo, and with secret-looking query values masked."""
-    parts = urlsplit(url)
-    query = [
-        (k, "[redacted]" if k.lower() in _SECRET_PARAMS else v)
+    """The URL for the log: no userinfo, no fragment, every query value masked but those of
+    _PLAIN_PARAMS (a token can hide under any name: access_token, api-key, client_secret...)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # "http://[::1/": nothing can be told apart, so nothing is kept
+        return f"{_REDACTED} (not a valid URL)"
+    query = "&".join(
+        f"{quote_plus(k)}={quote_plus(v) if k.lower() in _PLAIN_PARAMS else _REDACTED}"
         for k, v in parse_qsl(parts.query, keep_blank_values=True)
-    ]
+    )
     host = parts.hostname or ""
     netloc = f"[{host}]" if ":" in host else host
     try:
         netloc += f":{parts.port}" if parts.port else ""
     except ValueError:  # not a port number: a client's header, logged as it can be
         netloc += ":[invalid port]"
-    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query), ""))
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))

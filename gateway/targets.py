@@ -158,6 +158,8 @@ def scrub(error: GatewayError, record: Record, target: Target | None) -> None:
     back: the client's own key too, for it must not reach the log. Any user:password@ of a
     URL in the message goes too (a driver's or a library's error may quote one)."""
     error.message = redact.scrub_text(error.message)
+    if record.response_body:
+        record.response_body = redact.scrub_json(record.response_body)
     secrets = target.secrets() if target else []
     if not secrets:
         return
