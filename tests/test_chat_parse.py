@@ -86,7 +86,7 @@ def _parsed(raw: bytes, *, whole: bool = False):
     from gateway.chat import _parse
 
     try:
-        chat = _parse(raw, raw, []) if whole else parse_chat(raw)
+        chat = _parse(raw, raw, [], 64) if whole else parse_chat(raw)
     except GatewayError as error:
         return ("error", error.code, error.message)
     images = [(i.message, i.part, i.data_uri_prefix, i.data) for i in chat.images]
@@ -185,3 +185,19 @@ def test_a_bare_string_image_url_becomes_openais_object(tiny_png):
     raw = _content({"type": "image_url", "image_url": "https://x.test/a.png"}).encode()
     part = parse_chat(raw).body["messages"][0]["content"][0]
     assert part["image_url"] == {"url": "https://x.test/a.png"}
+
+
+@pytest.mark.parametrize("depth", [65, 300, 1000, 5000])
+def test_a_body_nested_deeper_than_the_limit_is_refused(depth):
+    extra = b"[" * depth + b"]" * depth
+    raw = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": ' + extra + b"}"
+    with pytest.raises(GatewayError) as caught:
+        parse_chat(raw, max_depth=64)
+    assert caught.value.status == 400 and caught.value.code == "json_too_deep"
+    assert "64 levels" in caught.value.message
+
+
+def test_a_body_at_the_depth_limit_is_accepted():
+    extra = b"[" * 63 + b"]" * 63  # 63 levels inside the top-level object: 64 in all
+    raw = b'{"model": "m", "messages": [{"role": "user", "content": "hi"}], "x": ' + extra + b"}"
+    assert parse_chat(raw, max_depth=64).model == "m"

@@ -128,8 +128,8 @@ class Writer:
             threads, self._threads = self._threads, []
             if not threads:
                 return
-            if backlog := len(self._inbox) + len(self._queue):
-                log.info("draining %d log records", backlog)
+            if backlog := self._puts - self._done:
+                log.info("draining %d queued log records", backlog)
             self._give_up_at = time.monotonic() + timeout
             self._stopping = True
             self._wake_journal.set()
