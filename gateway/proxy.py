@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from yarl import URL
 
-from gateway import crypto, fetching, http, providers
+from gateway import crypto, fetching, http, providers, shutdown
 from gateway import log as request_log
 from gateway.chat import Chat
 from gateway.errors import GatewayError
@@ -94,13 +94,20 @@ async def relay(
     event is the last one the client gets (as from OpenAI: no [DONE] after it), its text
     scrubbed of the target's credentials like any upstream error."""
     try:
-        async for chunk in _chunks(response, stream):
+        # On SIGTERM the wait for the upstream is bounded by the grace (gateway/shutdown.py).
+        async for chunk in shutdown.until_shutdown(_chunks(response, stream)):
             yield _relay_chunk(chunk, record, secrets)
             if record.error_type:
                 break
         else:
             yield b"data: [DONE]\n\n"
         record.finish(200, record.assembled())
+    except shutdown.ShuttingDown:  # the grace ran out: end it in an error, log what it had
+        error = shutdown.error()
+        record.finish(200, record.assembled())
+        record.fail(error)
+        log.info("stream %s cut by shutdown after %d chunks", record.request_id, record.chunk_count)
+        yield encode_sse(error.body())
     except (aiohttp.ClientError, TimeoutError) as exc:
         error = transport_error(exc, during_stream=True)
         record.finish(200, record.assembled())

@@ -193,6 +193,15 @@ GATEWAY_SNAPSHOT_URL_IMAGES = env_bool("GATEWAY_SNAPSHOT_URL_IMAGES", True)
 GATEWAY_CONVERT_IMAGES = env_bool("GATEWAY_CONVERT_IMAGES", True)
 # Fetch URL images and send their bytes even to providers that could fetch the URL themselves.
 GATEWAY_INLINE_IMAGE_URLS = env_bool("GATEWAY_INLINE_IMAGE_URLS", False)
+# --- shutdown and event-loop hygiene (gateway/shutdown.py, gateway/lagprobe.py) ---
+# On SIGTERM, open streams get this long to finish, then end with a `gateway_shutting_down`
+# error event (and are logged). `serve` gives uvicorn 5 s more before it cancels anything.
+GATEWAY_SHUTDOWN_GRACE_SECONDS = env_float("GATEWAY_SHUTDOWN_GRACE_SECONDS", 20.0)
+# Request bodies larger than this are parsed (JSON, base64, image headers) in a thread, and
+# their upstream request built there: the event loop never works in proportion to a body.
+GATEWAY_THREAD_BODY_BYTES = env_int("GATEWAY_THREAD_BODY_BYTES", 256 * 1024)
+# bench/run.py: measure how late the event loop wakes (DATA_DIR/loop-lag-<pid>.json).
+IRIS_LOOP_LAG_PROBE = env_bool("IRIS_LOOP_LAG_PROBE", False)
 LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 200)
 LOG_FLUSH_SECONDS = env_float("LOG_FLUSH_SECONDS", 0.2)  # longest a record waits for a batch
 LOG_SPOOL_DIR = Path(env_str("LOG_SPOOL_DIR", str(DATA_DIR / "spool")))

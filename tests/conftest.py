@@ -124,6 +124,7 @@ class IrisServer:
         self.log_file = open(self.log_path, "a")  # noqa: SIM115
         self.process: subprocess.Popen | None = None
         self.key = ""
+        self.serve_args: list[str] = []  # e.g. ["--workers", "2"]
 
     def manage(self, *args: str) -> str:
         return subprocess.run(
@@ -137,7 +138,7 @@ class IrisServer:
 
     def start(self) -> "IrisServer":
         self.process = subprocess.Popen(
-            [sys.executable, "manage.py", "serve", "--port", str(self.port)],
+            [sys.executable, "manage.py", "serve", "--port", str(self.port), *self.serve_args],
             cwd=ROOT,
             env=self.env,
             stdout=self.log_file,

@@ -1,7 +1,15 @@
+import math
+
 import uvicorn
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+# On SIGTERM, open streams end themselves after GATEWAY_SHUTDOWN_GRACE_SECONDS (see
+# gateway/shutdown.py: the hook is installed by the ASGI lifespan, so every worker process
+# has it). uvicorn waits this much longer for their last event and for plain requests, then
+# cancels what is left and runs the lifespan shutdown, which writes the queued log records.
+SHUTDOWN_MARGIN_SECONDS = 5
 
 
 class Command(BaseCommand):
@@ -43,5 +51,10 @@ class Command(BaseCommand):
             lifespan="on",
             access_log=access_log,
             log_level="info",
-            timeout_graceful_shutdown=30,
+            timeout_graceful_shutdown=graceful_shutdown_seconds(),
         )
+
+
+def graceful_shutdown_seconds() -> int:
+    """uvicorn's own limit: always past the streams' grace, so they end before it cancels."""
+    return math.ceil(max(settings.GATEWAY_SHUTDOWN_GRACE_SECONDS, 0) + SHUTDOWN_MARGIN_SECONDS)
