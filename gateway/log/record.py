@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from gateway.chat import Chat
 from gateway.errors import GatewayError
-from gateway.redact import redact_headers
+from gateway.redact import redact_headers, scrub_text
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Record:
 
     def fail(self, error: GatewayError) -> None:
         self.error_type = error.type
-        self.error_message = error.message
+        self.error_message = scrub_text(error.message)
         if not self.status_code:
             self.status_code = error.status
         if self.response_body is None:
