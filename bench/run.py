@@ -8,7 +8,8 @@ work). Each gateway runs alone, pinned to core 0; wrk, the stream client and the
 share core 1. Figures: added latency p50/p99 at 1 client (gateway minus the upstream alone),
 req/s and p99 at 32 clients, the same with a 0.75 MB base64 JPEG at 8 clients, time to first
 byte overhead of a 50-chunk stream, RSS after the image run, and (Iris) memory growth while
-proxying a 20 MB image.
+proxying a 20 MB image. For Iris also the event loop's lag (how late a 5 ms sleep wakes up,
+IRIS_LOOP_LAG_PROBE, gateway/lagprobe.py) during the 32-client and the image runs.
 """
 
 import argparse
@@ -77,8 +78,11 @@ def chat_body(image: bytes | None = None, *, stream: bool = False, mime="image/j
 
 
 class Peer:
-    def __init__(self, name: str, command: list[str], env: dict | None = None) -> None:
+    def __init__(
+        self, name: str, command: list[str], env: dict | None = None, lag_dir: Path | None = None
+    ) -> None:
         self.name, self.command, self.env = name, command, env or {}
+        self.lag_dir = lag_dir  # where the server writes its loop-lag histogram, if it does
         self.url = f"http://127.0.0.1:{GATEWAY_PORT}/v1/chat/completions"
         self.headers = {
             "x-portkey-provider": "openai",
@@ -102,6 +106,19 @@ class Peer:
         if self.process:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(60)
+
+    def lag(self) -> dict | None:
+        """The event-loop lag since the last call (the server resets its histogram)."""
+        if self.lag_dir is None:
+            return None
+        path = self.lag_dir / f"loop-lag-{self.process.pid}.json"
+        seen = json.loads(path.read_text())["seq"] if path.exists() else 0
+        self.process.send_signal(signal.SIGUSR1)
+        for _ in range(100):
+            if path.exists() and (summary := json.loads(path.read_text()))["seq"] > seen:
+                return summary
+            time.sleep(0.05)
+        raise RuntimeError(f"{self.name} wrote no loop-lag figures to {path}")
 
     def rss_mb(self, field: str = "VmRSS") -> float:
         status = Path(f"/proc/{self.process.pid}/status").read_text()
@@ -205,12 +222,16 @@ def measure(peer: Peer, seconds: int, small: bytes, image_body: bytes, image: by
         check_forwarding(peer, image_body, image)
         wrk(peer.url, peer.headers, small, 8, 3)  # warm-up
         one = wrk(peer.url, peer.headers, small, 1, seconds)
+        peer.lag()  # from here: the 32-client run only
         many = wrk(peer.url, peer.headers, small, 32, seconds)
+        many_lag = peer.lag()
         imaged = wrk(peer.url, peer.headers, image_body, 8, seconds)
+        image_lag = peer.lag()
         return {
             "one": one,
             "many": many,
             "image": imaged,
+            "lag": {"many": many_lag, "image": image_lag},
             "ttfb": ttfb_ms(peer.url, peer.headers),
             "rss": peer.rss_mb(),
         }
@@ -260,7 +281,11 @@ def main() -> None:
     )
 
     data_dir = Path(tempfile.mkdtemp(prefix="iris-bench-"))
-    iris_env = {"IRIS_DATA_DIR": str(data_dir), "GATEWAY_ALLOW_PRIVATE_NETWORKS": "true"}
+    iris_env = {
+        "IRIS_DATA_DIR": str(data_dir),
+        "GATEWAY_ALLOW_PRIVATE_NETWORKS": "true",
+        "IRIS_LOOP_LAG_PROBE": "1",
+    }
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "-v0"],
         cwd=ROOT,
@@ -276,7 +301,10 @@ def main() -> None:
         text=True,
     ).stdout.strip()
     iris = Peer(
-        "Iris", [sys.executable, "manage.py", "serve", "--port", str(GATEWAY_PORT)], iris_env
+        "Iris",
+        [sys.executable, "manage.py", "serve", "--port", str(GATEWAY_PORT)],
+        iris_env,
+        lag_dir=data_dir,
     )
     iris.headers["x-portkey-api-key"] = key
     peers = [iris]
@@ -345,8 +373,8 @@ def report(direct: dict, direct_ttfb: float, results: dict, growth: dict, big: i
         f"first byte of a stream {direct_ttfb:.2f} ms\n"
     )
     print(
-        "| peer (1 core) | added p50 / p99, 1 client | req/s, p99 at 32 clients "
-        "| req/s, p99 with 0.75 MB image at 8 | stream TTFB overhead | RSS after "
+        "| peer (1 core) | added p50 / p99, 1 client | req/s, p50 / p99 at 32 clients "
+        "| req/s, p50 / p99 with 0.75 MB image at 8 | stream TTFB overhead | RSS after "
         "| RSS growth, 20 MB image |"
     )
     print("|---|---|---|---|---|---|---|")
@@ -356,11 +384,20 @@ def report(direct: dict, direct_ttfb: float, results: dict, growth: dict, big: i
         print(
             f"| {name} | {r['one']['p50'] - direct['p50']:.2f} / "
             f"{r['one']['p99'] - direct['p99']:.2f} ms | {r['many']['rps']:.0f}, "
-            f"{r['many']['p99']:.1f} ms | {r['image']['rps']:.0f}, {r['image']['p99']:.1f} ms "
+            f"{r['many']['p50']:.1f} / {r['many']['p99']:.1f} ms | {r['image']['rps']:.0f}, "
+            f"{r['image']['p50']:.1f} / {r['image']['p99']:.1f} ms "
             f"| {r['ttfb'] - direct_ttfb:.2f} ms | {r['rss']:.0f} MB "
             f"| {grown:.0f} MB ({grown * 1024 * 1024 / big:.1f}× payload) |"
             + (f" ⚠ {errors} non-2xx" if errors else "")
         )
+    for name, r in results.items():
+        for scenario, label in (("many", "small at 32 clients"), ("image", "image at 8 clients")):
+            if lag := r.get("lag", {}).get(scenario):
+                print(
+                    f"{name} event-loop lag, {label}: p50 {lag['p50_ms']:.1f} ms, "
+                    f"p99 {lag['p99_ms']:.1f} ms, max {lag['max_ms']:.1f} ms "
+                    f"({lag['count']} samples)"
+                )
 
 
 if __name__ == "__main__":

@@ -1,6 +1,5 @@
 """Images in chat requests: data-URI decoding, sniffing with Pillow, hashing. No Django, no I/O."""
 
-import base64
 import binascii
 import hashlib
 import io
@@ -9,6 +8,7 @@ import warnings
 from dataclasses import dataclass
 from functools import cached_property
 
+import pybase64
 from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
@@ -64,7 +64,7 @@ class Image:
         upstream by identity (gateway/logrows.py), without encoding or searching again."""
         payload = self.payload
         if self.encoded is None or self.encoded[0] is not payload:
-            self.encoded = (payload, base64.b64encode(payload).decode("ascii"))
+            self.encoded = (payload, pybase64.b64encode(payload).decode("ascii"))
         return self.encoded[1]
 
     @property
@@ -108,7 +108,7 @@ def decode_data_uri(uri: str | memoryview, *, tolerant: bool = True) -> tuple[st
         raise ImageError("data URI is not base64-encoded (missing ';base64')")
     payload = uri[match.end() :]
     try:
-        data = binascii.a2b_base64(payload, strict_mode=True)
+        data = _b64decode(payload)
     except ValueError as exc:  # binascii.Error, or non-ASCII text
         if not tolerant:
             raise ImageError(f"data URI is not valid base64 ({exc})") from None
@@ -121,6 +121,15 @@ def decode_data_uri(uri: str | memoryview, *, tolerant: bool = True) -> tuple[st
         raise ImageError("data URI holds no data")
     prefix = uri[: match.end()]
     return prefix if is_text else bytes(prefix).decode("utf-8", "replace"), data
+
+
+def _b64decode(payload: str | memoryview) -> bytes:
+    """binascii's strict decoding, fast: pybase64 is SIMD and lets go of the GIL (20 MB in 2 ms,
+    not 63 ms of a held GIL). It refuses a little more; binascii then has the last word."""
+    try:
+        return pybase64.b64decode(payload, validate=True)
+    except ValueError:
+        return binascii.a2b_base64(payload, strict_mode=True)
 
 
 def sniff(data: bytes) -> Sniffed:
