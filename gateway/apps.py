@@ -4,3 +4,11 @@ from django.apps import AppConfig
 class GatewayConfig(AppConfig):
     name = "gateway"
     verbose_name = "Gateway"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from gateway import images
+
+        # Pillow's MAX_IMAGE_PIXELS, set on purpose: see images.limit_pixels.
+        images.limit_pixels(settings.GATEWAY_MAX_IMAGE_PIXELS)

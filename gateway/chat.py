@@ -47,17 +47,18 @@ def invalid(message: str, param: str | None = None, code: str | None = None) -> 
     return GatewayError(400, message, "invalid_request_error", code=code, param=param)
 
 
-def parse_chat(raw: bytes, *, max_depth: int = 64) -> Chat:
+def parse_chat(raw: bytes, *, max_depth: int = 64, max_images: int = 500) -> Chat:
     """Validate the body enough to route and log it; the upstream validates the rest. JSON
     nested deeper than max_depth is refused: every later step (the log's rows, the logs UI,
-    a provider's translation) may walk it recursively."""
+    a provider's translation) may walk it recursively. So are more than max_images images
+    (OpenAI's limit is 500): each may be fetched, converted and stored."""
     skeleton, lifted = _lift_data_uris(raw)
     if lifted:
         try:
-            return _parse(raw, skeleton, lifted, max_depth)
+            return _parse(raw, skeleton, lifted, max_depth, max_images)
         except _NotLiftable:
             pass  # parse it whole: same result, or the same error, as without lifting
-    return _parse(raw, raw, [], max_depth)
+    return _parse(raw, raw, [], max_depth, max_images)
 
 
 def json_depth(value: object) -> int:
@@ -121,7 +122,9 @@ def _escaped(raw: bytes, quote: int) -> bool:
     return backslashes % 2 == 1
 
 
-def _parse(raw: bytes, text: bytes, lifted: list[memoryview], max_depth: int) -> Chat:
+def _parse(
+    raw: bytes, text: bytes, lifted: list[memoryview], max_depth: int, max_images: int = 500
+) -> Chat:
     try:
         body = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
@@ -151,6 +154,13 @@ def _parse(raw: bytes, text: bytes, lifted: list[memoryview], max_depth: int) ->
         content = message.get("content")
         if isinstance(content, list):
             chat.images.extend(_images_in(content, i, lifted, used))
+            if len(chat.images) > max_images:
+                raise invalid(
+                    f"Too many images in the request: more than {max_images} "
+                    "(GATEWAY_MAX_IMAGES_PER_REQUEST).",
+                    "messages",
+                    "too_many_images",
+                )
         elif content is not None and not isinstance(content, str):
             raise invalid(
                 f"messages[{i}].content must be a string or an array of content parts.",

@@ -1,13 +1,42 @@
-"""Fetching a client's image URL into its Image (guarded: see gateway/http.py)."""
+"""Fetching a request's image URLs into its Images (guarded: see gateway/http.py).
+
+Each distinct URL is fetched once per request, however many images name it: they all share
+the one bytes object (a 20 KB request naming a 4 MB URL 250 times fetched it 250 times), and
+the request's fetches together stay within GATEWAY_MAX_FETCH_BYTES_PER_REQUEST."""
+
+import asyncio
+
+from django.conf import settings
 
 from gateway import http
 from gateway.images import Image, ImageError
 
 
-async def fetch_image(img: Image) -> None:
-    """Fetch a URL image (guarded) into img; on failure, record why in img.error."""
+async def fetch_images(images: list[Image]) -> None:
+    """Fetch the URL images not fetched yet (each URL once, within the request's byte budget);
+    a failure is recorded in img.error, never raised."""
+    by_url: dict[str, list[Image]] = {}
+    for img in images:
+        if img.origin == "url" and img.data is None and not img.error:
+            by_url.setdefault(img.url or "", []).append(img)
+    budget = http.ByteBudget(settings.GATEWAY_MAX_FETCH_BYTES_PER_REQUEST)
+    await asyncio.gather(*(_fetch_shared(same, budget) for same in by_url.values()))
+
+
+async def _fetch_shared(same: list[Image], budget: http.ByteBudget) -> None:
+    first = same[0]
+    await fetch_image(first, budget=budget)
+    if len(same) > 1:
+        await asyncio.to_thread(lambda: first.sha256)  # hashed once, off the event loop
+        for img in same[1:]:
+            img.adopt(first)
+
+
+async def fetch_image(img: Image, *, budget: http.ByteBudget | None = None) -> None:
+    """Fetch a URL image (guarded) into img; on failure, record why in img.error. Prefer
+    fetch_images for a request's images: it fetches a URL named twice only once."""
     try:
-        fetched = await http.fetch_guarded(img.url or "")
+        fetched = await http.fetch_guarded(img.url or "", budget=budget)
     except http.FetchError as exc:
         img.error = f"fetch failed: {exc}"
         return

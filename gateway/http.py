@@ -195,22 +195,58 @@ class Fetched:
     final_url: str
 
 
-async def fetch_guarded(url: str, *, max_bytes: int | None = None) -> Fetched:
-    """GET a client-supplied URL safely: private-network rule, redirect limit, size cap, timeout."""
+class ByteBudget:
+    """The bytes one request may still fetch from image URLs, shared by its fetches."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.used = limit, 0
+
+    def take(self, n: int) -> None:
+        if self.used + n > self.limit:
+            raise FetchError(
+                f"the request's image URLs hold more than {self.limit} bytes "
+                "(GATEWAY_MAX_FETCH_BYTES_PER_REQUEST)"
+            )
+        self.used += n
+
+    def give_back(self, n: int) -> None:
+        self.used -= n
+
+
+# Fetches in flight, per event loop (a semaphore belongs to one loop).
+_fetch_slots: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _slots() -> asyncio.Semaphore:
+    loop = asyncio.get_running_loop()
+    if (slots := _fetch_slots.get(loop)) is None:
+        slots = _fetch_slots[loop] = asyncio.Semaphore(settings.GATEWAY_MAX_CONCURRENT_FETCHES)
+    return slots
+
+
+async def fetch_guarded(
+    url: str, *, max_bytes: int | None = None, budget: ByteBudget | None = None
+) -> Fetched:
+    """GET a client-supplied URL safely: private-network rule, redirect limit, size cap (and
+    the request's budget), timeout, and at most GATEWAY_MAX_CONCURRENT_FETCHES at once (the
+    wait for a turn is not part of the timeout)."""
     max_bytes = max_bytes or settings.GATEWAY_IMAGE_FETCH_MAX_BYTES
     timeout = settings.GATEWAY_IMAGE_FETCH_TIMEOUT
-    try:
-        async with asyncio.timeout(timeout):
-            return await _follow(URL(url), max_bytes)
-    except TimeoutError:
-        raise FetchError(f"timed out after {timeout:g} s") from None
-    except BlockedAddress as exc:
-        raise FetchError(f"refused: {exc}") from None
-    except (aiohttp.ClientError, ValueError) as exc:
-        raise FetchError(f"{type(exc).__name__}: {exc}") from None
+    async with _slots():
+        try:
+            async with asyncio.timeout(timeout):
+                return await _follow(URL(url), max_bytes, budget)
+        except TimeoutError:
+            raise FetchError(f"timed out after {timeout:g} s") from None
+        except BlockedAddress as exc:
+            raise FetchError(f"refused: {exc}") from None
+        except (aiohttp.ClientError, ValueError) as exc:
+            raise FetchError(f"{type(exc).__name__}: {exc}") from None
 
 
-async def _follow(url: URL, max_bytes: int) -> Fetched:
+async def _follow(url: URL, max_bytes: int, budget: ByteBudget | None) -> Fetched:
     for _ in range(settings.GATEWAY_IMAGE_FETCH_MAX_REDIRECTS + 1):
         if url.scheme not in {"http", "https"} or not url.host:
             raise FetchError(f"unsupported URL scheme {url.scheme!r}")
@@ -225,13 +261,31 @@ async def _follow(url: URL, max_bytes: int) -> Fetched:
                 raise FetchError(f"HTTP {response.status} from {url.host}")
             if (response.content_length or 0) > max_bytes:
                 raise FetchError(f"too large ({response.content_length} bytes; limit {max_bytes})")
-            body = bytearray()
-            async for piece in response.content.iter_chunked(65536):
-                body += piece
-                if len(body) > max_bytes:
-                    raise FetchError(f"too large (over {max_bytes} bytes)")
-            return Fetched(bytes(body), response.headers.get("content-type", ""), str(url))
+            body = await _read_capped(response, max_bytes, budget)
+            return Fetched(body, response.headers.get("content-type", ""), str(url))
     raise FetchError(f"too many redirects (limit {settings.GATEWAY_IMAGE_FETCH_MAX_REDIRECTS})")
+
+
+async def _read_capped(
+    response: aiohttp.ClientResponse, max_bytes: int, budget: ByteBudget | None
+) -> bytes:
+    """The body, counted as it is decompressed and read: a small gzip cannot grow past the
+    caps. Bytes of a failed read go back to the budget."""
+    pieces: list[bytes] = []
+    size = 0
+    try:
+        async for piece in response.content.iter_chunked(65536):
+            size += len(piece)
+            if size > max_bytes:
+                raise FetchError(f"too large (over {max_bytes} bytes)")
+            if budget is not None:
+                budget.take(len(piece))
+            pieces.append(piece)
+    except BaseException:
+        if budget is not None:
+            budget.give_back(sum(map(len, pieces)))
+        raise
+    return b"".join(pieces)
 
 
 def redact_url(url: str) -> str:

@@ -4,6 +4,7 @@ import binascii
 import hashlib
 import io
 import re
+import threading
 import warnings
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,8 +29,20 @@ _HEIF_BRANDS = {
 }
 
 
+# A PNG ends with an empty IEND chunk: length 0, "IEND", its CRC.
+_PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+_TAIL = 4096  # where an end marker is looked for, allowing for bytes appended after it
+
+# Serialises the rare open of an image past Pillow's own limit (see open_image).
+_unchecked = threading.Lock()
+
+
 class ImageError(ValueError):
     """The bytes or the URI are not a usable image; the message says why."""
+
+
+class TooManyPixels(ImageError):
+    """Decoding the image would take more pixels than the limit allows."""
 
 
 @dataclass
@@ -48,6 +61,8 @@ class Image:
     height: int | None = None
     frames: int = 1
     error: str = ""  # why a URL could not be fetched, or why the bytes are not an image
+    # A defect that does not stop the bytes going upstream (the provider decides): truncated.
+    problem: str = ""
     exif_orientation: int | None = None
     # What is sent upstream when the provider refuses the original format (see convert()).
     converted: tuple[bytes, str] | None = None
@@ -85,6 +100,20 @@ class Image:
         self.data = data
         self.mime, self.width, self.height = info.mime, info.width, info.height
         self.frames, self.exif_orientation = info.frames, info.exif_orientation
+        self.problem = info.problem
+
+    def adopt(self, source: "Image") -> None:
+        """Take the bytes and facts of an image fetched from the same URL: one bytes object
+        shared, not a copy, and hashed once."""
+        self.data, self.mime, self.error, self.problem = (
+            source.data,
+            source.mime,
+            source.error,
+            source.problem,
+        )
+        self.width, self.height, self.frames = source.width, source.height, source.frames
+        self.exif_orientation = source.exif_orientation
+        self.__dict__["sha256"] = source.sha256  # functools.cached_property's own slot
 
 
 @dataclass
@@ -94,6 +123,7 @@ class Sniffed:
     height: int | None
     frames: int = 1
     exif_orientation: int | None = None
+    problem: str = ""  # see Image.problem
 
 
 def decode_data_uri(uri: str | memoryview, *, tolerant: bool = True) -> tuple[str, bytes]:
@@ -133,26 +163,89 @@ def _b64decode(payload: str | memoryview) -> bytes:
 
 
 def sniff(data: bytes) -> Sniffed:
-    """What the bytes really are (never trust the declared type). Reads headers only."""
+    """What the bytes really are (never trust the declared type). Reads headers only: any
+    pixel count is fine here, as nothing is decoded."""
     if len(data) >= 12 and data[4:8] == b"ftyp" and data[8:12] in _HEIF_BRANDS:
         return Sniffed(mime=_HEIF_BRANDS[data[8:12]], width=None, height=None)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            img = PILImage.open(io.BytesIO(data))
+        img = open_image(data)
+        problem = _cut_short(img, data)  # first: it reads where the header left the file
         mime = img.get_format_mimetype() or PILImage.MIME.get(img.format or "", "")
         orientation = _orientation(img)
         return Sniffed(
             mime=mime or "application/octet-stream",
             width=img.width,
             height=img.height,
-            frames=getattr(img, "n_frames", 1),
+            frames=_frames(img),
             exif_orientation=orientation if orientation and orientation != 1 else None,
+            problem=f"the image looks truncated: {problem}" if problem else "",
         )
-    except PILImage.DecompressionBombError as exc:
-        raise ImageError(f"image is too large to decode safely ({exc})") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise ImageError("is not an image Iris can read (PNG, JPEG, GIF, WEBP, ...)") from None
+
+
+def limit_pixels(max_pixels: int) -> None:
+    """Set Pillow's own decompression-bomb limit on purpose (gateway/apps.py does, from
+    GATEWAY_MAX_IMAGE_PIXELS): past it Pillow warns (silenced: Iris checks before every decode,
+    see fit_for_decoding), past twice it refuses even to open an image."""
+    PILImage.MAX_IMAGE_PIXELS = max_pixels
+    warnings.filterwarnings("ignore", category=PILImage.DecompressionBombWarning)
+
+
+def open_image(data: bytes) -> PILImage.Image:
+    """The image with its header read and nothing decoded, whatever its pixel count. Past
+    twice MAX_IMAGE_PIXELS Pillow refuses to open it at all; then it is opened again with that
+    check lifted for the header read alone (decoders call fit_for_decoding before load)."""
+    try:
+        return PILImage.open(io.BytesIO(data))
+    except PILImage.DecompressionBombError:
+        pass
+    with _unchecked:
+        limit, PILImage.MAX_IMAGE_PIXELS = PILImage.MAX_IMAGE_PIXELS, None
+        try:
+            return PILImage.open(io.BytesIO(data))
+        finally:
+            PILImage.MAX_IMAGE_PIXELS = limit
+
+
+def fit_for_decoding(img: PILImage.Image, max_pixels: int) -> None:
+    """Before load(): make decoding img cost at most max_pixels, or raise TooManyPixels.
+    A JPEG decodes at 1/2, 1/4 or 1/8 scale (draft) when that is enough; other formats can
+    only decode whole."""
+    w, h = img.size
+    if w * h > max_pixels and img.format in {"JPEG", "MPO"}:
+        scale = next((s for s in (2, 4, 8) if -(-w // s) * -(-h // s) <= max_pixels), 8)
+        img.draft(None, (max(1, w // scale), max(1, h // scale)))
+    if img.width * img.height > max_pixels:
+        raise TooManyPixels(
+            f"is {w}×{h} px, more than the {max_pixels:,} pixels Iris decodes "
+            "(GATEWAY_MAX_IMAGE_PIXELS)"
+        )
+
+
+def _frames(img: PILImage.Image) -> int:
+    try:
+        return getattr(img, "n_frames", 1)
+    except PILImage.DecompressionBombError:  # a GIF frame that grows the canvas past the limit
+        return 1
+
+
+def _cut_short(img: PILImage.Image, data: bytes) -> str:
+    """Why the bytes look cut short, judged by their end marker alone (no decoding), or ""
+    where the format has none that is cheap to check. (Pillow opens no truncated WebP.)"""
+    fmt, tail = img.format, max(0, len(data) - _TAIL)
+    if fmt == "PNG" and data.rfind(_PNG_END, tail) == -1:
+        return "the PNG has no IEND chunk at its end"
+    # Bytes may follow a JPEG's end (a motion photo's video): look for it after the scan start,
+    # where Pillow's header read stopped (an EXIF thumbnail's own FFD9 comes before).
+    scan = img.fp.tell() if img.fp else 0
+    if fmt == "JPEG" and not data.endswith(b"\xff\xd9") and data.find(b"\xff\xd9", scan) < 0:
+        return "the JPEG has no end-of-image marker (FFD9)"
+    if fmt == "GIF" and not data[-64:].rstrip(b"\x00").endswith(b";"):
+        return "the GIF has no trailer (0x3B) at its end"
+    if fmt == "BMP" and (declared := int.from_bytes(data[2:6], "little")) > len(data):
+        return f"the BMP holds {len(data)} of the {declared} bytes its header declares"
+    return ""
 
 
 def _orientation(img: PILImage.Image) -> int | None:
@@ -165,15 +258,21 @@ def _orientation(img: PILImage.Image) -> int | None:
     return img.getexif().get(0x0112)
 
 
-def to_png(data: bytes) -> bytes:
-    """Re-encode any image Pillow reads (first frame of animations) as PNG."""
+def to_png(data: bytes, *, max_pixels: int) -> bytes:
+    """Re-encode any image Pillow reads (first frame of animations) as PNG, decoding at most
+    max_pixels (TooManyPixels past it; a big JPEG is decoded at a reduced scale instead)."""
     try:
-        with PILImage.open(io.BytesIO(data)) as img:
+        with open_image(data) as img:
             img.seek(0)
+            fit_for_decoding(img, max_pixels)
             if img.mode not in {"RGB", "RGBA", "L", "LA"}:
                 img = img.convert("RGBA" if "A" in img.getbands() else "RGB")
             out = io.BytesIO()
             img.save(out, "PNG")
             return out.getvalue()
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except ImageError:
+        raise
+    except PILImage.DecompressionBombError as exc:  # a later frame or tile, found decoding
+        raise TooManyPixels(f"is too large to decode ({exc})") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageError(f"cannot be converted to PNG ({exc})") from None

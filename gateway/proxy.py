@@ -15,8 +15,8 @@ from gateway import crypto, fetching, http, providers, shutdown
 from gateway import log as request_log
 from gateway.chat import Chat
 from gateway.errors import GatewayError
-from gateway.images import Image, ImageError, to_png
-from gateway.providers.base import Target, Upstream, encode_sse
+from gateway.images import Image, ImageError, TooManyPixels, to_png
+from gateway.providers.base import EventTooLarge, Target, Upstream, encode_sse
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,8 @@ async def forward(chat: Chat, target: Target, record: request_log.Record) -> Htt
     headers = _passed_headers(response)
     if chat.stream:
         record.is_stream = True
-        stream = relay(response, provider.Stream(chat), record, target.secrets())
+        parser = provider.Stream(chat, max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
+        stream = relay(response, parser, record, target.secrets())
         streaming = StreamingHttpResponse(
             stream,
             content_type="text/event-stream",
@@ -138,9 +139,15 @@ async def relay(
 
 
 async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dict]:
-    async for data in response.content.iter_any():
-        for chunk in stream.feed(data):
-            yield chunk
+    try:
+        async for data in response.content.iter_any():
+            for chunk in stream.feed(data):
+                yield chunk
+    except EventTooLarge as exc:  # an error event ends the stream (see _relay_chunk)
+        message = f"Upstream sent a stream event larger than {exc.limit} bytes "
+        message += "(GATEWAY_MAX_SSE_EVENT_BYTES)."
+        yield GatewayError(502, message, code="upstream_event_too_large").body()
+        return
     for chunk in stream.close():
         yield chunk
 
@@ -157,21 +164,21 @@ def _relay_chunk(chunk: dict, record: request_log.Record, secrets: list[str]) ->
 
 
 async def prepare_images(chat: Chat, provider: ModuleType, target: Target) -> None:
-    """Give the provider images it can take: fetch URLs it cannot, convert formats it refuses."""
-    pending = [
-        img
-        for img in chat.images
-        if img.origin == "url"
-        and img.data is None
-        and (not provider.ACCEPTS_IMAGE_URLS or await _must_inline(img.url or "", target))
-    ]
-    await asyncio.gather(*(fetching.fetch_image(img) for img in pending))
+    """Give the provider images it can take: fetch URLs it cannot (each URL once), convert
+    formats it refuses (the same bytes once, never decoding past GATEWAY_MAX_IMAGE_PIXELS)."""
+    inline: dict[str, bool] = {}  # by URL: one DNS look-up for a URL named 250 times
+    for img in chat.images:
+        if img.origin == "url" and img.data is None and (url := img.url or "") not in inline:
+            inline[url] = not provider.ACCEPTS_IMAGE_URLS or await _must_inline(url, target)
+    pending = [img for img in chat.images if inline.get(img.url or "") and img.data is None]
+    await fetching.fetch_images(pending)
     for img in pending:
         if img.error:
             raise _image_error(
                 img, f"could not use the image URL: {img.error}", "image_fetch_failed"
             )
     accepted = getattr(provider, "IMAGE_MIME_TYPES", None)
+    converted: dict[int, tuple[bytes, str]] = {}  # by id(img.data): shared bytes convert once
     for img in chat.images:
         if img.data is None or accepted is None or img.mime in accepted:
             continue
@@ -182,10 +189,54 @@ async def prepare_images(chat: Chat, provider: ModuleType, target: Target) -> No
                 f"(accepted: {', '.join(sorted(accepted))})",
                 "unsupported_image_format",
             )
-        try:
-            img.converted = (await asyncio.to_thread(to_png, img.data), "image/png")
-        except ImageError as exc:
-            raise _image_error(img, f"the image {exc}", "unsupported_image_format") from None
+        _check_convertible(img, provider, accepted)
+        if (key := id(img.data)) not in converted:
+            converted[key] = (await _to_png(img), "image/png")
+        img.converted = converted[key]
+    _check_inline_bytes(chat)
+
+
+async def _to_png(img: Image) -> bytes:
+    try:  # Pillow, in a thread: a big image takes a while
+        data = img.data or b""
+        return await asyncio.to_thread(to_png, data, max_pixels=settings.GATEWAY_MAX_IMAGE_PIXELS)
+    except TooManyPixels as exc:
+        raise _image_error(img, f"the image {exc}", "image_too_large") from None
+    except ImageError as exc:
+        raise _image_error(img, f"the image {exc}", "unsupported_image_format") from None
+
+
+def _check_convertible(img: Image, provider: ModuleType, accepted: frozenset[str]) -> None:
+    """From the header alone, before any decoding: the provider's own size limit (where it
+    has one), then ours (a JPEG can be decoded at a smaller scale: to_png judges it)."""
+    w, h = img.width or 0, img.height or 0
+    side = getattr(provider, "MAX_IMAGE_SIDE", None)
+    if side and max(w, h) > side:
+        reason = f"the image is {w}×{h} px, over {provider.NAME}'s {side}×{side} px limit"
+        raise _image_error(img, reason, "image_too_large")
+    limit = settings.GATEWAY_MAX_IMAGE_PIXELS
+    if w * h > limit and img.mime not in {"image/jpeg", "image/mpo"}:
+        reason = (
+            f"the image is {w}×{h} px, more than the {limit:,} pixels Iris converts "
+            f"(GATEWAY_MAX_IMAGE_PIXELS) to a format {provider.NAME} takes "
+            f"({', '.join(sorted(accepted))})"
+        )
+        raise _image_error(img, reason, "image_too_large")
+
+
+def _check_inline_bytes(chat: Chat) -> None:
+    """An upstream body is never larger than the largest body Iris accepts: a URL named 250
+    times is fetched once, but goes upstream 250 times in base64 if the provider takes bytes.
+    (Here, an image has bytes only when they go upstream: a URL passed on was not fetched.)"""
+    total = sum(4 * -(-len(img.payload) // 3) for img in chat.images if img.data is not None)
+    if total > (limit := settings.GATEWAY_MAX_BODY_BYTES):
+        raise GatewayError(
+            400,
+            f"The request's images would take {total} bytes of base64 upstream, more than "
+            f"{limit} (GATEWAY_MAX_BODY_BYTES); the same image URL counts each time it appears.",
+            code="images_too_large",
+            param="messages",
+        )
 
 
 async def _must_inline(url: str, target: Target) -> bool:
@@ -258,12 +309,32 @@ def _timeout(target: Target) -> dict:
 
 
 async def _read(response: aiohttp.ClientResponse) -> bytes:
+    """The whole upstream answer, up to GATEWAY_MAX_RESPONSE_BYTES counted as it is read (and
+    decompressed: aiohttp inflates in bounded steps as we read, so a gzip bomb stops here)."""
+    limit = settings.GATEWAY_MAX_RESPONSE_BYTES
+    pieces: list[bytes] = []
+    size = 0
     try:
-        return await response.read()
+        if (response.content_length or 0) > limit:
+            raise _too_large(limit)
+        async for piece in response.content.iter_chunked(256 * 1024):
+            size += len(piece)
+            if size > limit:
+                raise _too_large(limit)
+            pieces.append(piece)
+        return b"".join(pieces)
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise transport_error(exc) from None
     finally:
         response.release()
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(
+        502,
+        f"Upstream answered more than {limit} bytes (GATEWAY_MAX_RESPONSE_BYTES).",
+        code="upstream_response_too_large",
+    )
 
 
 def _passed_headers(response: aiohttp.ClientResponse) -> dict[str, str]:

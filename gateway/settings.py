@@ -193,6 +193,17 @@ GATEWAY_SNAPSHOT_URL_IMAGES = env_bool("GATEWAY_SNAPSHOT_URL_IMAGES", True)
 GATEWAY_CONVERT_IMAGES = env_bool("GATEWAY_CONVERT_IMAGES", True)
 # Fetch URL images and send their bytes even to providers that could fetch the URL themselves.
 GATEWAY_INLINE_IMAGE_URLS = env_bool("GATEWAY_INLINE_IMAGE_URLS", False)
+# --- resource limits: no one request may exhaust memory (gateway/fetching.py, proxy.py) ---
+GATEWAY_MAX_IMAGES_PER_REQUEST = env_int("GATEWAY_MAX_IMAGES_PER_REQUEST", 500)  # OpenAI's
+# Bytes fetched from image URLs for one request (each distinct URL counted once).
+GATEWAY_MAX_FETCH_BYTES_PER_REQUEST = env_int("GATEWAY_MAX_FETCH_BYTES_PER_REQUEST", 64 << 20)
+GATEWAY_MAX_CONCURRENT_FETCHES = env_int("GATEWAY_MAX_CONCURRENT_FETCHES", 64)  # per process
+# Most pixels Pillow may decode at once (conversion, thumbnails); also Pillow's own
+# Image.MAX_IMAGE_PIXELS, set in gateway/apps.py. Proxying never decodes: bigger images pass.
+GATEWAY_MAX_IMAGE_PIXELS = env_int("GATEWAY_MAX_IMAGE_PIXELS", 40_000_000)
+GATEWAY_MAX_RESPONSE_BYTES = env_int("GATEWAY_MAX_RESPONSE_BYTES", 32 << 20)  # decompressed
+GATEWAY_MAX_SSE_EVENT_BYTES = env_int("GATEWAY_MAX_SSE_EVENT_BYTES", 16 << 20)
+# --- end of resource limits ---
 # --- shutdown and event-loop hygiene (gateway/shutdown.py, gateway/lagprobe.py) ---
 # On SIGTERM, open streams get this long to finish, then end with a `gateway_shutting_down`
 # error event (and are logged). `serve` gives uvicorn 5 s more before it cancels anything.

@@ -5,6 +5,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.urls import reverse
 
 from gateway.logquery import other_uses
@@ -45,6 +46,9 @@ class ImageView:
             return "" if self.image.url else "The image bytes were not kept."
         if self.blob.width is None:
             return f"Pillow cannot decode these bytes ({self.blob.mime or 'unknown type'})."
+        w, h, limit = self.blob.width, self.blob.height or 0, settings.GATEWAY_MAX_IMAGE_PIXELS
+        if w * h > limit and self.blob.mime not in {"image/jpeg", "image/mpo"}:  # JPEG: draft
+            return f"No preview: {w}×{h} px is more than the {limit:,} pixels Iris decodes."
         return ""
 
     @property

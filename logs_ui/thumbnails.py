@@ -7,13 +7,14 @@ thumbnails: they are cached for good, in storage and in the browser.
 import functools
 import io
 import threading
-import warnings
 
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from PIL import Image as PILImage
 from PIL import ImageOps
 
+from gateway.images import TooManyPixels, fit_for_decoding, open_image
 from gateway.models import Blob
 
 SIZES = (96, 480)  # list strip (shown at 28-48 px) and detail cards (shown at up to 240 px)
@@ -55,21 +56,22 @@ def get_or_make(blob: Blob, size: int) -> bytes:
 
 
 def render(data: bytes, size: int) -> bytes:
-    """A WebP no larger than size×size: first frame, EXIF orientation applied."""
+    """A WebP no larger than size×size: first frame, EXIF orientation applied. Decodes at most
+    GATEWAY_MAX_IMAGE_PIXELS (a JPEG at 1/2..1/8 scale); past that, ThumbnailError."""
     try:
-        with warnings.catch_warnings():
-            # The gateway already accepted these bytes; a big photo is not an attack here.
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            with PILImage.open(io.BytesIO(data)) as img:
-                img.seek(0)  # first frame of an animation
-                img.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale, much faster
-                img = ImageOps.exif_transpose(img) or img
-                img.thumbnail((size, size), PILImage.Resampling.LANCZOS, reducing_gap=3.0)
-                alpha = "A" in img.getbands() or "transparency" in img.info
-                img = img.convert("RGBA" if alpha else "RGB")
-                out = io.BytesIO()
-                img.save(out, "WEBP", quality=80, method=4)
-                return out.getvalue()
+        with open_image(data) as img:
+            img.seek(0)  # first frame of an animation
+            img.draft("RGB", (size, size))  # JPEG: decode at 1/2..1/8 scale, much faster
+            fit_for_decoding(img, settings.GATEWAY_MAX_IMAGE_PIXELS)
+            img = ImageOps.exif_transpose(img) or img
+            img.thumbnail((size, size), PILImage.Resampling.LANCZOS, reducing_gap=3.0)
+            alpha = "A" in img.getbands() or "transparency" in img.info
+            img = img.convert("RGBA" if alpha else "RGB")
+            out = io.BytesIO()
+            img.save(out, "WEBP", quality=80, method=4)
+            return out.getvalue()
+    except TooManyPixels as exc:
+        raise ThumbnailError(f"no preview: the image {exc}") from None
     except (OSError, ValueError, SyntaxError, EOFError, PILImage.DecompressionBombError) as exc:
         raise ThumbnailError(f"{type(exc).__name__}: {exc}") from None
 

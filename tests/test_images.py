@@ -3,10 +3,12 @@ import io
 import os
 
 import pytest
+from django.conf import settings
 from PIL import Image as PILImage
 
-from gateway.images import ImageError, decode_data_uri, sniff, to_png
+from gateway.images import Image, ImageError, TooManyPixels, decode_data_uri, sniff, to_png
 from tests.conftest import SHARED_IMAGES, png_bytes
+from tests.fakes.big_images import huge_png, huge_tiff
 
 
 def test_it_decodes_a_data_uri_and_keeps_its_prefix(tiny_png):
@@ -94,17 +96,81 @@ def test_it_refuses_what_is_not_an_image(data):
         sniff(data)
 
 
-def test_it_refuses_a_decompression_bomb():
-    bomb = png_bytes((20_000, 20_000), mode="L")
-    with pytest.raises(ImageError, match="too large to decode safely"):
-        sniff(bomb)
+def test_it_sniffs_a_huge_image_from_its_header_alone(monkeypatch):
+    # 169 million pixels, past twice Pillow's limit: still read (proxying needs no decoding).
+    huge = huge_png(13_000, 13_000)
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", _no_decoding)
+    info = sniff(huge)
+    assert (info.mime, info.width, info.height, info.problem) == ("image/png", 13_000, 13_000, "")
+    assert PILImage.MAX_IMAGE_PIXELS == settings.GATEWAY_MAX_IMAGE_PIXELS  # set on purpose
+
+
+def test_it_refuses_to_convert_past_the_pixel_limit_without_decoding(monkeypatch):
+    monkeypatch.setattr("PIL.ImageFile.ImageFile.load", _no_decoding)
+    for huge in (huge_png(13_000, 13_000), huge_tiff(13_000, 13_000)):
+        with pytest.raises(TooManyPixels, match=r"13000×13000 px, more than the 40,000,000"):
+            to_png(huge, max_pixels=40_000_000)
+
+
+def test_it_converts_a_big_jpeg_at_a_reduced_scale_to_fit_the_limit():
+    jpeg = png_bytes((1600, 1200), fmt="JPEG")
+    assert PILImage.open(io.BytesIO(to_png(jpeg, max_pixels=400_000))).size == (400, 300)
+    assert PILImage.open(io.BytesIO(to_png(jpeg, max_pixels=2_000_000))).size == (1600, 1200)
+    with pytest.raises(TooManyPixels):
+        to_png(jpeg, max_pixels=20_000)  # even 1/8 scale (200×150) is too many
 
 
 def test_it_converts_bmp_and_the_first_gif_frame_to_png():
     bmp = png_bytes((6, 6), fmt="BMP")
-    assert sniff(to_png(bmp)).mime == "image/png"
-    gif = to_png((SHARED_IMAGES / "no_time_for_that_tiny.gif").read_bytes())
+    assert sniff(to_png(bmp, max_pixels=100)).mime == "image/png"
+    gif = to_png((SHARED_IMAGES / "no_time_for_that_tiny.gif").read_bytes(), max_pixels=1000)
     assert (sniff(gif).mime, sniff(gif).frames) == ("image/png", 1)
+
+
+def _cut(data: bytes, keep: int) -> bytes:
+    return data[:keep]
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (_cut(png_bytes((64, 48)), 60), "the PNG has no IEND chunk at its end"),
+        (_cut(png_bytes((64, 48), fmt="JPEG"), -10), "the JPEG has no end-of-image marker"),
+        (_cut(png_bytes((64, 48), fmt="GIF"), -5), "the GIF has no trailer"),
+        (_cut(png_bytes((64, 48), fmt="BMP"), -5), "the BMP holds 9265 of the 9270 bytes"),
+    ],
+)
+def test_it_flags_a_truncated_image_from_its_end_marker(data, says):
+    assert sniff(data).problem.startswith(f"the image looks truncated: {says}")
+    img = Image(message=0, part=0, origin="base64")
+    img.describe(data)  # still an image: it goes upstream, flagged
+    assert says in img.problem and img.data is data
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF"])
+def test_it_flags_no_whole_image(fmt):
+    assert sniff(png_bytes((64, 48), fmt=fmt)).problem == ""
+
+
+def test_it_allows_bytes_after_the_end_of_a_jpeg():
+    # A motion photo appends its video after the JPEG's end; an EXIF thumbnail's own end
+    # marker, before the scan, does not count.
+    exif = PILImage.Exif()
+    exif[0x0112] = 1
+    photo = png_bytes((64, 48), fmt="JPEG", exif=exif.tobytes())
+    assert sniff(photo + b"ftypmp42" + bytes(500)).problem == ""
+
+
+def test_images_of_one_url_share_one_bytes_object(tiny_png):
+    first, second = (Image(message=0, part=n, origin="url", url="https://x/a.png") for n in (0, 1))
+    first.describe(tiny_png)
+    second.adopt(first)
+    assert second.data is first.data and second.sha256 == first.sha256
+    assert (second.mime, second.width, second.height) == ("image/png", 4, 3)
+
+
+def _no_decoding(self):
+    raise AssertionError("the pixels were decoded")
 
 
 def test_it_decodes_a_large_payload():

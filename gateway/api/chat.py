@@ -87,9 +87,13 @@ async def parse(request: HttpRequest, raw: bytes) -> Chat:
 async def _parse_chat(raw: bytes) -> Chat:
     """A big body is parsed in a thread: its JSON, base64 and image headers would hold the
     event loop in proportion to its size. A small one inline (a thread hop costs ~50 µs)."""
+    limits = {
+        "max_depth": settings.GATEWAY_MAX_JSON_DEPTH,
+        "max_images": settings.GATEWAY_MAX_IMAGES_PER_REQUEST,
+    }
     if len(raw) > settings.GATEWAY_THREAD_BODY_BYTES:
-        return await asyncio.to_thread(parse_chat, raw, max_depth=settings.GATEWAY_MAX_JSON_DEPTH)
-    return parse_chat(raw, max_depth=settings.GATEWAY_MAX_JSON_DEPTH)
+        return await asyncio.to_thread(parse_chat, raw, **limits)
+    return parse_chat(raw, **limits)
 
 
 def read_body(request: HttpRequest) -> bytes:

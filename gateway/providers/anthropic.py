@@ -262,9 +262,9 @@ def _usage(raw: dict) -> dict:
 class Stream:
     """Anthropic's named SSE events → OpenAI chunks; tool calls are numbered in tool_use order."""
 
-    def __init__(self, chat: Chat) -> None:
+    def __init__(self, chat: Chat, *, max_event_bytes: int = base.MAX_EVENT_BYTES) -> None:
         self._chat = chat
-        self._sse = SSEDecoder()
+        self._sse = SSEDecoder(max_event_bytes)
         self._head = {"id": base.new_completion_id(), "created": base.now(), "model": chat.model}
         self._tools: dict[int, int] = {}  # content block index → OpenAI tool call index
         self._usage: dict = {}

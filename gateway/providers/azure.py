@@ -11,7 +11,7 @@ import re
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 from gateway.providers import openai
-from gateway.providers.base import Target, Upstream, error_message
+from gateway.providers.base import MAX_EVENT_BYTES, Target, Upstream, error_message
 
 NAME = "azure-openai"
 ACCEPTS_IMAGE_URLS = True
@@ -52,8 +52,9 @@ def _option(options: dict, name: str, *, default: str = "") -> str:
 class Stream:
     """openai.Stream; Azure's filter-only chunks (id, model, object "") are made valid chunks."""
 
-    def __init__(self, chat: Chat) -> None:
-        self._inner, self._head, self._early = openai.Stream(chat), {}, {}
+    def __init__(self, chat: Chat, *, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._inner = openai.Stream(chat, max_event_bytes=max_event_bytes)
+        self._head, self._early = {}, {}
 
     def feed(self, data: bytes) -> list[dict]:
         return [c for chunk in self._inner.feed(data) if (c := self._repair(chunk))]

@@ -5,6 +5,7 @@ parse_response(data, chat), Stream(chat) with feed(bytes)/close(), and parse_err
 content). The core (gateway/proxy.py) drives them; they never touch the network.
 """
 
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class Upstream:
 
 
 class Stream(Protocol):
+    # Raises EventTooLarge past max_event_bytes (given to the constructor) in one event.
     def feed(self, data: bytes) -> list[dict]: ...
     def close(self) -> list[dict]: ...
 
@@ -68,7 +70,7 @@ class Provider(Protocol):
 
     def build_request(self, chat: Chat, target: Target) -> Upstream: ...
     def parse_response(self, data: dict, chat: Chat) -> dict: ...
-    def Stream(self, chat: Chat) -> Stream: ...  # noqa: N802 - a class in each module
+    def Stream(self, chat: Chat, *, max_event_bytes: int = ...) -> Stream: ...  # noqa: N802
     def parse_error(self, status: int, content: bytes) -> GatewayError: ...
 
 
@@ -78,28 +80,54 @@ class SSEEvent:
     data: str
 
 
-class SSEDecoder:
-    """Incremental Server-Sent Events parser (WHATWG rules): bytes in, complete events out."""
+# An event (or a line) longer than this ends the stream: without a cap, an upstream that never
+# sends a line break grows the buffer without bound. The gateway passes its own setting.
+MAX_EVENT_BYTES = 16 << 20
+_LINE_BREAK = re.compile(rb"\r\n?|\n")
 
-    def __init__(self) -> None:
-        self._buffer = b""
+
+class EventTooLarge(ValueError):
+    """An upstream stream event outgrew the limit: the stream cannot go on."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an upstream stream event is larger than {limit} bytes")
+        self.limit = limit
+
+
+class SSEDecoder:
+    """Incremental Server-Sent Events parser (WHATWG rules): bytes in, complete events out.
+    Raises EventTooLarge once the event being read holds more than max_event_bytes."""
+
+    def __init__(self, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._buffer = bytearray()
+        self._scanned = 0  # the buffer holds no line break before this offset
         self._event = ""
         self._data: list[str] = []
+        self._data_bytes = 0
+        self._max = max_event_bytes
 
     def feed(self, data: bytes) -> list[SSEEvent]:
-        self._buffer += data
-        events = []
-        while True:
-            line, sep, rest = _split_line(self._buffer)
-            if not sep:
-                return events
-            self._buffer = rest
-            if event := self._line(line.decode("utf-8", "replace")):
+        buffer = self._buffer
+        buffer += data
+        events, start = [], 0
+        # Each byte is scanned once: a long line arriving in pieces costs no rescans.
+        while found := _LINE_BREAK.search(buffer, max(start, self._scanned)):
+            if found.end() == len(buffer) and found[0] == b"\r":
+                break  # a CR at the very end: the LF of a CRLF may be in the next piece
+            line = buffer[start : found.start()].decode("utf-8", "replace")
+            start = found.end()
+            if event := self._line(line):
                 events.append(event)
+        del buffer[:start]
+        self._scanned = len(buffer) - buffer.endswith(b"\r")
+        if len(buffer) + self._data_bytes > self._max:
+            raise EventTooLarge(self._max)
+        return events
 
     def close(self) -> list[SSEEvent]:
         """Flush a last event that the upstream did not end with a blank line."""
-        tail, self._buffer = self._buffer.decode("utf-8", "replace"), b""
+        tail = self._buffer.decode("utf-8", "replace")
+        self._buffer, self._scanned = bytearray(), 0
         lines = [tail, ""] if tail else [""]
         return [event for line in lines if (event := self._line(line))]
 
@@ -109,7 +137,7 @@ class SSEDecoder:
                 self._event = ""
                 return None
             event = SSEEvent(self._event or "message", "\n".join(self._data))
-            self._event, self._data = "", []
+            self._event, self._data, self._data_bytes = "", [], 0
             return event
         if line.startswith(":"):
             return None
@@ -117,22 +145,10 @@ class SSEDecoder:
         value = value.removeprefix(" ")
         if name == "data":
             self._data.append(value)
+            self._data_bytes += len(value)
         elif name == "event":
             self._event = value
         return None
-
-
-def _split_line(buffer: bytes) -> tuple[bytes, bool, bytes]:
-    """Split at the first CRLF, LF or CR; a CR at the very end waits for a possible LF."""
-    lf, cr = buffer.find(b"\n"), buffer.find(b"\r")
-    if cr == -1 or (lf != -1 and lf < cr):
-        if lf == -1:
-            return buffer, False, b""
-        return buffer[:lf], True, buffer[lf + 1 :]
-    if cr == len(buffer) - 1:
-        return buffer, False, b""
-    end = cr + 2 if buffer[cr + 1 : cr + 2] == b"\n" else cr + 1
-    return buffer[:cr], True, buffer[end:]
 
 
 def encode_sse(chunk: dict) -> bytes:

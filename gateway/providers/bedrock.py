@@ -317,9 +317,10 @@ def _usage(data: dict | None) -> dict:
 class Stream:
     """ConverseStream event-stream frames in, OpenAI chunks out, one event at a time."""
 
-    def __init__(self, chat: Chat) -> None:
+    def __init__(self, chat: Chat, *, max_event_bytes: int = base.MAX_EVENT_BYTES) -> None:
         self._chat = chat
-        self._buffer = EventStreamBuffer()
+        self._buffer = EventStreamBuffer()  # botocore refuses frames over 16 MB by itself
+        self._max = max_event_bytes
         self._id, self._created = base.new_completion_id(), base.now()
         self._started = self._finished = self._failed = False
         self._pending = 0  # bytes fed but not yet decoded into a whole message
@@ -338,6 +339,8 @@ class Stream:
         except ParserError as exc:
             message = f"Upstream sent a malformed event-stream frame ({exc})."
             out.append(self._error(message, "api_error", "bad_frame"))
+        if self._pending > self._max and not self._failed:
+            raise base.EventTooLarge(self._max)
         return out
 
     def close(self) -> list[dict]:

@@ -260,8 +260,8 @@ def _blocked(data: dict) -> GatewayError | None:
 class Stream:
     """GenerateContentResponse fragments → chat.completion.chunk dicts, one per part."""
 
-    def __init__(self, chat: Chat) -> None:
-        self._sse = SSEDecoder()
+    def __init__(self, chat: Chat, *, max_event_bytes: int = base.MAX_EVENT_BYTES) -> None:
+        self._sse = SSEDecoder(max_event_bytes)
         self._meta = {"id": new_completion_id(), "model": chat.model, "created": now()}
         self._include_usage = chat.include_usage
         self._calls: dict[int, int] = {}  # candidate index → tool calls sent (key: role sent)

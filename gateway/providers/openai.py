@@ -9,7 +9,7 @@ import orjson
 
 from gateway.chat import Chat
 from gateway.errors import GatewayError
-from gateway.providers.base import SSEDecoder, Target, Upstream, error_message
+from gateway.providers.base import MAX_EVENT_BYTES, SSEDecoder, Target, Upstream, error_message
 
 NAME = "openai"
 ACCEPTS_IMAGE_URLS = True
@@ -56,8 +56,8 @@ class Stream:
     that ends without [DONE] (or an error event) was cut short: the client gets an error
     event, not a clean end."""
 
-    def __init__(self, chat: Chat) -> None:
-        self._sse = SSEDecoder()
+    def __init__(self, chat: Chat, *, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._sse = SSEDecoder(max_event_bytes)
         self._done = False
 
     def feed(self, data: bytes) -> list[dict]:
