@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from yarl import URL
 
-from gateway import crypto, fetching, http, providers, shutdown
+from gateway import crypto, fetching, http, providers, redact, shutdown
 from gateway import log as request_log
 from gateway.chat import Chat
 from gateway.errors import GatewayError
@@ -157,7 +157,7 @@ def _relay_chunk(chunk: dict, record: request_log.Record, secrets: list[str]) ->
         chunk = crypto.mask_all_json(chunk, secrets)
         error = chunk["error"] if isinstance(chunk["error"], dict) else {}
         record.error_type = str(error.get("type") or "upstream_stream_error")
-        record.error_message = str(error.get("message") or chunk["error"])
+        record.error_message = redact.scrub_text(str(error.get("message") or chunk["error"]))
     else:
         record.add_chunk(chunk)
     return encode_sse(chunk)
