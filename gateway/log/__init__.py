@@ -62,7 +62,7 @@ def submit(record: Record) -> None:
 
 async def _snapshot_then_put(record: Record, images: list[Image]) -> None:
     try:
-        await asyncio.gather(*(fetching.fetch_image(img) for img in images))
+        await fetching.fetch_images(images)  # a URL named many times is fetched once
     finally:
         writer.put(record)
 

@@ -152,7 +152,7 @@ def image_fields(record: Record) -> list[dict]:
             "origin": img.origin,
             "url": _clean(img.url or ""),
             "data_uri_prefix": _clean(img.data_uri_prefix[:100]),
-            "error": _clean(img.error),
+            "error": _clean(img.error or img.problem),
         }
         for img in (record.chat.images if record.chat else ())
     ]

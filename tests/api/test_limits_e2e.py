@@ -173,7 +173,6 @@ def test_250_copies_of_one_url_are_fetched_once(iris, image_host):
     assert response.request_bytes < 25_000 and peak.within(response.request_bytes), peak.growth
 
 
-@pytest.mark.xfail(strict=True, reason="until gateway/log snapshots with fetching.fetch_images")
 def test_250_copies_of_one_url_are_snapshotted_once_for_the_log(iris, image_host, fake_openai):
     with Peak(iris) as peak:
         response = chat(
@@ -267,7 +266,6 @@ def test_an_sse_line_that_never_ends_ends_the_stream_with_an_error_event(iris, u
     assert "GATEWAY_MAX_SSE_EVENT_BYTES" in log["error_message"]
 
 
-@pytest.mark.xfail(strict=True, reason="until gateway/log stores Image.problem")
 def test_a_truncated_png_is_forwarded_and_flagged(iris, fake_openai):
     cut = png_bytes((64, 48))[:60]
     response = chat(
