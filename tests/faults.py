@@ -126,6 +126,13 @@ def image_body(image: bytes, text: str) -> dict:
     return {"model": "gpt-4o", "messages": [{"role": "user", "content": content}]}
 
 
+def nested_body(depth: int, marker: str) -> bytes:
+    """A valid chat body with one extra field nested `depth` objects deep."""
+    extra = '{"a":' * depth + "1" + "}" * depth
+    head = '{"model":"gpt-4o","messages":[{"role":"user","content":"' + marker + '"}]'
+    return f'{head},"extra":{extra}}}'.encode()
+
+
 def text_body(i: int) -> dict:
     return {"model": "gpt-4o", "messages": [{"role": "user", "content": f"request {i}"}]}
 
@@ -307,3 +314,13 @@ def wait_for(predicate: Callable[[], object], timeout: float) -> bool:
     while not (ok := predicate()) and time.monotonic() < deadline:
         time.sleep(0.1)
     return bool(ok)
+
+
+def stop(server: IrisServer, timeout: float = 30) -> None:
+    """SIGTERM; SIGKILL if it does not exit in time (a mount under it must be let go)."""
+    try:
+        server.stop(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait(10)
+        raise AssertionError(f"the server did not exit within {timeout} s of SIGTERM")  # noqa: B904

@@ -11,14 +11,7 @@ import httpx
 from gateway.models import blob_name
 from tests.api.test_log_durability import count_logs, fire
 from tests.conftest import SHARED_IMAGES, IrisServer
-from tests.faults import healthz, image_body, proxy_headers
-
-
-def nested_body(depth: int, marker: str) -> bytes:
-    """A valid chat body with one extra field nested `depth` objects deep."""
-    extra = '{"a":' * depth + "1" + "}" * depth
-    head = '{"model":"gpt-4o","messages":[{"role":"user","content":"' + marker + '"}]'
-    return f'{head},"extra":{extra}}}'.encode()
+from tests.faults import healthz, image_body, nested_body, proxy_headers
 
 
 def sqlite_server(tmp_path, **env) -> IrisServer:

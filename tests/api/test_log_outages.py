@@ -22,6 +22,7 @@ from tests.faults import (
     photo_variants,
     read_only,
     sqlite_count,
+    stop,
     text_body,
     tmpfs,
     wait_for,
@@ -30,6 +31,8 @@ from tests.faults import (
     write_locked,
 )
 
+ROWS = "SELECT count(*) FROM gateway_requestlog"
+IMAGES = "SELECT count(*) FROM gateway_logimage"
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
 
 
@@ -73,30 +76,24 @@ def test_blob_and_journal_disk_full_mid_burst_then_freed_loses_nothing(tmp_path,
             assert stuck["waiting_for"] == "blob storage unavailable", stuck
             assert status == 200, health
 
-            # Later requests are logged too.
-            later = [
-                image_body(img, f"later {i}") for i, img in enumerate(photo_variants(8, seed=1))
-            ]
+            # Later requests are logged too: 50 of them (as the issue sent), 8 new photos, more
+            # than the whole tmpfs holds if each is journaled with its image bytes.
+            photos = photo_variants(8, seed=1)
+            later = [image_body(photos[i % 8], f"later {i}") for i in range(50)]
             answers = asyncio.run(Burst(server, upstream, "disk-freed", concurrency=8).run(later))
-            assert not wait_until_logged(server, "disk-freed", answered(answers), 30)
+            missing = wait_until_logged(server, "disk-freed", answered(answers), 30)
+            assert not missing, (
+                f"{len(missing)} of 50 requests after the space was freed have no record: "
+                f"{healthz(server)[1]['log_writer']}"
+            )
             log = healthz(server)[1]["log_writer"]
             assert log["set_aside"] == 0
             database = tmp_path / "iris.sqlite3"
             # They waited whole: none degraded, every image stored.
-            assert (
-                sqlite_count(
-                    database, "SELECT count(*) FROM gateway_requestlog WHERE degraded != ''"
-                )
-                == 0
-            )
-            assert (
-                sqlite_count(
-                    database, "SELECT count(*) FROM gateway_logimage WHERE blob_id IS NULL"
-                )
-                == 0
-            )
+            assert sqlite_count(database, f"{ROWS} WHERE degraded != ''") == 0
+            assert sqlite_count(database, f"{IMAGES} WHERE blob_id IS NULL") == 0
         finally:
-            server.stop()
+            stop(server)
 
 
 @needs_root
@@ -117,29 +114,41 @@ def test_database_read_only_5_s_mid_burst_loses_nothing(tmp_path, fake_openai):
             assert sum(window.covers(a) for a in answers) > 50  # the fault was mid-burst
             assert healthz(server)[1]["log_writer"]["set_aside"] == 0
         finally:
-            server.stop()
+            stop(server)
 
 
-def test_database_write_locked_10_s_mid_burst_loses_nothing(tmp_path, fake_openai):
+def test_database_write_locked_45_s_mid_burst_loses_nothing(tmp_path, fake_openai):
+    # Past twice SQLite's busy timeout (20 s in settings): a write, then the next try, fail
+    # with "database is locked" rather than just wait, as in the issue (a 10 or 25 s lock
+    # lost nothing even before the fix). bench/log_faults.py holds it 100 s.
     database = tmp_path / "iris.sqlite3"
     server = IrisServer(tmp_path, DATABASE_URL=f"sqlite:///{database}").start()
     try:
-        answers, window = asyncio.run(
-            _burst_with_fault(server, fake_openai, "locked", lambda: write_locked(database), 10)
-        )
+        locked = lambda: write_locked(database)  # noqa: E731
+        with HealthWatch(server, every=1) as watch:
+            answers, window = asyncio.run(
+                _burst_with_fault(server, fake_openai, "locked", locked, 45, rate=5)
+            )
+            missing = wait_until_logged(server, "locked", answered(answers), 45)
+            status, health = wait_healthy(server, 30)
         during = [a.latency for a in answers if window.covers(a)]
         print(f"proxy latency while the database was write-locked: max {max(during):.3f} s")
-        missing = wait_until_logged(server, "locked", answered(answers), 45)
         assert not missing, f"{len(missing)} of {len(answers)} answered requests lost"
         assert len(during) > 100
-        assert healthz(server)[1]["log_writer"]["set_aside"] == 0
+        assert health["log_writer"]["set_aside"] == 0
+        # healthz told: records waited (LOG_HEALTH_MAX_AGE_SECONDS, then the fault named).
+        stuck = [log for _, code, log in watch.seen if code == 503]
+        assert stuck, "healthz answered 200 throughout a 45 s write lock"
+        assert "database unavailable" in {log["waiting_for"] for log in stuck}
+        assert status == 200, health
     finally:
-        server.stop()
+        stop(server)
 
 
-async def _burst_with_fault(server, fake_openai, trace, fault, seconds):
-    """About 14 s of requests at 30/s, the fault held `seconds` from the 2nd second."""
-    burst = Burst(server, f"{fake_openai.url}/v1", trace, concurrency=16, rate=30)
-    bodies = [text_body(i) for i in range(int((seconds + 4) * 30))]
-    answers, window = await asyncio.gather(burst.run(bodies), hold(fault, 2, seconds))
+async def _burst_with_fault(server, fake_openai, trace, fault, seconds, rate=30):
+    """`seconds` + 4 s of requests at `rate` a second, the fault held `seconds` from the
+    1st second."""
+    burst = Burst(server, f"{fake_openai.url}/v1", trace, concurrency=16, rate=rate)
+    bodies = [text_body(i) for i in range(int((seconds + 4) * rate))]
+    answers, window = await asyncio.gather(burst.run(bodies), hold(fault, 1, seconds))
     return answers, window
