@@ -139,6 +139,7 @@ async def lifespan(receive, send) -> None:
             # 60-80 ms scanning Django's objects (p99 at 1 client: 50 ms -> 8 ms, bench/).
             gc.freeze()
             shutdown.install()  # SIGTERM: open streams get their grace, then end cleanly
+            request_log.writer.start()  # replays what a killed process left, even if idle
             if settings.IRIS_LOOP_LAG_PROBE:
                 probe = LagProbe(settings.DATA_DIR)
                 probe.start()

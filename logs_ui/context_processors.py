@@ -5,7 +5,7 @@ from gateway.views import log_problem
 
 
 def log_health(request: HttpRequest) -> dict:
-    """What the banner on every page says when the log is in trouble (staff only)."""
+    """What the banner on every page says when the log is in trouble (to anyone signed in)."""
     user = getattr(request, "user", None)
     if not (user and user.is_authenticated):
         return {}

@@ -8,6 +8,7 @@ disk). tests/api/test_log_faults.py does the same to a real server, with real fa
 import errno
 import hashlib
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -18,7 +19,7 @@ from gateway.log import entry as entries
 from gateway.log.blobs import StorageUnavailable
 from gateway.log.entry import prepare
 from gateway.log.journal import Journal
-from gateway.log.writer import Writer
+from gateway.log.pipeline import Writer
 from gateway.models import Blob, LogImage, RequestLog, blob_name
 from tests.conftest import SHARED_IMAGES, png_bytes
 from tests.test_log_rows import record_with_image
@@ -262,7 +263,7 @@ def test_a_torn_journal_tail_is_skipped(settings):
     dead.append([prepare(record_with_image(png_bytes(), "whole"))])
     with open(dead.segment.path, "ab") as f:
         f.write(b"\x00\x00\x10\x00partial")  # a kill mid-append
-    [entry] = journal.read_segment(dead.segment.path)
+    [entry] = journal.read_segment(dead.segment.path, set(), journal.Unreadable())
     assert entry.row["prompt_preview"] == "whole" and entry.replayed
 
 
@@ -335,3 +336,126 @@ def test_healthz_answers_503_while_records_wait_and_the_pages_say_why(
     assert client.get("/healthz").status_code == 200
     setaside.put(prepare(record_with_image(png_bytes(), "aside")), "refused")
     assert "1 log record set aside" in client.get("/logs/prompts/").content.decode()
+
+
+def _died(journal_: Journal) -> None:
+    journal_._lock_file.close()  # as the kernel does when a process dies
+
+
+def test_a_provisional_record_is_replayed_only_without_its_final_version(settings, writer):
+    dead = Journal(settings.LOG_SPOOL_DIR)
+    finished = record_with_image(png_bytes(), "snapshot taken")
+    cut_short = record_with_image(png_bytes(), "killed during the snapshot")
+    dead.append([prepare(finished), prepare(cut_short)], [True, True])
+    dead.append([prepare(finished)])
+    _died(dead)
+    writer.start()
+    assert writer.flush(timeout=10)
+    for _ in range(100):
+        if RequestLog.objects.count() == 2:
+            break
+        time.sleep(0.05)
+    logs = {log.prompt_preview: log for log in RequestLog.objects.all()}
+    assert set(logs) == {"snapshot taken", "killed during the snapshot"}
+    assert not logs["snapshot taken"].degraded
+    assert "before its URL images were fetched" in logs["killed during the snapshot"].degraded
+
+
+def test_a_journal_record_that_cannot_be_read_back_is_kept_not_deleted(settings, writer):
+    dead = Journal(settings.LOG_SPOOL_DIR)
+    dead.append([prepare(record_with_image(png_bytes(), "readable"))])
+    with open(dead.segment.path, "ab") as f:
+        f.write(journal._HEADER.pack(5, 0, b"x" * 32) + b"oops!")
+    _died(dead)
+    writer.start()
+    for _ in range(100):
+        if RequestLog.objects.exists() and setaside.count():
+            break
+        time.sleep(0.05)
+    assert previews() == ["readable"]
+    [kept] = setaside.folder().glob("*.seg")
+    assert kept.read_bytes() == b"oops!"
+
+
+def test_spool_files_of_the_version_before_the_journal_are_written(settings, writer):
+    import pickle
+    import sys
+    import types
+
+    from gateway.log import record as record_module
+
+    old = types.ModuleType("gateway.capture")  # where Record lived before the journal
+    old.Record = record_module.Record
+    sys.modules["gateway.capture"] = old
+    try:
+        record_module.Record.__module__ = "gateway.capture"
+        settings.LOG_SPOOL_DIR.mkdir(parents=True)
+        spooled = [record_with_image(png_bytes(), "from the old spool")]
+        (settings.LOG_SPOOL_DIR / "1-a.pickle").write_bytes(pickle.dumps(spooled))
+    finally:
+        record_module.Record.__module__ = "gateway.log.record"
+        del sys.modules["gateway.capture"]
+    assert b"gateway.capture" in (settings.LOG_SPOOL_DIR / "1-a.pickle").read_bytes()
+    writer.start()
+    for _ in range(100):
+        if RequestLog.objects.exists():
+            break
+        time.sleep(0.05)
+    assert previews() == ["from the old spool"]
+    assert not list(settings.LOG_SPOOL_DIR.glob("*.pickle*"))
+
+
+def test_flush_says_when_it_gave_up(monkeypatch, writer):
+    Outage(monkeypatch)
+    writer.put(record_with_image(png_bytes(), "waits"))
+    assert writer.flush(timeout=0.5) is False
+
+
+def test_sqlite_error_codes_tell_a_fault_from_a_bad_record():
+    import sqlite3
+
+    from django.db import IntegrityError
+
+    def wrapped(django_error, code):
+        cause = sqlite3.OperationalError("x")
+        cause.sqlite_errorcode = code
+        error = django_error("x")
+        error.__cause__ = cause
+        return error
+
+    assert faults.classify(wrapped(OperationalError, 13)) is faults.Fault.DATABASE_UNAVAILABLE
+    assert faults.classify(wrapped(OperationalError, 8)) is faults.Fault.DATABASE_UNAVAILABLE
+    assert faults.classify(wrapped(OperationalError, 5 | 256)) is faults.Fault.DATABASE_UNAVAILABLE
+    assert faults.classify(wrapped(IntegrityError, 19)) is faults.Fault.BAD_RECORD
+    assert faults.classify(ValueError("x")) is faults.Fault.BAD_RECORD
+
+
+def test_a_full_sqlite_database_is_a_fault_that_heals(monkeypatch, writer):
+    """A real "database or disk is full" from SQLite (its page limit stands in for the disk):
+    records wait, none is set aside, all are written once there is room."""
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's page limit stands in for a full disk")
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA page_count")
+        (pages,) = cursor.fetchone()
+    real_save, full = entries.save, threading.Event()
+    full.set()
+
+    def save(batch):  # runs in the writer's thread, on its own connection
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA max_page_count = {pages + 1 if full.is_set() else 10**6}")
+        return real_save(batch)
+
+    monkeypatch.setattr(entries, "save", save)
+    big = record_with_image(png_bytes(), "big")
+    big.response_body = {"choices": [{"message": {"content": "y" * 200_000}}]}
+    writer.put(big)
+    assert not writer.flush(timeout=2)
+    assert writer.status()["waiting_for"] == "database unavailable"
+    assert "database or disk is full" in writer.status()["last_error"]
+    assert setaside.count() == 0
+    full.clear()
+    assert writer.flush(timeout=15)
+    assert not RequestLog.objects.get(request_id=big.request_id).degraded

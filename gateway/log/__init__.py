@@ -1,6 +1,6 @@
 """The request log: a Record per request, filled on the proxy path, written off it.
 
-submit() never blocks and never raises. The writer (writer.py) journals records to disk
+submit() never blocks and never raises. The writer (pipeline.py) journals records to disk
 within LOG_FSYNC_SECONDS and writes them to the database in batches, waiting out faults that
 heal and degrading records the database refuses; drain() (on SIGTERM through the ASGI
 lifespan, and at exit) writes what is queued before the process ends.
@@ -12,7 +12,7 @@ lifespan, and at exit) writes what is queued before the process ends.
     journal.py    the write-ahead journal and its replay after a crash
     faults.py     a fault that heals vs. a record no database takes
     setaside.py   what fails even degraded, for `manage.py replay_failed`
-    writer.py     the two supervised threads
+    pipeline.py   the writer: two supervised threads
     retention.py  LOG_RETENTION_DAYS
 """
 
@@ -24,8 +24,8 @@ from django.conf import settings
 
 from gateway import fetching
 from gateway.images import Image
+from gateway.log.pipeline import Writer
 from gateway.log.record import Record
-from gateway.log.writer import Writer
 
 __all__ = ["Record", "drain", "status", "submit", "writer"]
 
@@ -50,6 +50,8 @@ def submit(record: Record) -> None:
             img for img in images if img.origin == "url" and img.data is None and not img.error
         ]
         if missing and settings.GATEWAY_SNAPSHOT_URL_IMAGES:
+            # Journaled now, as it is; written once the snapshot is taken (seconds later).
+            writer.put(record, provisional=True)
             task = asyncio.get_running_loop().create_task(_snapshot_then_put(record, missing))
             _pending.add(task)
             task.add_done_callback(_pending.discard)

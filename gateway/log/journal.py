@@ -5,14 +5,17 @@ holding an exclusive flock on the folder's lock file while it lives. The kernel 
 lock when the process dies, however it dies (SIGKILL, the OOM killer), so any process can
 tell a dead writer's folder from a live one and replay it: no pid files, no pid reuse.
 
-A segment is a run of records, each `<4-byte big-endian length><pickle of an Entry>`. A
-segment is deleted once every entry in it is in the database. Reading stops at a torn tail
-(a kill mid-append), so a segment is always readable. Pickle: our own data, written and read
-only by this code, keeps image bytes as they are.
+A segment is a run of records, each a header (the pickle's length, flags, the request id)
+and the pickle of an Entry. A segment is deleted once every entry in it is in the database.
+A *provisional* entry (a record journaled before its URL images were fetched) is never
+written while its process lives; a replay writes it only if its final entry is missing.
+Reading stops at a torn tail (a kill mid-append), so a segment is always readable. Pickle:
+our own data, written and read only by this code, keeps image bytes as they are.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -29,7 +32,8 @@ from gateway.log.entry import Entry
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct(">I")
+_HEADER = struct.Struct(">IB32s")  # pickle length, flags, request id
+PROVISIONAL = 1
 _SEGMENT_BYTES = 32 * 1024 * 1024  # a new segment after this many bytes
 
 
@@ -68,8 +72,7 @@ class Slot:
     def load(self) -> Entry:
         with open(self.segment.path, "rb") as f:
             f.seek(self.offset + _HEADER.size)
-            entry = pickle.loads(f.read(self.length))
-        return entry
+            return pickle.loads(f.read(self.length))
 
 
 class Journal:
@@ -83,17 +86,18 @@ class Journal:
 
     # --- appending (the journal thread) ---------------------------------------------------
 
-    def append(self, entries: list[Entry]) -> list[Slot]:
+    def append(self, entries: list[Entry], provisional: list[bool] | None = None) -> list[Slot]:
         """Append the entries and fsync once; raise OSError (disk full...) with the segment
         left as it was before the call."""
+        flags = [PROVISIONAL if p else 0 for p in provisional or [False] * len(entries)]
         if self.segment is None or self.segment.size > _SEGMENT_BYTES:
             self._new_segment()
         segment, f = self.segment, self._file
         assert segment is not None and f is not None
         chunks, slots, offset = [], [], segment.size
-        for entry in entries:
+        for entry, flag in zip(entries, flags, strict=True):
             data = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
-            chunks += (_HEADER.pack(len(data)), data)
+            chunks += (_HEADER.pack(len(data), flag, entry.request_id.encode()[:32]), data)
             slots.append(Slot(segment, offset, len(data)))
             offset += _HEADER.size + len(data)
         try:
@@ -181,26 +185,58 @@ class Journal:
 
     @staticmethod
     def backlog_bytes(root: Path) -> int:
-        folder = root / "journal"
-        return sum(p.stat().st_size for p in folder.glob("*/*.seg")) if folder.exists() else 0
+        total = 0
+        for path in (root / "journal").glob("*/*.seg"):
+            with contextlib.suppress(FileNotFoundError):  # written meanwhile, and deleted
+                total += path.stat().st_size
+        return total
 
 
-def read_segment(path: Path) -> Iterator[Entry]:
-    """The entries of a segment, stopping at a torn tail; an entry that does not unpickle
-    is skipped (logged): the rest of the segment is still read."""
+def final_ids(folder: Path) -> set[str]:
+    """The request ids of a folder's final (not provisional) entries, from the headers."""
+    found = set()
+    for path in folder.glob("*.seg"):
+        for _, flags, request_id, _ in _records(path, load=False):
+            if not flags & PROVISIONAL:
+                found.add(request_id)
+    return found
+
+
+class Unreadable(list):
+    """The entries of a segment that could not be read back (their pickles, as bytes)."""
+
+
+def read_segment(path: Path, finals: set[str], unreadable: Unreadable) -> Iterator[Entry]:
+    """The entries to write from a dead process's segment: its final ones, and a provisional
+    one whose final never made it (degraded: its URL images had not been fetched). Stops at a
+    torn tail; an entry that does not unpickle goes to `unreadable` and the rest is read."""
+    for _, flags, request_id, data in _records(path, load=True):
+        if flags & PROVISIONAL and request_id in finals:
+            continue
+        try:
+            entry = pickle.loads(data)
+        except Exception:
+            log.exception("an entry of journal %s cannot be read; set aside", path)
+            unreadable.append(data)
+            continue
+        entry.replayed = True
+        if flags & PROVISIONAL:
+            entry.with_reason("written from the journal before its URL images were fetched")
+        yield entry
+
+
+def _records(path: Path, *, load: bool) -> Iterator[tuple[int, int, str, bytes]]:
     with open(path, "rb") as f:
         while header := f.read(_HEADER.size):
             if len(header) < _HEADER.size:
                 return
-            (length,) = _HEADER.unpack(header)
-            data = f.read(length)
-            if len(data) < length:
-                log.warning("journal %s ends in a torn record (a kill mid-append)", path)
-                return
-            try:
-                entry = pickle.loads(data)
-            except Exception:
-                log.exception("an entry of journal %s cannot be read; skipped", path)
-                continue
-            entry.replayed = True
-            yield entry
+            length, flags, request_id = _HEADER.unpack(header)
+            if load:
+                data = f.read(length)
+                if len(data) < length:
+                    log.warning("journal %s ends in a torn record (a kill mid-append)", path)
+                    return
+            else:
+                data = b""
+                f.seek(length, os.SEEK_CUR)
+            yield length, flags, request_id.rstrip(b"\0").decode(), data

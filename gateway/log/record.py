@@ -1,5 +1,5 @@
 """What is captured of one request on the proxy path: plain data, cheap to build, written
-off the path by the writer (gateway/log/writer.py)."""
+off the path by the writer (gateway/log/pipeline.py)."""
 
 import time
 import uuid

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from gateway.log import blobs
 from gateway.models import Blob, PromptVersion, RequestLog
 from gateway.prompts import blob_refs
 
@@ -33,6 +34,7 @@ def purge(*, days: int | None = None) -> tuple[int, int]:
         # The file first: a blob row without its file would be worse than a stray file.
         default_storage.delete(Blob(sha256=sha).storage_name)
     Blob.objects.filter(sha256__in=orphans, uses__isnull=True).delete()
+    blobs.quota.used = None  # counted afresh: IRIS_BLOB_QUOTA_BYTES has room again
     if records or orphans:
         log.info("retention: deleted %d log records and %d images", records, len(orphans))
     return records, len(orphans)

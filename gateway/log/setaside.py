@@ -12,15 +12,27 @@ from gateway.log.entry import Entry
 
 log = logging.getLogger(__name__)
 
+# .entry: an Entry to retry; .json: a summary (the entry would not pickle); .seg: journal
+# records that would not unpickle; .pickle: a spool file of Iris before the journal.
+_KINDS = {".entry", ".json", ".seg", ".pickle", ".failed"}
+
 
 def folder() -> Path:
     return settings.LOG_SPOOL_DIR / "failed"
 
 
-def put(entry: Entry, reason: str) -> None:
-    """Keep the entry for a developer to look at and retry. Never raises: if even this
-    fails, the entry's summary goes to the process log (the last trace left)."""
-    name = f"{entry.request_id or 'unknown'}"
+def ensure() -> bool:
+    try:
+        folder().mkdir(parents=True, exist_ok=True)
+        return True
+    except OSError:
+        return False
+
+
+def put(entry: Entry, reason: str) -> bool:
+    """Keep the entry for a developer to look at and retry; False if even this failed (a
+    full disk): the caller then keeps it where it was (the journal)."""
+    name = entry.request_id or "unknown"
     try:
         folder().mkdir(parents=True, exist_ok=True)
         partial = folder() / f"{name}.partial"
@@ -32,16 +44,26 @@ def put(entry: Entry, reason: str) -> None:
             partial.write_bytes(orjson.dumps({"reason": reason, "row": summary}))
             partial.replace(folder() / f"{name}.json")
         log.error("log record %s set aside (%s)", name, reason)
+        return True
     except Exception:
-        log.exception("log record %s could not even be set aside: %r", name, entry.row)
+        log.exception("log record %s could not be set aside", name)
+        return False
+
+
+def keep_bytes(name: str, records: list[bytes]) -> None:
+    """Journal records that would not unpickle (say, after a code change), kept as they were."""
+    try:
+        folder().mkdir(parents=True, exist_ok=True)
+        (folder() / f"{name}.seg").write_bytes(b"".join(records))
+    except OSError:
+        log.exception("unreadable journal records of %s could not be kept", name)
 
 
 def count() -> int:
-    return (
-        sum(1 for p in folder().glob("*") if p.suffix in {".entry", ".json"})
-        if folder().exists()
-        else 0
-    )
+    try:
+        return sum(1 for p in folder().iterdir() if p.suffix in _KINDS)
+    except OSError:  # no folder yet
+        return 0
 
 
 def entries() -> list[tuple[Path, Entry]]:

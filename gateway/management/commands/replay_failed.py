@@ -1,7 +1,9 @@
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections
 
 from gateway.log import entry as entries
-from gateway.log import setaside
+from gateway.log import replay, setaside
+from gateway.log.faults import Fault, classify
 
 
 class Command(BaseCommand):
@@ -11,22 +13,36 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        written = failed = 0
-        for path, entry in setaside.entries():
-            for attempt in (entry, entry.refused("set aside, replayed by replay_failed")):
+        written = refused = 0
+        for path, entry in setaside.entries() + _legacy():
+            for attempt in (entry, entry.refused("set aside, then written by replay_failed")):
                 try:
+                    close_old_connections()
                     entries.save([attempt])
                 except Exception as exc:
                     error = exc
+                    if classify(exc) is not Fault.BAD_RECORD:
+                        raise SystemExit(f"The log cannot be written now: {exc}") from None
                     continue
-                path.unlink()
+                path.unlink(missing_ok=True)
                 written += 1
                 break
             else:
-                failed += 1
+                refused += 1
                 self.stderr.write(f"{path.name}: still refused ({type(error).__name__}: {error})")
-        unreadable = setaside.count() - failed
+        others = setaside.count() - refused
         self.stdout.write(
-            f"{written} set-aside records written, {failed} still refused"
-            + (f", {unreadable} kept only as summaries (.json)" if unreadable else "")
+            f"{written} set-aside records written, {refused} still refused"
+            + (f", {others} kept only as summaries or unreadable bytes" if others else "")
         )
+
+
+def _legacy() -> list:
+    """The `*.failed` files of Iris before the journal: lists of Records."""
+    found = []
+    for path in sorted(setaside.folder().parent.glob("*.failed")):
+        for record in replay.read_legacy(path):
+            entry = entries.prepare(record)
+            entry.replayed = True
+            found.append((path, entry))
+    return found

@@ -4,21 +4,24 @@
                        (memory)   every LOG_FSYNC_SECONDS: prepare,    batches; faults wait
                                   append, fsync, hand over              and heal
 
-- put() only appends to a deque: the event loop never waits on a lock, a disk or a database.
+- put() only appends to a deque: the event loop takes no lock and waits on no disk.
 - The journal thread turns records into entries (gateway/log/entry.py) and appends them to
-  the write-ahead journal: after a SIGKILL only the last LOG_FSYNC_SECONDS can be missing,
-  and the next start replays the rest. Past LOG_QUEUE_MAX_BYTES of entries waiting in memory
-  it hands over only their place on disk. If the disk is full, entries wait in memory; past
-  the budget they lose their image bytes (the row says so) rather than the process its memory.
+  the write-ahead journal: after a SIGKILL only the last LOG_FSYNC_SECONDS (and the batch
+  being journaled) can be missing, and the next start replays the rest. Past
+  LOG_QUEUE_MAX_BYTES of entries waiting in memory it hands over only their place on disk.
+  If the disk is full, entries wait in memory; past the budget they lose their image bytes
+  (the row says so) rather than the process its memory.
 - The database thread writes batches. A fault that heals (database down, read-only, locked;
   blob storage full) makes it wait and retry the same batch; a record the database refuses
   is degraded, and only one refused even degraded is set aside (gateway/log/setaside.py).
-- Both loops run under a supervisor: any exception is counted, logged, and the loop restarts.
+- Both loops run under a supervisor: any exception is counted, logged, the batch in hand
+  goes back to the queue, and the loop restarts.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
 import time
@@ -28,16 +31,18 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from gateway.log import entry as entries
-from gateway.log import setaside
+from gateway.log import replay, setaside
 from gateway.log.faults import Fault, classify
-from gateway.log.journal import Journal, Slot, read_segment
+from gateway.log.journal import Journal, Slot
 from gateway.log.record import Record
+from gateway.redact import scrub_text
 
 log = logging.getLogger(__name__)
 
 _PURGE_EVERY = 3600.0  # seconds between retention purges (LOG_RETENTION_DAYS)
 _REPLAY_EVERY = 30.0  # seconds between looks for journals that dead processes left
 _RETRY_MAX = 5.0  # longest wait between two tries of a batch while a fault lasts
+_JOURNAL_BATCH = 1000  # records journaled at once
 
 
 @dataclass
@@ -47,59 +52,63 @@ class Waiting:
     entry: entries.Entry | None
     slot: Slot | None
     since: float
-    nbytes: int
+    nbytes: int  # what it holds in memory
+    provisional: Slot | None = None  # its provisional version, let go once this is safe
 
     def load(self) -> entries.Entry:
         return self.entry if self.entry is not None else self.slot.load()
 
+    @property
+    def size(self) -> int:
+        return self.slot.length if self.slot is not None else self.nbytes
+
 
 class Stats:
     def __init__(self) -> None:
-        self.written = 0
-        self.degraded = 0
-        self.set_aside = 0
-        self.replayed = 0
+        self.written = self.degraded = self.set_aside = self.replayed = 0
         self.unjournaled = 0  # entries held only in memory because the journal failed
-        self.loop_restarts = 0
-        self.errors = 0
+        self.loop_restarts = self.errors = 0
         self.last_error = ""
         self.fault = ""  # the fault the database thread is waiting out, if any
-        self.fault_since: float | None = None
 
 
 class Writer:
     def __init__(self) -> None:
-        self._inbox: collections.deque[tuple[float, Record]] = collections.deque()
+        self._inbox: collections.deque[tuple[float, Record, bool]] = collections.deque()
         self._queue: collections.deque[Waiting] = collections.deque()
         self._queued_bytes = 0
         self._cond = threading.Condition()
         self._wake_journal = threading.Event()
-        self._puts = 0  # records put ...
-        self._done = 0  # ... and written, set aside or left in the journal at a drain
-        self._stopping = False
+        self._stop = threading.Event()  # set by drain: pauses end, loops finish up
+        self._puts = 0  # records put (only the putting thread counts here) ...
+        self._done = 0  # ... and written, set aside, or left in the journal at a drain
         self._give_up_at = float("inf")  # drain's deadline for a fault that lasts
         self._in_flight: list[Waiting] = []  # the batch the database thread is writing
+        self._provisional: dict[str, Slot] = {}  # journaled provisional versions, by id
         self._threads: list[threading.Thread] = []
-        self._start_lock = threading.Lock()
+        self._lock = threading.Lock()  # start and drain, never put
         self.journal: Journal | None = None
         self.stats = Stats()
 
     # --- the event loop's side ------------------------------------------------------------
 
-    def put(self, record: Record) -> None:
-        """Never blocks, never raises (a deque append is atomic under the GIL)."""
-        if not self._threads:
-            self._start()
-        self._puts += 1  # only the event loop's thread counts here; the writer counts done
-        self._inbox.append((time.monotonic(), record))
+    def put(self, record: Record, *, provisional: bool = False) -> None:
+        """Never blocks, never raises. A provisional record is journaled only (its final
+        version follows): a SIGKILL in between still leaves a record."""
+        if not self._threads and not self._stop.is_set():
+            self.start()  # once per process (asgi.py starts it first)
+        if not provisional:
+            self._puts += 1
+        self._inbox.append((time.monotonic(), record, provisional))
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def _start(self) -> None:
-        with self._start_lock:
+    def start(self) -> None:
+        with self._lock:
             if self._threads:
                 return
-            self._stopping, self._give_up_at = False, float("inf")
+            self._stop.clear()
+            self._give_up_at = float("inf")
             self.journal = Journal(settings.LOG_SPOOL_DIR)
             self._threads = [
                 threading.Thread(target=self._supervise, args=(loop,), name=name, daemon=True)
@@ -111,35 +120,50 @@ class Writer:
             for thread in self._threads:
                 thread.start()
 
-    def flush(self, timeout: float = 60.0) -> None:
-        """Block until every record put so far is written or set aside (tests, commands)."""
+    def flush(self, timeout: float = 60.0) -> bool:
+        """Wait until every record put so far is written or set aside; False on timeout."""
         deadline = time.monotonic() + timeout
-        self._wake_journal.set()
         with self._cond:
-            while self._puts > self._done and time.monotonic() < deadline:
-                self._cond.wait(0.05)
+            while self._puts > self._done:
+                if time.monotonic() > deadline:
+                    return False
                 self._wake_journal.set()
+                self._cond.wait(0.05)
+        return True
 
     def drain(self, timeout: float = 60.0) -> None:
         """Journal what is queued, write what the database takes within the timeout, stop.
-        Whatever a lasting fault kept from the database stays in the journal for the next
-        start. A later put() starts the threads again."""
-        with self._start_lock:
-            threads, self._threads = self._threads, []
-            if not threads:
+        What a lasting fault kept from the database stays in the journal for the next start.
+        A later put() starts the threads again."""
+        with self._lock:
+            if not self._threads:
                 return
             if backlog := self._puts - self._done:
                 log.info("draining %d queued log records", backlog)
             self._give_up_at = time.monotonic() + timeout
-            self._stopping = True
+            self._stop.set()
             self._wake_journal.set()
             with self._cond:
                 self._cond.notify_all()
-            for thread in threads:
+            for thread in self._threads:
                 thread.join(max(0.1, self._give_up_at - time.monotonic() + 1))
+            self._journal_leftovers()  # put meanwhile (a late snapshot): kept for next start
             if self.journal is not None:
                 self.journal.close()
+            self._threads = []
+            self._stop.clear()
             close_old_connections()
+
+    def _journal_leftovers(self) -> None:
+        batch = [self._inbox.popleft() for _ in range(len(self._inbox))]
+        final = [(e, p) for e, p in ((entries.prepare(r), p) for _, r, p in batch) if not p]
+        if not final:
+            return
+        try:
+            self.journal.append([e for e, _ in final])
+        except Exception:
+            for entry, _ in final:
+                setaside.put(entry, "the journal could not be written at shutdown")
 
     def _supervise(self, loop) -> None:
         """Run the loop until it returns; whatever it raises is counted and it starts over."""
@@ -159,16 +183,21 @@ class Writer:
         while True:
             self._wake_journal.wait(settings.LOG_FSYNC_SECONDS)
             self._wake_journal.clear()
-            stopping = self._stopping
+            stopping = self._stop.is_set()
             batch = []
-            while self._inbox and len(batch) < 1000:
+            while self._inbox and len(batch) < _JOURNAL_BATCH:
                 batch.append(self._inbox.popleft())
             if batch:
-                self._journal([(since, entries.prepare(r)) for since, r in batch])
+                prepared = [(since, entries.prepare(r), p) for since, r, p in batch]
+                try:
+                    self._journal(prepared)
+                except BaseException:
+                    self._hand_over([(s, e, p, None) for s, e, p in prepared if not p])
+                    raise
                 if self._inbox:
                     self._wake_journal.set()
                 continue
-            if self.journal is not None and self.journal.segment is not None:
+            if self.journal.segment is not None:
                 self.journal.rotate()  # idle: let the written segment go
             if stopping and not self._inbox:
                 with self._cond:
@@ -176,17 +205,28 @@ class Writer:
                     self._cond.notify_all()
                 return
 
-    def _journal(self, batch: list[tuple[float, entries.Entry]]) -> None:
+    def _journal(self, batch: list[tuple[float, entries.Entry, bool]]) -> None:
         slots: list[Slot | None] = [None] * len(batch)
         try:
-            slots = self.journal.append([e for _, e in batch])
+            slots = self.journal.append([e for _, e, _ in batch], [p for _, _, p in batch])
         except Exception as exc:  # disk full, spool folder unwritable
-            self.stats.unjournaled += len(batch)
+            self.stats.unjournaled += sum(1 for _, _, p in batch if not p)
             self._error(f"the journal could not be written: {exc}")
+        self._hand_over([(s, e, p, slot) for (s, e, p), slot in zip(batch, slots, strict=True)])
+
+    def _hand_over(self, batch: list[tuple[float, entries.Entry, bool, Slot | None]]) -> None:
         budget = settings.LOG_QUEUE_MAX_BYTES
         with self._cond:
-            for (since, entry), slot in zip(batch, slots, strict=True):
-                nbytes = entry.nbytes()
+            for since, entry, provisional, slot in batch:
+                if provisional:  # journal-only, until its final version is safe
+                    if slot is not None:
+                        self._provisional[entry.request_id] = slot
+                    continue
+                earlier = self._provisional.pop(entry.request_id, None)
+                if earlier is not None and slot is not None:
+                    earlier.segment.written()  # the final version is on disk now
+                    earlier = None
+                nbytes = slot.length if slot is not None else entry.nbytes()
                 if self._queued_bytes + nbytes > budget:
                     if slot is not None:  # safe on disk: keep only its place in memory
                         self._queue.append(Waiting(None, slot, since, 0))
@@ -194,32 +234,35 @@ class Writer:
                     entry = entry.without_blobs("the log's memory budget was full")
                     nbytes = entry.nbytes()
                 self._queued_bytes += nbytes
-                self._queue.append(Waiting(entry, slot, since, nbytes))
+                self._queue.append(Waiting(entry, slot, since, nbytes, earlier))
             self._cond.notify_all()
 
     # --- the database thread --------------------------------------------------------------
 
     def _database_loop(self) -> None:
-        next_replay = 0.0
-        next_purge = time.monotonic() + 60
-        journal_done = False
+        next_replay, next_purge = 0.0, time.monotonic() + 60
         while True:
             now = time.monotonic()
-            if now >= next_replay and not self._stopping:
+            if now >= next_replay and not self._stop.is_set():
                 next_replay = now + _REPLAY_EVERY
                 self._replay_abandoned()
-            if now >= next_purge and not self._stopping:
+            if now >= next_purge and not self._stop.is_set():
                 next_purge = now + _PURGE_EVERY
                 self._purge()
             batch = self._take_batch()
-            if batch and batch[-1] is _JOURNAL_DONE:
+            journal_done = bool(batch) and batch[-1] is _JOURNAL_DONE
+            if journal_done:
                 batch.pop()
-                journal_done = True
             if batch:
                 self._in_flight = batch
-                written = self._write([w.load() for w in batch])
-                self._release(batch, written)
-                self._in_flight = []
+                try:
+                    self._write_waiting(batch)
+                except BaseException:
+                    with self._cond:  # back to the queue: the restarted loop takes it again
+                        self._queue.extendleft(reversed(batch))
+                    raise
+                finally:
+                    self._in_flight = []
             if journal_done and not self._queue:
                 return
 
@@ -230,37 +273,53 @@ class Writer:
             if not self._queue:
                 return []
             first = self._queue[0]
-        if first is not _JOURNAL_DONE and not self._stopping:
+        if first is not _JOURNAL_DONE and not self._stop.is_set():
             # Linger to gather a batch: one row per transaction costs ~1 ms of CPU per
             # request, a batch of 200 ~0.15 ms a row (measured here).
-            time.sleep(max(0.0, first.since + settings.LOG_FLUSH_SECONDS - time.monotonic()))
-        batch = []
+            self._stop.wait(max(0.0, first.since + settings.LOG_FLUSH_SECONDS - time.monotonic()))
+        batch, size, cap = [], 0, max(1, settings.LOG_QUEUE_MAX_BYTES // 4)
         with self._cond:
-            while self._queue and len(batch) < settings.LOG_BATCH_SIZE:
+            while self._queue and len(batch) < settings.LOG_BATCH_SIZE and size < cap:
                 batch.append(self._queue.popleft())
+                size += batch[-1].size
                 if batch[-1] is _JOURNAL_DONE:
                     break
         return batch
 
-    def _release(self, batch: list[Waiting], written: bool) -> None:
+    def _write_waiting(self, batch: list[Waiting]) -> None:
+        loaded, pinned = [], set()  # pinned: stays on disk for the next start
+        for waiting in batch:
+            try:
+                loaded.append(waiting.load())
+            except Exception as exc:  # the journal file went bad under us
+                pinned.add(id(waiting))
+                self._error(f"a journaled record could not be read back: {exc}")
+        complete, unkept = self._write(loaded)
         with self._cond:
             for waiting in batch:
                 self._queued_bytes -= waiting.nbytes
             self._done += len(batch)
             self._cond.notify_all()
         for waiting in batch:
-            if written and waiting.slot is not None:
-                waiting.slot.segment.written()
-            elif not written and waiting.slot is None:  # neither in the database nor on disk
-                setaside.put(waiting.load(), "the database was unavailable at shutdown")
+            if id(waiting) in pinned:
+                continue
+            entry_id = waiting.entry.request_id if waiting.entry is not None else None
+            if not complete or entry_id in unkept:
+                if waiting.slot is None and waiting.entry is not None:  # only in memory
+                    setaside.put(waiting.entry, "the database was unavailable at shutdown")
+                continue
+            for slot in (waiting.slot, waiting.provisional):
+                if slot is not None:
+                    slot.segment.written()
 
-    def _write(self, batch: list[entries.Entry]) -> bool:
-        """Write the batch; False only when drain's deadline passed during a lasting fault
-        (the entries stay in the journal for the next start)."""
-        pending, one_by_one, delay = list(batch), False, 0.25
+    def _write(self, batch: list[entries.Entry]) -> tuple[bool, set[str]]:
+        """Write the batch. Returns (False, …) only when drain's deadline passed during a
+        lasting fault (the entries stay in the journal for the next start), and the ids of
+        entries that could be neither written nor set aside (their journal slot is kept)."""
+        pending, one_by_one, delay, unkept = list(batch), False, 0.25, set()
         while pending:
             if time.monotonic() > self._give_up_at:
-                return False
+                return False, unkept
             chunk = pending[:1] if one_by_one else pending
             try:
                 close_old_connections()
@@ -270,57 +329,50 @@ class Writer:
             else:
                 self.stats.written += len(chunk)
                 self.stats.degraded += sum(1 for e in saved if e.degraded)
-                self.stats.fault, self.stats.fault_since = "", None
+                self.stats.fault = ""
                 del pending[: len(chunk)]
                 continue
             if fault is Fault.BAD_RECORD:
                 if not one_by_one:  # find the record at fault; the others go in
                     one_by_one = True
                     continue
-                bad = pending[0]
-                if bad.refused_by_db:
+                bad = pending.pop(0)
+                if not bad.refused_by_db:
+                    pending.insert(0, bad.refused(f"{type(error).__name__}: {str(error)[:300]}"))
+                elif setaside.put(bad.original or bad, f"{type(error).__name__}: {error}"):
                     self.stats.set_aside += 1
-                    setaside.put(bad.original or bad, f"{type(error).__name__}: {error}")
-                    pending.pop(0)
                 else:
-                    pending[0] = bad.refused(f"{type(error).__name__}: {str(error)[:300]}")
+                    unkept.add(bad.request_id)
                 continue
             self._wait_out(fault, error)
-            if fault is Fault.STORAGE_UNAVAILABLE and self._over_budget():
+            for entry in pending:  # a commit whose answer was lost may have landed
+                entry.replayed = True
+            if (
+                fault is Fault.STORAGE_UNAVAILABLE
+                and self._queued_bytes > settings.LOG_QUEUE_MAX_BYTES
+            ):
                 reason = f"{fault.value} and the log's memory budget full"
                 pending = [e.without_blobs(reason) for e in pending]
-            self._pause(delay)
+            self._stop.wait(min(delay, max(0.0, self._give_up_at - time.monotonic())))
             delay = min(delay * 2, _RETRY_MAX)
-        return True
+        return True, unkept
 
     def _wait_out(self, fault: Fault, exc: Exception) -> None:
         if self.stats.fault != fault.value:
             log.warning("log writes wait: %s (%s)", fault.value, exc)
-            self.stats.fault_since = time.monotonic()
         self.stats.fault = fault.value
         self._error(f"{fault.value}: {type(exc).__name__}: {exc}")
 
-    def _over_budget(self) -> bool:
-        return self._queued_bytes > settings.LOG_QUEUE_MAX_BYTES
-
-    def _pause(self, seconds: float) -> None:
-        with self._cond:
-            self._cond.wait(min(seconds, max(0.0, self._give_up_at - time.monotonic())))
-
     def _replay_abandoned(self) -> None:
-        """Write what processes that died (or stopped during a fault) left in the journal."""
+        """Write what stopped processes left: journals, and spool files of older versions."""
+
+        def write(batch: list[entries.Entry]) -> bool:
+            complete, unkept = self._write(batch)
+            return complete and not unkept
+
         try:
-            for folder in self.journal.abandoned():
-                for segment in sorted(folder.glob("*.seg")):
-                    for chunk in _chunks(read_segment(segment), settings.LOG_BATCH_SIZE):
-                        if not self._write(chunk):
-                            return
-                        self.stats.replayed += len(chunk)
-                    segment.unlink()
-                log.info("replayed the log journal of a stopped process (%s)", folder.name)
-                for leftover in folder.iterdir():
-                    leftover.unlink(missing_ok=True)
-                folder.rmdir()
+            self.stats.replayed += replay.legacy_spool(write)
+            self.stats.replayed += replay.abandoned_journals(self.journal, write)
         except Exception as exc:
             self._error(f"replaying journals failed: {exc}")
             log.exception("replaying journals failed; retrying later")
@@ -338,14 +390,14 @@ class Writer:
 
     def _error(self, message: str) -> None:
         self.stats.errors += 1
-        self.stats.last_error = message[:500]
+        self.stats.last_error = scrub_text(message)[:500]
 
     def status(self) -> dict:
         with self._cond:
             firsts = [*self._in_flight[:1], *list(self._queue)[:1]]
             oldest = [w.since for w in firsts if w is not _JOURNAL_DONE]
             queued_bytes = self._queued_bytes
-        if self._inbox:
+        with contextlib.suppress(IndexError):  # emptied meanwhile
             oldest.append(self._inbox[0][0])
         stats = self.stats
         return {
@@ -367,14 +419,3 @@ class Writer:
 
 
 _JOURNAL_DONE = Waiting(None, None, 0.0, 0)  # the journal thread has stopped: nothing follows
-
-
-def _chunks(items, size: int):
-    chunk = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
