@@ -57,6 +57,8 @@ def test_blob_and_journal_disk_full_mid_burst_then_freed_loses_nothing(tmp_path,
             DATABASE_URL=f"sqlite:///{tmp_path / 'iris.sqlite3'}",
             BLOB_STORAGE_DIR=str(fs / "blobs"),
             LOG_SPOOL_DIR=str(fs / "spool"),
+            # Batches linger 1 s, as behind a slow database: the journal writes first.
+            LOG_FLUSH_SECONDS="1.0",
         ).start()
         try:
             # Nearly full: 16 distinct photos (830 KB of blobs) cannot all be stored.
