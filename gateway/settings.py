@@ -223,6 +223,9 @@ LOG_QUEUE_MAX_BYTES = env_int("LOG_QUEUE_MAX_BYTES", 256 * 1024 * 1024)
 # How often finished records are appended to the write-ahead journal (and fsynced): after a
 # SIGKILL only the records answered in the last LOG_FSYNC_SECONDS can be missing.
 LOG_FSYNC_SECONDS = env_float("LOG_FSYNC_SECONDS", 0.1)
+# At shutdown, how long the writer may keep trying a database or storage that fails: what it
+# cannot write by then stays in the journal, written at the next start.
+LOG_DRAIN_SECONDS = env_float("LOG_DRAIN_SECONDS", 5.0)
 # healthz answers 503 when the oldest unwritten record is older than this.
 LOG_HEALTH_MAX_AGE_SECONDS = env_float("LOG_HEALTH_MAX_AGE_SECONDS", 30.0)
 # Bodies nested deeper are refused (400); logged JSON is cut at this depth.

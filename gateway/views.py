@@ -1,11 +1,10 @@
 from django.conf import settings
-from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from gateway import log as request_log
+from gateway.log import blobs
 
 
 @require_GET
@@ -20,8 +19,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:
         checks["database"] = f"error: {type(exc).__name__}"
     try:
-        name = default_storage.save("healthz/probe", ContentFile(b"ok"))
-        default_storage.delete(name)
+        blobs.probe()
         checks["storage"] = "ok"
     except Exception as exc:
         checks["storage"] = f"error: {type(exc).__name__}"

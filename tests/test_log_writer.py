@@ -459,3 +459,25 @@ def test_a_full_sqlite_database_is_a_fault_that_heals(monkeypatch, writer):
     full.clear()
     assert writer.flush(timeout=15)
     assert not RequestLog.objects.get(request_id=big.request_id).degraded
+
+
+def test_image_files_are_written_ahead_and_the_journal_keeps_no_image_bytes(
+    monkeypatch, blob_dir, writer
+):
+    journaled = []
+    real_append = Journal.append
+
+    def append(self, batch, provisional=None):
+        journaled.extend(batch)
+        return real_append(self, batch, provisional)
+
+    monkeypatch.setattr(Journal, "append", append)
+    photo = png_bytes(size=(40, 40), color=(9, 9, 9))
+    writer.put(record_with_image(photo, "ahead"))
+    assert writer.flush(timeout=10)
+    [entry] = journaled
+    [blob] = entry.blobs.values()
+    assert blob.data is None and blob.size == len(photo)
+    sha = hashlib.sha256(photo).hexdigest()
+    assert (blob_dir / blob_name(sha)).read_bytes() == photo
+    assert Blob.objects.get(pk=sha).size == len(photo)

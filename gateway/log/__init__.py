@@ -73,7 +73,7 @@ async def drain() -> None:
     """Finish pending snapshots, then write every queued record (ASGI lifespan shutdown)."""
     if _pending:
         await asyncio.wait(list(_pending), timeout=settings.GATEWAY_IMAGE_FETCH_TIMEOUT + 5)
-    await asyncio.to_thread(writer.drain)
+    await asyncio.to_thread(writer.drain, settings.LOG_DRAIN_SECONDS)
 
 
 def status() -> dict:

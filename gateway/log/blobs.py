@@ -9,7 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
@@ -26,14 +26,20 @@ class StorageUnavailable(Exception):
 
 @dataclass
 class BlobData:
-    """An image's bytes and what the Blob row says of them."""
+    """An image's bytes and what the Blob row says of them. `data` is None once the journal
+    thread has written the file (see write_ahead): only the row is still to make."""
 
-    data: bytes
+    data: bytes | None
     mime: str
     width: int | None
     height: int | None
     frames: int = 1
     exif_orientation: int | None = None
+    size: int = -1
+
+    def __post_init__(self) -> None:
+        if self.size < 0:
+            self.size = len(self.data or b"")
 
     def row(self, sha256: str) -> Blob:
         return Blob(
@@ -41,7 +47,7 @@ class BlobData:
             mime=self.mime,
             width=self.width,
             height=self.height,
-            size=len(self.data),
+            size=self.size,
             frames=self.frames,
             exif_orientation=self.exif_orientation,
         )
@@ -77,7 +83,11 @@ def store(blobs: dict[str, BlobData]) -> tuple[list[Blob], set[str]]:
     known = set(Blob.objects.filter(sha256__in=list(blobs)).values_list("sha256", flat=True))
     rows, refused = [], set()
     for sha, blob in blobs.items():
-        if sha not in known and not quota.allows(len(blob.data)):
+        if blob.data is None:  # its file is written already
+            if sha not in known:
+                rows.append(blob.row(sha))
+            continue
+        if sha not in known and not quota.allows(blob.size):
             refused.add(sha)
             continue
         try:
@@ -89,8 +99,24 @@ def store(blobs: dict[str, BlobData]) -> tuple[list[Blob], set[str]]:
         if sha not in known:
             rows.append(blob.row(sha))
             if written:
-                quota.add(len(blob.data))
+                quota.add(blob.size)
     return rows, refused
+
+
+def write_ahead(blobs: dict[str, BlobData]) -> dict[str, BlobData]:
+    """Write the image files now, in the journal thread, so the journal need not carry their
+    bytes (written once, not twice; a full disk holds them once). Only for local storage
+    with no quota: a remote store would hold up the journal, and a quota is counted from the
+    database. Returns the blobs as the journal should keep them; raises OSError."""
+    if settings.IRIS_BLOB_QUOTA_BYTES or not isinstance(default_storage, FileSystemStorage):
+        return blobs
+    kept = {}
+    for sha, blob in blobs.items():
+        if blob.data is not None:
+            ensure_whole(sha, blob.data)
+            blob = replace(blob, data=None)
+        kept[sha] = blob
+    return kept
 
 
 def ensure_whole(sha256: str, data: bytes) -> bool:
@@ -131,3 +157,16 @@ def _replace_file(path: Path, data: bytes) -> None:
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+
+
+def probe() -> None:
+    """Write and delete a small file, as an image would be written (healthz); raises if
+    storage refuses. Whole or not at all, so a full disk leaves no stray probe behind."""
+    storage = default_storage
+    if isinstance(storage, FileSystemStorage):
+        path = Path(storage.path("healthz/probe"))
+        _replace_file(path, b"ok")
+        path.unlink(missing_ok=True)
+        return
+    name = storage.save("healthz/probe", ContentFile(b"ok"))
+    storage.delete(name)

@@ -56,7 +56,7 @@ class Entry:
 
     def nbytes(self) -> int:
         """Roughly what the entry holds in memory: its image bytes dominate."""
-        return _ROW_OVERHEAD + sum(len(b.data) for b in self.blobs.values())
+        return _ROW_OVERHEAD + sum(len(b.data or b"") for b in self.blobs.values())
 
     def with_reason(self, reason: str) -> None:
         self.row["degraded"] = "; ".join(filter(None, (self.degraded, reason)))[:500]

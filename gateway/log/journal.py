@@ -80,7 +80,7 @@ class Journal:
         self.root = root / "journal"
         self.folder: Path | None = None
         self._lock_file = None
-        self._file = None
+        self._fd: int | None = None
         self.segment: Segment | None = None
         self._seq = 0
 
@@ -92,8 +92,8 @@ class Journal:
         flags = [PROVISIONAL if p else 0 for p in provisional or [False] * len(entries)]
         if self.segment is None or self.segment.size > _SEGMENT_BYTES:
             self._new_segment()
-        segment, f = self.segment, self._file
-        assert segment is not None and f is not None
+        segment, fd = self.segment, self._fd
+        assert segment is not None and fd is not None
         chunks, slots, offset = [], [], segment.size
         for entry, flag in zip(entries, flags, strict=True):
             data = pickle.dumps(entry, protocol=pickle.HIGHEST_PROTOCOL)
@@ -101,9 +101,9 @@ class Journal:
             slots.append(Slot(segment, offset, len(data)))
             offset += _HEADER.size + len(data)
         try:
-            f.writelines(chunks)
-            f.flush()
-            os.fdatasync(f.fileno())
+            for chunk in chunks:
+                _write_all(fd, chunk)
+            os.fdatasync(fd)
         except OSError:
             self._abandon_segment()
             raise
@@ -115,9 +115,9 @@ class Journal:
     def rotate(self) -> None:
         """Close the open segment (it is deleted once its entries are written)."""
         if self.segment is not None:
-            self._file.close()
+            os.close(self._fd)
             self.segment.close()
-            self.segment, self._file = None, None
+            self.segment, self._fd = None, None
 
     def _new_segment(self) -> None:
         self.rotate()
@@ -125,18 +125,17 @@ class Journal:
             self._open_folder()
         self._seq += 1
         path = self.folder / f"{self._seq:08d}.seg"
-        self._file = open(path, "ab")  # noqa: SIM115 - kept open across appends
+        # A plain descriptor, no buffer: a failed write leaves nothing pending to flush later.
+        self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self.segment = Segment(path)
 
     def _abandon_segment(self) -> None:
         """A failed append may have left part of a record: cut it off, start afresh later."""
-        segment, f = self.segment, self._file
-        self.segment, self._file = None, None
-        try:
-            f.truncate(segment.size)
-            f.close()
-        except OSError:
-            pass  # a torn tail is skipped when read back
+        segment, fd = self.segment, self._fd
+        self.segment, self._fd = None, None
+        with contextlib.suppress(OSError):  # else the torn tail is skipped when read back
+            os.ftruncate(fd, segment.size)  # gives the space back now: the disk is full
+        os.close(fd)  # an unlinked file's space is freed only once no descriptor holds it
         segment.close()
 
     def _open_folder(self) -> None:
@@ -190,6 +189,12 @@ class Journal:
             with contextlib.suppress(FileNotFoundError):  # written meanwhile, and deleted
                 total += path.stat().st_size
         return total
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def final_ids(folder: Path) -> set[str]:

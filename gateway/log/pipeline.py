@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections
 
+from gateway.log import blobs, replay, setaside
 from gateway.log import entry as entries
-from gateway.log import replay, setaside
 from gateway.log.faults import Fault, classify
 from gateway.log.journal import Journal, Slot
 from gateway.log.record import Record
@@ -207,6 +207,11 @@ class Writer:
 
     def _journal(self, batch: list[tuple[float, entries.Entry, bool]]) -> None:
         slots: list[Slot | None] = [None] * len(batch)
+        try:
+            for _, entry, _ in batch:
+                entry.blobs = blobs.write_ahead(entry.blobs)
+        except Exception as exc:  # storage full: the entries left carry their image bytes
+            self._error(f"image files could not be written ahead: {exc}")
         try:
             slots = self.journal.append([e for _, e, _ in batch], [p for _, _, p in batch])
         except Exception as exc:  # disk full, spool folder unwritable
