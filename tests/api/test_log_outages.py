@@ -99,6 +99,43 @@ def test_blob_and_journal_disk_full_mid_burst_then_freed_loses_nothing(tmp_path,
 
 
 @needs_root
+def test_sigterm_while_the_disk_is_full_then_a_restart_with_space_loses_nothing(
+    tmp_path, fake_openai
+):
+    """Records that wait out a full disk at SIGTERM must survive it: kept in the journal or
+    written (degraded, without their images: the database works) before the exit."""
+    upstream = f"{fake_openai.url}/v1"
+    with fault_or_skip(), tmpfs(tmp_path / "fs", "2m") as fs:
+        server = IrisServer(
+            tmp_path,
+            DATABASE_URL=f"sqlite:///{tmp_path / 'iris.sqlite3'}",
+            BLOB_STORAGE_DIR=str(fs / "blobs"),
+            LOG_SPOOL_DIR=str(fs / "spool"),
+            LOG_DRAIN_SECONDS="2",
+        ).start()
+        try:
+            filler = fill(fs, leave=100_000)
+            bodies = [image_body(img, f"kept {i}") for i, img in enumerate(photo_variants(16))]
+            answers = asyncio.run(
+                Burst(server, upstream, "full-sigterm", concurrency=8).run(bodies)
+            )
+            assert [a.status for a in answers] == [200] * 16
+            assert wait_for(lambda: healthz(server)[0] == 503, 15)  # records wait
+        finally:
+            stop(server)
+        filler.unlink()
+        server.start()
+        try:
+            missing = wait_until_logged(server, "full-sigterm", answered(answers), 30)
+            assert not missing, (
+                f"{len(missing)} of 16 records waiting at SIGTERM are gone after a restart "
+                f"with space: {healthz(server)[1]['log_writer']}"
+            )
+        finally:
+            stop(server)
+
+
+@needs_root
 def test_database_read_only_5_s_mid_burst_loses_nothing(tmp_path, fake_openai):
     with fault_or_skip(), tmpfs(tmp_path / "db", "64m") as folder:
         database = folder / "iris.sqlite3"
