@@ -1,4 +1,4 @@
-"""Real faults made from outside a real Iris, for tests/api/test_log_faults*.py and
+"""Real faults made from outside a real Iris, for tests/api/test_log_{faults,outages,sigkill}.py and
 bench/log_faults.py: a small tmpfs, a folder turned read-only, a held SQLite write lock, and
 bursts of requests whose every answer (status, x-iris-request-id, arrival time) is kept, so
 that each answered request can be looked for in the log afterwards."""
@@ -61,14 +61,13 @@ def read_only(path: Path) -> Iterator[None]:
     the server must open its database afresh for each use (DATABASE_CONN_MAX_AGE=0)."""
     if os.geteuid() != 0:
         raise FaultUnavailable("bind mounts need root")
-    for args in (
-        ("mount", "--bind", str(path), str(path)),
-        ("mount", "-o", "remount,bind,ro", str(path)),
-    ):
-        done = _run(*args)
-        if done.returncode:
-            _run("umount", str(path)) if args[1] != "--bind" else None
-            raise FaultUnavailable(f"cannot make {path} read-only: {done.stderr.strip()}")
+    bound = _run("mount", "--bind", str(path), str(path))
+    if bound.returncode:
+        raise FaultUnavailable(f"cannot bind-mount {path}: {bound.stderr.strip()}")
+    made = _run("mount", "-o", "remount,bind,ro", str(path))
+    if made.returncode:
+        _run("umount", str(path))
+        raise FaultUnavailable(f"cannot make {path} read-only: {made.stderr.strip()}")
     try:
         yield
     finally:

@@ -1,6 +1,6 @@
 """Issue 12, observations 1, 2 and 7 against a real server: nested bodies cannot stop the
 log or slip past it, and a blob file cut short is repaired. (Disks and the database:
-test_log_disks.py; SIGKILL: test_log_sigkill.py.)"""
+test_log_outages.py; SIGKILL: test_log_sigkill.py.)"""
 
 import asyncio
 import hashlib
