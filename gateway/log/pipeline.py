@@ -311,20 +311,36 @@ class Writer:
             entry_id = waiting.entry.request_id if waiting.entry is not None else None
             if not complete or entry_id in unkept:
                 if waiting.slot is None and waiting.entry is not None:  # only in memory
-                    setaside.put(waiting.entry, "the database was unavailable at shutdown")
+                    self._keep_somewhere(waiting.entry)
                 continue
             for slot in (waiting.slot, waiting.provisional):
                 if slot is not None:
                     slot.segment.written()
+
+    def _keep_somewhere(self, entry: entries.Entry) -> None:
+        """An entry that is neither in the database nor on disk, at shutdown: set aside, or
+        else journaled without its images (small), or else named in the process log."""
+        reason = "the database was unavailable at shutdown"
+        if setaside.put(entry, reason):
+            return
+        try:
+            self.journal.append([entry.without_blobs(reason)])
+        except Exception:
+            log.error("log record %s lost at shutdown: %r", entry.request_id, entry.row)
 
     def _write(self, batch: list[entries.Entry]) -> tuple[bool, set[str]]:
         """Write the batch. Returns (False, …) only when drain's deadline passed during a
         lasting fault (the entries stay in the journal for the next start), and the ids of
         entries that could be neither written nor set aside (their journal slot is kept)."""
         pending, one_by_one, delay, unkept = list(batch), False, 0.25, set()
+        fault = None
         while pending:
             if time.monotonic() > self._give_up_at:
-                return False, unkept
+                if fault is not Fault.STORAGE_UNAVAILABLE:
+                    return False, unkept
+                # Shutting down with storage full: the rows at least, whatever their images.
+                pending = [e.without_blobs(f"{fault.value} at shutdown") for e in pending]
+                fault = None
             chunk = pending[:1] if one_by_one else pending
             try:
                 close_old_connections()

@@ -1,6 +1,7 @@
 """Entries that failed even degraded: kept whole on disk, counted, shown, and retried by
 `manage.py replay_failed`. One file per entry, under LOG_SPOOL_DIR/failed/."""
 
+import contextlib
 import logging
 import pickle
 from pathlib import Path
@@ -47,6 +48,8 @@ def put(entry: Entry, reason: str) -> bool:
         return True
     except Exception:
         log.exception("log record %s could not be set aside", name)
+        with contextlib.suppress(OSError):
+            (folder() / f"{name}.partial").unlink(missing_ok=True)
         return False
 
 
