@@ -1,10 +1,9 @@
-from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from gateway import log as request_log
-from gateway.log import blobs
+from gateway.log import blobs, health
 
 
 @require_GET
@@ -24,20 +23,9 @@ def healthz(request: HttpRequest) -> JsonResponse:
     except Exception as exc:
         checks["storage"] = f"error: {type(exc).__name__}"
     log = request_log.status()
-    checks["log"] = "ok" if not (problem := log_problem(log)) else f"error: {problem}"
+    checks["log"] = "ok" if not (problem := health.problem(log)) else f"error: {problem}"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks, "log_writer": log},
         status=200 if healthy else 503,
     )
-
-
-def log_problem(log: dict) -> str:
-    """Why records are not being written, or "" (set-aside records are shown, not fatal)."""
-    if log["writer_alive"] is False:
-        return "the log writer is not running"
-    if log["waiting_for"]:
-        return f"log writes are waiting: {log['waiting_for']}"
-    if log["oldest_unwritten_seconds"] > settings.LOG_HEALTH_MAX_AGE_SECONDS:
-        return f"the oldest unwritten log record is {log['oldest_unwritten_seconds']:.0f} s old"
-    return ""

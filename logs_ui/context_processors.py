@@ -1,7 +1,7 @@
 from django.http import HttpRequest
 
 from gateway import log as request_log
-from gateway.views import log_problem
+from gateway.log import health
 
 
 def log_health(request: HttpRequest) -> dict:
@@ -10,4 +10,4 @@ def log_health(request: HttpRequest) -> dict:
     if not (user and user.is_authenticated):
         return {}
     status = request_log.status()
-    return {"log_problem": log_problem(status), "log_set_aside": status["set_aside"]}
+    return {"log_problem": health.problem(status), "log_set_aside": status["set_aside"]}

@@ -30,12 +30,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections
 
-from gateway.log import blobs, replay, setaside
+from gateway.log import blobs, health, replay, setaside
 from gateway.log import entry as entries
 from gateway.log.faults import Fault, classify
 from gateway.log.journal import Journal, Slot
 from gateway.log.record import Record
-from gateway.redact import scrub_text
 
 log = logging.getLogger(__name__)
 
@@ -63,15 +62,6 @@ class Waiting:
         return self.slot.length if self.slot is not None else self.nbytes
 
 
-class Stats:
-    def __init__(self) -> None:
-        self.written = self.degraded = self.set_aside = self.replayed = 0
-        self.unjournaled = 0  # entries held only in memory because the journal failed
-        self.loop_restarts = self.errors = 0
-        self.last_error = ""
-        self.fault = ""  # the fault the database thread is waiting out, if any
-
-
 class Writer:
     def __init__(self) -> None:
         self._inbox: collections.deque[tuple[float, Record, bool]] = collections.deque()
@@ -88,7 +78,7 @@ class Writer:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()  # start and drain, never put
         self.journal: Journal | None = None
-        self.stats = Stats()
+        self.stats = health.Stats()
 
     # --- the event loop's side ------------------------------------------------------------
 
@@ -407,11 +397,10 @@ class Writer:
         except Exception:
             log.exception("log retention purge failed; retrying in an hour")
 
-    # --- what healthz shows ---------------------------------------------------------------
+    # --- what healthz shows (gateway/log/health.py) ---------------------------------------
 
     def _error(self, message: str) -> None:
-        self.stats.errors += 1
-        self.stats.last_error = scrub_text(message)[:500]
+        self.stats.error(message)
 
     def status(self) -> dict:
         with self._cond:
@@ -420,23 +409,13 @@ class Writer:
             queued_bytes = self._queued_bytes
         with contextlib.suppress(IndexError):  # emptied meanwhile
             oldest.append(self._inbox[0][0])
-        stats = self.stats
-        return {
-            "writer_alive": all(t.is_alive() for t in self._threads) if self._threads else None,
-            "queue_records": self._puts - self._done,
-            "queue_bytes": queued_bytes,
-            "oldest_unwritten_seconds": round(time.monotonic() - min(oldest), 3) if oldest else 0,
-            "waiting_for": stats.fault or None,
-            "journal_backlog_bytes": Journal.backlog_bytes(settings.LOG_SPOOL_DIR),
-            "set_aside": setaside.count(),
-            "written": stats.written,
-            "degraded": stats.degraded,
-            "replayed": stats.replayed,
-            "unjournaled": stats.unjournaled,
-            "loop_restarts": stats.loop_restarts,
-            "errors": stats.errors,
-            "last_error": stats.last_error or None,
-        }
+        return health.report(
+            self.stats,
+            alive=all(t.is_alive() for t in self._threads) if self._threads else None,
+            unwritten=self._puts - self._done,
+            queued_bytes=queued_bytes,
+            oldest=min(oldest) if oldest else None,
+        )
 
 
 _JOURNAL_DONE = Waiting(None, None, 0.0, 0)  # the journal thread has stopped: nothing follows

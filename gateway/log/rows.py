@@ -7,15 +7,12 @@ Pure functions of the record; run in the log writer's threads, never on the requ
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import orjson
 
 from gateway.chat import Chat
 from gateway.log.blobs import BlobData
-
-if TYPE_CHECKING:
-    from gateway.log.record import Record
+from gateway.log.record import Record
 
 _PREVIEW = 300
 _SEARCHED = 20_000
@@ -187,35 +184,6 @@ def summary_fields(r: Record) -> dict:
     )
 
 
-# What summary_fields() fills: each capped or checked, so a row of them cannot be refused.
-SUMMARY_FIELDS = frozenset(
-    (
-        "request_id",
-        "created_at",
-        "api_key_id",
-        "provider",
-        "provider_slug",
-        "model",
-        "trace_id",
-        "path",
-        "upstream_url",
-        "status_code",
-        "error_type",
-        "error_message",
-        "is_stream",
-        "chunk_count",
-        "latency_ms",
-        "ttft_ms",
-        "prompt_tokens",
-        "completion_tokens",
-        "total_tokens",
-        "image_count",
-        "prompt",
-        "prompt_version",
-    )
-)
-
-
 def full_fields(r: Record) -> dict:
     """Every field of the row; may raise on a record no row can hold as it is."""
     return dict(
@@ -247,3 +215,7 @@ def clean_json(value):
 def _count(value: object) -> int | None:
     """A token count as the column takes it; an upstream's odd value is dropped, not fatal."""
     return value if isinstance(value, int) and 0 <= value < 2**31 else None
+
+
+# What summary_fields() fills: each capped or checked, so a row of them cannot be refused.
+SUMMARY_FIELDS = frozenset(summary_fields(Record(path="", request_headers={})))
