@@ -157,15 +157,16 @@ def scrub(error: GatewayError, record: Record, target: Target | None) -> None:
     """Mask the target's credentials in an upstream error, should a provider ever echo one
     back: the client's own key too, for it must not reach the log. Any user:password@ of a
     URL in the message goes too (a driver's or a library's error may quote one)."""
-    error.message = redact.scrub_text(error.message)
-    if record.response_body:
-        record.response_body = redact.scrub_json(record.response_body)
     secrets = target.secrets() if target else []
-    if not secrets:
-        return
-    error.message = crypto.mask_all(error.message, secrets)
+    error.message = redact.scrub_text(error.message)
+    if secrets:
+        error.message = crypto.mask_all(error.message, secrets)
     if record.response_body:
-        record.response_body = crypto.mask_all_json(record.response_body, secrets)
+        try:
+            body = redact.scrub_json(record.response_body)
+            record.response_body = crypto.mask_all_json(body, secrets) if secrets else body
+        except (RecursionError, TypeError, ValueError):  # nested too deep to walk or encode
+            record.response_body = {"_degraded": "the upstream's body was nested too deep"}
 
 
 async def _from_headers(request: HttpRequest) -> Target:

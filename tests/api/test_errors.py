@@ -242,3 +242,34 @@ def test_a_client_that_hangs_up_before_the_answer_is_logged(iris, upstream):
     [log] = iris.find_logs(trace_id=trace, timeout=10)
     assert (log["status_code"], log["error_type"]) == (499, "client_disconnected")
     assert log["model"] == "slow" and log["latency_ms"] < 3000
+
+
+def _deeply_nested_error(depth: int) -> bytes:
+    return b'{"error": {"message": "bad", "x": ' + b"[" * depth + b"]" * depth + b"}}"
+
+
+def test_an_upstream_error_nested_too_deep_still_answers_in_openai_shape(iris):
+    """An upstream's 400 with a body nested 300 and 1,000 levels deep: the masking of secrets
+    in it must not turn it into a bare 500 (orjson stops at 255 levels, Python at ~1,000)."""
+    from tests.fakes.server import FakeServer, Reply
+
+    for depth in (300, 1000):
+        body = _deeply_nested_error(depth)
+        with FakeServer(lambda request, body=body: Reply(400, body)) as upstream:
+            response = httpx.post(
+                f"{iris.url}/v1/chat/completions",
+                headers=iris.headers(
+                    **{
+                        "x-portkey-provider": "openai",
+                        "x-portkey-custom-host": f"{upstream.url}/v1",
+                        "authorization": "Bearer sk-deep",
+                    }
+                ),
+                json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]},
+            )
+        assert response.status_code == 400, response.text
+        assert response.json()["error"]["message"]
+        log = iris.log(response.headers["x-iris-request-id"])
+        assert log["status_code"] == 400
+        kept = json.dumps(log["response_body"])  # placeholder, or cut by the log's depth limit
+        assert "nested too deep" in kept
