@@ -41,7 +41,10 @@ async def fetch_image(img: Image, *, budget: http.ByteBudget | None = None) -> N
         img.error = f"fetch failed: {exc}"
         return
     try:
-        img.describe(fetched.data)
+        if len(fetched.data) > settings.GATEWAY_THREAD_BODY_BYTES:  # Pillow's header reads
+            await asyncio.to_thread(img.describe, fetched.data)  # grow with some formats
+        else:
+            img.describe(fetched.data)
     except ImageError as exc:
         # Keep the bytes anyway: the logs UI offers them for download.
         img.data, img.mime = fetched.data, "application/octet-stream"

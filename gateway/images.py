@@ -76,7 +76,7 @@ class Image:
     @property
     def payload_base64(self) -> str:
         """The payload as base64 text, encoded once: the log recognises it in what was sent
-        upstream by identity (gateway/logrows.py), without encoding or searching again."""
+        upstream by identity (gateway/log/rows.py), without encoding or searching again."""
         payload = self.payload
         if self.encoded is None or self.encoded[0] is not payload:
             self.encoded = (payload, pybase64.b64encode(payload).decode("ascii"))

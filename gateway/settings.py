@@ -142,6 +142,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_LOCKOUT_MINUTES)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True  # a successful login forgets the pair's earlier failures
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_CLIENT_IP_CALLABLE = "logs_ui.access.client_ip"
 AXES_DISABLE_ACCESS_LOG = True  # failures are counted; successful logins need no table
 
 # --- database ------------------------------------------------------------------

@@ -49,3 +49,9 @@ def viewer_required(view: Callable) -> Callable:
         return _refusal(request, request.user) or view(request, *args, **kwargs)
 
     return wraps(view)(wrapper)
+
+
+def client_ip(request) -> str | None:
+    """The address login throttling counts (django-axes): REMOTE_ADDR only, never a header a
+    client can set (axes would read X-Forwarded-For were django-ipware ever installed)."""
+    return request.META.get("REMOTE_ADDR")

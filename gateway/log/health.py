@@ -1,12 +1,12 @@
 """What /healthz and the logs UI's banner say of the log writer."""
 
+import errno
 import time
 
 from django.conf import settings
 
 from gateway.log import setaside
 from gateway.log.journal import Journal
-from gateway.redact import scrub_text
 
 
 class Stats:
@@ -19,9 +19,25 @@ class Stats:
         self.last_error = ""
         self.fault = ""  # the fault the database thread is waiting out, if any
 
-    def error(self, message: str) -> None:
+    def error(self, what: str, exc: BaseException) -> None:
+        """Count an error; healthz (which needs no login) shows what failed and the error's
+        kind and code, never its text (paths, host names): that goes to the process log."""
         self.errors += 1
-        self.last_error = scrub_text(message)[:500]  # healthz needs no login: no user:pass@
+        self.last_error = f"{what}: {describe(exc)}"[:300]
+
+
+def describe(exc: BaseException) -> str:
+    """An exception's class and, where it has one, its code: "OSError ENOSPC",
+    "OperationalError SQLITE_FULL", "OperationalError SQLSTATE 08006"."""
+    text = type(exc).__name__
+    cause = exc.__cause__ or exc
+    if isinstance(cause, OSError) and cause.errno in errno.errorcode:
+        return f"{text} {errno.errorcode[cause.errno]}"
+    if name := getattr(cause, "sqlite_errorname", None):
+        return f"{text} {name}"
+    if sqlstate := getattr(cause, "sqlstate", None):
+        return f"{text} SQLSTATE {sqlstate}"
+    return text
 
 
 def report(

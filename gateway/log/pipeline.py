@@ -41,7 +41,8 @@ log = logging.getLogger(__name__)
 _PURGE_EVERY = 3600.0  # seconds between retention purges (LOG_RETENTION_DAYS)
 _REPLAY_EVERY = 30.0  # seconds between looks for journals that dead processes left
 _RETRY_MAX = 5.0  # longest wait between two tries of a batch while a fault lasts
-_JOURNAL_BATCH = 1000  # records journaled at once
+_JOURNAL_BATCH = 1000  # records journaled at once, at most ...
+_JOURNAL_BYTES = 32 * 1024 * 1024  # ... and about this many bytes of images
 
 
 @dataclass
@@ -163,7 +164,7 @@ class Writer:
                 return
             except BaseException as exc:  # noqa: BLE001 - the writer must not die
                 self.stats.loop_restarts += 1
-                self._error(f"{threading.current_thread().name} restarted after {exc!r}")
+                self._error(f"{threading.current_thread().name} restarted", exc)
                 log.exception("log writer loop failed; restarting it")
                 time.sleep(0.5)
 
@@ -174,9 +175,11 @@ class Writer:
             self._wake_journal.wait(settings.LOG_FSYNC_SECONDS)
             self._wake_journal.clear()
             stopping = self._stop.is_set()
-            batch = []
-            while self._inbox and len(batch) < _JOURNAL_BATCH:
+            batch, image_bytes = [], 0
+            while self._inbox and len(batch) < _JOURNAL_BATCH and image_bytes < _JOURNAL_BYTES:
                 batch.append(self._inbox.popleft())
+                chat = batch[-1][1].chat
+                image_bytes += sum(img.size for img in chat.images) if chat else 0
             if batch:
                 prepared = [(since, entries.prepare(r), p) for since, r, p in batch]
                 try:
@@ -201,12 +204,12 @@ class Writer:
             for _, entry, _ in batch:
                 entry.blobs = blobs.write_ahead(entry.blobs)
         except Exception as exc:  # storage full: the entries left carry their image bytes
-            self._error(f"image files could not be written ahead: {exc}")
+            self._error("image files could not be written ahead", exc)
         try:
             slots = self.journal.append([e for _, e, _ in batch], [p for _, _, p in batch])
         except Exception as exc:  # disk full, spool folder unwritable
             self.stats.unjournaled += sum(1 for _, _, p in batch if not p)
-            self._error(f"the journal could not be written: {exc}")
+            self._error("the journal could not be written", exc)
         self._hand_over([(s, e, p, slot) for (s, e, p), slot in zip(batch, slots, strict=True)])
 
     def _hand_over(self, batch: list[tuple[float, entries.Entry, bool, Slot | None]]) -> None:
@@ -288,7 +291,7 @@ class Writer:
                 loaded.append(waiting.load())
             except Exception as exc:  # the journal file went bad under us
                 pinned.add(id(waiting))
-                self._error(f"a journaled record could not be read back: {exc}")
+                self._error("a journaled record could not be read back", exc)
         complete, unkept = self._write(loaded)
         with self._cond:
             for waiting in batch:
@@ -372,7 +375,7 @@ class Writer:
         if self.stats.fault != fault.value:
             log.warning("log writes wait: %s (%s)", fault.value, exc)
         self.stats.fault = fault.value
-        self._error(f"{fault.value}: {type(exc).__name__}: {exc}")
+        self._error(fault.value, exc)
 
     def _replay_abandoned(self) -> None:
         """Write what stopped processes left: journals, and spool files of older versions."""
@@ -385,7 +388,7 @@ class Writer:
             self.stats.replayed += replay.legacy_spool(write)
             self.stats.replayed += replay.abandoned_journals(self.journal, write)
         except Exception as exc:
-            self._error(f"replaying journals failed: {exc}")
+            self._error("replaying journals failed", exc)
             log.exception("replaying journals failed; retrying later")
 
     def _purge(self) -> None:
@@ -399,8 +402,9 @@ class Writer:
 
     # --- what healthz shows (gateway/log/health.py) ---------------------------------------
 
-    def _error(self, message: str) -> None:
-        self.stats.error(message)
+    def _error(self, what: str, exc: BaseException) -> None:
+        log.warning("log writer: %s: %s", what, exc)
+        self.stats.error(what, exc)
 
     def status(self) -> dict:
         with self._cond:
