@@ -199,3 +199,21 @@ def iris(tmp_path_factory):
     server = IrisServer(tmp_path_factory.mktemp("iris")).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def quick_log(settings, tmp_path, blob_dir):
+    """The log writer without its lingering, its spool in the test's folder."""
+    settings.LOG_SPOOL_DIR = tmp_path / "spool"
+    settings.LOG_FLUSH_SECONDS = 0.01
+    settings.LOG_FSYNC_SECONDS = 0.01
+
+
+@pytest.fixture
+def writer():
+    """A log writer of the test's own, drained at the end."""
+    from gateway.log.pipeline import Writer
+
+    w = Writer()
+    yield w
+    w.drain(timeout=5)

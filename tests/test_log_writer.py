@@ -6,39 +6,22 @@ disk). tests/api/test_log_faults.py does the same to a real server, with real fa
 """
 
 import errno
-import hashlib
 import threading
-import time
 
 import pytest
 from django.core.management import call_command
 from django.db import OperationalError
 
-from gateway.log import blobs, faults, journal, setaside
 from gateway.log import entry as entries
-from gateway.log.blobs import StorageUnavailable
+from gateway.log import faults, setaside
 from gateway.log.entry import prepare
 from gateway.log.journal import Journal
 from gateway.log.pipeline import Writer
-from gateway.models import Blob, LogImage, RequestLog, blob_name
-from tests.conftest import SHARED_IMAGES, png_bytes
+from gateway.models import Blob, LogImage, RequestLog
+from tests.conftest import png_bytes
 from tests.test_log_rows import record_with_image
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _quick(settings, tmp_path, blob_dir):
-    settings.LOG_SPOOL_DIR = tmp_path / "spool"
-    settings.LOG_FLUSH_SECONDS = 0.01
-    settings.LOG_FSYNC_SECONDS = 0.01
-
-
-@pytest.fixture
-def writer():
-    w = Writer()
-    yield w
-    w.drain(timeout=5)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_log")]
 
 
 class Outage:
@@ -232,89 +215,6 @@ def test_a_blob_storage_fault_is_waited_out(monkeypatch, writer):
     assert LogImage.objects.get().blob_id is not None
 
 
-def test_a_dead_process_journal_is_replayed_once(settings, writer):
-    dead = Journal(settings.LOG_SPOOL_DIR)
-    written, lost = (
-        record_with_image(png_bytes(), "written"),
-        record_with_image(png_bytes(), "lost"),
-    )
-    dead.append([prepare(written), prepare(lost)])
-    entries.save([prepare(written)])  # it died after writing one of them
-    dead._lock_file.close()  # as the kernel does when a process dies
-    writer.put(record_with_image(png_bytes(), "new"))
-    writer.flush(timeout=10)
-    assert previews() == ["lost", "new", "written"]
-    assert writer.status()["replayed"] == 2  # both read back, the one already written skipped
-    assert not list((settings.LOG_SPOOL_DIR / "journal").glob(f"{dead.folder.name}*"))
-
-
-def test_a_live_process_journal_is_left_alone(settings, writer):
-    alive = Journal(settings.LOG_SPOOL_DIR)
-    alive.append([prepare(record_with_image(png_bytes(), "theirs"))])
-    writer.put(record_with_image(png_bytes(), "ours"))
-    writer.flush(timeout=10)
-    assert previews() == ["ours"]
-    assert list(alive.folder.glob("*.seg"))
-    alive.close()
-
-
-def test_a_torn_journal_tail_is_skipped(settings):
-    dead = Journal(settings.LOG_SPOOL_DIR)
-    dead.append([prepare(record_with_image(png_bytes(), "whole"))])
-    with open(dead.segment.path, "ab") as f:
-        f.write(b"\x00\x00\x10\x00partial")  # a kill mid-append
-    [entry] = journal.read_segment(dead.segment.path, set(), journal.Unreadable())
-    assert entry.row["prompt_preview"] == "whole" and entry.replayed
-
-
-def test_an_incomplete_blob_is_repaired_when_its_bytes_pass_again(blob_dir):
-    photo = png_bytes(size=(300, 300), color=(5, 6, 7))
-    sha = hashlib.sha256(photo).hexdigest()
-    path = blob_dir / blob_name(sha)
-    path.parent.mkdir(parents=True)
-    path.write_bytes(photo[:100])  # cut short by a full disk
-    Blob.objects.create(sha256=sha, mime="image/png", size=len(photo))
-    entries.save_records([record_with_image(photo)])
-    assert path.read_bytes() == photo
-
-
-def test_a_blob_write_cut_short_leaves_no_file(monkeypatch, blob_dir):
-    photo = png_bytes(size=(30, 30))
-
-    class FullDisk:
-        def __init__(self, *a, **k):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def write(self, data):
-            raise OSError(errno.ENOSPC, "No space left on device")
-
-    monkeypatch.setattr("builtins.open", FullDisk)
-    with pytest.raises(StorageUnavailable):
-        entries.save_records([record_with_image(photo)])
-    monkeypatch.undo()
-    assert not [p for p in blob_dir.rglob("*") if p.is_file()]
-
-
-def test_past_the_blob_quota_images_are_proxied_but_not_stored(monkeypatch, settings):
-    settings.IRIS_BLOB_QUOTA_BYTES = 1000
-    monkeypatch.setattr(blobs.quota, "used", None)
-    small = png_bytes(size=(2, 2))
-    big = (SHARED_IMAGES / "chelsea.png").read_bytes()
-    assert len(small) < 1000 < len(big)
-    entries.save_records([record_with_image(small, "small"), record_with_image(big, "big")])
-    by_text = {log.prompt_preview: log for log in RequestLog.objects.all()}
-    assert by_text["small"].images.get().blob_id and not by_text["small"].degraded
-    image = by_text["big"].images.get()
-    assert image.blob_id is None
-    assert "quota of 1000 bytes reached" in image.error and "quota" in by_text["big"].degraded
-
-
 def test_healthz_answers_503_while_records_wait_and_the_pages_say_why(
     monkeypatch, client, admin_user
 ):
@@ -336,73 +236,6 @@ def test_healthz_answers_503_while_records_wait_and_the_pages_say_why(
     assert client.get("/healthz").status_code == 200
     setaside.put(prepare(record_with_image(png_bytes(), "aside")), "refused")
     assert "1 log record set aside" in client.get("/logs/prompts/").content.decode()
-
-
-def _died(journal_: Journal) -> None:
-    journal_._lock_file.close()  # as the kernel does when a process dies
-
-
-def test_a_provisional_record_is_replayed_only_without_its_final_version(settings, writer):
-    dead = Journal(settings.LOG_SPOOL_DIR)
-    finished = record_with_image(png_bytes(), "snapshot taken")
-    cut_short = record_with_image(png_bytes(), "killed during the snapshot")
-    dead.append([prepare(finished), prepare(cut_short)], [True, True])
-    dead.append([prepare(finished)])
-    _died(dead)
-    writer.start()
-    assert writer.flush(timeout=10)
-    for _ in range(100):
-        if RequestLog.objects.count() == 2:
-            break
-        time.sleep(0.05)
-    logs = {log.prompt_preview: log for log in RequestLog.objects.all()}
-    assert set(logs) == {"snapshot taken", "killed during the snapshot"}
-    assert not logs["snapshot taken"].degraded
-    assert "before its URL images were fetched" in logs["killed during the snapshot"].degraded
-
-
-def test_a_journal_record_that_cannot_be_read_back_is_kept_not_deleted(settings, writer):
-    dead = Journal(settings.LOG_SPOOL_DIR)
-    dead.append([prepare(record_with_image(png_bytes(), "readable"))])
-    with open(dead.segment.path, "ab") as f:
-        f.write(journal._HEADER.pack(5, 0, b"x" * 32) + b"oops!")
-    _died(dead)
-    writer.start()
-    for _ in range(100):
-        if RequestLog.objects.exists() and setaside.count():
-            break
-        time.sleep(0.05)
-    assert previews() == ["readable"]
-    [kept] = setaside.folder().glob("*.seg")
-    assert kept.read_bytes() == b"oops!"
-
-
-def test_spool_files_of_the_version_before_the_journal_are_written(settings, writer):
-    import pickle
-    import sys
-    import types
-
-    from gateway.log import record as record_module
-
-    old = types.ModuleType("gateway.capture")  # where Record lived before the journal
-    old.Record = record_module.Record
-    sys.modules["gateway.capture"] = old
-    try:
-        record_module.Record.__module__ = "gateway.capture"
-        settings.LOG_SPOOL_DIR.mkdir(parents=True)
-        spooled = [record_with_image(png_bytes(), "from the old spool")]
-        (settings.LOG_SPOOL_DIR / "1-a.pickle").write_bytes(pickle.dumps(spooled))
-    finally:
-        record_module.Record.__module__ = "gateway.log.record"
-        del sys.modules["gateway.capture"]
-    assert b"gateway.capture" in (settings.LOG_SPOOL_DIR / "1-a.pickle").read_bytes()
-    writer.start()
-    for _ in range(100):
-        if RequestLog.objects.exists():
-            break
-        time.sleep(0.05)
-    assert previews() == ["from the old spool"]
-    assert not list(settings.LOG_SPOOL_DIR.glob("*.pickle*"))
 
 
 def test_flush_says_when_it_gave_up(monkeypatch, writer):
@@ -459,25 +292,3 @@ def test_a_full_sqlite_database_is_a_fault_that_heals(monkeypatch, writer):
     full.clear()
     assert writer.flush(timeout=15)
     assert not RequestLog.objects.get(request_id=big.request_id).degraded
-
-
-def test_image_files_are_written_ahead_and_the_journal_keeps_no_image_bytes(
-    monkeypatch, blob_dir, writer
-):
-    journaled = []
-    real_append = Journal.append
-
-    def append(self, batch, provisional=None):
-        journaled.extend(batch)
-        return real_append(self, batch, provisional)
-
-    monkeypatch.setattr(Journal, "append", append)
-    photo = png_bytes(size=(40, 40), color=(9, 9, 9))
-    writer.put(record_with_image(photo, "ahead"))
-    assert writer.flush(timeout=10)
-    [entry] = journaled
-    [blob] = entry.blobs.values()
-    assert blob.data is None and blob.size == len(photo)
-    sha = hashlib.sha256(photo).hexdigest()
-    assert (blob_dir / blob_name(sha)).read_bytes() == photo
-    assert Blob.objects.get(pk=sha).size == len(photo)
