@@ -8,7 +8,7 @@ import asyncio
 
 from django.conf import settings
 
-from gateway import http
+from gateway import http, offload
 from gateway.images import Image, ImageError
 
 
@@ -41,10 +41,8 @@ async def fetch_image(img: Image, *, budget: http.ByteBudget | None = None) -> N
         img.error = f"fetch failed: {exc}"
         return
     try:
-        if len(fetched.data) > settings.GATEWAY_THREAD_BODY_BYTES:  # Pillow's header reads
-            await asyncio.to_thread(img.describe, fetched.data)  # grow with some formats
-        else:
-            img.describe(fetched.data)
+        # Pillow's header reads grow with some formats (a GIF's frames are counted).
+        await offload.by_size(len(fetched.data), img.describe, fetched.data)
     except ImageError as exc:
         # Keep the bytes anyway: the logs UI offers them for download.
         img.data, img.mime = fetched.data, "application/octet-stream"

@@ -19,6 +19,7 @@ import ipaddress
 import socket
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
 
@@ -261,23 +262,29 @@ async def _follow(url: URL, max_bytes: int, budget: ByteBudget | None) -> Fetche
                 raise FetchError(f"HTTP {response.status} from {url.host}")
             if (response.content_length or 0) > max_bytes:
                 raise FetchError(f"too large ({response.content_length} bytes; limit {max_bytes})")
-            body = await _read_capped(response, max_bytes, budget)
+            body = await read_capped(response, max_bytes, budget)
             return Fetched(body, response.headers.get("content-type", ""), str(url))
     raise FetchError(f"too many redirects (limit {settings.GATEWAY_IMAGE_FETCH_MAX_REDIRECTS})")
 
 
-async def _read_capped(
-    response: aiohttp.ClientResponse, max_bytes: int, budget: ByteBudget | None
+async def read_capped(
+    response: aiohttp.ClientResponse,
+    max_bytes: int,
+    budget: ByteBudget | None = None,
+    too_large: Callable[[], Exception] | None = None,
 ) -> bytes:
-    """The body, counted as it is decompressed and read: a small gzip cannot grow past the
-    caps. Bytes of a failed read go back to the budget."""
+    """The body, counted as it is decompressed and read (aiohttp inflates in bounded steps as
+    we read): a small gzip cannot grow past the caps. Past max_bytes, too_large() is raised.
+    Bytes of a failed read go back to the budget."""
     pieces: list[bytes] = []
     size = 0
     try:
-        async for piece in response.content.iter_chunked(65536):
+        async for piece in response.content.iter_chunked(256 * 1024):
             size += len(piece)
             if size > max_bytes:
-                raise FetchError(f"too large (over {max_bytes} bytes)")
+                raise (
+                    too_large() if too_large else FetchError(f"too large (over {max_bytes} bytes)")
+                )
             if budget is not None:
                 budget.take(len(piece))
             pieces.append(piece)

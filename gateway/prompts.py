@@ -385,7 +385,6 @@ def store_image(data: bytes) -> Blob:
 
     image = Image(message=0, part=0, origin="base64")
     image.describe(data)  # ImageError when these bytes are no image
-    meta = blobs.BlobData(data, image.mime, image.width, image.height, image.frames)
-    new_rows, _ = blobs.store({image.sha256: meta})
+    new_rows, _ = blobs.store({image.sha256: blobs.BlobData.of(image)})
     Blob.objects.bulk_create(new_rows, ignore_conflicts=True)
     return Blob.objects.get(pk=image.sha256)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from yarl import URL
 
-from gateway import crypto, fetching, http, providers, redact, shutdown
+from gateway import crypto, fetching, http, offload, providers, redact, shutdown
 from gateway import log as request_log
 from gateway.chat import Chat
 from gateway.errors import GatewayError
@@ -92,9 +92,7 @@ async def build_request(provider: ModuleType, chat: Chat, target: Target) -> Ups
     """provider.build_request, in a thread for big images: their base64, the JSON around it and
     Bedrock's SigV4 hash of it all grow with them. Small requests inline (a hop is ~50 µs)."""
     size = len(chat.raw) + sum(len(img.payload) for img in chat.images)
-    if size > settings.GATEWAY_THREAD_BODY_BYTES:
-        return await asyncio.to_thread(provider.build_request, chat, target)
-    return provider.build_request(chat, target)
+    return await offload.by_size(size, provider.build_request, chat, target)
 
 
 async def relay(
@@ -312,17 +310,10 @@ async def _read(response: aiohttp.ClientResponse) -> bytes:
     """The whole upstream answer, up to GATEWAY_MAX_RESPONSE_BYTES counted as it is read (and
     decompressed: aiohttp inflates in bounded steps as we read, so a gzip bomb stops here)."""
     limit = settings.GATEWAY_MAX_RESPONSE_BYTES
-    pieces: list[bytes] = []
-    size = 0
     try:
         if (response.content_length or 0) > limit:
             raise _too_large(limit)
-        async for piece in response.content.iter_chunked(256 * 1024):
-            size += len(piece)
-            if size > limit:
-                raise _too_large(limit)
-            pieces.append(piece)
-        return b"".join(pieces)
+        return await http.read_capped(response, limit, too_large=lambda: _too_large(limit))
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise transport_error(exc) from None
     finally:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import auth, proxy, targets
+from gateway import auth, offload, proxy, targets
 from gateway import log as request_log
 from gateway.chat import Chat, parse_chat
 from gateway.errors import GatewayError
@@ -31,9 +31,8 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
 
 
 async def client_body(request: HttpRequest, record: request_log.Record) -> bytes:
-    if int(request.headers.get("content-length") or 0) > settings.GATEWAY_THREAD_BODY_BYTES:
-        return await asyncio.to_thread(read_body, request)  # a big body sits in a file
-    return read_body(request)
+    size = int(request.headers.get("content-length") or 0)
+    return await offload.by_size(size, read_body, request)  # a big body sits in a file
 
 
 async def proxy_path(
@@ -91,9 +90,7 @@ async def _parse_chat(raw: bytes) -> Chat:
         "max_depth": settings.GATEWAY_MAX_JSON_DEPTH,
         "max_images": settings.GATEWAY_MAX_IMAGES_PER_REQUEST,
     }
-    if len(raw) > settings.GATEWAY_THREAD_BODY_BYTES:
-        return await asyncio.to_thread(parse_chat, raw, **limits)
-    return parse_chat(raw, **limits)
+    return await offload.by_size(len(raw), parse_chat, raw, **limits)
 
 
 def read_body(request: HttpRequest) -> bytes:

@@ -17,6 +17,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db.models import Sum
 
+from gateway.images import Image
 from gateway.models import Blob, blob_name
 
 
@@ -36,6 +37,10 @@ class BlobData:
     frames: int = 1
     exif_orientation: int | None = None
     size: int = -1
+
+    @classmethod
+    def of(cls, img: Image) -> BlobData:
+        return cls(img.data, img.mime, img.width, img.height, img.frames, img.exif_orientation)
 
     def __post_init__(self) -> None:
         if self.size < 0:

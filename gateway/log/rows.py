@@ -125,14 +125,7 @@ def _map_strings(value, change):
 def blobs(record: Record) -> dict[str, BlobData]:
     """The bytes of each image of the record, by SHA-256."""
     return {
-        img.sha256: BlobData(
-            data=img.data,
-            mime=img.mime,
-            width=img.width,
-            height=img.height,
-            frames=img.frames,
-            exif_orientation=img.exif_orientation,
-        )
+        img.sha256: BlobData.of(img)
         for img in (record.chat.images if record.chat else ())
         if img.data
     }

@@ -44,6 +44,17 @@ def fault_or_skip():
         pytest.skip(str(exc))
 
 
+def on_small_disk(tmp_path, fs, **env: str) -> IrisServer:
+    """A server whose blobs and journal live on the small tmpfs `fs`, its database beside."""
+    return IrisServer(
+        tmp_path,
+        DATABASE_URL=f"sqlite:///{tmp_path / 'iris.sqlite3'}",
+        BLOB_STORAGE_DIR=str(fs / "blobs"),
+        LOG_SPOOL_DIR=str(fs / "spool"),
+        **env,
+    ).start()
+
+
 def answered(answers) -> set[str]:
     return {a.request_id for a in answers if a.status is not None}
 
@@ -52,14 +63,8 @@ def answered(answers) -> set[str]:
 def test_blob_and_journal_disk_full_mid_burst_then_freed_loses_nothing(tmp_path, fake_openai):
     upstream = f"{fake_openai.url}/v1"
     with fault_or_skip(), tmpfs(tmp_path / "fs", "2m") as fs:
-        server = IrisServer(
-            tmp_path,
-            DATABASE_URL=f"sqlite:///{tmp_path / 'iris.sqlite3'}",
-            BLOB_STORAGE_DIR=str(fs / "blobs"),
-            LOG_SPOOL_DIR=str(fs / "spool"),
-            # Batches linger 1 s, as behind a slow database: the journal writes first.
-            LOG_FLUSH_SECONDS="1.0",
-        ).start()
+        # Batches linger 1 s, as behind a slow database: the journal writes first.
+        server = on_small_disk(tmp_path, fs, LOG_FLUSH_SECONDS="1.0")
         try:
             # Nearly full: 16 distinct photos (830 KB of blobs) cannot all be stored.
             filler = fill(fs, leave=200_000)
@@ -106,13 +111,7 @@ def test_sigterm_while_the_disk_is_full_then_a_restart_with_space_loses_nothing(
     written (degraded, without their images: the database works) before the exit."""
     upstream = f"{fake_openai.url}/v1"
     with fault_or_skip(), tmpfs(tmp_path / "fs", "2m") as fs:
-        server = IrisServer(
-            tmp_path,
-            DATABASE_URL=f"sqlite:///{tmp_path / 'iris.sqlite3'}",
-            BLOB_STORAGE_DIR=str(fs / "blobs"),
-            LOG_SPOOL_DIR=str(fs / "spool"),
-            LOG_DRAIN_SECONDS="2",
-        ).start()
+        server = on_small_disk(tmp_path, fs, LOG_DRAIN_SECONDS="2")
         try:
             filler = fill(fs, leave=100_000)
             bodies = [image_body(img, f"kept {i}") for i, img in enumerate(photo_variants(16))]
