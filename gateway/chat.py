@@ -36,6 +36,13 @@ class Chat:
         options = self.body.get("stream_options") or {}
         return bool(isinstance(options, dict) and options.get("include_usage"))
 
+    def set_model(self, model: str) -> None:
+        """Rename the model in the parsed body and in the bytes (OpenAI-shaped providers send
+        chat.raw as is): the raw body is parsed again, so its images stay exactly as sent."""
+        body = orjson.loads(self.raw)
+        body["model"] = self.body["model"] = model
+        self.raw = orjson.dumps(body)
+
     def image(self, message: int, part: int) -> Image:
         for img in self.images:
             if img.message == message and img.part == part:

@@ -51,7 +51,7 @@ class Image:
 
     message: int
     part: int
-    origin: str  # "base64" | "url"
+    origin: str  # "base64" | "url" | "file" (a multipart upload)
     detail: str | None = None
     url: str | None = None  # the original URL, for URL images
     data_uri_prefix: str = ""  # "data:image/png;base64," as the client wrote it
@@ -67,6 +67,10 @@ class Image:
     # What is sent upstream when the provider refuses the original format (see convert()).
     converted: tuple[bytes, str] | None = None
     encoded: tuple[bytes, str] | None = None  # (payload, its base64), see payload_base64
+    # "input" (a chat image, an image to edit), "mask" (an edit's mask), "output" (an image
+    # the model made) or "partial" (one streamed while it was made).
+    role: str = "input"
+    partial_index: int | None = None  # a partial image: which one, while output `part` was made
 
     @property
     def payload(self) -> bytes:

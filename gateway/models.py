@@ -293,7 +293,10 @@ class RequestLog(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True)
     completion_tokens = models.PositiveIntegerField(null=True)
     total_tokens = models.PositiveIntegerField(null=True)
-    image_count = models.PositiveSmallIntegerField(default=0)
+    image_count = models.PositiveSmallIntegerField(default=0)  # images sent (inputs, masks)
+    output_image_count = models.PositiveSmallIntegerField(default=0)  # images made, partials apart
+    # Which API the request came to: "chat.completions", "images.generations", "images.edits"…
+    endpoint = models.CharField(max_length=40, blank=True, default="chat.completions")
     prompt_preview = models.CharField(max_length=300, blank=True)
     reply_preview = models.CharField(max_length=300, blank=True)
     # Every message's text and the reply's, for the logs search (previews hold only the start).
@@ -315,6 +318,8 @@ class RequestLog(models.Model):
             models.Index(fields=["provider_slug", "created_at"]),
             models.Index(fields=["provider_slug", "status_code"]),
             models.Index(fields=["prompt", "-id"]),
+            models.Index(fields=["endpoint", "-id"]),
+            models.Index(fields=["output_image_count", "-id"]),
         ]
 
     def __str__(self) -> str:
@@ -322,7 +327,14 @@ class RequestLog(models.Model):
 
 
 class LogImage(models.Model):
-    """Where an image appeared in a logged request, and what became of it."""
+    """Where an image appeared in a logged request, and what became of it.
+
+    Inputs sit at (message_index, part_index) of the request's messages (an Images API edit's
+    images at (0, i), its mask last). Outputs at (choice, i) of a chat reply's images, or
+    (0, i) of an Images API answer's `data`; a partial image streamed while output i was made
+    has part_index i and its partial_index."""
+
+    ROLES = ("input", "mask", "output", "partial")
 
     log = models.ForeignKey(RequestLog, on_delete=models.CASCADE, related_name="images")
     blob = models.ForeignKey(
@@ -331,13 +343,15 @@ class LogImage(models.Model):
     message_index = models.PositiveIntegerField()
     part_index = models.PositiveIntegerField()
     detail = models.CharField(max_length=20, blank=True)
-    origin = models.CharField(max_length=10)  # "base64" | "url"
+    origin = models.CharField(max_length=10)  # "base64" | "url" | "file" (multipart)
     url = models.TextField(blank=True)
     data_uri_prefix = models.CharField(max_length=100, blank=True)
     error = models.TextField(blank=True)
+    role = models.CharField(max_length=10, default="input", choices=[(r, r) for r in ROLES])
+    partial_index = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
-        ordering = ["message_index", "part_index"]
+        ordering = ["message_index", "part_index", "partial_index"]
         indexes = [models.Index(fields=["blob", "log"])]
 
     def __str__(self) -> str:

@@ -31,12 +31,37 @@ async def forward(chat: Chat, target: Target, record: request_log.Record) -> Htt
     provider = providers.get(target.provider)
     await prepare_images(chat, provider, target)
     upstream = await build_request(provider, chat, target)
+    response = await send(upstream, target, record)
+    # Sent: from here on the log needs the parsed body, not the raw bytes (megabytes with an
+    # image). Let them go now rather than when the writer gets to this record.
+    chat.raw = record.raw_body = b""
+    if not chat.stream:
+        record.first_byte()  # a stream's first token is timed as its chunks arrive
+    await raise_for_status(response, provider, record)
+    headers = passed_headers(response)
+    if chat.stream:
+        record.is_stream = True
+        parser = provider.Stream(chat, max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
+        return event_stream(relay(response, parser, record, target.secrets()), headers)
+    content, data = await read_json(response, record)
+    body = provider.parse_response(data, chat)
+    record.finish(200, body)
+    request_log.submit(record)
+    # When the provider already speaks OpenAI, hand back its bytes untouched.
+    payload = content if body is data else orjson.dumps(body)
+    return HttpResponse(payload, content_type="application/json", headers=headers)
+
+
+async def send(
+    upstream: Upstream, target: Target, record: request_log.Record
+) -> aiohttp.ClientResponse:
+    """Send the request (noted on the record); transport failures as GatewayErrors."""
     record.upstream_url = http.redact_url(upstream.url)
     record.upstream_body = upstream.sent  # logged with its images by reference
     # A custom host from the client goes through the private-network guard; an admin's does not.
     session = http.session(trusted=target.base_url_trusted or not target.base_url)
     try:
-        response = await session.request(
+        return await session.request(
             upstream.method,
             # encoded=True: send the path exactly as built (and, for Bedrock, as signed).
             URL(upstream.url, encoded=True),
@@ -47,28 +72,23 @@ async def forward(chat: Chat, target: Target, record: request_log.Record) -> Htt
         )
     except (aiohttp.ClientError, TimeoutError, http.BlockedAddress) as exc:
         raise transport_error(exc) from None
-    # Sent: from here on the log needs the parsed body, not the raw bytes (megabytes with an
-    # image). Let them go now rather than when the writer gets to this record.
-    chat.raw = record.raw_body = b""
-    if not chat.stream:
-        record.first_byte()  # a stream's first token is timed as its chunks arrive
+
+
+async def raise_for_status(
+    response: aiohttp.ClientResponse, provider: ModuleType, record: request_log.Record
+) -> None:
+    """An upstream error answer as the provider's GatewayError, its body logged."""
     if response.status >= 400:
         content = await _read(response)
         error = provider.parse_error(response.status, content)
         record.response_body = _json_or_text(content)
         raise error
-    headers = _passed_headers(response)
-    if chat.stream:
-        record.is_stream = True
-        parser = provider.Stream(chat, max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
-        stream = relay(response, parser, record, target.secrets())
-        streaming = StreamingHttpResponse(
-            stream,
-            content_type="text/event-stream",
-            headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
-        )
-        streaming.iris_stream = stream  # closed by gateway/asgi.py if the client hangs up
-        return streaming
+
+
+async def read_json(
+    response: aiohttp.ClientResponse, record: request_log.Record
+) -> tuple[bytes, dict]:
+    """The upstream's answer: its bytes and its JSON object (502 if it is not one)."""
     content = await _read(response)
     try:
         data = orjson.loads(content)
@@ -80,12 +100,17 @@ async def forward(chat: Chat, target: Target, record: request_log.Record) -> Htt
             502, "Upstream returned a body that is not a JSON object.", code="bad_upstream_response"
         )
     record.response_body = data  # the upstream's own answer, kept should translating it fail
-    body = provider.parse_response(data, chat)
-    record.finish(200, body)
-    request_log.submit(record)
-    # When the provider already speaks OpenAI, hand back its bytes untouched.
-    payload = content if body is data else orjson.dumps(body)
-    return HttpResponse(payload, content_type="application/json", headers=headers)
+    return content, data
+
+
+def event_stream(stream: AsyncIterator[bytes], headers: dict[str, str]) -> StreamingHttpResponse:
+    streaming = StreamingHttpResponse(
+        stream,
+        content_type="text/event-stream",
+        headers={**headers, "cache-control": "no-cache", "x-accel-buffering": "no"},
+    )
+    streaming.iris_stream = stream  # closed by gateway/asgi.py if the client hangs up
+    return streaming
 
 
 async def build_request(provider: ModuleType, chat: Chat, target: Target) -> Upstream:
@@ -95,12 +120,21 @@ async def build_request(provider: ModuleType, chat: Chat, target: Target) -> Ups
     return await offload.by_size(size, provider.build_request, chat, target)
 
 
+DONE = b"data: [DONE]\n\n"
+
+
 async def relay(
-    response: aiohttp.ClientResponse, stream, record: request_log.Record, secrets: list[str]
+    response: aiohttp.ClientResponse,
+    stream,
+    record: request_log.Record,
+    secrets: list[str],
+    *,
+    done: bytes = DONE,
 ) -> AsyncIterator[bytes]:
     """Pass each upstream event on as it arrives; never buffer the whole stream. An error
-    event is the last one the client gets (as from OpenAI: no [DONE] after it), its text
-    scrubbed of the target's credentials like any upstream error."""
+    event is the last one the client gets (as from OpenAI: no `done` after it; the Images
+    API's streams have none at all), its text scrubbed of the target's credentials like any
+    upstream error."""
     try:
         # On SIGTERM the wait for the upstream is bounded by the grace (gateway/shutdown.py).
         async for chunk in shutdown.until_shutdown(_chunks(response, stream)):
@@ -108,7 +142,8 @@ async def relay(
             if record.error_type:
                 break
         else:
-            yield b"data: [DONE]\n\n"
+            if done:
+                yield done
         record.finish(200, record.assembled())
     except shutdown.ShuttingDown:  # the grace ran out: end it in an error, log what it had
         error = shutdown.error()
@@ -328,7 +363,7 @@ def _too_large(limit: int) -> GatewayError:
     )
 
 
-def _passed_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
+def passed_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
     return {
         name.lower(): value
         for name, value in response.headers.items()

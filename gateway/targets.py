@@ -23,6 +23,7 @@ from gateway.auth import bearer_token
 from gateway.chat import Chat
 from gateway.db import orm
 from gateway.errors import GatewayError
+from gateway.imagejob import ImageJob
 from gateway.log import Record
 from gateway.models import KEY_PREFIX, SECRETS, ApiKey, Provider
 from gateway.providers.base import Target
@@ -68,8 +69,9 @@ async def with_default_model(request: HttpRequest, raw: bytes, error: GatewayErr
     return orjson.dumps(body)
 
 
-async def resolve(request: HttpRequest, chat: Chat, *, key: ApiKey | None) -> Target:
-    """The Target for this request; 400/403/404 with a message naming what is wrong."""
+async def resolve(request: HttpRequest, chat: Chat | ImageJob, *, key: ApiKey | None) -> Target:
+    """The Target for this request (its model renamed when routed by `@slug/model`);
+    400/403/404 with a message naming what is wrong."""
     slug, model = header_slug(request), None
     if match := _MODEL.fullmatch(chat.model):
         named = _valid_slug(match[1], "model")
@@ -98,7 +100,7 @@ async def resolve(request: HttpRequest, chat: Chat, *, key: ApiKey | None) -> Ta
             param="x-portkey-provider",
         )
     if model is not None:
-        set_model(chat, model or _default_model(route))
+        chat.set_model(model or _default_model(route))
     return _with_client_options(route.target, request)
 
 
@@ -114,14 +116,6 @@ def header_slug(request: HttpRequest) -> str:
         names = " and ".join(f"@{s}" for s in sorted(named))
         raise _conflict(f"x-portkey-provider and x-portkey-virtual-key name {names}")
     return named.pop() if named else ""
-
-
-def set_model(chat: Chat, model: str) -> None:
-    """Rename the model in the parsed body and in the bytes (OpenAI-shaped providers send
-    chat.raw as is): the raw body is parsed again, so its images stay exactly as sent."""
-    body = orjson.loads(chat.raw)
-    body["model"] = chat.body["model"] = model
-    chat.raw = orjson.dumps(body)
 
 
 def target_for(provider: Provider) -> Target:

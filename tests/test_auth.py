@@ -91,7 +91,7 @@ async def test_a_bug_of_ours_still_answers_in_openai_shape_and_is_logged(
     def broken(raw, **options):
         raise ZeroDivisionError("oops")
 
-    monkeypatch.setattr("gateway.api.chat.parse_chat", broken)
+    monkeypatch.setattr("gateway.service.parse_chat", broken)
     response = await call(async_client)
     assert response.status_code == 500
     assert response.json()["error"] == {

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image as PILImage
 
 from gateway import providers, proxy
-from gateway.api import chat as chat_api
+from gateway import service as chat_api
 from gateway.chat import parse_chat
 from gateway.images import Image, decode_data_uri
 from gateway.lagprobe import LagProbe

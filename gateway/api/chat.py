@@ -1,120 +1,14 @@
-"""POST /v1/chat/completions: thin glue between auth, parsing, routing, the proxy and the log.
+"""POST /v1/chat/completions: the shared request path (gateway/service.py) with chat's parser."""
 
-proxy_path() is that glue, shared with the prompts API and the prompt editor."""
-
-import asyncio
-import logging
-from collections.abc import Awaitable, Callable
-
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import auth, offload, proxy, targets
-from gateway import log as request_log
-from gateway.chat import Chat, parse_chat
+from gateway import service
 from gateway.errors import GatewayError
-
-log = logging.getLogger(__name__)
-
-
-# Makes the chat body of a request (and may note more on its log record): the client's body
-# as sent, or a saved prompt rendered with the client's variables.
-BodyMaker = Callable[[HttpRequest, request_log.Record], Awaitable[bytes]]
 
 
 @csrf_exempt
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
-    return await proxy_path(request, client_body)
-
-
-async def client_body(request: HttpRequest, record: request_log.Record) -> bytes:
-    size = int(request.headers.get("content-length") or 0)
-    return await offload.by_size(size, read_body, request)  # a big body sits in a file
-
-
-async def proxy_path(
-    request: HttpRequest,
-    make_body: BodyMaker,
-    *,
-    record: request_log.Record | None = None,
-    authenticate: bool = True,
-) -> HttpResponse:
-    """Auth, the chat body, routing, the upstream and the log: the path of every chat
-    completion. The logs UI's prompt editor passes its own record and authenticate=False:
-    its users logged in instead of presenting a gateway key."""
-    record = request.iris_record = record or request_log.Record.begin(request)
-    target = None
-    try:
-        key = await auth.check(request) if authenticate else None
-        record.api_key_id = key.pk if key else None
-        record.raw_body = await make_body(request, record)
-        record.metadata = targets.metadata(request)
-        chat = record.chat = await parse(request, record.raw_body)
-        record.model, record.is_stream = chat.model, chat.stream
-        target = await targets.resolve(request, chat, key=key)
-        record.provider, record.provider_slug = target.provider, target.slug
-        record.model = chat.model  # "@slug/gpt-4o" went upstream as "gpt-4o"
-        response = await proxy.forward(chat, target, record)
-    except asyncio.CancelledError:  # the client hung up while we waited on the upstream
-        if not record.submitted:
-            record.client_gone()
-            request_log.submit(record)
-        raise
-    except Exception as exc:
-        error = exc if isinstance(exc, GatewayError) else internal_error(exc, request.path)
-        targets.scrub(error, record, target)
-        record.fail(error)
-        request_log.submit(record)
-        response = error.response()
-    response["x-iris-request-id"] = record.request_id
-    return response
-
-
-async def parse(request: HttpRequest, raw: bytes) -> Chat:
-    """parse_chat; a provider named by `@slug` in the headers lends its default model to a
-    body that names none."""
-    try:
-        return await _parse_chat(raw)
-    except GatewayError as error:
-        raw = await targets.with_default_model(request, raw, error)
-        return await _parse_chat(raw)
-
-
-async def _parse_chat(raw: bytes) -> Chat:
-    """A big body is parsed in a thread: its JSON, base64 and image headers would hold the
-    event loop in proportion to its size. A small one inline (a thread hop costs ~50 µs)."""
-    limits = {
-        "max_depth": settings.GATEWAY_MAX_JSON_DEPTH,
-        "max_images": settings.GATEWAY_MAX_IMAGES_PER_REQUEST,
-    }
-    return await offload.by_size(len(raw), parse_chat, raw, **limits)
-
-
-def read_body(request: HttpRequest) -> bytes:
-    """The raw body, capped by GATEWAY_MAX_BODY_BYTES rather than Django's form-upload limit."""
-    limit = settings.GATEWAY_MAX_BODY_BYTES
-    if int(request.headers.get("content-length") or 0) > limit:
-        raise too_large(limit)
-    body = request.read(limit + 1)  # request.read() skips DATA_UPLOAD_MAX_MEMORY_SIZE
-    if len(body) > limit:
-        raise too_large(limit)
-    return body
-
-
-def internal_error(exc: Exception, path: str = "/v1/chat/completions") -> GatewayError:
-    """A bug of ours still answers in OpenAI's shape, and is logged (without its details)."""
-    log.exception("unexpected error on %s", path)
-    return GatewayError(
-        500, f"Internal gateway error ({type(exc).__name__}).", code="internal_error"
-    )
-
-
-def too_large(limit: int) -> GatewayError:
-    return GatewayError(
-        413,
-        f"Request body is larger than the gateway's limit of {limit} bytes.",
-        code="request_too_large",
-    )
+    return await service.proxy_path(request)

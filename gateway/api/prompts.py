@@ -12,10 +12,10 @@ from django.views.decorators.csrf import csrf_exempt
 
 from gateway import auth, prompts
 from gateway import log as request_log
-from gateway.api.chat import internal_error, proxy_path, read_body
 from gateway.chat import parse_chat
 from gateway.db import orm
 from gateway.errors import GatewayError
+from gateway.service import internal_error, proxy_path, read_body
 
 
 @csrf_exempt

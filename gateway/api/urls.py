@@ -1,12 +1,16 @@
-from django.urls import path
+from django.urls import path, re_path
 
-from gateway.api import chat, logs, prompts
+from gateway.api import chat, images, logs, misc, prompts
 
 urlpatterns = [
     path("chat/completions", chat.chat_completions, name="chat-completions"),
+    path("images/generations", images.generations, name="images-generations"),
+    path("images/edits", images.edits, name="images-edits"),
+    path("images/variations", images.variations, name="images-variations"),
     path("prompts/<str:ref>/completions", prompts.prompt_completions, name="prompt-completions"),
     path("prompts/<str:ref>/render", prompts.prompt_render, name="prompt-render"),
     path("logs", logs.log_list, name="api-logs"),
     path("logs/<int:log_id>", logs.log_detail, name="api-log"),
     path("logs/<int:log_id>/images/<int:image_id>", logs.log_image, name="api-log-image"),
+    re_path(r"", misc.not_found),  # anything else under /v1/: a JSON 404, not an HTML page
 ]

@@ -6,10 +6,13 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.conf import settings
 from django.utils import timezone
 
 from gateway.chat import Chat
 from gateway.errors import GatewayError
+from gateway.imagejob import ImageJob
+from gateway.images import Image
 from gateway.redact import redact_headers, scrub_text
 
 
@@ -19,6 +22,7 @@ class Record:
 
     path: str
     request_headers: dict
+    endpoint: str = "chat.completions"
     request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     created_at: datetime = field(default_factory=timezone.now)
     started: float = field(default_factory=time.perf_counter)
@@ -29,7 +33,7 @@ class Record:
     trace_id: str = ""
     metadata: dict = field(default_factory=dict)
     raw_body: bytes = b""
-    chat: Chat | None = None
+    chat: Chat | ImageJob | None = None  # the parsed request, whichever the endpoint
     upstream_url: str = ""
     upstream_body: dict | None = None  # the JSON sent upstream, when not the client's bytes
     status_code: int = 0
@@ -45,6 +49,12 @@ class Record:
     prompt_version: int | None = None
     prompt_variables: dict | None = None
     submitted: bool = False  # handed to the writer (see submit)
+    # Output images fetched from the URLs an upstream answered with (they expire).
+    fetched_outputs: list[Image] = field(default_factory=list)
+    # Streamed partial images: (output index, partial_image_index, base64), kept within
+    # GATEWAY_MAX_RESPONSE_BYTES; how many were not kept past it.
+    partial_images: list[tuple[int, int, str]] = field(default_factory=list)
+    partials_dropped: int = 0
     # Stream assembly: text and tool calls per choice index.
     _choices: dict = field(default_factory=dict)
     _stream_head: dict = field(default_factory=dict)
@@ -90,7 +100,11 @@ class Record:
         self.latency_ms = self.elapsed_ms()
 
     def add_chunk(self, chunk: dict) -> None:
-        """Accumulate one streamed chunk (text, tool calls, finish reason, usage)."""
+        """Accumulate one streamed chunk (text, tool calls, images, finish reason, usage), or
+        one typed event of an Images API stream."""
+        if isinstance(chunk.get("type"), str):
+            self._add_image_event(chunk)
+            return
         self.chunk_count += 1
         if not self._stream_head:
             self._stream_head = {k: chunk.get(k) for k in ("id", "created", "model")}
@@ -114,14 +128,51 @@ class Record:
                 fn = call.get("function") or {}
                 slot["function"]["name"] += fn.get("name") or ""
                 slot["function"]["arguments"] += fn.get("arguments") or ""
+            for image in delta.get("images") or ():  # a Gemini picture (see providers/gemini)
+                state.setdefault("images", []).append(image)
             if choice.get("finish_reason"):
                 state["finish_reason"] = choice["finish_reason"]
 
+    def _add_image_event(self, event: dict) -> None:
+        """An Images API stream event: a partial image (kept within the byte budget), a
+        completed image (kept as the answer's data), or anything else (counted)."""
+        self.chunk_count += 1
+        self.first_byte()
+        kind, b64 = event["type"], event.get("b64_json")
+        outputs = self._choices.setdefault(0, {"data": [], "head": {}})
+        if kind.endswith(".partial_image") and isinstance(b64, str):
+            kept = sum(len(p[2]) for p in self.partial_images) + len(b64)
+            if kept > settings.GATEWAY_MAX_RESPONSE_BYTES:
+                self.partials_dropped += 1
+                return
+            index = event.get("partial_image_index")
+            self.partial_images.append(
+                (len(outputs["data"]), index if isinstance(index, int) else 0, b64)
+            )
+        elif kind.endswith(".completed"):
+            image = {k: event[k] for k in ("b64_json", "url", "revised_prompt") if k in event}
+            outputs["data"].append(image)
+            head = {k: v for k, v in event.items() if k not in ("b64_json", "type", "usage")}
+            outputs["head"] = head
+            if isinstance(event.get("usage"), dict):
+                self.usage = event["usage"]
+
     def assembled(self) -> dict:
-        """The streamed reply put back together as one chat.completion."""
+        """The streamed reply put back together as one chat.completion, or one
+        ImagesResponse for an Images API stream."""
+        if self.endpoint.startswith("images."):
+            outputs = self._choices.get(0) or {"data": [], "head": {}}
+            head = dict(outputs["head"])
+            created = head.pop("created_at", None)
+            body = {"created": created, **head, "data": outputs["data"], "usage": self.usage}
+            if self.partials_dropped:
+                body["iris_partial_images_not_kept"] = self.partials_dropped
+            return body
         choices = []
         for index, state in sorted(self._choices.items()):
             message: dict = {"role": "assistant", "content": "".join(state["content"]) or None}
+            if state.get("images"):
+                message["images"] = state["images"]
             if state["tool_calls"]:
                 message["tool_calls"] = [
                     state["tool_calls"][k] for k in sorted(state["tool_calls"])

@@ -11,6 +11,9 @@ import re
 import orjson
 
 from gateway.chat import Chat
+from gateway.imagejob import ImageJob
+from gateway.images import Image
+from gateway.log import outputs
 from gateway.log.blobs import BlobData
 from gateway.log.record import Record
 
@@ -21,14 +24,21 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 def _reply_text(body: dict | None) -> str:
+    if isinstance(body, dict) and isinstance(data := body.get("data"), list):  # ImagesResponse
+        revised = next((d.get("revised_prompt") for d in data if isinstance(d, dict)), None)
+        return revised if isinstance(revised, str) else f"{len(data)} image(s)"
     try:
         return body["choices"][0]["message"]["content"] or ""  # type: ignore[index]
     except (KeyError, IndexError, TypeError):
         return ""
 
 
-def _search_text(chat: Chat | None, response_body: dict | None) -> str:
+def _search_text(chat: Chat | ImageJob | None, response_body: dict | None) -> str:
     """Every text of the conversation and of the reply (tool-call arguments included), capped."""
+    if isinstance(chat, ImageJob):
+        data = (response_body or {}).get("data")
+        revised = [d.get("revised_prompt") for d in data or () if isinstance(d, dict)]
+        return "\n".join(t for t in (chat.prompt, *revised) if isinstance(t, str) and t)[:_SEARCHED]
     texts = [_text(m.get("content")) for m in chat.body["messages"]] if chat else []
     choices = (response_body or {}).get("choices")
     for choice in choices if isinstance(choices, list) else ():
@@ -51,9 +61,11 @@ def _text(content: object) -> str:
     return ""
 
 
-def _prompt_text(chat: Chat | None) -> str:
+def _prompt_text(chat: Chat | ImageJob | None) -> str:
     if chat is None:
         return ""
+    if isinstance(chat, ImageJob):
+        return chat.prompt
     for message in reversed(chat.body["messages"]):
         if message.get("role") == "user":
             return _text(message.get("content"))
@@ -66,6 +78,8 @@ def stored_body(record: Record) -> dict | None:
         if not record.raw_body:
             return None
         return {"_unparsed": record.raw_body[:100_000].decode("utf-8", "replace")}
+    if isinstance(record.chat, ImageJob):
+        return record.chat.logged_body()
     body = dict(record.chat.body)
     base64_images = [img for img in record.chat.images if img.origin == "base64"]
     if base64_images:
@@ -122,13 +136,13 @@ def _map_strings(value, change):
     return value
 
 
+def _all_images(record: Record) -> list[Image]:
+    return [*(record.chat.images if record.chat else ()), *outputs.images(record)]
+
+
 def blobs(record: Record) -> dict[str, BlobData]:
-    """The bytes of each image of the record, by SHA-256."""
-    return {
-        img.sha256: BlobData.of(img)
-        for img in (record.chat.images if record.chat else ())
-        if img.data
-    }
+    """The bytes of each image of the record (sent and made), by SHA-256."""
+    return {img.sha256: BlobData.of(img) for img in _all_images(record) if img.data}
 
 
 def image_fields(record: Record) -> list[dict]:
@@ -143,8 +157,10 @@ def image_fields(record: Record) -> list[dict]:
             "url": _clean(img.url or ""),
             "data_uri_prefix": _clean(img.data_uri_prefix[:100]),
             "error": _clean(img.error or img.problem),
+            "role": img.role,
+            "partial_index": img.partial_index,
         }
-        for img in (record.chat.images if record.chat else ())
+        for img in _all_images(record)
     ]
 
 
@@ -168,10 +184,13 @@ def summary_fields(r: Record) -> dict:
         chunk_count=r.chunk_count,
         latency_ms=r.latency_ms,
         ttft_ms=r.ttft_ms,
-        prompt_tokens=_count(usage.get("prompt_tokens")),
-        completion_tokens=_count(usage.get("completion_tokens")),
+        # The Images and Responses APIs say input/output tokens where chat says prompt/completion.
+        prompt_tokens=_count(usage.get("prompt_tokens", usage.get("input_tokens"))),
+        completion_tokens=_count(usage.get("completion_tokens", usage.get("output_tokens"))),
         total_tokens=_count(usage.get("total_tokens")),
         image_count=min(len(r.chat.images) if r.chat else 0, 32767),
+        output_image_count=min(outputs.count(r), 32767),
+        endpoint=_clean(r.endpoint[:40]),
         prompt=_clean(r.prompt[:64]),
         prompt_version=_count(r.prompt_version),
     )
@@ -185,7 +204,7 @@ def full_fields(r: Record) -> dict:
         request_headers=clean_json(r.request_headers),
         request_body=clean_json(stored_body(r)),
         upstream_body=clean_json(stored_upstream_body(r)),
-        response_body=clean_json(r.response_body),
+        response_body=clean_json(outputs.stored_response(r)),
         prompt_preview=_clean(_prompt_text(r.chat)[:_PREVIEW]),
         reply_preview=_clean(_reply_text(r.response_body)[:_PREVIEW]),
         search_text=_clean(_search_text(r.chat, r.response_body)),

@@ -24,24 +24,28 @@ parse_response = openai.parse_response
 
 def build_request(chat: Chat, target: Target) -> Upstream:
     options = target.options
-    base = target.base_url or DEFAULT_BASE_URL.format(resource=_option(options, "resource-name"))
-    version = _option(options, "api-version", default=DEFAULT_API_VERSION)
+    base = target.base_url or DEFAULT_BASE_URL.format(resource=option(options, "resource-name"))
+    version = option(options, "api-version", default=DEFAULT_API_VERSION)
     if version == "v1":
         path = "/v1/chat/completions"
     else:
-        deployment = _option(options, "deployment-id")
+        deployment = option(options, "deployment-id")
         path = f"/deployments/{deployment}/chat/completions?api-version={version}"
     url = base.rstrip("/") + path
-    headers = {"content-type": "application/json", **target.headers}
-    entra = target.api_key if options.get("azure-auth-mode") == "entra" else ""
-    if token := options.get("azure-ad-token") or entra:  # Iris fetches no tokens itself
-        headers["authorization"] = f"Bearer {token.removeprefix('Bearer ')}"
-    elif target.api_key:
-        headers["api-key"] = target.api_key
+    headers = {"content-type": "application/json", **target.headers, **auth_headers(target)}
     return Upstream("POST", url, headers, *openai.body_bytes(chat))
 
 
-def _option(options: dict, name: str, *, default: str = "") -> str:
+def auth_headers(target: Target) -> dict[str, str]:
+    """`api-key`, or Bearer for an Entra ID token (Iris fetches no tokens itself)."""
+    options = target.options
+    entra = target.api_key if options.get("azure-auth-mode") == "entra" else ""
+    if token := options.get("azure-ad-token") or entra:
+        return {"authorization": f"Bearer {token.removeprefix('Bearer ')}"}
+    return {"api-key": target.api_key} if target.api_key else {}
+
+
+def option(options: dict, name: str, *, default: str = "") -> str:
     if not _NAME.fullmatch(value := options.get(f"azure-{name}", "").strip() or default):
         header = f"x-portkey-azure-{name}"
         why = f"{value!r} is not valid" if value else "azure-openai requires it"

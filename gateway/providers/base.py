@@ -152,7 +152,13 @@ class SSEDecoder:
 
 
 def encode_sse(chunk: dict) -> bytes:
-    return b"data: " + orjson.dumps(chunk) + b"\n\n"
+    """One SSE event; a typed event (the Images and Responses APIs') names its type, as
+    OpenAI's do. Chat chunks have no `type`."""
+    kind = chunk.get("type")
+    head = (
+        b"event: " + kind.encode() + b"\n" if isinstance(kind, str) and kind.isprintable() else b""
+    )
+    return head + b"data: " + orjson.dumps(chunk) + b"\n\n"
 
 
 def new_completion_id() -> str:

@@ -1,0 +1,24 @@
+"""What /v1/ answers for a path it does not serve: OpenAI's error shape, naming what it does."""
+
+from django.http import HttpRequest, HttpResponse
+
+from gateway.errors import GatewayError
+
+SERVED = (
+    "POST /v1/chat/completions",
+    "POST /v1/images/generations",
+    "POST /v1/images/edits",
+    "POST /v1/images/variations",
+    "POST /v1/prompts/{id}/completions",
+    "POST /v1/prompts/{id}/render",
+    "GET /v1/logs",
+    "GET /v1/logs/{id}",
+)
+
+
+async def not_found(request: HttpRequest) -> HttpResponse:
+    return GatewayError(
+        404,
+        f"Iris serves no {request.method} {request.path}. It serves: {'; '.join(SERVED)}.",
+        code="unknown_url",
+    ).response()

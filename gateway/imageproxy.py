@@ -1,0 +1,118 @@
+"""The Images API on the shared request path: parse, check, send, relay, keep what was made.
+
+The provider's Images module (gateway/providers/*_images.py) translates; this module does the
+I/O: input image URLs fetched, the upstream called, a native stream relayed event by event,
+an answer's image URLs fetched at once (OpenAI's expire after an hour), and for providers
+that cannot stream, a stream made from the whole answer.
+"""
+
+from collections.abc import AsyncIterator
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from gateway import fetching, offload, providers, proxy, service
+from gateway import log as request_log
+from gateway.errors import GatewayError
+from gateway.imagejob import EDITS, GENERATIONS, VARIATIONS, ImageJob, parse_image_job
+from gateway.images import Image
+from gateway.providers.base import Target, encode_sse
+
+
+async def forward(job: ImageJob, target: Target, record: request_log.Record) -> HttpResponse:
+    """Send the job upstream and answer the client; the record is submitted in every case."""
+    module = providers.images(target.provider, job.endpoint)
+    module.check(job)
+    await _fetch_inputs(job)
+    size = sum(len(img.data or b"") for img in job.images)
+    upstream = await offload.by_size(size, module.build_request, job, target)
+    response = await proxy.send(upstream, target, record)
+    job.raw = record.raw_body = b""  # sent: the log keeps the parsed job
+    await proxy.raise_for_status(response, module, record)
+    headers = proxy.passed_headers(response)
+    if job.stream and module.NATIVE_STREAM:
+        record.is_stream = True
+        parser = module.Stream(job, max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
+        relay = proxy.relay(response, parser, record, target.secrets(), done=b"")
+        return proxy.event_stream(relay, headers)
+    record.first_byte()
+    content, data = await proxy.read_json(response, record)
+    body = await offload.by_size(len(content), module.parse_response, data, job)
+    await _keep_url_outputs(body, record)
+    record.finish(200, body)
+    if job.stream:  # the upstream cannot stream: the whole answer as the stream's events
+        events = completed_events(body, job)
+        record.is_stream, record.chunk_count = True, len(events)
+    request_log.submit(record)
+    if job.stream:
+        return proxy.event_stream(_sent(events), headers)
+    # An answer already in OpenAI's shape goes back as its bytes, untouched.
+    payload = content if body is data else await offload.by_size(len(content), orjson.dumps, body)
+    return HttpResponse(payload, content_type="application/json", headers=headers)
+
+
+async def _fetch_inputs(job: ImageJob) -> None:
+    """Images to edit given by URL (the JSON form): the upstreams take bytes, so fetch them."""
+    pending = [img for img in job.images if img.data is None]
+    await fetching.fetch_images(pending)
+    for img in pending:
+        if img.error or img.data is None:
+            param = "mask" if img.role == "mask" else f"images[{img.part}]"
+            raise GatewayError(
+                400,
+                f"{param}: could not use the image URL: {img.error or 'no data'}.",
+                code="image_fetch_failed",
+                param=param,
+            )
+
+
+async def _keep_url_outputs(body: dict, record: request_log.Record) -> None:
+    """An answer that gives URLs, not bytes: fetch each at once into the record."""
+    data = body.get("data")
+    wanted = [
+        Image(message=0, part=i, origin="url", url=item["url"], role="output")
+        for i, item in enumerate(data if isinstance(data, list) else ())
+        if isinstance(item, dict) and isinstance(item.get("url"), str) and not item.get("b64_json")
+    ]
+    if wanted:
+        await fetching.fetch_images(wanted)
+        record.fetched_outputs = wanted
+
+
+def completed_events(body: dict, job: ImageJob) -> list[dict]:
+    """OpenAI's `*.completed` stream events for a whole answer, one per image."""
+    kind = "image_edit.completed" if job.endpoint == EDITS else "image_generation.completed"
+    head = {k: body[k] for k in ("background", "output_format", "quality", "size") if k in body}
+    events = []
+    for item in body.get("data") or ():
+        event = {"type": kind, **item, "created_at": body.get("created"), **head}
+        if isinstance(body.get("usage"), dict):
+            event["usage"] = body["usage"]
+        events.append(event)
+    return events
+
+
+async def _sent(events: list[dict]) -> AsyncIterator[bytes]:
+    for event in events:
+        yield encode_sse(event)
+
+
+async def _parse(endpoint: str, request: HttpRequest, raw: bytes) -> ImageJob:
+    content_type = request.headers.get("content-type", "")
+    limit = min(settings.GATEWAY_MAX_IMAGES_PER_REQUEST, 16)
+    return await offload.by_size(
+        len(raw), parse_image_job, endpoint, raw, content_type, max_images=limit
+    )
+
+
+def _endpoint(name: str) -> service.Endpoint:
+    async def parse(request: HttpRequest, raw: bytes) -> ImageJob:
+        return await _parse(name, request, raw)
+
+    return service.Endpoint(name, parse, forward)
+
+
+GENERATIONS_ENDPOINT = _endpoint(GENERATIONS)
+EDITS_ENDPOINT = _endpoint(EDITS)
+VARIATIONS_ENDPOINT = _endpoint(VARIATIONS)
