@@ -79,7 +79,19 @@ async def proxy_path(
         request_log.submit(record)
         response = error.response()
     response["x-iris-request-id"] = record.request_id
+    portkey_headers(response, record)
     return response
+
+
+def portkey_headers(response: HttpResponse, record: request_log.Record) -> None:
+    """The response headers Portkey's gateway sends (the `portkey-ai` SDK's get_headers()
+    reads them): the provider, the trace id (the request's, else Iris's request id), and
+    until configs arrive, no retries and no cache."""
+    if record.provider:
+        response["x-portkey-provider"] = record.provider
+    response["x-portkey-trace-id"] = record.trace_id or record.request_id
+    response["x-portkey-retry-attempt-count"] = "0"
+    response["x-portkey-cache-status"] = "DISABLED"
 
 
 async def parse(request: HttpRequest, raw: bytes) -> Chat:

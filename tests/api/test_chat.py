@@ -183,6 +183,23 @@ def test_it_works_with_the_portkey_sdk(iris, fake_openai, stream):
     assert fake_openai.last("POST").headers["authorization"] == "Bearer sk-provider-secret"
     rows = iris.find_logs(trace_id="trace-portkey", metadata="app=tests")
     assert rows and rows[0]["metadata"] == {"app": "tests"}
+    if not stream:  # the SDK keeps the Portkey headers of the answer
+        headers = result.get_headers()  # without their x-portkey- prefix
+        assert headers["provider"] == "openai"
+        assert headers["trace-id"] == "trace-portkey"
+        assert headers["retry-attempt-count"] == "0"
+        assert headers["cache-status"] == "DISABLED"
+
+
+def test_errors_carry_portkey_headers_too(iris):
+    response = httpx.post(
+        f"{iris.url}/v1/chat/completions",
+        headers=iris.headers(**{"x-portkey-provider": "nonesuch"}),
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+    )
+    assert response.status_code == 400
+    assert response.headers["x-portkey-trace-id"] == response.headers["x-iris-request-id"]
+    assert response.headers["x-portkey-cache-status"] == "DISABLED"
 
 
 def test_it_works_with_curl(iris, fake_openai):
