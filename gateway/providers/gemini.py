@@ -10,6 +10,8 @@ Quirks:
   fragment; function calls arrive whole; the last fragment holds the final usage.
 - Gemini 3 refuses a replayed function call without its `thoughtSignature`: it rides in the
   tool call's `extra_content.google.thought_signature`, as in Google's own OpenAI layer.
+- Image models answer with pictures between text parts: `message.images` / `delta.images`
+  (see gemini_media.py for the shape and why).
 """
 
 import uuid
@@ -20,7 +22,7 @@ import orjson
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 from gateway.images import Image
-from gateway.providers import base
+from gateway.providers import base, gemini_media
 from gateway.providers.base import SSEDecoder, Target, Upstream, new_completion_id, now
 
 NAME = "google"
@@ -71,13 +73,18 @@ def build_request(chat: Chat, target: Target) -> Upstream:
         body["tools"] = [{"functionDeclarations": declarations}]
     if (choice := chat.body.get("tool_choice")) is not None:
         body["toolConfig"] = {"functionCallingConfig": _tool_choice(choice)}
-    root = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
-    model = quote(chat.model.removeprefix("models/"), safe="")
     action = "streamGenerateContent?alt=sse" if chat.stream else "generateContent"
+    return request(target, chat.model, action, body)
+
+
+def request(target: Target, model: str, action: str, body: dict) -> Upstream:
+    """POST `body` to a model's method (`generateContent`, `predict`…), the key in a header."""
+    root = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
+    name = quote(model.removeprefix("models/"), safe="")
     headers = {"content-type": "application/json", **target.headers}
     if target.api_key:
         headers["x-goog-api-key"] = target.api_key
-    url = f"{root}/v1beta/models/{model}:{action}"
+    url = f"{root}/v1beta/models/{name}:{action}"
     return Upstream("POST", url, headers, orjson.dumps(body), body)
 
 
@@ -171,7 +178,7 @@ def _generation_config(body: dict) -> dict:
     # responseJsonSchema takes full JSON Schema; responseSchema only an OpenAPI subset.
     if fmt.get("type") == "json_schema" and (fmt.get("json_schema") or {}).get("schema"):
         config["responseJsonSchema"] = fmt["json_schema"]["schema"]
-    return config
+    return config | gemini_media.output_config(body)
 
 
 def _declaration(tool: dict, i: int) -> dict:
@@ -195,12 +202,16 @@ def _tool_choice(choice: str | dict) -> dict:
 
 def parse_response(data: dict, chat: Chat) -> dict:
     if not (candidates := data.get("candidates")):
-        raise _blocked(data) or GatewayError(502, "Gemini answered without any candidate.")
+        raise blocked(data) or GatewayError(502, "Gemini answered without any candidate.")
     choices = []
     for position, candidate in enumerate(candidates):
-        texts, calls = _parts(candidate)
+        pieces = _parts(candidate)
+        texts = [piece["content"] for piece in pieces if "content" in piece]
+        calls = [call for piece in pieces for call in piece.get("tool_calls", ())]
+        images = [image for piece in pieces for image in piece.get("images", ())]
         message = {"role": "assistant", "content": "".join(texts) if texts else None}
         message |= {"tool_calls": calls} if calls else {}
+        message |= {"images": images} if images else {}
         choice = {"index": candidate.get("index", position), "message": message, "logprobs": None}
         choice["finish_reason"] = _finish(candidate.get("finishReason", ""), bool(calls))
         choices.append(choice)
@@ -214,22 +225,28 @@ def parse_response(data: dict, chat: Chat) -> dict:
     }
 
 
-def _parts(candidate: dict) -> tuple[list[str], list[dict]]:
-    """Visible text pieces and OpenAI tool calls of a candidate; thought parts are skipped."""
-    texts, calls = [], []
+def _parts(candidate: dict, first_image: int = 0) -> list[dict]:
+    """A candidate's parts as OpenAI deltas, in order: {"content"} for visible text,
+    {"tool_calls": [call]}, {"images": [picture]} (numbered from `first_image`). Thought
+    parts are skipped."""
+    pieces: list[dict] = []
     for part in (candidate.get("content") or {}).get("parts") or []:
         if part.get("thought"):
             continue
         if "text" in part:
-            texts.append(part["text"])
+            pieces.append({"content": part["text"]})
+        elif image := gemini_media.inline_image(part):
+            number = first_image + sum("images" in piece for piece in pieces)
+            pieces.append({"images": [gemini_media.picture(*image, number)]})
         elif call := part.get("functionCall"):
             arguments = orjson.dumps(call.get("args") or {}).decode()
             function = {"name": call.get("name", ""), "arguments": arguments}
             call_id = call.get("id") or f"call_{uuid.uuid4().hex[:24]}"
-            calls.append({"id": call_id, "type": "function", "function": function})
+            item = {"id": call_id, "type": "function", "function": function}
             if signature := part.get("thoughtSignature"):
-                calls[-1]["extra_content"] = {"google": {"thought_signature": signature}}
-    return texts, calls
+                item["extra_content"] = {"google": {"thought_signature": signature}}
+            pieces.append({"tool_calls": [item]})
+    return pieces
 
 
 def _finish(reason: str, has_calls: bool) -> str:
@@ -248,7 +265,7 @@ def _usage(meta: dict) -> dict:
     return out
 
 
-def _blocked(data: dict) -> GatewayError | None:
+def blocked(data: dict) -> GatewayError | None:
     feedback = data.get("promptFeedback") or {}
     if not (reason := feedback.get("blockReason")):
         return None
@@ -265,6 +282,7 @@ class Stream:
         self._meta = {"id": new_completion_id(), "model": chat.model, "created": now()}
         self._include_usage = chat.include_usage
         self._calls: dict[int, int] = {}  # candidate index → tool calls sent (key: role sent)
+        self._images: dict[int, int] = {}  # candidate index → pictures sent
         self._finished: set[int] = set()
         self._usage: dict | None = None
         self._failed = False
@@ -288,7 +306,7 @@ class Stream:
         if error is None and not isinstance(data, dict):
             error = GatewayError(502, f"Gemini sent a malformed event: {payload[:200]}")
         if error is None and not data.get("candidates"):
-            error = _blocked(data)
+            error = blocked(data)
         if error:
             self._failed = True
             return [error.body()]
@@ -299,15 +317,19 @@ class Stream:
 
     def _candidate(self, candidate: dict) -> list[dict]:
         index, finish = candidate.get("index", 0), candidate.get("finishReason")
-        texts, calls = _parts(candidate)
-        sent = self._calls.get(index, 0)
-        deltas = [{"content": text} for text in texts if text]
-        deltas += [{"tool_calls": [{"index": sent + n, **call}]} for n, call in enumerate(calls)]
+        sent, deltas = self._calls.get(index, 0), []
+        for piece in _parts(candidate, self._images.get(index, 0)):
+            if "tool_calls" in piece:
+                piece["tool_calls"][0] = {"index": sent, **piece["tool_calls"][0]}
+                sent += 1
+            self._images[index] = self._images.get(index, 0) + len(piece.get("images", ()))
+            if piece.get("content") != "":
+                deltas.append(piece)
         deltas += [{}] if finish else []
         if deltas and index not in self._calls:  # the first delta of each choice names the role
             deltas[0] = {"role": "assistant", **deltas[0]}
         if deltas:
-            self._calls[index] = sent + len(calls)
+            self._calls[index] = sent
         out = [base.chunk(**self._meta, delta=delta) for delta in deltas]
         for item in out:
             item["choices"][0]["index"] = index

@@ -10,8 +10,14 @@ timeout), "thinking" adds a thought part, and
 "gemini-3-*" refuses a replayed functionCall without its thoughtSignature (as Gemini 3 does).
 When tools are declared and the last turn is no function response, the model calls the first
 function; otherwise it answers with how many images it saw and the last user text.
+
+Image output: a model named `*image*` (gemini-2.5-flash-image…) answers a text part and a
+real PNG made with Pillow (its shape from imageConfig.aspectRatio), unless responseModalities
+asks for text only; a text model asked for IMAGE output is refused, as Google does.
+`imagen-*` models answer POST …:predict (see tests/fakes/gemini_imagen.py).
 """
 
+import base64
 import enum
 import json
 import re
@@ -23,6 +29,7 @@ from urllib.parse import unquote
 import pydantic
 from google.genai import types
 
+from tests.fakes import gemini_imagen as imagen
 from tests.fakes.server import Received, Reply
 
 PATH = re.compile(r"^/v1beta/models/(?P<model>[^/:?]+):(?P<method>\w+)(?:\?(?P<query>.*))?$")
@@ -59,21 +66,17 @@ def handle(request: Received) -> Reply:
     if request.method != "POST" or not match:
         return error(404, f"Unknown path {request.path}", "NOT_FOUND")
     model, method, query = unquote(match["model"]), match["method"], match["query"] or ""
+    if method == "predict" and model.startswith("imagen-"):
+        if denied := key_refused(request):
+            return denied
+        return imagen.handle(request, model)
     if method not in ("generateContent", "streamGenerateContent"):
         return error(404, f"Method {method} is not found.", "NOT_FOUND")
     stream = method == "streamGenerateContent"
     if stream and "alt=sse" not in query.split("&"):
         return error(400, "This fake streams only with alt=sse.", "INVALID_ARGUMENT")
-    key = request.headers.get("x-goog-api-key")
-    if not key:
-        return error(
-            403,
-            "Method doesn't allow unregistered callers (callers without established identity)."
-            " Please use API Key or other form of API consumer identity to call this API.",
-            "PERMISSION_DENIED",
-        )
-    if key == "bad-key":
-        return error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT")
+    if denied := key_refused(request):
+        return denied
     try:
         body = validate(request.json(), model)
     except (ValueError, Invalid) as exc:
@@ -96,6 +99,20 @@ def handle(request: Received) -> Reply:
 SSE = {"content-type": "text/event-stream"}
 
 
+def key_refused(request: Received) -> Reply | None:
+    key = request.headers.get("x-goog-api-key")
+    if not key:
+        return error(
+            403,
+            "Method doesn't allow unregistered callers (callers without established identity)."
+            " Please use API Key or other form of API consumer identity to call this API.",
+            "PERMISSION_DENIED",
+        )
+    if key == "bad-key":
+        return error(400, "API key not valid. Please pass a valid API key.", "INVALID_ARGUMENT")
+    return None
+
+
 def validate(body: object, model: str) -> dict:
     """Refuse what the Gemini API refuses: unknown fields, wrong types, bad enums and roles."""
     if not isinstance(body, dict):
@@ -104,6 +121,10 @@ def validate(body: object, model: str) -> dict:
         if _camel(key) not in FIELDS:
             raise Invalid(f'Unknown name "{key}": Cannot find field.')
     values = {_camel(key): value for key, value in body.items()}
+    config = dict(values.get("generationConfig") or {})
+    image_config = config.pop("imageConfig", config.pop("image_config", None))
+    if "generationConfig" in values:
+        values["generationConfig"] = config
     for name, value in values.items():
         try:
             pydantic.TypeAdapter(FIELDS[name]).validate_json(json.dumps(value))
@@ -118,6 +139,9 @@ def validate(body: object, model: str) -> dict:
     if system and not all(set(part) == {"text"} for part in system.get("parts") or [{}]):
         raise Invalid("systemInstruction: parts must be text.")
     check_config(values.get("generationConfig") or {})
+    check_image_output(model, config, image_config)
+    if image_config is not None:
+        values["generationConfig"]["imageConfig"] = image_config
     for i, tool in enumerate(values.get("tools") or []):
         for j, declaration in enumerate(_get(tool, "functionDeclarations") or []):
             where = f"tools[{i}].functionDeclarations[{j}]"
@@ -164,6 +188,54 @@ def check_config(config: dict) -> None:
     schema = _get(config, "responseJsonSchema") or _get(config, "responseSchema")
     if schema and _get(config, "responseMimeType") != "application/json":
         raise Invalid("generationConfig: a response schema needs responseMimeType JSON.")
+
+
+# ImageConfig fields the Gemini API refuses (google-genai's _ImageConfig_to_mldev raises for
+# them: "only supported in Gemini Enterprise Agent Platform mode").
+VERTEX_ONLY_IMAGE_CONFIG = (
+    "personGeneration",
+    "prominentPeople",
+    "outputMimeType",
+    "outputCompressionQuality",
+    "imageOutputOptions",
+)
+IMAGE_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+
+
+def check_image_output(model: str, config: dict, image_config: dict | None) -> None:
+    modalities = _get(config, "responseModalities") or []
+    if "IMAGE" in modalities and "image" not in model:
+        raise Invalid("Model does not support the requested response modalities: image")
+    if image_config is None:
+        return
+    try:
+        types.ImageConfig.model_validate_json(json.dumps(image_config))
+    except pydantic.ValidationError as exc:
+        raise Invalid(f"generationConfig.imageConfig: {exc}") from None
+    for name in VERTEX_ONLY_IMAGE_CONFIG:
+        if _get(image_config, name) is not None:
+            raise Invalid(f'generationConfig.imageConfig: Unknown name "{name}".')
+    ratio, size = _get(image_config, "aspectRatio"), _get(image_config, "imageSize")
+    if ratio is not None and ratio not in IMAGE_RATIOS:
+        raise Invalid(f"generationConfig.imageConfig.aspectRatio: {ratio!r} is not supported.")
+    if size is not None and (size not in ("1K", "2K", "4K") or "gemini-3" not in model):
+        raise Invalid(f"generationConfig.imageConfig.imageSize: {size!r} is not supported.")
+
+
+def makes_images(model: str, body: dict) -> bool:
+    modalities = _get(body.get("generationConfig") or {}, "responseModalities")
+    return "image" in model and modalities != ["TEXT"]
+
+
+def image_part(body: dict) -> dict:
+    """A real PNG in the shape the request asked for (64 px high)."""
+    ratio = _get(_get(body.get("generationConfig") or {}, "imageConfig") or {}, "aspectRatio")
+    w, h = (int(x) for x in (ratio or "1:1").split(":"))
+    data = imagen.png(round(64 * w / h), 64, (40, 120, 200))
+    return {"inlineData": {"mimeType": "image/png", "data": base64.b64encode(data).decode()}}
+
+
+IMAGE_TOKENS = 1290  # what Gemini 2.5 Flash Image bills for an image up to 1024x1024
 
 
 def check_enums(value: object, annotation: object, where: str) -> None:
@@ -213,17 +285,23 @@ def function_call(body: dict) -> dict | None:
     return {"name": declarations[0]["name"], "args": {"query": text}}
 
 
-def usage(body: dict, text: str, thoughts: int = 0) -> dict:
+def usage(body: dict, text: str, thoughts: int = 0, picture: bool = False) -> dict:
     images = sum(1 for c in body["contents"] for p in c["parts"] if _get(p, "inlineData"))
     prompt, output = 11 + 258 * images, len(text.split())
+    made = IMAGE_TOKENS if picture else 0
     out = {
         "promptTokenCount": prompt,
-        "candidatesTokenCount": output,
-        "totalTokenCount": prompt + output + thoughts,
+        "candidatesTokenCount": output + made,
+        "totalTokenCount": prompt + output + made + thoughts,
         "promptTokensDetails": [{"modality": "TEXT", "tokenCount": 11}],
     }
     if images:
         out["promptTokensDetails"].append({"modality": "IMAGE", "tokenCount": 258 * images})
+    if picture:
+        out["candidatesTokensDetails"] = [
+            {"modality": "TEXT", "tokenCount": output},
+            {"modality": "IMAGE", "tokenCount": made},
+        ]
     if thoughts:
         out["thoughtsTokenCount"] = thoughts
     return out
@@ -236,13 +314,17 @@ def response(model: str, body: dict, count: int) -> dict:
         parts.append({"functionCall": call, "thoughtSignature": SIGNATURE})
     else:
         parts.append({"text": text})
+    picture = makes_images(model, body)
+    if picture:
+        parts.append(image_part(body))
     candidates = [
         {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": i}
         for i in range(count)
     ]
+    meta = usage(body, "" if call else text, 7 if model == "thinking" else 0, picture)
     return {
         "candidates": candidates,
-        "usageMetadata": usage(body, "" if call else text, 7 if model == "thinking" else 0),
+        "usageMetadata": meta,
         "modelVersion": model,
         "responseId": "fake-response-id",
     }
@@ -251,7 +333,8 @@ def response(model: str, body: dict, count: int) -> dict:
 def fragments(model: str, body: dict, count: int):
     call, text = function_call(body), reply_text(body)
     base = {"modelVersion": model, "responseId": "fake-response-id"}
-    final = usage(body, "" if call else text)
+    picture = makes_images(model, body)
+    final = usage(body, "" if call else text, picture=picture)
     partial = {k: v for k, v in final.items() if k != "candidatesTokenCount"}
     partial["totalTokenCount"] = final["promptTokenCount"]
     pieces: list[dict] = (
@@ -259,6 +342,8 @@ def fragments(model: str, body: dict, count: int):
         if call
         else [{"text": w if i == 0 else " " + w} for i, w in enumerate(text.split(" "))]
     )
+    if picture:  # the picture arrives whole, in a fragment of its own, after the text
+        pieces.append(image_part(body))
     for n, part in enumerate(pieces):
         if model == "die" and n == 2:
             return
