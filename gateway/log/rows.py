@@ -7,11 +7,11 @@ Pure functions of the record; run in the log writer's threads, never on the requ
 from __future__ import annotations
 
 import re
+from typing import Protocol
 
 import orjson
 
 from gateway.chat import Chat
-from gateway.imagejob import ImageJob
 from gateway.images import Image
 from gateway.log import outputs
 from gateway.log.blobs import BlobData
@@ -33,12 +33,22 @@ def _reply_text(body: dict | None) -> str:
         return ""
 
 
-def _search_text(chat: Chat | ImageJob | None, response_body: dict | None) -> str:
+class Logged(Protocol):
+    """What a parsed request other than a Chat (an ImageJob, a Responses request) tells the
+    log: its body with images by reference, the prompt to preview, the texts to search."""
+
+    images: list[Image]
+
+    def logged_body(self) -> dict: ...
+    def prompt_text(self) -> str: ...
+    def search_texts(self, response_body: dict | None) -> list[str]: ...
+
+
+def _search_text(chat: Chat | Logged | None, response_body: dict | None) -> str:
     """Every text of the conversation and of the reply (tool-call arguments included), capped."""
-    if isinstance(chat, ImageJob):
-        data = (response_body or {}).get("data")
-        revised = [d.get("revised_prompt") for d in data or () if isinstance(d, dict)]
-        return "\n".join(t for t in (chat.prompt, *revised) if isinstance(t, str) and t)[:_SEARCHED]
+    if chat is not None and not isinstance(chat, Chat):
+        texts = chat.search_texts(response_body)
+        return "\n".join(t for t in texts if isinstance(t, str) and t)[:_SEARCHED]
     texts = [_text(m.get("content")) for m in chat.body["messages"]] if chat else []
     choices = (response_body or {}).get("choices")
     for choice in choices if isinstance(choices, list) else ():
@@ -61,11 +71,11 @@ def _text(content: object) -> str:
     return ""
 
 
-def _prompt_text(chat: Chat | ImageJob | None) -> str:
+def _prompt_text(chat: Chat | Logged | None) -> str:
     if chat is None:
         return ""
-    if isinstance(chat, ImageJob):
-        return chat.prompt
+    if not isinstance(chat, Chat):
+        return chat.prompt_text()
     for message in reversed(chat.body["messages"]):
         if message.get("role") == "user":
             return _text(message.get("content"))
@@ -78,7 +88,7 @@ def stored_body(record: Record) -> dict | None:
         if not record.raw_body:
             return None
         return {"_unparsed": record.raw_body[:100_000].decode("utf-8", "replace")}
-    if isinstance(record.chat, ImageJob):
+    if not isinstance(record.chat, Chat):
         return record.chat.logged_body()
     body = dict(record.chat.body)
     base64_images = [img for img in record.chat.images if img.origin == "base64"]
