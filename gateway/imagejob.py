@@ -70,6 +70,14 @@ class ImageJob:
             body["model"] = model
             self.raw = orjson.dumps(body)
 
+    def prompt_text(self) -> str:
+        return self.prompt
+
+    def search_texts(self, response_body: dict | None) -> list[str]:
+        """The prompt and the prompts the model rewrote it into."""
+        data = (response_body or {}).get("data")
+        return [self.prompt, *(d.get("revised_prompt") for d in data or () if isinstance(d, dict))]
+
     def logged_body(self) -> dict:
         """The parameters with each input image as `iris-blob:<sha256>` (or its URL)."""
         body = {k: v for k, v in self.body.items() if k not in ("image", "images", "mask")}
@@ -92,6 +100,13 @@ def parse_image_job(
     if content_type.split(";")[0].strip().lower() == "multipart/form-data":
         fields, files = _form(raw, content_type)
         job = ImageJob(endpoint, _typed(fields), raw=raw, multipart=True)
+        if unknown := sorted(set(files) - {"image", "image[]", "mask"}):
+            raise invalid(
+                f"File field {unknown[0]!r} is not taken by Iris: send the images to edit as "
+                "'image' (or several 'image[]') and an optional 'mask'.",
+                param=unknown[0],
+                code="unsupported_parameter",
+            )
         for name in ("image", "image[]"):
             for upload in files.getlist(name):
                 job.images.append(_file_image(upload.read(), f"image[{len(job.images)}]"))
@@ -172,7 +187,13 @@ def _json_images(job: ImageJob) -> None:
     body = job.body
     if job.endpoint == GENERATIONS:
         return
-    refs = body.get("images", body.get("image"))
+    if "image" in body:  # sent on as it came, OpenAI would refuse it: say so first
+        raise invalid(
+            "JSON bodies name their images 'images': [{\"image_url\": ...}]; 'image' is the "
+            "multipart form's file field.",
+            param="image",
+        )
+    refs = body.get("images")
     if refs is None:
         refs = []
     if not isinstance(refs, list):

@@ -38,17 +38,53 @@ def check(job: ImageJob) -> None:
         raise _invalid(f"Image variations are only made by dall-e-2, not {model}.", "model")
     if model.startswith(("gpt-image-", "chatgpt-image-")):
         _check_gpt_image(model, body)
-    elif model == "dall-e-3":
+        _check_format(model, job)
+        return
+    if model in ("dall-e-2", "dall-e-3") and job.stream:
+        raise _invalid(f"{model} does not stream; streaming is for GPT image models.", "stream")
+    if job.endpoint == EDITS and not job.multipart and model.startswith("dall-e"):
+        raise _invalid(f"JSON edits are for GPT image models; {model} takes multipart.", "model")
+    if model == "dall-e-3":
         _check_choice(model, body, "size", {"1024x1024", "1792x1024", "1024x1792"})
         _check_choice(model, body, "quality", {"standard", "hd"})
         if job.n != 1:
             raise _invalid("dall-e-3 makes one image per request (n=1).", "n")
         if job.endpoint != GENERATIONS:
             raise _invalid("dall-e-3 does not edit images; use a GPT image model.", "model")
-    elif model == "dall-e-2":
-        _check_choice(model, body, "size", {"256x256", "512x512", "1024x1024"})
-        if len(job.inputs) > 1:
-            raise _invalid("dall-e-2 edits one image at a time.", "image")
+    elif model == "dall-e-2" or (job.endpoint == VARIATIONS and not model):
+        _check_dall_e_2(job)
+
+
+def _check_dall_e_2(job: ImageJob) -> None:
+    """dall-e-2 (the model variations default to): three square sizes, one square PNG in."""
+    _check_choice("dall-e-2", job.body, "size", {"256x256", "512x512", "1024x1024"})
+    if len(job.inputs) > 1:
+        raise _invalid("dall-e-2 edits one image at a time.", "image")
+    first = job.inputs[0] if job.inputs else None
+    if (
+        first is not None
+        and first.data
+        and (first.mime != "image/png" or first.width != first.height)
+    ):
+        shape = f"{first.width}×{first.height} {first.mime}"
+        raise _invalid(f"dall-e-2 takes one square PNG, not a {shape}.", "image")
+
+
+def _check_format(model: str, job: ImageJob) -> None:
+    """The limits OpenAI documents for output formats (GIF and SVG are previews)."""
+    body, fmt = job.body, job.body.get("output_format")
+    if body.get("background") == "transparent" and fmt not in (None, "png", "webp"):
+        raise _invalid(
+            f"A transparent background needs png or webp output, not {fmt}.", "background"
+        )
+    if fmt in ("gif", "svg") and (job.stream or body.get("partial_images")):
+        raise _invalid(f"{fmt} output does not stream or make partial images.", "stream")
+    if fmt == "svg" and job.n != 1:
+        raise _invalid("svg output makes one image per request (n=1).", "n")
+    if fmt == "gif" and job.mask is not None:
+        raise _invalid("gif output does not take a mask.", "mask")
+    if model.startswith("gpt-image-1-mini") and body.get("input_fidelity") == "high":
+        raise _invalid(f"{model} takes input_fidelity low only.", "input_fidelity")
 
 
 def _check_gpt_image(model: str, body: dict) -> None:

@@ -1,4 +1,5 @@
 """A fake OpenAI upstream: checks each body against the `openai` SDK's request types.
+The Images API (generations, edits, variations) is in tests/fakes/openai_images.py.
 
 Behaviour by model name: "fail-429" answers a rate-limit error, "slow" sleeps 3 s,
 "die" breaks the stream after two chunks, "echo-mid-stream" sends an error event after two
@@ -12,19 +13,25 @@ from pathlib import Path
 
 from openai.types.chat import completion_create_params as params
 
+from tests.fakes import openai_images as images
 from tests.fakes.schema import SchemaError, check
 from tests.fakes.server import Received, Reply
 
+IMAGE_PATHS = ("/images/generations", "/images/edits", "/images/variations")
 IMAGES = Path(__file__).resolve().parents[3] / "shared" / "images"
 
 
 def handle(request: Received) -> Reply:
     if request.method == "GET":
+        if request.path.startswith("/generated/"):
+            return images.serve_generated(request.path)
         return serve_image(request.path)
-    if not request.path.endswith("/chat/completions"):
+    if not request.path.endswith(IMAGE_PATHS + ("/chat/completions",)):
         return _error(404, f"Unknown path {request.path}", "not_found_error")
     if not request.headers.get("authorization", "").startswith("Bearer "):
         return _error(401, "You didn't provide an API key.", "invalid_request_error")
+    if request.path.endswith(IMAGE_PATHS):
+        return images.handle(request, f"http://{request.headers.get('host', '127.0.0.1')}")
     try:
         body = request.json()
         stream = bool(body.get("stream"))
