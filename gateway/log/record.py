@@ -102,8 +102,11 @@ class Record:
     def add_chunk(self, chunk: dict) -> None:
         """Accumulate one streamed chunk (text, tool calls, images, finish reason, usage), or
         one typed event of an Images API stream."""
-        if isinstance(chunk.get("type"), str):
-            self._add_image_event(chunk)
+        if isinstance(kind := chunk.get("type"), str):  # a typed event, not a chat chunk
+            if kind.startswith("response."):
+                self._add_response_event(chunk)
+            else:
+                self._add_image_event(chunk)
             return
         self.chunk_count += 1
         if not self._stream_head:
@@ -157,9 +160,24 @@ class Record:
             if isinstance(event.get("usage"), dict):
                 self.usage = event["usage"]
 
+    def _add_response_event(self, event: dict) -> None:
+        """A Responses API stream event: the last one carrying the whole response (created,
+        in progress, completed, failed, incomplete) is the answer; text deltas time the first
+        token."""
+        self.chunk_count += 1
+        if event["type"] == "response.output_text.delta":
+            self.first_byte()
+        response = event.get("response")
+        if isinstance(response, dict):
+            self._stream_head = response
+            if isinstance(response.get("usage"), dict):
+                self.usage = response["usage"]
+
     def assembled(self) -> dict:
         """The streamed reply put back together as one chat.completion, or one
         ImagesResponse for an Images API stream."""
+        if self.endpoint == "responses":
+            return dict(self._stream_head)
         if self.endpoint.startswith("images."):
             outputs = self._choices.get(0) or {"data": [], "head": {}}
             head = dict(outputs["head"])
