@@ -24,6 +24,8 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 
 def _reply_text(body: dict | None) -> str:
+    if isinstance(body, dict) and body.get("object") == "response":  # the Responses API's
+        return " ".join(output_texts(body))
     if isinstance(body, dict) and isinstance(data := body.get("data"), list):  # ImagesResponse
         revised = next((d.get("revised_prompt") for d in data if isinstance(d, dict)), None)
         return revised if isinstance(revised, str) else f"{len(data)} image(s)"
@@ -42,6 +44,16 @@ class Logged(Protocol):
     def logged_body(self) -> dict: ...
     def prompt_text(self) -> str: ...
     def search_texts(self, response_body: dict | None) -> list[str]: ...
+
+
+def output_texts(response: dict) -> list[str]:
+    """The output_text parts of a Responses API response, in order."""
+    texts = []
+    for item in response.get("output") or ():
+        for part in (item.get("content") or ()) if isinstance(item, dict) else ():
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    return texts
 
 
 def _search_text(chat: Chat | Logged | None, response_body: dict | None) -> str:
