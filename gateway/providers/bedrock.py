@@ -79,6 +79,20 @@ _STREAM_ERROR_TYPES = {
 def build_request(chat: Chat, target: base.Target) -> base.Upstream:
     """The signed Converse (or ConverseStream) request; 400 for limits or missing credentials."""
     _check_images(chat)
+    action = "converse-stream" if chat.stream else "converse"
+    accept = "application/vnd.amazon.eventstream" if chat.stream else "application/json"
+    return signed_request(target, model_path(chat.model, action), _body(chat), accept=accept)
+
+
+def model_path(model: str, action: str) -> str:
+    return f"/model/{quote(model, safe='')}/{action}"
+
+
+def signed_request(
+    target: base.Target, path: str, sent: dict, *, accept: str = "application/json"
+) -> base.Upstream:
+    """`sent` as JSON to Bedrock Runtime at `path`, signed with the target's AWS keys (SigV4)
+    or carrying its Bedrock API key; 400 for missing credentials or a bad region."""
     options = target.options
     key_id, secret = options.get("aws-access-key-id", ""), options.get("aws-secret-access-key", "")
     region = options.get("aws-region", "").strip()
@@ -93,12 +107,8 @@ def build_request(chat: Chat, target: base.Target) -> base.Upstream:
         raise GatewayError(400, _NO_KEYS, code="missing_credentials")
     if not region and (key_id or not target.base_url):  # a custom host + API key needs none
         raise GatewayError(400, _NO_REGION, code="missing_region", param="x-portkey-aws-region")
-    root = (target.base_url or DEFAULT_BASE_URL.format(region=region)).rstrip("/")
-    action = "converse-stream" if chat.stream else "converse"
-    url = f"{root}/model/{quote(chat.model, safe='')}/{action}"
-    accept = "application/vnd.amazon.eventstream" if chat.stream else "application/json"
+    url = (target.base_url or DEFAULT_BASE_URL.format(region=region)).rstrip("/") + path
     headers = {"content-type": "application/json", "accept": accept, **target.headers}
-    sent = _body(chat)
     body = orjson.dumps(sent)
     if not key_id:  # API keys: https://docs.aws.amazon.com/bedrock/latest/userguide/api-keys.html
         return base.Upstream(
@@ -415,4 +425,8 @@ def parse_error(status: int, content: bytes) -> GatewayError:
         return GatewayError(status, message, "authentication_error", code=name or None)
     if status == 400 and ("too long" in lowered or "context window" in lowered):
         return GatewayError(status, message, code="context_length_exceeded")
+    if (
+        status == 400 and "content filter" in lowered
+    ):  # Nova Canvas: "…blocked by our content filters"
+        return GatewayError(status, message, code="content_policy_violation")
     return GatewayError(status, message, code=name or None)

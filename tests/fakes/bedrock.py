@@ -1,4 +1,5 @@
-"""A fake Bedrock Runtime (Converse and ConverseStream) that checks requests the way AWS does.
+"""A fake Bedrock Runtime (Converse, ConverseStream, InvokeModel on image models) that checks
+requests the way AWS does.
 
 Each request must carry a valid SigV4 signature: it is recomputed with botocore from what
 arrived (method, raw path, the signed headers, the body bytes) and the test credentials below;
@@ -6,7 +7,9 @@ a Bedrock API key (Authorization: Bearer API_KEY) is accepted too. The body is v
 botocore's ParamValidator against the bedrock-runtime service model's Converse input shape,
 after decoding base64 blobs, plus the enum values ParamValidator does not check, plus the
 conversation rules Bedrock enforces (user first, alternating roles, image limits).
-Failures answer Bedrock's error shape: {"message": ...} with an x-amzn-ErrorType header.
+InvokeModel bodies are checked by tests/fakes/bedrock_images.py against the image models'
+documented schemas. Failures answer Bedrock's error shape: {"message": ...} with an
+x-amzn-ErrorType header.
 
 Behaviour by model id: "fail-429" answers a ThrottlingException, "slow" sleeps 3 s, "die"
 breaks the stream after two frames, "stream-error" ends the stream with a
@@ -34,6 +37,7 @@ from botocore.credentials import Credentials
 from botocore.validate import ParamValidator
 from PIL import Image as PILImage
 
+from tests.fakes import bedrock_images as images
 from tests.fakes.server import Received, Reply
 
 # AWS's documented example credentials: https://docs.aws.amazon.com/IAM/latest/UserGuide/
@@ -45,7 +49,9 @@ API_KEY = "ABSKQmVkcm9ja0FQSUtleS1FWEFNUExF"
 MAX_IMAGE_BYTES = int(3.75 * 1024 * 1024)
 
 _SERVICE = botocore.session.get_session().get_service_model("bedrock-runtime")
-_PATH = re.compile(r"^(?P<base>.*)/model/(?P<model>[^/?]+)/(?P<action>converse|converse-stream)$")
+_PATH = re.compile(
+    r"^(?P<base>.*)/model/(?P<model>[^/?]+)/(?P<action>converse|converse-stream|invoke)$"
+)
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/"
     r"(?P<service>[^/]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?"
@@ -66,11 +72,13 @@ class Invalid(ValueError):
 
 def handle(request: Received) -> Reply:
     match = _PATH.match(request.path)
-    if request.method != "POST" or not match:
+    if request.method != "POST" or not match or not _served(match):
         return error(404, "UnknownOperationException", f"Unknown operation {request.path}")
     operation = "ConverseStream" if match["action"] == "converse-stream" else "Converse"
     try:
         check_auth(request)
+        if match["action"] == "invoke":
+            return _invoke(request, unquote(match["model"]))
         body = validate_body(request.body, model_id=unquote(match["model"]), operation=operation)
     except Invalid as exc:
         return error(exc.status, exc.name, exc.message)
@@ -96,6 +104,28 @@ def handle(request: Received) -> Reply:
         chunks=chunks,
         die="die" in model,
     )
+
+
+def _served(match: re.Match) -> bool:
+    """InvokeModel is served for the image models only (chat goes through Converse)."""
+    return match["action"] != "invoke" or unquote(match["model"]) in images.MODELS
+
+
+def _invoke(request: Received, model: str) -> Reply:
+    """InvokeModel on an image model (tests/fakes/bedrock_images.py checks the body)."""
+    if request.headers.get("content-type") != "application/json":
+        raise Invalid(415, "UnsupportedMediaTypeException", "Expected application/json.")
+    try:
+        body = json.loads(request.body)
+    except ValueError as exc:
+        raise Invalid(400, "SerializationException", f"Malformed JSON: {exc}") from None
+    try:
+        status, answer = images.invoke(model, body)
+    except images.Refused as exc:
+        raise _validation(str(exc)) from None
+    if status != 200:
+        return error(status, "ValidationException", answer["message"])
+    return Reply.json(200, answer, **{"x-amzn-RequestId": str(uuid.uuid4())})
 
 
 def error(status: int, name: str, message: str) -> Reply:
