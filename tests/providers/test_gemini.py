@@ -713,3 +713,105 @@ def test_the_fake_answers_what_google_genai_accepts():
     for piece in reply.chunks:
         assert piece.startswith(b"data: ") and piece.endswith(b"\r\n\r\n")
         types.GenerateContentResponse.model_validate_json(piece[6:])
+
+
+# --- image output (Gemini image models) ------------------------------------------------------
+
+PICTURE = base64.b64encode(png_bytes((6, 4))).decode()
+
+
+def image_reply(*parts: dict, finish: str = "STOP") -> dict:
+    candidate = {"content": {"role": "model", "parts": list(parts)}, "finishReason": finish}
+    return {"candidates": [candidate], "usageMetadata": {"promptTokenCount": 5}}
+
+
+def test_modalities_and_image_config_become_the_generation_config():
+    chat = make_chat(
+        [{"role": "user", "content": "draw a fox"}],
+        model="gemini-2.5-flash-image",
+        modalities=["text", "image"],
+        image_config={"aspect_ratio": "16:9"},
+    )
+    assert built(chat)["generationConfig"] == {
+        "responseModalities": ["TEXT", "IMAGE"],
+        "imageConfig": {"aspectRatio": "16:9"},
+    }
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"modalities": ["text", "audio"]}, "modalities"),
+        ({"modalities": "image"}, "modalities"),
+        ({"image_config": {"aspect_ratio": "16:9", "quality": "hd"}}, "image_config"),
+    ],
+)
+def test_output_settings_gemini_cannot_take_are_refused(extra, param):
+    chat = make_chat([{"role": "user", "content": "draw"}], model="gemini-2.5-flash-image", **extra)
+    with pytest.raises(GatewayError) as caught:
+        gemini.build_request(chat, TARGET)
+    assert (caught.value.status, caught.value.param) == (400, param)
+
+
+def test_pictures_in_a_reply_become_message_images_in_openrouters_shape():
+    data = image_reply(
+        {"text": "Sketching", "thought": True},
+        {"inlineData": {"mimeType": "image/png", "data": "ZHJhZnQ="}, "thought": True},
+        {"text": "Here is the fox. "},
+        {"inlineData": {"mimeType": "image/png", "data": PICTURE}},
+        {"text": "And a jpeg."},
+        {"inlineData": {"mimeType": "image/jpeg", "data": PICTURE}},
+    )
+    out = gemini.parse_response(data, make_chat([{"role": "user", "content": "fox"}]))
+    ChatCompletion.model_validate(out)
+    message = out["choices"][0]["message"]
+    assert message["content"] == "Here is the fox. And a jpeg."
+    assert message["images"] == [
+        {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{PICTURE}"}, "index": 0},
+        {
+            "type": "image_url",
+            "image_url": {"url": f"data:image/jpeg;base64,{PICTURE}"},
+            "index": 1,
+        },
+    ]
+    assert out["choices"][0]["finish_reason"] == "stop"
+
+
+def test_a_reply_without_pictures_has_no_images_key():
+    out = gemini.parse_response(image_reply({"text": "hi"}), make_chat([{"role": "user"}]))
+    assert "images" not in out["choices"][0]["message"]
+
+
+def test_pictures_stream_as_delta_images_in_order_and_numbered():
+    chat = make_chat([{"role": "user", "content": "fox"}], stream=True)
+    stream = gemini.Stream(chat)
+    first = image_reply(
+        {"text": "A fox"}, {"inlineData": {"mimeType": "image/png", "data": PICTURE}}
+    )
+    first["candidates"][0].pop("finishReason")
+    last = image_reply({"inlineData": {"mimeType": "image/png", "data": PICTURE}}, {"text": "."})
+    data = b"".join(b"data: " + orjson.dumps(d) + b"\r\n\r\n" for d in (first, last))
+    chunks = stream.feed(data) + stream.close()
+    for chunk in chunks:
+        ChatCompletionChunk.model_validate(chunk)
+    deltas = [c["choices"][0]["delta"] for c in chunks]
+    assert deltas[0] == {"role": "assistant", "content": "A fox"}
+    assert [d["images"][0]["index"] for d in deltas if "images" in d] == [0, 1]
+    assert list(deltas[1]) == ["images"] and list(deltas[2]) == ["images"]
+    assert deltas[3] == {"content": "."} and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    url = deltas[1]["images"][0]["image_url"]["url"]
+    assert base64.b64decode(url.removeprefix("data:image/png;base64,")) == png_bytes((6, 4))
+
+
+def test_the_fake_gemini_draws_for_an_image_model_and_refuses_image_output_elsewhere():
+    chat = make_chat(
+        [{"role": "user", "content": "fox"}],
+        model="gemini-2.5-flash-image",
+        modalities=["image", "text"],
+    )
+    body = built(chat)
+    out = gemini.parse_response(fake.response(chat.model, body, 1), chat)
+    [picture] = out["choices"][0]["message"]["images"]
+    assert picture["image_url"]["url"].startswith("data:image/png;base64,iVBOR")
+    with pytest.raises(fake.Invalid):
+        fake.validate(body, "gemini-2.5-flash")
