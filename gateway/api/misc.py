@@ -9,6 +9,8 @@ SERVED = (
     "POST /v1/images/generations",
     "POST /v1/images/edits",
     "POST /v1/images/variations",
+    "GET /v1/models",
+    "GET /v1/models/{id}",
     "POST /v1/prompts/{id}/completions",
     "POST /v1/prompts/{id}/render",
     "GET /v1/logs",

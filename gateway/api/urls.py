@@ -1,12 +1,14 @@
 from django.urls import path, re_path
 
-from gateway.api import chat, images, logs, misc, prompts
+from gateway.api import chat, images, logs, misc, models, prompts
 
 urlpatterns = [
     path("chat/completions", chat.chat_completions, name="chat-completions"),
     path("images/generations", images.generations, name="images-generations"),
     path("images/edits", images.edits, name="images-edits"),
     path("images/variations", images.variations, name="images-variations"),
+    path("models", models.model_list, name="models"),
+    re_path(r"^models/(?P<model_id>.+)$", models.model_detail, name="model"),
     path("prompts/<str:ref>/completions", prompts.prompt_completions, name="prompt-completions"),
     path("prompts/<str:ref>/render", prompts.prompt_render, name="prompt-render"),
     path("logs", logs.log_list, name="api-logs"),

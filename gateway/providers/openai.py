@@ -47,6 +47,21 @@ def body_bytes(chat: Chat) -> tuple[bytes, dict | None]:
     return orjson.dumps(sent), sent
 
 
+def list_models_request(target: Target) -> Upstream:
+    """GET /models: the models the key can use (OpenAI's, or an OpenAI-compatible server's)."""
+    headers = {"accept": "application/json", **target.headers}
+    if target.api_key:
+        headers["authorization"] = f"Bearer {target.api_key}"
+    base = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
+    return Upstream("GET", f"{base}/models", headers, b"")
+
+
+def parse_models(data: dict) -> list[str]:
+    """The model ids of OpenAI's list shape."""
+    items = data.get("data") if isinstance(data, dict) else None
+    return [m["id"] for m in items or () if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
+
 def parse_response(data: dict, chat: Chat) -> dict:
     return data
 

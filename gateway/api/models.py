@@ -1,0 +1,127 @@
+"""GET /v1/models and /v1/models/{id}: the models a gateway key can reach, in OpenAI's list
+shape, each named as a request would name it: `@slug/<model>`.
+
+Each enabled provider of the admin that the key may use contributes its default model and,
+where its kind can list models (the provider module's list_models_request/parse_models) and
+credentials are stored, the provider's own list: fetched at most every MODEL_LIST_SECONDS,
+within GATEWAY_MAX_RESPONSE_BYTES and a few seconds. A provider whose list could not be
+fetched is named in `x-iris-models-unavailable` (and logged), never silently left out.
+"""
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from yarl import URL
+
+from gateway import auth, http, providers, targets
+from gateway.db import orm
+from gateway.errors import GatewayError
+from gateway.models import Provider
+
+log = logging.getLogger(__name__)
+
+MODEL_LIST_SECONDS = 300.0
+_MAX_MODELS = 5000  # per provider: a list is a page, not a dump
+_lists: dict[str, tuple[float, list[str]]] = {}  # slug -> (fetched at, model ids)
+
+
+async def model_list(request: HttpRequest) -> HttpResponse:
+    if request.method != "GET":
+        return GatewayError(405, "Use GET.", code="method_not_allowed").response()
+    try:
+        models, unavailable = await _reachable(request)
+    except GatewayError as error:
+        return error.response()
+    response = _json({"object": "list", "data": models})
+    if unavailable:
+        response["x-iris-models-unavailable"] = ",".join(unavailable)
+    return response
+
+
+async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
+    if request.method != "GET":
+        return GatewayError(405, "Use GET.", code="method_not_allowed").response()
+    try:
+        models, _ = await _reachable(request)
+    except GatewayError as error:
+        return error.response()
+    for model in models:
+        if model["id"] == model_id:
+            return _json(model)
+    return GatewayError(
+        404,
+        f"The model {model_id!r} does not exist or this key cannot reach it.",
+        code="model_not_found",
+        param="model",
+    ).response()
+
+
+async def _reachable(request: HttpRequest) -> tuple[list[dict], list[str]]:
+    key = await auth.check(request)
+    rows = await orm(_providers)()
+    allowed = key.allowed_slugs if key else frozenset()
+    rows = [p for p in rows if not allowed or p.slug in allowed]
+    lists = await asyncio.gather(*(_provider_models(p) for p in rows))
+    models, unavailable = [], []
+    for provider, (ids, ok) in zip(rows, lists, strict=True):
+        created = int(provider.created_at.timestamp())
+        names = dict.fromkeys([provider.default_model, *ids] if provider.default_model else ids)
+        models += [
+            {
+                "id": f"@{provider.slug}/{name}",
+                "object": "model",
+                "created": created,
+                "owned_by": provider.slug,
+            }
+            for name in names
+        ]
+        if not ok:
+            unavailable.append(provider.slug)
+    return models, unavailable
+
+
+def _providers() -> list[Provider]:
+    rows = list(Provider.objects.filter(enabled=True).order_by("slug"))
+    for provider in rows:
+        try:  # credentials decrypted here, in a thread
+            provider.target = targets.target_for(provider)
+        except GatewayError:  # unreadable credentials: its default model only, and said so
+            provider.target = None
+    return rows
+
+
+async def _provider_models(provider: Provider) -> tuple[list[str], bool]:
+    """The provider's own model ids (cached), and whether they could be had."""
+    module, target = providers.get(provider.kind), provider.target
+    if target is None:
+        return [], False
+    if not hasattr(module, "list_models_request") or not target.secrets():
+        return [], True
+    cached = _lists.get(provider.slug)
+    if cached and cached[0] > time.monotonic() - MODEL_LIST_SECONDS:
+        return cached[1], True
+    try:
+        upstream = module.list_models_request(target)
+        session = http.session(trusted=True)  # an admin's provider: its base URL is trusted
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with session.get(
+            URL(upstream.url, encoded=True), headers=upstream.headers, timeout=timeout
+        ) as response:
+            content = await http.read_capped(response, settings.GATEWAY_MAX_RESPONSE_BYTES)
+            if response.status >= 400:
+                raise ValueError(f"HTTP {response.status}")
+        ids = module.parse_models(orjson.loads(content))[:_MAX_MODELS]
+    except Exception as exc:  # any failure: the list goes without, and says so
+        log.warning("listing the models of @%s failed: %s", provider.slug, type(exc).__name__)
+        return [], False
+    _lists[provider.slug] = (time.monotonic(), ids)
+    return ids, True
+
+
+def _json(data: dict) -> HttpResponse:
+    return HttpResponse(orjson.dumps(data), content_type="application/json")
