@@ -97,7 +97,8 @@ def parse_image_job(
     endpoint: str, raw: bytes, content_type: str, *, max_images: int = MAX_INPUT_IMAGES
 ) -> ImageJob:
     """The request as an ImageJob, or a 400 naming the field at fault."""
-    if content_type.split(";")[0].strip().lower() == "multipart/form-data":
+    kind = content_type.split(";")[0].strip().lower()
+    if kind == "multipart/form-data":
         fields, files = _form(raw, content_type)
         job = ImageJob(endpoint, _typed(fields), raw=raw, multipart=True)
         if unknown := sorted(set(files) - {"image", "image[]", "mask"}):
@@ -112,6 +113,11 @@ def parse_image_job(
                 job.images.append(_file_image(upload.read(), f"image[{len(job.images)}]"))
         if mask := files.get("mask"):
             job.images.append(_file_image(mask.read(), "mask", role="mask"))
+    elif kind == "application/x-www-form-urlencoded":  # what a form without files becomes
+        raise invalid(
+            "Send the Images API a JSON body or multipart/form-data, not a URL-encoded form.",
+            code="invalid_body",
+        )
     else:
         job = ImageJob(endpoint, _json_body(raw), raw=raw)
         _json_images(job)
