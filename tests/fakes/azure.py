@@ -15,6 +15,13 @@ ends with finish_reason "content_filter"; a request with tools calls the first t
 tool result comes back); anything else answers how many images it saw and the last user text.
 Answers carry prompt_filter_results and per-choice content_filter_results, and streams open
 with Azure's filter-only chunk (id, model and object all "").
+
+Images: /openai/deployments/{deployment}/images/generations|edits?api-version=… (edits and GPT
+image models need 2025-04-01-preview) or /openai/v1/images/… (the body's model names the
+deployment). IMAGE_DEPLOYMENTS serve images; a chat deployment answers OperationNotSupported.
+Bodies (JSON, or multipart for edits, read with the email package) are checked and answered by
+tests/fakes/openai_images.py against the SDK's ImageGenerateParams / ImageEditParams; Azure
+adds content_filter_results to each image. FILTER_PROMPT in a prompt gets the filter's 400.
 """
 
 import base64
@@ -28,6 +35,7 @@ from urllib.parse import parse_qs, urlsplit
 from openai.types.chat import completion_create_params as params
 from PIL import Image as PILImage
 
+from tests.fakes import openai_images
 from tests.fakes.openai import completion, reply_text, serve_image, stream_chunks
 from tests.fakes.schema import SchemaError, check
 from tests.fakes.server import Received, Reply
@@ -36,11 +44,19 @@ API_KEY = "0123456789abcdef0123456789abcdef"  # Azure keys are 32 hex digits
 ENTRA_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake-entra-token.signature"
 DEPLOYMENTS = {"gpt-4o": "gpt-4o-2024-08-06", "vision-prod": "gpt-4o-mini-2024-07-18"}
 API_VERSIONS = {"2024-02-01", "2024-06-01", "2024-10-21", "2025-04-01-preview"}
+# Image deployments, named after their models as Azure's portal suggests. Edits and GPT image
+# models need a preview API version (2025-04-01-preview or later); dall-e-3 generations are
+# served from the GA versions on.
+IMAGE_DEPLOYMENTS = {"gpt-image-1": "gpt-image-1", "dall-e-3": "dall-e-3"}
+IMAGE_PREVIEW_VERSIONS = {"2025-04-01-preview"}
 FILTER_PROMPT = "trigger-the-prompt-filter"
 FILTER_OUTPUT = "trigger-the-output-filter"
 
 ERRORS = json.loads((Path(__file__).parents[1] / "data" / "azure" / "errors.json").read_text())
 _PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/chat/completions$")
+_IMAGE_PATH = re.compile(
+    r"^/openai/(?:deployments/(?P<deployment>[^/]+)|v1)/images/(?P<operation>generations|edits)$"
+)
 _DATA_URI = re.compile(r"^data:image/(?P<kind>png|jpeg|gif|webp);base64,(?P<data>.*)$", re.S)
 _SAFE = {"filtered": False, "severity": "safe"}
 PROMPT_FILTER = [
@@ -68,7 +84,11 @@ class Refused(Exception):
 
 def handle(request: Received) -> Reply:
     if request.method == "GET":
+        if request.path.startswith("/generated/"):
+            return openai_images.serve_generated(request.path)
         return serve_image(request.path)
+    if "/images/" in urlsplit(request.path).path:
+        return images(request)
     try:
         model, body = validate(request)
     except Refused as refused:
@@ -233,3 +253,66 @@ def _invalid(message: str) -> Reply:
             }
         },
     )
+
+
+def images(request: Received) -> Reply:
+    """The Images API at a deployment (or the v1 API): Azure's routing, versions and keys,
+    then OpenAI's own checks and answers (tests/fakes/openai_images.py), plus the content
+    filter's results on each image, as Azure adds them."""
+    url = urlsplit(request.path)
+    match = _IMAGE_PATH.match(url.path)
+    versions = parse_qs(url.query).get("api-version", [])
+    if not match or (match["deployment"] is None) == bool(versions) or len(versions) > 1:
+        return _canned("resource_not_found")  # v1 takes no version; deployments need one
+    version = versions[0] if versions else "v1"
+    if version != "v1" and version not in API_VERSIONS:
+        return _canned("resource_not_found")
+    if match["operation"] == "edits" and version not in IMAGE_PREVIEW_VERSIONS | {"v1"}:
+        return _canned("resource_not_found")  # edits arrived with 2025-04-01-preview
+    if refused := _auth_refusal(request):
+        return refused
+    try:
+        fields = _image_fields(request)
+    except openai_images.Invalid as exc:
+        return _invalid(str(exc))
+    deployment = match["deployment"] or str(fields.get("model") or "")
+    model = IMAGE_DEPLOYMENTS.get(deployment) or DEPLOYMENTS.get(deployment)
+    if model is None:
+        return _canned("deployment_not_found")
+    if deployment not in IMAGE_DEPLOYMENTS:
+        operation = "imagesGenerations" if match["operation"] == "generations" else "imagesEdits"
+        message = f"The {operation} operation does not work with the specified model, {model}."
+        return Reply.json(400, {"error": {"code": "OperationNotSupported", "message": message}})
+    if model.startswith("gpt-image") and version not in IMAGE_PREVIEW_VERSIONS | {"v1"}:
+        return _invalid(
+            f"Model {model} is enabled only for api versions 2025-04-01-preview and later"
+        )
+    if FILTER_PROMPT in str(fields.get("prompt") or ""):
+        return _canned("content_filter")
+    # OpenAI's checks see the path as OpenAI would (no api-version query).
+    bare = Received(request.method, url.path, request.headers, request.body)
+    reply = openai_images.handle(bare, f"http://{request.headers.get('host', '127.0.0.1')}")
+    if reply.status != 200 or reply.chunks is not None:
+        return reply
+    answer = json.loads(reply.body)
+    for item in answer.get("data") or ():
+        item["content_filter_results"] = CHOICE_FILTER
+    answer["prompt_filter_results"] = PROMPT_FILTER  # not in OpenAI's ImagesResponse
+    return Reply.json(200, answer, **{"apim-request-id": "fake"})
+
+
+def _auth_refusal(request: Received) -> Reply | None:
+    authorization = request.headers.get("authorization", "")
+    if authorization.startswith("Bearer "):
+        return None if authorization == f"Bearer {ENTRA_TOKEN}" else _canned("invalid_token")
+    return None if request.headers.get("api-key") == API_KEY else _canned("invalid_key")
+
+
+def _image_fields(request: Received) -> dict:
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        return openai_images.parse_multipart(request)[0]
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise openai_images.Invalid("We could not parse the JSON body of your request.") from None
+    return body if isinstance(body, dict) else {}
