@@ -92,7 +92,11 @@ def test_an_image_stream_is_assembled_from_its_events(settings):
     record = request_log.Record(path="/v1/images/generations", request_headers={})
     record.endpoint = GENERATIONS
     record.add_chunk(
-        {"type": "image_generation.partial_image", "b64_json": b64(partial), "partial_image_index": 0}
+        {
+            "type": "image_generation.partial_image",
+            "b64_json": b64(partial),
+            "partial_image_index": 0,
+        }
     )
     usage = {"input_tokens": 5, "output_tokens": 7, "total_tokens": 12}
     record.add_chunk(
