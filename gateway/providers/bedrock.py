@@ -1,4 +1,5 @@
-"""AWS Bedrock Converse API (converse and converse-stream), signed with botocore's SigV4.
+"""AWS Bedrock Converse API (converse and converse-stream), signed with botocore's SigV4
+(signed_request, shared with the image models' InvokeModel in bedrock_images.py).
 
 Docs: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Converse.html
       https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_ConverseStream.html
@@ -425,8 +426,6 @@ def parse_error(status: int, content: bytes) -> GatewayError:
         return GatewayError(status, message, "authentication_error", code=name or None)
     if status == 400 and ("too long" in lowered or "context window" in lowered):
         return GatewayError(status, message, code="context_length_exceeded")
-    if (
-        status == 400 and "content filter" in lowered
-    ):  # Nova Canvas: "…blocked by our content filters"
+    if status == 400 and "content filter" in lowered:  # Nova Canvas: "…our content filters"
         return GatewayError(status, message, code="content_policy_violation")
     return GatewayError(status, message, code=name or None)
