@@ -158,7 +158,8 @@ def test_pictures_in_a_chat_reply_are_outputs():
     picture = png_bytes((5, 5), (0, 255, 0))
     record = request_log.Record(path="/v1/chat/completions", request_headers={})
     record.chat = None
-    item = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64(picture)}"}}
+    url = f"data:image/png;base64,{b64(picture)}"
+    item = {"type": "image_url", "image_url": {"url": url}, "index": 0}
     message = {"role": "assistant", "content": "Here it is.", "images": [item]}
     record.finish(200, {"choices": [{"index": 0, "message": message}]})
     save_records([record])
@@ -166,8 +167,9 @@ def test_pictures_in_a_chat_reply_are_outputs():
     output = LogImage.objects.get(log=log, role="output")
     assert (output.message_index, output.part_index) == (0, 0)
     assert stored(output.blob_id) == picture
-    kept = log.response_body["choices"][0]["message"]["images"][0]["image_url"]["url"]
-    assert kept == f"iris-blob:{output.blob_id}"
+    kept = log.response_body["choices"][0]["message"]["images"][0]
+    ref = {"url": f"iris-blob:{output.blob_id}"}
+    assert kept == {"type": "image_url", "image_url": ref, "index": 0}
     assert log.reply_preview == "Here it is." and log.output_image_count == 1
 
 

@@ -55,10 +55,8 @@ def stored_response(record: Record) -> dict | None:
             choice = choices[img.message]
             message = choice["message"] = dict(choice["message"])
             pictures = message["images"] = list(message["images"])
-            pictures[img.part] = {
-                "type": "image_url",
-                "image_url": {"url": f"iris-blob:{img.sha256}"},
-            }
+            picture = pictures[img.part] if isinstance(pictures[img.part], dict) else {}
+            pictures[img.part] = {**picture, "image_url": {"url": f"iris-blob:{img.sha256}"}}
     return body
 
 
