@@ -268,6 +268,22 @@ def test_streaming_edit_relays_image_edit_events(client, iris, fake_openai):
     assert stored(iris, partial) == base64.b64decode(events[0].b64_json)
 
 
+def test_partial_images_reach_the_client_while_upstream_is_still_working(iris, fake_openai):
+    """Unbuffered: the partial image arrives while the fake holds back the completed event."""
+    fake_images.RELEASE.clear()
+    body = {"model": "gpt-image-2", "prompt": "[hold]", "stream": True, "partial_images": 1}
+    url = f"{iris.url}/v1/images/generations"
+    with httpx.stream(
+        "POST", url, headers=openai_headers(iris, fake_openai), json=body, timeout=30
+    ) as response:
+        lines = response.iter_lines()
+        assert next(lines) == "event: image_generation.partial_image"
+        assert json.loads(next(lines).removeprefix("data: "))["partial_image_index"] == 0
+        fake_images.RELEASE.set()  # only now may the upstream finish
+        rest = list(lines)
+    assert "event: image_generation.completed" in rest
+
+
 def test_the_stream_has_no_done_marker(iris, fake_openai):
     with httpx.stream(
         "POST",

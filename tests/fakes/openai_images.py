@@ -7,14 +7,15 @@ for `stream: true` the typed SSE events (`event: image_generation.partial_image`
 `[DONE]`.
 
 Behaviour by prompt: "[fail-429]" answers a rate-limit error, "[die]" breaks a stream after
-its first event. Each image's colour comes from the prompt and its index, so tests can tell
-images apart.
+its first event, "[hold]" holds a stream's completed event until a test sets RELEASE. Each
+image's colour comes from the prompt and its index, so tests can tell images apart.
 """
 
 import base64
 import hashlib
 import io
 import json
+import threading
 import time
 import typing
 import urllib.request
@@ -37,6 +38,7 @@ GPT_PREFIXES = ("gpt-image-", "chatgpt-image-")
 FILE_FIELDS = ("image", "image[]", "mask", "markup")
 GENERATED: "OrderedDict[str, tuple[bytes, str]]" = OrderedDict()  # /generated/<id> → (bytes, mime)
 MAX_GENERATED = 64
+RELEASE = threading.Event()  # "[hold]": lets a stream finish
 
 
 class Invalid(ValueError):
@@ -198,6 +200,8 @@ def _events(kind, images, partials, head, use, size, fmt, prompt):
             )
             if "[die]" in prompt:
                 return
+        if "[hold]" in prompt and not RELEASE.wait(timeout=10):
+            return  # never released: a client that got nothing yet was sent nothing
         completed = {"type": f"{kind}.completed", "b64_json": base64.b64encode(final).decode()}
         yield sse({**completed, "created_at": created, **head, "usage": use})
 
