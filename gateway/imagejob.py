@@ -199,11 +199,9 @@ def _json_images(job: ImageJob) -> None:
             "multipart form's file field.",
             param="image",
         )
-    refs = body.get("images")
-    if refs is None:
-        refs = []
+    refs = body.get("images", [])
     if not isinstance(refs, list):
-        refs = [refs]
+        raise invalid("'images' must be an array of {\"image_url\": ...} objects.", "images")
     for i, ref in enumerate(refs):
         job.images.append(_reference_image(ref, f"images[{i}]", len(job.images)))
     if (mask := body.get("mask")) is not None:
@@ -270,7 +268,8 @@ def _validate(job: ImageJob, max_images: int) -> None:
         return
     inputs = job.inputs
     if not inputs:
-        raise invalid("'image' is required: the image (or images) to edit.", param="image")
+        name = "image" if job.multipart else "images"
+        raise invalid(f"'{name}' is required: the image (or images) to edit.", param=name)
     if len(inputs) > (limit := min(max_images, MAX_INPUT_IMAGES)):
         raise invalid(f"{len(inputs)} images sent; at most {limit} are taken.", param="image")
     if job.endpoint == VARIATIONS and len(inputs) > 1:

@@ -185,8 +185,18 @@ def test_a_json_edit_with_image_references():
         ({"images": [{"image_url": "data:image/png;base64,AAAA"}]}, "images[0]"),
         ({"images": [{"image_url": data_uri(RED)}], "mask": {"image_url": 5}}, "mask"),
         ({"image": [{"image_url": data_uri(RED)}]}, "image"),
+        ({"images": {"image_url": data_uri(RED)}}, "images"),
+        ({"mask": {"image_url": data_uri(MASK)}}, "images"),
     ],
-    ids=["file-id", "ftp", "broken-data-uri", "mask-not-a-url", "image-not-images"],
+    ids=[
+        "file-id",
+        "ftp",
+        "broken-data-uri",
+        "mask-not-a-url",
+        "image-not-images",
+        "images-not-an-array",
+        "no-images",
+    ],
 )
 def test_bad_json_edits(body, param):
     raw = json.dumps({"prompt": "x", **body}).encode()
