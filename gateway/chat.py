@@ -8,8 +8,9 @@ import orjson
 from gateway.errors import GatewayError
 from gateway.images import Image, ImageError, decode_data_uri
 
-# Stands in chat.body for a data URI that was decoded into chat.images.
+# Stands in chat.body for a data URI that was decoded into chat.images (or chat.documents).
 DECODED_IMAGE = "iris:decoded-image"
+DECODED_FILE = "iris:decoded-file"
 # Stands, while parsing, for a data URI cut out of the raw body (see _lift_data_uris). The
 # nonce keeps a client from writing one.
 _LIFTED = f"iris:lifted-{secrets.token_hex(8)}:"
@@ -22,6 +23,8 @@ class Chat:
     raw: bytes
     body: dict
     images: list[Image] = field(default_factory=list)
+    # `file` content parts: PDFs, as Images whose mime is application/pdf (see images.py).
+    documents: list[Image] = field(default_factory=list)
 
     @property
     def model(self) -> str:
@@ -47,6 +50,12 @@ class Chat:
         for img in self.images:
             if img.message == message and img.part == part:
                 return img
+        raise KeyError((message, part))
+
+    def document(self, message: int, part: int) -> Image:
+        for doc in self.documents:
+            if doc.message == message and doc.part == part:
+                return doc
         raise KeyError((message, part))
 
 
@@ -161,7 +170,8 @@ def _parse(
         content = message.get("content")
         if isinstance(content, list):
             chat.images.extend(_images_in(content, i, lifted, used))
-            if len(chat.images) > max_images:
+            chat.documents.extend(_documents_in(content, i, lifted, used))
+            if len(chat.images) + len(chat.documents) > max_images:
                 raise invalid(
                     f"Too many images in the request: more than {max_images} "
                     "(GATEWAY_MAX_IMAGES_PER_REQUEST).",
@@ -239,3 +249,45 @@ def _images_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) ->
             )
         images.append(image)
     return images
+
+
+def _documents_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) -> list[Image]:
+    """The PDFs of `file` parts (OpenAI's shape: file.file_data as a base64 data URI, and a
+    filename); a file_id names a file stored at OpenAI, which Iris cannot see."""
+    documents = []
+    for j, part in enumerate(parts):
+        if part.get("type") != "file":
+            continue
+        param = f"messages.{i}.content.{j}.file"
+        spec, where = part.get("file"), f"messages[{i}].content[{j}]"
+        if not isinstance(spec, dict):
+            raise invalid(f"{where}: 'file' must be an object with file_data.", param)
+        uri = spec.get("file_data")
+        if uri is None and "file_id" in spec:
+            raise invalid(
+                f"{where}: file_id is not supported by Iris (the file is stored at OpenAI, "
+                "out of its sight); send the document as file_data, a base64 data URI.",
+                param,
+                "unsupported_parameter",
+            )
+        if not isinstance(uri, str) or not uri:
+            raise invalid(f"{where}: file.file_data (a base64 data URI) is missing.", param)
+        doc = Image(message=i, part=j, origin="base64")
+        try:
+            if lifted and uri.startswith(_LIFTED):
+                index = int(uri[len(_LIFTED) :])
+                doc.data_uri_prefix, data = decode_data_uri(lifted[index], tolerant=False)
+                used.add(index)
+            else:
+                doc.data_uri_prefix, data = decode_data_uri(uri)
+        except (ValueError, IndexError) as exc:  # ImageError is a ValueError
+            if uri.startswith(_LIFTED):
+                raise _NotLiftable from None  # the whole-body parse words the error
+            raise invalid(f"{where}: file_data {exc}.", param, "invalid_file") from None
+        try:
+            doc.describe_document(data)
+        except ImageError as exc:
+            raise invalid(f"{where}: the file {exc}.", param, "invalid_file") from None
+        spec["file_data"] = DECODED_FILE
+        documents.append(doc)
+    return documents

@@ -83,7 +83,9 @@ async def _keep_url_outputs(body: dict, record: request_log.Record) -> None:
 def completed_events(body: dict, job: ImageJob) -> list[dict]:
     """OpenAI's `*.completed` stream events for a whole answer, one per image."""
     kind = "image_edit.completed" if job.endpoint == EDITS else "image_generation.completed"
-    head = {k: body[k] for k in ("background", "output_format", "quality", "size") if k in body}
+    # The SDKs' event types require these four: the answer's own values, else OpenAI's defaults.
+    defaults = {"background": "auto", "output_format": "png", "quality": "auto", "size": "auto"}
+    head = {k: body.get(k) or default for k, default in defaults.items()}
     events = []
     for item in body.get("data") or ():
         event = {"type": kind, **item, "created_at": body.get("created"), **head}

@@ -35,6 +35,9 @@ _TAIL = 4096  # where an end marker is looked for, allowing for bytes appended a
 
 # Serialises the rare open of an image past Pillow's own limit (see open_image).
 _unchecked = threading.Lock()
+# PDFium is not thread-safe: one call into it at a time, whichever thread makes it.
+pdfium_lock = threading.Lock()
+PDF_MIME = "application/pdf"
 
 
 class ImageError(ValueError):
@@ -105,6 +108,18 @@ class Image:
         self.mime, self.width, self.height = info.mime, info.width, info.height
         self.frames, self.exif_orientation = info.frames, info.exif_orientation
         self.problem = info.problem
+
+    @property
+    def is_document(self) -> bool:
+        return self.mime == PDF_MIME
+
+    def describe_document(self, data: bytes) -> None:
+        """Fill mime and page count (in `frames`) from a PDF's bytes; ImageError if they are
+        no PDF PDFium can open (encrypted ones included)."""
+        if b"%PDF-" not in data[:1024]:
+            raise ImageError("is not a PDF (documents are taken as PDF only)")
+        self.data, self.mime, self.width, self.height = data, PDF_MIME, None, None
+        self.frames = pdf_pages(data)
 
     def adopt(self, source: "Image") -> None:
         """Take the bytes and facts of an image fetched from the same URL: one bytes object
@@ -186,6 +201,21 @@ def sniff(data: bytes) -> Sniffed:
         )
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError):
         raise ImageError("is not an image Iris can read (PNG, JPEG, GIF, WEBP, ...)") from None
+
+
+def pdf_pages(data: bytes) -> int:
+    """How many pages a PDF has: PDFium reads its cross-reference table, no page is drawn."""
+    import pypdfium2  # imported where needed: most processes never see a PDF
+
+    with pdfium_lock:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as exc:
+            raise ImageError(f"is not a PDF Iris can read ({exc})") from None
+        try:
+            return len(document)
+        finally:
+            document.close()
 
 
 def limit_pixels(max_pixels: int) -> None:

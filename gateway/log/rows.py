@@ -103,13 +103,17 @@ def stored_body(record: Record) -> dict | None:
     if not isinstance(record.chat, Chat):
         return record.chat.logged_body()
     body = dict(record.chat.body)
-    base64_images = [img for img in record.chat.images if img.origin == "base64"]
-    if base64_images:
+    chat = record.chat
+    base64_images = [img for img in chat.images if img.origin == "base64"]
+    if base64_images or chat.documents:
         messages = [dict(m) for m in body["messages"]]
-        for img in base64_images:
+        for img in [*base64_images, *chat.documents]:
             content = messages[img.message]["content"] = list(messages[img.message]["content"])
             part = dict(content[img.part])
-            part["image_url"] = {**part["image_url"], "url": f"iris-blob:{img.sha256}"}
+            if img.is_document:
+                part["file"] = {**part["file"], "file_data": f"iris-blob:{img.sha256}"}
+            else:
+                part["image_url"] = {**part["image_url"], "url": f"iris-blob:{img.sha256}"}
             content[img.part] = part
         body["messages"] = messages
     return body
@@ -124,12 +128,17 @@ def stored_upstream_body(record: Record) -> dict | None:
     if record.upstream_body is None:
         return None
     refs: dict[int, tuple[str, str]] = {}
-    for img in record.chat.images if record.chat else ():
+    for img in _sent(record):
         if img.encoded:  # encoded for this upstream
             encoded = img.encoded[1]
             kind = "iris-converted" if img.converted else "iris-blob"
             refs[id(encoded)] = (encoded, f"{kind}:{img.sha256}")
     return _map_strings(record.upstream_body, _with_refs(refs))
+
+
+def _sent(record: Record) -> list[Image]:
+    chat = record.chat
+    return [*chat.images, *getattr(chat, "documents", ())] if chat else []
 
 
 def _with_refs(refs: dict[int, tuple[str, str]]):
@@ -159,7 +168,8 @@ def _map_strings(value, change):
 
 
 def _all_images(record: Record) -> list[Image]:
-    return [*(record.chat.images if record.chat else ()), *outputs.images(record)]
+    """Every image (and document) the record sent and got back."""
+    return [*_sent(record), *outputs.images(record)]
 
 
 def blobs(record: Record) -> dict[str, BlobData]:
