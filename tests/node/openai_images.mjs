@@ -5,6 +5,9 @@ import { readFileSync } from "node:fs";
 import { basename } from "node:path";
 import OpenAI, { toFile } from "openai";
 
+// Node 18 (Debian's) has File in node:buffer only; the SDK's uploads need the global.
+globalThis.File ??= (await import("node:buffer")).File;
+
 const config = JSON.parse(process.argv[2]);
 const client = new OpenAI({
   baseURL: config.baseURL,
