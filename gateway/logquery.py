@@ -13,6 +13,7 @@ from django.db.models.functions import Cast
 from gateway.models import LogImage, RequestLog
 
 STATUS_CLASSES = {"2xx": (200, 299), "4xx": (400, 499), "5xx": (500, 599)}
+INPUT_ROLES = ("input", "mask")  # what the client sent; "output" and "partial" the model made
 
 
 @dataclass
@@ -25,7 +26,9 @@ class LogFilter:
     metadata: dict[str, str] = field(default_factory=dict)
     since: datetime | None = None
     until: datetime | None = None
-    has_images: bool | None = None
+    has_images: bool | None = None  # images sent
+    has_output_images: bool | None = None  # images made
+    endpoint: str = ""  # "chat.completions", "images.generations", …
     search: str = ""
     image_sha256: str = ""  # only requests that sent this image
     prompt: str = ""  # only requests made through this saved prompt
@@ -74,6 +77,11 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(created_at__lt=f.until)
     if f.has_images is not None:
         qs = qs.filter(image_count__gt=0) if f.has_images else qs.filter(image_count=0)
+    if f.has_output_images is not None:
+        made = Q(output_image_count__gt=0)
+        qs = qs.filter(made if f.has_output_images else ~made)
+    if f.endpoint:
+        qs = qs.filter(endpoint=f.endpoint)
     if f.search:
         qs = qs.filter(search_text__icontains=f.search)
     if f.prompt:
@@ -108,7 +116,7 @@ def original_request(log: RequestLog) -> dict | None:
     if not body or "messages" not in body:
         return body
     messages = [dict(m) for m in body["messages"]]
-    for image in log.images.filter(origin="base64").select_related("blob"):
+    for image in log.images.filter(origin="base64", role="input").select_related("blob"):
         if image.blob is None:
             continue
         with default_storage.open(image.blob.storage_name) as f:
@@ -126,6 +134,7 @@ def image_dict(image: LogImage) -> dict:
     blob = image.blob
     return {
         "id": image.id,
+        "role": image.role,
         "message_index": image.message_index,
         "part_index": image.part_index,
         "origin": image.origin,
@@ -159,6 +168,8 @@ SUMMARY_FIELDS = (
     "completion_tokens",
     "total_tokens",
     "image_count",
+    "output_image_count",
+    "endpoint",
     "prompt_preview",
     "reply_preview",
     "prompt",
@@ -166,6 +177,36 @@ SUMMARY_FIELDS = (
     "prompt_variables",
     "degraded",
 )
+
+
+def output_dict(image: LogImage, revised: dict[int, str]) -> dict:
+    """An output image as the API lists it: image_dict, its place among the outputs, and
+    whether it is a partial image streamed on the way (and which)."""
+    partial = image.role == "partial"
+    return {
+        **image_dict(image),
+        "index": image.part_index,
+        "partial": partial,
+        "partial_index": image.partial_index if partial else None,
+        "revised_prompt": None if partial else revised.get(image.part_index),
+    }
+
+
+def output_order(image: LogImage) -> tuple:
+    """Outputs first (by choice, then index), then partial images (by index, then partial)."""
+    partial = image.role == "partial"
+    return (partial, image.message_index, image.part_index, image.partial_index or 0)
+
+
+def revised_prompts(response_body: object) -> dict[int, str]:
+    """The prompt the model actually used, per output index, where the provider says it
+    (an Images API answer's `data[i].revised_prompt`)."""
+    data = response_body.get("data") if isinstance(response_body, dict) else None
+    return {
+        i: item["revised_prompt"]
+        for i, item in enumerate(data if isinstance(data, list) else ())
+        if isinstance(item, dict) and isinstance(item.get("revised_prompt"), str)
+    }
 
 
 def summary_dict(log: RequestLog) -> dict:

@@ -8,13 +8,16 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from gateway.logquery import other_uses
+from gateway.logquery import INPUT_ROLES, other_uses, output_order
 from gateway.models import Blob, LogImage, RequestLog
 
 # Browsers show these themselves; anything else is only offered as a download.
 INLINE_TYPES = frozenset(
     {"image/png", "image/jpeg", "image/gif", "image/webp", "image/avif", "image/bmp"}
 )
+# Shown only through <img> (where scripts never run); the bytes themselves are served as a
+# sandboxed download. Pillow cannot read it, so it is its own thumbnail.
+SVG = "image/svg+xml"
 ORIENTATIONS = {
     2: "mirrored",
     3: "rotated 180°",
@@ -38,10 +41,34 @@ class ImageView:
         return self.image.blob
 
     @property
+    def role(self) -> str:
+        return self.image.role
+
+    @property
+    def svg(self) -> bool:
+        return self.blob is not None and self.blob.mime == SVG
+
+    @property
+    def label(self) -> str:
+        """What the image is, in a few words (its alt text)."""
+        img = self.image
+        if img.role == "mask":
+            return "Mask"
+        if img.role == "partial":
+            return f"Partial image {img.partial_index} of output {img.part_index}"
+        if img.role == "output":
+            return f"Output image {img.part_index}" + (
+                f" of choice {img.message_index}" if img.message_index else ""
+            )
+        return f"Image {img.part_index} of message {img.message_index}"
+
+    @property
     def problem(self) -> str:
         """Why there is no picture to show ("" when there is one)."""
         if self.image.error:
             return self.image.error
+        if self.svg:
+            return ""
         if self.blob is None:
             return "" if self.image.url else "The image bytes were not kept."
         if self.blob.width is None:
@@ -58,7 +85,16 @@ class ImageView:
 
     @property
     def thumb_url(self) -> str:
+        if self.svg:
+            return self.full_url
         return reverse("logs_ui:thumbnail", args=[self.blob.sha256, 480]) if self.blob else ""
+
+    @property
+    def small_url(self) -> str:
+        """A thumbnail for a strip of small images."""
+        if self.svg or self.blob is None:
+            return self.thumb_url
+        return reverse("logs_ui:thumbnail", args=[self.blob.sha256, 96])
 
     @property
     def full_url(self) -> str:
@@ -69,6 +105,8 @@ class ImageView:
     @property
     def box(self) -> tuple[int, int]:
         """The thumbnail's displayed width and height (EXIF rotation swaps them)."""
+        if self.svg:  # no size known without parsing it: a square box, drawn to fit
+            return 240, 240
         w, h = (self.blob.width or 1, self.blob.height or 1) if self.blob else (4, 3)
         if self.blob and (self.blob.exif_orientation or 0) >= 5:
             w, h = h, w
@@ -120,18 +158,37 @@ class Reply:
     refusal: str = ""
     finish_reason: str = ""
     tool_calls: list[dict] = field(default_factory=list)
+    images: list[ImageView] = field(default_factory=list)  # pictures in the reply
 
 
-def image_views(log: RequestLog) -> dict[tuple[int, int], ImageView]:
-    """Each image of the request by (message, part), with how many other requests sent it."""
-    views = {}
+@dataclass
+class Images:
+    """A request's images: what was sent (by place), what the model made, in order, and the
+    partial images streamed on the way."""
+
+    inputs: dict[tuple[int, int], ImageView] = field(default_factory=dict)
+    outputs: list[ImageView] = field(default_factory=list)
+    partials: list[ImageView] = field(default_factory=list)
+
+
+def image_views(log: RequestLog) -> Images:
+    """Each image of the request, with how many other requests used it (partials apart)."""
+    found = Images()
     counted: dict[str, int] = {}
+    made = []
     for image in log.images.select_related("blob"):
         sha = image.blob_id
-        if sha and sha not in counted:
+        if sha and sha not in counted and image.role != "partial":
             counted[sha] = other_uses(sha, log_id=log.id)
-        views[(image.message_index, image.part_index)] = ImageView(image, counted.get(sha or "", 0))
-    return views
+        view = ImageView(image, counted.get(sha or "", 0))
+        if image.role in INPUT_ROLES:
+            found.inputs[(image.message_index, image.part_index)] = view
+        else:
+            made.append(view)
+    made.sort(key=lambda view: output_order(view.image))
+    found.outputs = [v for v in made if v.role == "output"]
+    found.partials = [v for v in made if v.role == "partial"]
+    return found
 
 
 def messages(log: RequestLog, images: dict[tuple[int, int], ImageView]) -> list[Message]:
@@ -165,8 +222,10 @@ def _part(raw: Any, image: ImageView | None) -> Part:
     return Part("other", raw=raw)
 
 
-def replies(log: RequestLog) -> list[Reply]:
-    """The model's answer, one Reply per choice (a stream's is the assembled one)."""
+def replies(log: RequestLog, images: Images | None = None) -> list[Reply]:
+    """The model's answer, one Reply per choice (a stream's is the assembled one), each with
+    the pictures it holds (`message.images`)."""
+    outputs = images.outputs if images else []
     body = log.response_body if isinstance(log.response_body, dict) else {}
     out = []
     for choice in body.get("choices") or []:
@@ -182,6 +241,7 @@ def replies(log: RequestLog) -> list[Reply]:
                 tool_calls=_tool_calls(message.get("tool_calls")),
             )
         )
+        out[-1].images = [v for v in outputs if v.image.message_index == out[-1].index]
     return out
 
 

@@ -27,6 +27,14 @@ RANGES = {
 }
 RANGE_CHOICES = [("", "Any time")] + [(key, label) for key, (label, _) in RANGES.items()]
 IMAGE_CHOICES = [("", "Images: any"), ("1", "With images"), ("0", "Without images")]
+OUTPUT_CHOICES = [("", "Outputs: any"), ("1", "Generated images"), ("0", "No generated images")]
+ENDPOINT_CHOICES = [
+    ("", "All endpoints"),
+    ("chat.completions", "chat.completions"),
+    ("images.generations", "images.generations"),
+    ("images.edits", "images.edits"),
+    ("images.variations", "images.variations"),
+]
 _CHOICES_TTL = 60  # seconds; distinct values over a big table are worth caching
 
 
@@ -68,6 +76,8 @@ class LogFilterForm(forms.Form):
     since = forms.DateTimeField(required=False)
     until = forms.DateTimeField(required=False)
     has_images = forms.ChoiceField(choices=IMAGE_CHOICES, required=False)
+    has_output_images = forms.ChoiceField(choices=OUTPUT_CHOICES, required=False)
+    endpoint = forms.ChoiceField(choices=ENDPOINT_CHOICES, required=False)
     trace_id = forms.CharField(required=False, max_length=200)
     metadata = MetadataField(required=False)
     image = forms.CharField(
@@ -86,7 +96,7 @@ class LogFilterForm(forms.Form):
         if data.get("range"):
             recent = timezone.now() - RANGES[data["range"]][1]
             since = max(since, recent) if since else recent
-        has_images = data.get("has_images")
+        has_images, has_outputs = data.get("has_images"), data.get("has_output_images")
         return LogFilter(
             provider=data.get("provider", ""),
             model=data.get("model", ""),
@@ -96,6 +106,8 @@ class LogFilterForm(forms.Form):
             since=since,
             until=data.get("until"),
             has_images=None if not has_images else has_images == "1",
+            has_output_images=None if not has_outputs else has_outputs == "1",
+            endpoint=data.get("endpoint", ""),
             search=data.get("q", ""),
             image_sha256=data.get("image", ""),
             prompt=data.get("prompt", ""),

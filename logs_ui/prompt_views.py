@@ -17,10 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from gateway import log as request_log
 from gateway import prompts
-from gateway.api.chat import proxy_path
 from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.models import Prompt, PromptVersion
+from gateway.service import proxy_path
 from logs_ui import prompt_forms as pf
 from logs_ui.access import viewer_required
 

@@ -15,6 +15,16 @@ _SECRETS = {
 }
 
 
+# Where each endpoint's request is sent again; an edit or a variation carries images the
+# snippet would have to upload as files, so only these are offered.
+PATHS = {"chat.completions": "/v1/chat/completions", "images.generations": "/v1/images/generations"}
+
+
+def replayable(log: RequestLog, body: object) -> bool:
+    """Whether the request can be written as a snippet (a parsed body of a known endpoint)."""
+    return log.endpoint in PATHS and isinstance(body, dict) and "_unparsed" not in body
+
+
 def replay_headers(log: RequestLog) -> dict[str, str]:
     """The gateway headers of the logged request; redacted values become env-var placeholders."""
     headers = {"x-portkey-api-key": _SECRETS["x-portkey-api-key"]}
@@ -49,11 +59,18 @@ def _header(name: str, value: str) -> str:
     return f"-H {shlex.quote(f'{name}: {value}')}"
 
 
-def python(body: dict[str, Any], *, base_url: str, headers: dict[str, str]) -> str:
+def python(
+    body: dict[str, Any],
+    *,
+    base_url: str,
+    headers: dict[str, str],
+    endpoint: str = "chat.completions",
+) -> str:
     """A script using the official openai SDK with Iris as its base URL."""
     auth = headers.get("authorization", "")
     extra = {k: v for k, v in headers.items() if k != "authorization"}
     lines = [
+        *(["import base64"] if endpoint.startswith("images.") else []),
         "import os",
         "",
         "from openai import OpenAI",
@@ -67,7 +84,9 @@ def python(body: dict[str, Any], *, base_url: str, headers: dict[str, str]) -> s
         ")",
         f"request = {_py(body, 0)}",
     ]
-    if body.get("stream"):
+    if endpoint == "images.generations":
+        lines += _save_images(bool(body.get("stream")))
+    elif body.get("stream"):
         lines += [
             "for chunk in client.chat.completions.create(**request):",
             "    if chunk.choices and chunk.choices[0].delta.content:",
@@ -80,6 +99,26 @@ def python(body: dict[str, Any], *, base_url: str, headers: dict[str, str]) -> s
             "print(response.choices[0].message.content)",
         ]
     return "\n".join(lines) + "\n"
+
+
+def _save_images(stream: bool) -> list[str]:
+    save = [
+        "        name = f\"image-{i}.{request.get('output_format', 'png')}\"",
+        "        open(name, 'wb').write(base64.b64decode(b64))",
+        "        print('saved', name)",
+    ]
+    if stream:
+        return [
+            "for i, event in enumerate(client.images.generate(**request)):",
+            "    if b64 := getattr(event, 'b64_json', None):",
+            *save,
+        ]
+    return [
+        "response = client.images.generate(**request)",
+        "for i, image in enumerate(response.data):",
+        "    if b64 := image.b64_json:",
+        *save,
+    ]
 
 
 def _py_env(value: str) -> str:

@@ -38,6 +38,8 @@ def etag(sha256: str, size: int) -> str:
 
 def get_or_make(blob: Blob, size: int) -> bytes:
     """The cached thumbnail, made and stored on first use. Blocking: run it in a thread."""
+    if blob.mime == "image/svg+xml":  # never parsed here: the page shows it through <img>
+        raise ThumbnailError("an SVG has no thumbnail; the page shows the image itself")
     name = storage_name(blob.sha256, size)
     with _locks[hash(name) % len(_locks)]:
         if default_storage.exists(name):

@@ -11,6 +11,7 @@ from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
 from django.utils.cache import patch_vary_headers
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
@@ -20,7 +21,7 @@ from gateway import http
 from gateway.images import ImageError, sniff
 from gateway.logquery import LogFilter, filter_logs, original_request, page
 from gateway.models import Blob, LogImage, RequestLog
-from logs_ui import conversation, snippets, thumbnails
+from logs_ui import conversation, imagejobs, snippets, thumbnails
 from logs_ui.access import viewer_required
 from logs_ui.forms import LogFilterForm, clean_query, known_values
 
@@ -102,19 +103,41 @@ def _rows(log_filter: LogFilter) -> QuerySet:
     return filter_logs(log_filter).defer(*_LIST_ONLY)
 
 
+class Strip:
+    """The first few previews of a row's images (sent, or made), and how many more there are."""
+
+    def __init__(self, previews: list[str | None]) -> None:
+        viewable = [url for url in previews if url]
+        self.thumbs = viewable[:STRIP]
+        self.more = len(viewable) - len(self.thumbs)
+        self.unviewable = len(previews) - len(viewable)
+
+    def __bool__(self) -> bool:
+        return bool(self.thumbs or self.unviewable)
+
+
 def _with_thumbnails(rows: list[RequestLog]) -> list[RequestLog]:
-    """Give each row its first few decodable images, and how many it cannot preview."""
-    images: dict[int, list[tuple[str, bool]]] = defaultdict(list)
-    ids = [row.id for row in rows if row.image_count]
-    found = LogImage.objects.filter(log_id__in=ids).values_list("log_id", "blob_id", "blob__width")
-    for log_id, sha, width in found if ids else ():
-        images[log_id].append((sha, width is not None))
+    """Give each row a strip of the images it sent and one of the images the model made, in
+    one query for the whole page (masks and partial images are left to the request's page)."""
+    previews: dict[tuple[int, str], list[str | None]] = defaultdict(list)
+    ids = [row.id for row in rows if row.image_count or row.output_image_count]
+    found = LogImage.objects.filter(log_id__in=ids, role__in=("input", "output")).values_list(
+        "log_id", "role", "blob_id", "blob__width", "blob__mime"
+    )
+    for log_id, role, sha, width, mime in found if ids else ():
+        previews[(log_id, role)].append(_preview(sha, width, mime))
     for row in rows:
-        viewable = [sha for sha, ok in images[row.id] if ok]
-        row.thumbs = viewable[:STRIP]
-        row.more_images = len(viewable) - len(row.thumbs)
-        row.unviewable = len(images[row.id]) - len(viewable)
+        row.sent = Strip(previews[(row.id, "input")])
+        row.made = Strip(previews[(row.id, "output")])
     return rows
+
+
+def _preview(sha: str | None, width: int | None, mime: str | None) -> str | None:
+    if sha and mime == conversation.SVG:  # shown as itself, through <img> only
+        return reverse("logs_ui:image", args=[sha])
+    if sha and width is not None:
+        return reverse("logs_ui:thumbnail", args=[sha, 96])
+    return None
 
 
 @require_GET
@@ -125,10 +148,12 @@ def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
     images = conversation.image_views(log)
     context = {
         "log": log,
-        "messages": conversation.messages(log, images),
-        "replies": conversation.replies(log),
+        "job": imagejobs.image_request(log, images),
+        "messages": conversation.messages(log, images.inputs),
+        "replies": conversation.replies(log, images),
         "error": conversation.error(log),
         "unparsed": (log.request_body or {}).get("_unparsed"),
+        "replayable": snippets.replayable(log, log.request_body),
         "parts": RAW_PARTS,
         "prompt_variables": conversation.prompt_variables(log),
     }
@@ -172,14 +197,15 @@ def log_snippet(request: HttpRequest, log_id: int, kind: str) -> HttpResponse:
         body = original_request(log)
     except OSError:  # an image of the request is missing from blob storage
         return _gone()
-    if kind not in {"curl", "python"} or not isinstance(body, dict) or "_unparsed" in body:
+    if not snippets.replayable(log, body) or kind not in {"curl", "python"}:
         raise Http404("This request cannot be replayed.")
     headers = snippets.replay_headers(log)
     if kind == "curl":
-        url = request.build_absolute_uri("/v1/chat/completions")
+        url = request.build_absolute_uri(snippets.PATHS[log.endpoint])
         text = snippets.curl(body, url=url, headers=headers)
     else:
-        text = snippets.python(body, base_url=request.build_absolute_uri("/v1"), headers=headers)
+        base_url = request.build_absolute_uri("/v1")
+        text = snippets.python(body, base_url=base_url, headers=headers, endpoint=log.endpoint)
     response = HttpResponse(text, content_type="text/plain; charset=utf-8")
     response["X-Content-Type-Options"] = "nosniff"
     return response

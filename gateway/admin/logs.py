@@ -22,6 +22,18 @@ class StatusFilter(admin.SimpleListFilter):
         return queryset
 
 
+class EndpointFilter(admin.SimpleListFilter):
+    title = "endpoint"
+    parameter_name = "endpoint"
+    ENDPOINTS = ("chat.completions", "images.generations", "images.edits", "images.variations")
+
+    def lookups(self, request: HttpRequest, model_admin: admin.ModelAdmin) -> list:
+        return [(e, e) for e in self.ENDPOINTS]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        return queryset.filter(endpoint=value) if (value := self.value()) else queryset
+
+
 @admin.register(RequestLog)
 class RequestLogAdmin(admin.ModelAdmin):
     list_display = (
@@ -30,14 +42,16 @@ class RequestLogAdmin(admin.ModelAdmin):
         "provider",
         "provider_slug",
         "model",
+        "endpoint",
         "status_code",
         "latency_ms",
         "total_tokens",
         "image_count",
+        "output_image_count",
         "api_key",
     )
     # Static filters only: a filter on a free-text column runs SELECT DISTINCT over the log.
-    list_filter = (StatusFilter, "is_stream")
+    list_filter = (StatusFilter, EndpointFilter, "is_stream")
     search_fields = ("=request_id", "=trace_id", "=provider_slug", "model")
     list_select_related = ("api_key",)
     show_full_result_count = False  # COUNT(*) over millions of rows on every page

@@ -6,22 +6,43 @@ from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
 
 from gateway import auth
 from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.logquery import (
+    INPUT_ROLES,
     SUMMARY_FIELDS,
     LogFilter,
     filter_logs,
     image_dict,
     original_request,
+    output_dict,
+    output_order,
     page,
+    revised_prompts,
     summary_dict,
 )
 from gateway.models import LogImage, RequestLog
 
 
+def _get_only(view):
+    """A read-only view: any method but GET (or HEAD) answers a 405 in OpenAI's shape, as the
+    rest of /v1/ does, not Django's HTML (nor its CSRF page: nothing here changes state)."""
+
+    @csrf_exempt
+    async def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if request.method not in ("GET", "HEAD"):
+            response = GatewayError(405, "Use GET.", code="method_not_allowed").response()
+            response["Allow"] = "GET, HEAD"
+            return response
+        return await view(request, *args, **kwargs)
+
+    return checked
+
+
+@_get_only
 async def log_list(request: HttpRequest) -> HttpResponse:
     try:
         await auth.check(request, read_logs=True)
@@ -43,6 +64,7 @@ def _list(log_filter: LogFilter, limit: int) -> dict:
     }
 
 
+@_get_only
 async def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
     try:
         await auth.check(request, read_logs=True)
@@ -70,17 +92,25 @@ def _detail(request: HttpRequest, log_id: int) -> dict:
             out["original_request"] = original_request(log)
         except OSError:  # FileNotFoundError: an image's row outlived its file
             out["original_request_error"] = "An image's bytes are missing from blob storage."
-    out["images"] = []
-    for image in log.images.select_related("blob"):
-        item = image_dict(image)
-        if image.blob_id:
-            item["content_url"] = request.build_absolute_uri(
-                reverse("api-log-image", args=[log.id, image.id])
-            )
-        out["images"].append(item)
+    images = list(log.images.select_related("blob"))
+    revised = revised_prompts(log.response_body)
+    inputs = [img for img in images if img.role in INPUT_ROLES]
+    made = sorted((img for img in images if img.role not in INPUT_ROLES), key=output_order)
+    out["images"] = [_linked(request, img, image_dict(img)) for img in inputs]
+    out["output_images"] = [_linked(request, img, output_dict(img, revised)) for img in made]
+    # The first revised prompt (dall-e-3 makes one image); each output also carries its own.
+    out["revised_prompt"] = next(iter(revised.values()), None)
     return out
 
 
+def _linked(request: HttpRequest, image: LogImage, item: dict) -> dict:
+    if image.blob_id:
+        url = reverse("api-log-image", args=[image.log_id, image.id])
+        item["content_url"] = request.build_absolute_uri(url)
+    return item
+
+
+@_get_only
 async def log_image(request: HttpRequest, log_id: int, image_id: int) -> HttpResponse:
     try:
         await auth.check(request, read_logs=True)
@@ -106,6 +136,8 @@ async def log_image(request: HttpRequest, log_id: int, image_id: int) -> HttpRes
         filename=f"{blob.sha256[:16]}",
     )
     response["X-Content-Type-Options"] = "nosniff"
+    # A model's SVG (output_format svg) may hold scripts: never run as a page of this origin.
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     response["Cache-Control"] = "private, max-age=31536000, immutable"
     return response
 
@@ -115,7 +147,7 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
     try:
         limit = min(max(int(q.get("limit", 50)), 1), 200)
         metadata = dict(item.split("=", 1) for item in q.getlist("metadata") if "=" in item)
-        has_images = q.get("has_images")
+        has_images, has_outputs = q.get("has_images"), q.get("has_output_images")
         return LogFilter(
             provider=q.get("provider", ""),
             model=q.get("model", ""),
@@ -128,11 +160,17 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             search=q.get("q", ""),
             since=_time(q.get("since")),
             until=_time(q.get("until")),
-            has_images=None if has_images is None else has_images.lower() in {"1", "true"},
+            has_images=_flag(has_images),
+            has_output_images=_flag(has_outputs),
+            endpoint=q.get("endpoint", ""),
             before=int(q["cursor"]) if q.get("cursor") else None,
         ), limit
     except ValueError as exc:
         raise GatewayError(400, f"Bad filter: {exc}", code="invalid_filter") from None
+
+
+def _flag(value: str | None) -> bool | None:
+    return None if value is None else value.lower() in {"1", "true"}
 
 
 def _time(value: str | None) -> datetime | None:

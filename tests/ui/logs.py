@@ -12,6 +12,7 @@ from gateway import log as request_log
 from gateway import redact
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
+from gateway.imagejob import parse_image_job
 from gateway.images import ImageError
 from gateway.log.entry import save_records
 from gateway.models import RequestLog
@@ -53,6 +54,7 @@ def make_log(
     system: str = "",
     detail: str | None = None,
     tool_call: dict | None = None,
+    reply_images: list[bytes] = (),
 ) -> RequestLog:
     """One logged request, through the same code path as real traffic."""
     content: list[dict] = [{"type": "text", "text": prompt}]
@@ -90,7 +92,7 @@ def make_log(
     elif stream:
         _stream(record, model, reply or "")
     else:
-        record.finish(status, _completion(model, reply, tool_call))
+        record.finish(status, _completion(model, reply, tool_call, reply_images))
     save_records([record])
     return RequestLog.objects.get(request_id=record.request_id)
 
@@ -105,8 +107,14 @@ def _snapshot(img, spec: UrlImage) -> None:
             img.error = f"the URL's content {exc}"
 
 
-def _completion(model: str, reply: str | None, tool_call: dict | None) -> dict:
+def _completion(
+    model: str, reply: str | None, tool_call: dict | None, pictures: list[bytes] = ()
+) -> dict:
     message: dict = {"role": "assistant", "content": reply}
+    if pictures:  # a chat model's pictures, as OpenRouter and Iris's Gemini module answer them
+        message["images"] = [
+            {"type": "image_url", "image_url": {"url": data_uri(p)}} for p in pictures
+        ]
     if tool_call:
         message["tool_calls"] = [{"id": "call_1", "type": "function", "function": tool_call}]
     return {
@@ -127,3 +135,79 @@ def _stream(record: request_log.Record, model: str, reply: str) -> None:
         record.add_chunk({**head, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
     record.add_chunk({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     record.finish(200, record.assembled())
+
+
+SVG_WITH_SCRIPT = (
+    b'<svg xmlns="http://www.w3.org/2000/svg" width="64" height="48" viewBox="0 0 64 48">'
+    b'<script>window.__pwned = 3</script><rect width="64" height="48" fill="#2a8"/></svg>'
+)
+
+
+def mask_png(size=(6, 4), hole=(1, 1, 4, 3)) -> bytes:
+    """An OpenAI edit mask: opaque (kept) everywhere but a transparent hole (to edit)."""
+    img = PILImage.new("RGBA", size, (0, 0, 0, 255))
+    img.paste((0, 0, 0, 0), hole)
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def make_image_log(
+    prompt: str = "A watercolour fox in the snow",
+    *,
+    endpoint: str = "images.generations",
+    outputs: list[bytes] = (),
+    revised: list[str] = (),
+    partials: list[tuple[int, int, bytes]] = (),
+    inputs: list[bytes] = (),
+    mask: bytes | None = None,
+    output_format: str | None = None,
+    model: str = "gpt-image-1",
+    provider: str = "openai",
+    stream: bool = False,
+    error: GatewayError | None = None,
+) -> RequestLog:
+    """One logged Images API request: parsed as Iris parses it (JSON edits: images by data URI),
+    answered with these output images (each a b64_json, `revised[i]` its revised_prompt) and
+    these streamed partial images (output index, partial index, bytes)."""
+    body: dict = {"model": model, "prompt": prompt}
+    if inputs:
+        body["images"] = [{"image_url": data_uri(i)} for i in inputs]
+    if mask is not None:
+        body["mask"] = {"image_url": data_uri(mask)}
+    if output_format:
+        body["output_format"] = output_format
+    if stream:
+        body.update(stream=True, partial_images=max((p[1] for p in partials), default=0) + 1)
+    raw = json.dumps(body).encode()
+    job = parse_image_job(endpoint, raw, "application/json")
+    record = request_log.Record(
+        path=f"/v1/images/{endpoint.removeprefix('images.')}",
+        request_headers=redact.redact_headers(
+            {"x-portkey-provider": provider, "authorization": "Bearer sk-secret"}
+        ),
+        endpoint=endpoint,
+        provider=provider,
+        model=model,
+        raw_body=raw,
+        chat=job,
+        is_stream=stream,
+    )
+    if error is not None:
+        record.fail(error)
+    else:
+        data = []
+        for i, made in enumerate(outputs):
+            item = {"b64_json": base64.b64encode(made).decode()}
+            if i < len(revised) and revised[i]:
+                item["revised_prompt"] = revised[i]
+            data.append(item)
+        answer: dict = {"created": 1, "data": data}
+        answer["usage"] = {"input_tokens": 20, "output_tokens": 1056, "total_tokens": 1076}
+        if output_format:
+            answer["output_format"] = output_format
+        record.partial_images = [(o, p, base64.b64encode(b).decode()) for o, p, b in partials]
+        record.chunk_count = len(partials) + len(outputs) if stream else 0
+        record.finish(200, answer)
+    save_records([record])
+    return RequestLog.objects.get(request_id=record.request_id)
