@@ -11,6 +11,9 @@ Docs: https://docs.anthropic.com/en/api/messages, /en/api/errors, /en/api/versio
   2026-10-21 version, which the 2.x SDKs send, answers 400 to temperature/top_p/top_k.
 - usage.input_tokens leaves out cached tokens, OpenAI's prompt_tokens counts them: summed.
   https://docs.anthropic.com/en/docs/build-with-claude/prompt-caching#tracking-cache-performance
+- response_format: output_config.format where the model has it, else a forced tool whose input
+  becomes message.content; parameters Claude cannot honour are 400s unless the client opts into
+  dropping them. Both in anthropic_structured.py; what was left out goes to Upstream.dropped.
 """
 
 import math
@@ -21,6 +24,14 @@ from gateway.chat import Chat, invalid
 from gateway.errors import GatewayError
 from gateway.images import Image
 from gateway.providers import base
+from gateway.providers.anthropic_structured import (
+    SERVICE_TIERS,
+    apply_structured,
+    check_params,
+    forced_tool,
+    strict_tool,
+    structured,
+)
 from gateway.providers.base import SSEDecoder, Target, Upstream
 
 NAME = "anthropic"
@@ -59,6 +70,8 @@ _CACHE_FIELDS = ("cache_creation_input_tokens", "cache_read_input_tokens")
 def build_request(chat: Chat, target: Target) -> Upstream:
     _check_images(chat)
     body = chat.body
+    dropped = check_params(body, target.options)
+    plan = structured(body, chat.model, dropped)
     system, messages = _messages(chat)
     # max_completion_tokens is OpenAI's newer name: it wins, as for Gemini and Bedrock.
     limits = (body.get("max_completion_tokens"), body.get("max_tokens"), DEFAULT_MAX_TOKENS)
@@ -69,12 +82,16 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     out.update({new: body[old] for old, new in _PARAMS.items() if body.get(old) is not None})
     if stop := body.get("stop"):
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
-    if body.get("user"):
-        out["metadata"] = {"user_id": str(body["user"])}
+    if user := body.get("safety_identifier") or body.get("user"):  # OpenAI's newer name wins
+        out["metadata"] = {"user_id": str(user)}
+    if body.get("service_tier") in SERVICE_TIERS:
+        out["service_tier"] = SERVICE_TIERS[body["service_tier"]]
     if body.get("tools"):
-        out["tools"] = _tools(body["tools"])
+        out["tools"] = _tools(body["tools"], chat.model, dropped)
     if choice := _tool_choice(body):
         out["tool_choice"] = choice
+    if plan:
+        apply_structured(out, plan, body)
     headers = {
         "content-type": "application/json",
         "anthropic-version": target.options.get("anthropic-version") or API_VERSION,
@@ -85,10 +102,10 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     if target.api_key:
         headers["x-api-key"] = target.api_key
     root = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
-    return Upstream("POST", f"{root}/messages", headers, orjson.dumps(out), out)
+    return Upstream("POST", f"{root}/messages", headers, orjson.dumps(out), out, dropped)
 
 
-def _tools(tools: list) -> list[dict]:
+def _tools(tools: list, model: str, dropped: list[str]) -> list[dict]:
     out = []
     for k, tool in enumerate(tools):
         fn = tool.get("function") if isinstance(tool, dict) else None
@@ -97,6 +114,8 @@ def _tools(tools: list) -> list[dict]:
         spec = {"name": fn["name"], "input_schema": fn.get("parameters") or {"type": "object"}}
         if fn.get("description"):
             spec["description"] = fn["description"]
+        if strict_tool(fn, model, k, dropped):
+            spec["strict"] = True
         out.append(spec)
     return out
 
@@ -225,16 +244,25 @@ def _image(img: Image) -> dict:
 
 
 def parse_response(data: dict, chat: Chat) -> dict:
-    texts, calls = [], []
+    json_tool = forced_tool(chat.body, chat.model)
+    texts, calls, answer = [], [], None
     for block in data.get("content") or []:
         if block.get("type") == "text":
             texts.append(block.get("text") or "")
         elif block.get("type") == "tool_use":
-            calls.append(_call(block, orjson.dumps(block.get("input") or {}).decode()))
+            arguments = orjson.dumps(block.get("input") or {}).decode()
+            if json_tool and block.get("name") == json_tool and answer is None:
+                answer = arguments  # the JSON answer, not a call for the client to run
+            else:
+                calls.append(_call(block, arguments))
+    if json_tool:  # a forced tool leaves no text; any would spoil the JSON
+        texts = [] if answer is None else [answer]
     message: dict = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
     finish = _FINISH.get(data.get("stop_reason"), "stop")
+    if answer is not None and not calls and finish == "tool_calls":
+        finish = "stop"
     return {
         "id": data.get("id") or base.new_completion_id(),  # msg_…: findable in Anthropic's console
         "object": "chat.completion",
@@ -267,6 +295,8 @@ class Stream:
         self._sse = SSEDecoder(max_event_bytes)
         self._head = {"id": base.new_completion_id(), "created": base.now(), "model": chat.model}
         self._tools: dict[int, int] = {}  # content block index → OpenAI tool call index
+        self._json_tool = forced_tool(chat.body, chat.model)  # its input streams as content
+        self._json_block: int | None = None
         self._usage: dict = {}
         self._stop: str | None = None
         self._done = False
@@ -299,6 +329,12 @@ class Stream:
             self._head["model"] = message.get("model") or self._head["model"]
             self._usage.update(message.get("usage") or {})
             return [self._chunk({"role": "assistant", "content": ""})]
+        is_json = block.get("type") == "tool_use" and block.get("name") == self._json_tool
+        if kind == "content_block_start" and is_json and self._json_block is None:
+            self._json_block = data.get("index", -1)
+            return []
+        if self._json_tool and (block.get("type") == "text" or delta.get("type") == "text_delta"):
+            return []  # as in parse_response: only the tool's JSON is the answer
         if kind == "content_block_start" and block.get("type") == "tool_use":
             index = self._tools[data.get("index", -1)] = len(self._tools)
             return [self._chunk({"tool_calls": [{"index": index, **_call(block, "")}]})]
@@ -307,6 +343,8 @@ class Stream:
         if kind == "content_block_delta" and delta.get("type") == "text_delta":
             return [self._chunk({"content": delta.get("text") or ""})]
         if kind == "content_block_delta" and delta.get("type") == "input_json_delta":
+            if data.get("index", -1) == self._json_block:
+                return [self._chunk({"content": delta.get("partial_json") or ""})]
             index = self._tools.get(data.get("index", -1))
             if index is None or not delta.get("partial_json"):
                 return []
@@ -320,7 +358,10 @@ class Stream:
             return []
         if kind == "message_stop":
             self._done = True
-            out = [self._chunk({}, finish_reason=_FINISH.get(self._stop, "stop"))]
+            finish = _FINISH.get(self._stop, "stop")
+            if finish == "tool_calls" and self._json_block is not None and not self._tools:
+                finish = "stop"  # the only tool called was the JSON answer
+            out = [self._chunk({}, finish_reason=finish)]
             if self._chat.include_usage:
                 out.append(base.chunk(**self._head, usage=_usage(self._usage)))
             return out

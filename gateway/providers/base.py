@@ -56,6 +56,9 @@ class Upstream:
     content: bytes
     # The JSON behind content, for the log; None when content is the client's own bytes.
     sent: dict | None = None
+    # Request parameters the translation left out (by the client's opt-in, or degraded such as
+    # a `strict` the model cannot enforce), as dotted paths: the log records them.
+    dropped: list[str] = field(default_factory=list)
 
 
 class Stream(Protocol):

@@ -172,12 +172,12 @@ def test_it_maps_stop_sampling_and_user():
         temperature=0.2,
         top_p=0.9,
         user="user-42",
-        seed=7,  # no Anthropic equivalent: dropped
+        store=True,  # harmless to leave out: Iris's log keeps every completion
     )
     assert body["stop_sequences"] == ["END"]
     assert (body["temperature"], body["top_p"]) == (0.2, 0.9)
     assert body["metadata"] == {"user_id": "user-42"}
-    assert "seed" not in body and "stop" not in body and "user" not in body
+    assert "store" not in body and "stop" not in body and "user" not in body
     assert build(messages=[user(text("hi"))], stop=["a", "b"])["stop_sequences"] == ["a", "b"]
 
 
