@@ -35,6 +35,7 @@ class ImageView:
 
     image: LogImage
     other_uses: int = 0
+    in_chat: bool = True  # a chat request's (images sit in messages), or an Images API one's
 
     @property
     def blob(self) -> Blob | None:
@@ -60,6 +61,8 @@ class ImageView:
             return f"Output image {img.part_index}" + (
                 f" of choice {img.message_index}" if img.message_index else ""
             )
+        if not self.in_chat:
+            return f"Image {img.part_index}"
         return f"Image {img.part_index} of message {img.message_index}"
 
     @property
@@ -180,7 +183,7 @@ def image_views(log: RequestLog) -> Images:
         sha = image.blob_id
         if sha and sha not in counted and image.role != "partial":
             counted[sha] = other_uses(sha, log_id=log.id)
-        view = ImageView(image, counted.get(sha or "", 0))
+        view = ImageView(image, counted.get(sha or "", 0), log.endpoint == "chat.completions")
         if image.role in INPUT_ROLES:
             found.inputs[(image.message_index, image.part_index)] = view
         else:

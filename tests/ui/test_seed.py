@@ -10,9 +10,9 @@ from gateway.models import ApiKey, Blob, LogImage, RequestLog
 def test_seed_demo_sends_realistic_requests_through_iris(staff_client, monkeypatch, capsys):
     monkeypatch.setattr(seed_demo, "PACE", 0)
     call_command("seed_demo")
-    assert "Sent 12 demo requests" in capsys.readouterr().out
+    assert "Sent 15 demo requests" in capsys.readouterr().out
     logs = RequestLog.objects.order_by("id")
-    assert logs.count() == len(seed_demo.DEMOS)
+    assert logs.count() == len(seed_demo.DEMOS) + len(seed_demo.IMAGE_DEMOS)
     assert sorted({log.status_code for log in logs}) == [200, 400, 429]
     assert logs.filter(is_stream=True, chunk_count__gt=3).count() == 2
     assert logs.filter(trace_id="order-7f3a21").count() == 3
@@ -21,8 +21,21 @@ def test_seed_demo_sends_realistic_requests_through_iris(staff_client, monkeypat
     assert Blob.objects.filter(exif_orientation=6).exists()
     assert Blob.objects.filter(frames=24).exists()
     assert not ApiKey.objects.get(name="demo (seed_demo)").is_active
+    # The Images API demos: a streamed generation with its partial images, a dall-e-3 one with
+    # its revised prompt, an edit with its image and mask.
+    streamed, revised, edit = logs.exclude(endpoint="chat.completions")
+    assert (streamed.endpoint, streamed.is_stream, streamed.output_image_count) == (
+        "images.generations",
+        True,
+        1,
+    )
+    assert streamed.images.filter(role="partial").count() == 2
+    assert revised.response_body["data"][0]["revised_prompt"].startswith("A vintage robot")
+    assert edit.endpoint == "images.edits" and edit.output_image_count == 1
+    assert sorted(edit.images.values_list("role", flat=True)) == ["input", "mask", "output"]
+    assert "masked-card" in staff_client.get(reverse("logs_ui:detail", args=[edit.id])).text
     page = staff_client.get(reverse("logs_ui:list"))
-    assert page.text.count('<tr class="r"') == 12
+    assert page.text.count('<tr class="r"') == 15
     for log in logs:
         assert staff_client.get(reverse("logs_ui:detail", args=[log.id])).status_code == 200
 

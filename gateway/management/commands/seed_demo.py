@@ -1,4 +1,6 @@
-"""seed_demo: send a dozen realistic vision requests through Iris to a built-in fake model.
+"""seed_demo: send a dozen realistic vision requests, and a few Images API requests (a streamed
+generation, a dall-e-3 one with its revised prompt, an edit with a mask), through Iris to a
+built-in fake model.
 
 Everything runs in this process: a tiny fake OpenAI-compatible upstream on 127.0.0.1 (it also
 hosts the URL images), and Iris's own ASGI app called in memory. So the logs it leaves are
@@ -21,6 +23,11 @@ from django.db import connections
 from django.test import override_settings
 from django.utils import timezone
 
+from gateway.management.commands._demo_images import (
+    IMAGE_DEMOS,
+    image_request_body,
+    images_answer,
+)
 from gateway.models import ApiKey
 
 IMAGES = Path(__file__).resolve().parents[2] / "demo"
@@ -171,6 +178,8 @@ class FakeModel(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:  # noqa: N802
         body = json.loads(self.rfile.read(int(self.headers["content-length"])))
+        if "/images/" in self.path:
+            return self._images(body)
         demo = reply_for(body)
         time.sleep(PACE * (0.25 + len(body.get("messages", [])) * 0.1))  # a model takes its time
         if demo is None or isinstance(demo.reply, dict):
@@ -198,6 +207,22 @@ class FakeModel(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
             time.sleep(PACE * 0.03)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def _images(self, body: dict) -> None:
+        time.sleep(PACE * 0.8)  # making an image takes a while
+        answer, events = images_answer(self.path, body)
+        if not body.get("stream"):
+            return self._send(200, json.dumps(answer).encode(), "application/json")
+        self.send_response(200)
+        self.send_header("content-type", "text/event-stream")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        for event in events:
+            data = f"event: {event['type']}\ndata: {json.dumps(event)}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+            time.sleep(PACE * 0.3)
         self.wfile.write(b"0\r\n\r\n")
 
     def _send(self, status: int, data: bytes, kind: str) -> None:
@@ -303,7 +328,9 @@ def request_body(demo: Demo, host: str) -> dict:
 
 
 class Command(BaseCommand):
-    help = "Fill Iris with a dozen realistic demo requests (a built-in fake model answers)."
+    help = (
+        "Fill Iris with realistic demo requests, images made too (a built-in fake model answers)."
+    )
 
     def handle(self, *args, **options) -> None:
         key, raw_key = ApiKey.generate("demo (seed_demo)")
@@ -332,24 +359,32 @@ class Command(BaseCommand):
 
         statuses = []
         for demo in DEMOS:
-            headers = {
-                "host": "127.0.0.1",
-                "content-type": "application/json",
-                "x-portkey-api-key": raw_key,
-                "x-portkey-provider": "openai",
-                "x-portkey-custom-host": f"{host}/v1",
-                "authorization": "Bearer sk-demo-not-a-real-key",
-                "x-portkey-metadata": json.dumps({"env": "demo", **demo.metadata}),
-            }
-            if demo.trace:
-                headers["x-portkey-trace-id"] = demo.trace
+            headers = _headers(raw_key, host, demo.metadata, demo.trace)
             body = json.dumps(request_body(demo, host)).encode()
             statuses.append(await post(application, "/v1/chat/completions", body, headers))
+        for path, body, metadata in IMAGE_DEMOS:
+            sent = json.dumps(image_request_body(body)).encode()
+            statuses.append(await post(application, path, sent, _headers(raw_key, host, metadata)))
         await request_log.drain()  # URL snapshots and queued rows, written before we return
         await http.close_sessions()
         # Key lookups ran on asgiref's worker thread: close the connection it opened there.
         await sync_to_async(connections.close_all)()
         return statuses
+
+
+def _headers(raw_key: str, host: str, metadata: dict, trace: str = "") -> dict[str, str]:
+    headers = {
+        "host": "127.0.0.1",
+        "content-type": "application/json",
+        "x-portkey-api-key": raw_key,
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": f"{host}/v1",
+        "authorization": "Bearer sk-demo-not-a-real-key",
+        "x-portkey-metadata": json.dumps({"env": "demo", **metadata}),
+    }
+    if trace:
+        headers["x-portkey-trace-id"] = trace
+    return headers
 
 
 async def post(app: Callable, path: str, body: bytes, headers: dict[str, str]) -> int:
