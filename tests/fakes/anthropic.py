@@ -15,12 +15,17 @@ What is checked:
 - what the types cannot say: no "system" role in messages, roles alternate, no empty turns or
   text blocks, tool_use and tool_result pair up across neighbouring turns, tool_choice needs
   tools, input_schema is an object schema, base64 image data decodes to an image whose real
-  type is the declared media_type and that fits the size limits, URL images can be fetched.
+  type is the declared media_type and that fits the size limits, URL images can be fetched;
+- structured outputs (output_config.format, strict tools, forced tool_choice): see
+  tests/fakes/anthropic_structured.py.
 
 Behaviour by model name: "fail-429" answers a rate-limit error, "overloaded" a 529, "die"
 breaks the stream, "error-event" sends an error event mid-stream, "cached" reports cache
-reads. Bodies with tools get a tool_use answer unless the last turn holds tool results;
-otherwise the answer says how many images arrived and the last user text.
+reads. Bodies with tools get a tool_use answer unless the last turn holds tool results,
+with no text before it when tool_choice forces a tool (any/tool), as Claude's; an
+output_config.format gets its JSON as text. Tool inputs and JSON match their schemas, their
+strings being the last user text. Otherwise the answer says how many images arrived and the
+last user text.
 """
 
 import base64
@@ -40,6 +45,7 @@ from anthropic.types import message_create_params as params
 from PIL import Image as PILImage
 from typing_extensions import is_typeddict
 
+from tests.fakes import anthropic_structured as structured
 from tests.fakes.schema import SchemaError, check
 from tests.fakes.server import Received, Reply
 
@@ -163,6 +169,8 @@ def validate(body: Any, version: str = "2023-06-01") -> int:
         raise Invalid(str(exc)) from None
     _check_turns(messages)
     _check_tools(body)
+    if refused := structured.problem(body):
+        raise Invalid(refused)
     images = [
         (f"messages.{i}.content.{j}", block["source"])
         for i, message in enumerate(messages)
@@ -294,21 +302,26 @@ def answer(body: dict, images: int) -> dict:
     said = texts[-1] if texts else ""
     choice = (body.get("tool_choice") or {}).get("type", "auto")
     stop_reason, stop_sequence = "end_turn", None
-    if body.get("tools") and not results and choice != "none":
+    fmt = (body.get("output_config") or {}).get("format")
+    if body.get("tools") and not results and choice != "none" and not (fmt and choice == "auto"):
         tool = body["tools"][0]
         if choice == "tool":
             tool = next(t for t in body["tools"] if t["name"] == body["tool_choice"]["name"])
-        props = list(tool["input_schema"].get("properties") or {})[:1]
-        content = [
-            {"type": "text", "text": "Let me use a tool."},
+        # Forcing a tool (any/tool) leaves Claude no room for text before the call.
+        content = (
+            [] if choice in ("any", "tool") else [{"type": "text", "text": "Let me use a tool."}]
+        )
+        content.append(
             {
                 "type": "tool_use",
                 "id": f"toolu_fake{len(body['messages']):02d}",
                 "name": tool["name"],
-                "input": {name: said for name in props},
-            },
-        ]
+                "input": structured.instance(tool["input_schema"], said),
+            }
+        )
         stop_reason = "tool_use"
+    elif fmt and not results:
+        content = [{"type": "text", "text": json.dumps(structured.instance(fmt["schema"], said))}]
     else:
         if results:
             text = "Tool said: " + " ".join(_text_of(r.get("content")) for r in results)
