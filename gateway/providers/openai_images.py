@@ -7,7 +7,11 @@ aspect ratio within 1:3–3:1 up to 3840x2160; qualities low/medium/high/auto (p
 max on gpt-image-2.5-*); up to 16 images to edit (a PNG mask the first one's size); n 1–10;
 partial_images 0–3 when streaming. dall-e-2 (1 square image, 256/512/1024) and dall-e-3
 (n=1, 1024x1024/1792x1024/1024x1792, standard/hd) are retired at OpenAI but still served by
-some Azure deployments and compatible servers. Unknown models are not judged here.
+some Azure deployments and compatible servers; they do not stream, and dall-e-2 takes one
+square PNG. JSON edits (`images: [{image_url}]`) are for GPT image models only. A transparent
+background needs png or webp; gif and svg output (previews) do not stream, svg makes n=1, gif
+takes no mask; gpt-image-1-mini takes input_fidelity low only. Unknown models are not judged
+here.
 """
 
 import re

@@ -17,6 +17,9 @@ from pydantic import TypeAdapter
 from tests.conftest import SHARED_IMAGES, png_bytes
 from tests.fakes import openai_images as fake_images
 
+# The SDK marks images.create_variation deprecated (dall-e-2 is retired at OpenAI); Iris
+# still serves it for compatible upstreams.
+pytestmark = pytest.mark.filterwarnings("ignore:deprecated:DeprecationWarning")
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()  # 451x300 PNG
 GEN_EVENT = TypeAdapter(ImageGenStreamEvent)
 EDIT_EVENT = TypeAdapter(ImageEditStreamEvent)
