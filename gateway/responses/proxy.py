@@ -1,0 +1,343 @@
+"""The Responses API on the shared request path (gateway/service.py): the I/O.
+
+POST /v1/responses goes to openai and azure-openai as sent (their typed events relayed
+unchanged), and through the provider's chat translator elsewhere (translate.py, events.py).
+GET/DELETE/input_items of a response Iris made read the log (store.py); of a provider's
+own response, they go to the provider the headers name.
+"""
+
+import asyncio
+import time
+from contextlib import contextmanager
+
+import orjson
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+
+from gateway import auth, offload, providers, proxy, service, targets
+from gateway import log as request_log
+from gateway.chat import Chat
+from gateway.db import orm
+from gateway.errors import GatewayError
+from gateway.models import RequestLog
+from gateway.providers import azure, openai
+from gateway.providers.base import MAX_EVENT_BYTES, SSEDecoder, Target, Upstream
+from gateway.responses import events, store, translate
+from gateway.responses.request import (
+    ResponsesRequest,
+    as_items,
+    decode_items,
+    iris_id,
+    parse_request,
+    request_id_of,
+)
+
+PASSTHROUGH = frozenset({"openai", "azure-openai"})
+_TERMINAL = frozenset({"response.completed", "response.failed", "response.incomplete", "error"})
+
+
+async def parse(request: HttpRequest, raw: bytes) -> ResponsesRequest:
+    """parse_request; a provider `@slug` in the headers lends its default model."""
+    try:
+        return await _parse(raw)
+    except GatewayError as error:
+        raw = await targets.with_default_model(request, raw, error)
+        return await _parse(raw)
+
+
+async def _parse(raw: bytes) -> ResponsesRequest:
+    limits = {
+        "max_depth": settings.GATEWAY_MAX_JSON_DEPTH,
+        "max_images": settings.GATEWAY_MAX_IMAGES_PER_REQUEST,
+    }
+    return await offload.by_size(len(raw), parse_request, raw, **limits)
+
+
+async def forward(
+    req: ResponsesRequest, target: Target, record: request_log.Record
+) -> HttpResponse:
+    """Send the request upstream and answer the client; the record is submitted in every case."""
+    previous = req.previous_response_id
+    if previous and request_id_of(previous):
+        await _attach_history(req, previous, record.api_key_id)
+    elif previous and target.provider not in PASSTHROUGH:
+        raise store.not_found(previous, "previous_response_id")
+    if target.provider in PASSTHROUGH:
+        return await _passthrough(req, target, record)
+    return await _translated(req, target, record)
+
+
+async def _attach_history(req: ResponsesRequest, previous: str, key_id: int | None) -> None:
+    """The conversation before this request, from the log: each earlier record's input and
+    output, oldest first (following previous_response_id at most store.MAX_DEPTH times)."""
+    chain: list[RequestLog] = []
+    rid: str | None = request_id_of(previous)
+    while rid is not None:
+        log = await _find(rid, key_id)
+        if log is None:
+            raise store.not_found(iris_id(rid), "previous_response_id")
+        chain.append(log)
+        if len(chain) > store.MAX_DEPTH:
+            raise GatewayError(
+                400,
+                f"The conversation is more than {store.MAX_DEPTH} responses long.",
+                code="conversation_too_long",
+                param="previous_response_id",
+            )
+        rid = store.check_previous(log)
+    budget = settings.GATEWAY_MAX_BODY_BYTES
+    full, logged = await orm(store.conversation)(chain, budget)
+    size = sum(len(orjson.dumps(item)) for item in full) if len(full) < 1000 else budget
+    req.history_images, req.history_documents = await offload.by_size(
+        size, decode_items, full, "previous_response_id"
+    )
+    req.history, req.history_logged = full, logged
+
+
+async def _find(request_id: str, key_id: int | None) -> RequestLog | None:
+    """The stored response, waiting briefly for a record the log writer has not written yet
+    (a client's next turn can come before the writer's next batch)."""
+    patience = settings.LOG_FLUSH_SECONDS + settings.LOG_FSYNC_SECONDS + 2.0
+    deadline = time.monotonic() + patience
+    while (log := await orm(store.find)(request_id, key_id)) is None:
+        if time.monotonic() > deadline or not await orm(_pending)(request_id):
+            return None
+        await asyncio.sleep(0.05)
+    return log
+
+
+def _pending(request_id: str) -> bool:
+    """Worth waiting for: no row yet (a row that exists but is not answerable won't become so)."""
+    return not RequestLog.objects.filter(request_id=request_id).exists()
+
+
+async def _passthrough(
+    req: ResponsesRequest, target: Target, record: request_log.Record
+) -> HttpResponse:
+    module = azure if target.provider == "azure-openai" else openai
+    url, headers = upstream_address(target, "")
+    headers["accept"] = "text/event-stream" if req.stream else "application/json"
+    content, sent = req.raw, None
+    if req.history:  # a conversation Iris kept, continued here: sent whole
+        body = orjson.loads(req.raw)
+        body.pop("previous_response_id", None)
+        body["input"] = [*req.history, *as_items(body.get("input"))]
+        content = orjson.dumps(body)
+        sent = {**req.logged_body(), "input": [*req.history_logged, *req.input_items()]}
+        sent.pop("previous_response_id", None)
+    upstream = Upstream("POST", url, {"content-type": "application/json", **headers}, content, sent)
+    response = await proxy.send(upstream, target, record)
+    req.raw = record.raw_body = b""
+    await proxy.raise_for_status(response, module, record)
+    passed = proxy.passed_headers(response)
+    if req.stream:
+        record.is_stream = True
+        parser = PassthroughStream(max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
+        relay = proxy.relay(response, parser, record, target.secrets(), done=b"")
+        return proxy.event_stream(relay, passed)
+    record.first_byte()
+    data_bytes, data = await proxy.read_json(response, record)
+    record.finish(200, data)
+    request_log.submit(record)
+    return HttpResponse(data_bytes, content_type="application/json", headers=passed)
+
+
+async def _translated(
+    req: ResponsesRequest, target: Target, record: request_log.Record
+) -> HttpResponse:
+    provider = providers.get(target.provider)
+    takes_reasoning = bool(getattr(provider, "ACCEPTS_REASONING_EFFORT", False))
+    plan = translate.to_chat(req, provider.NAME, takes_reasoning=takes_reasoning)
+    chat = Chat(raw=b"", body=plan.body)
+    try:
+        with _placed(plan, chat):
+            await proxy.prepare_images(chat, provider, target)
+            upstream = await proxy.build_request(provider, chat, target)
+    except GatewayError as error:
+        raise translate.rename_error(error, plan) from None
+    response = await proxy.send(upstream, target, record)
+    req.raw = record.raw_body = b""
+    await proxy.raise_for_status(response, provider, record)
+    passed = proxy.passed_headers(response)
+    response_id = iris_id(record.request_id)
+    if req.stream:
+        record.is_stream = True
+        chat_stream = provider.Stream(chat, max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
+        parser = events.ResponseStream(chat_stream, req, response_id)
+        relay = proxy.relay(response, parser, record, target.secrets(), done=b"")
+        return proxy.event_stream(relay, passed)
+    record.first_byte()
+    _, data = await proxy.read_json(response, record)
+    body = events.to_response(provider.parse_response(data, chat), req, response_id)
+    record.finish(200, body)
+    request_log.submit(record)
+    return HttpResponse(orjson.dumps(body), content_type="application/json", headers=passed)
+
+
+@contextmanager
+def _placed(plan: translate.ChatPlan, chat: Chat):
+    """The request's images and PDFs where the chat body has them, while the provider
+    translates (the same objects: what it encodes is what the log recognises); then back
+    at their input item and part, which the log records."""
+    saved = [(img, img.message, img.part) for img, _, _ in plan.placements]
+    for img, message, part in plan.placements:
+        img.message, img.part = message, part
+    chat.images = [img for img, _, _ in plan.placements if not img.is_document]
+    chat.documents = [img for img, _, _ in plan.placements if img.is_document]
+    try:
+        yield
+    finally:
+        for img, message, part in saved:
+            img.message, img.part = message, part
+
+
+def upstream_address(target: Target, path: str) -> tuple[str, dict[str, str]]:
+    """The URL of `{base}/responses{path}` at OpenAI or Azure, and its auth headers. Azure
+    serves the Responses API at {resource}/openai/v1/responses (its v1 API, the default here)
+    or at /openai/responses?api-version=<preview> (learn.microsoft.com/azure/ai-foundry/
+    openai/how-to/responses)."""
+    if target.provider == "openai":
+        base = (target.base_url or openai.DEFAULT_BASE_URL).rstrip("/")
+        auth_header = {"authorization": f"Bearer {target.api_key}"} if target.api_key else {}
+        return f"{base}/responses{path}", {**target.headers, **auth_header}
+    options = target.options
+    base = target.base_url or azure.DEFAULT_BASE_URL.format(
+        resource=azure.option(options, "resource-name")
+    )
+    version = azure.option(options, "api-version", default="v1")
+    base = base.rstrip("/")
+    url = (
+        f"{base}/v1/responses{path}"
+        if version == "v1"
+        else f"{base}/responses{path}?api-version={version}"
+    )
+    return url, {**target.headers, **azure.auth_headers(target)}
+
+
+class PassthroughStream:
+    """OpenAI's typed Responses events, decoded as they are (relayed unchanged). A stream
+    that ends before a terminal event was cut short: the client gets an error event."""
+
+    def __init__(self, *, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+        self._sse = SSEDecoder(max_event_bytes)
+        self._ended = False
+
+    def feed(self, data: bytes) -> list[dict]:
+        return self._events(self._sse.feed(data))
+
+    def close(self) -> list[dict]:
+        out = self._events(self._sse.close())
+        if not self._ended:
+            out.append(_stream_error("The upstream's stream ended before the response did."))
+        return out
+
+    def _events(self, decoded: list) -> list[dict]:
+        out = []
+        for event in decoded:
+            if event.data.strip() == "[DONE]":
+                self._ended = True
+                continue
+            try:
+                data = orjson.loads(event.data)
+            except orjson.JSONDecodeError:
+                data = None
+            if not isinstance(data, dict):
+                data = _stream_error(f"Upstream sent a malformed event: {event.data[:200]}")
+            self._ended |= data.get("type") in _TERMINAL or "error" in data
+            out.append(data)
+        return out
+
+
+def _stream_error(message: str) -> dict:
+    error = {"type": "api_error", "code": "bad_upstream_stream", "message": message, "param": None}
+    return {"type": "error", **{k: error[k] for k in ("code", "message", "param")}, "error": error}
+
+
+# GET/DELETE /v1/responses/{id} and GET /v1/responses/{id}/input_items
+
+
+async def retrieve(request: HttpRequest, response_id: str) -> HttpResponse:
+    return await _by_id(request, response_id, "GET", "")
+
+
+async def delete(request: HttpRequest, response_id: str) -> HttpResponse:
+    return await _by_id(request, response_id, "DELETE", "")
+
+
+async def input_items(request: HttpRequest, response_id: str) -> HttpResponse:
+    return await _by_id(request, response_id, "GET", "/input_items")
+
+
+async def _by_id(request: HttpRequest, response_id: str, method: str, path: str) -> HttpResponse:
+    try:
+        key = await auth.check(request)
+        rid = request_id_of(response_id)
+        if rid is None:
+            return await _at_provider(request, key, response_id, method, path)
+        log = await _find(rid, key.pk if key else None)
+        if log is None:
+            raise store.not_found(response_id)
+        if method == "DELETE":
+            await orm(store.mark_deleted)(log)
+            return _json({"id": response_id, "object": "response", "deleted": True})
+        if path:
+            return _json(await orm(store.item_list)(log, _list_query(request)))
+        if request.GET.get("stream") in ("true", "1"):
+            raise GatewayError(
+                400,
+                "stream=true is not supported for a response Iris made; GET it whole.",
+                code="unsupported_parameter",
+                param="stream",
+            )
+        return _json(log.response_body)
+    except GatewayError as error:
+        return error.response()
+    except Exception as exc:  # a bug of ours: OpenAI's shape, logged
+        return service.internal_error(exc, request.path).response()
+
+
+def _list_query(request: HttpRequest) -> dict:
+    try:
+        limit = int(request.GET.get("limit") or 20)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 100:
+        raise GatewayError(400, "limit must be an integer from 1 to 100.", param="limit")
+    order = request.GET.get("order") or "desc"
+    if order not in ("asc", "desc"):
+        raise GatewayError(400, "order must be 'asc' or 'desc'.", param="order")
+    return {"limit": limit, "order": order, "after": request.GET.get("after")}
+
+
+class _NoBody:
+    """What targets.resolve needs of a request that names no model (a GET, a DELETE)."""
+
+    model = ""
+
+    def set_model(self, model: str) -> None:
+        pass
+
+
+async def _at_provider(request, key, response_id: str, method: str, path: str) -> HttpResponse:
+    """A provider's own response id: the request goes to the provider the headers name."""
+    target = await targets.resolve(request, _NoBody(), key=key)  # type: ignore[arg-type]
+    if target.provider not in PASSTHROUGH:
+        raise store.not_found(response_id)
+    url, headers = upstream_address(target, f"/{response_id}{path}")
+    if query := request.META.get("QUERY_STRING"):
+        url += ("&" if "?" in url else "?") + query
+    record = request_log.Record(path=request.path, request_headers={})  # not logged
+    upstream = Upstream(method, url, {"accept": "application/json", **headers}, b"")
+    response = await proxy.send(upstream, target, record)
+    module = azure if target.provider == "azure-openai" else openai
+    try:
+        await proxy.raise_for_status(response, module, record)
+    except GatewayError as error:
+        targets.scrub(error, record, target)
+        raise
+    content, _ = await proxy.read_json(response, record)
+    return HttpResponse(content, content_type="application/json")
+
+
+def _json(data: object) -> HttpResponse:
+    return HttpResponse(orjson.dumps(data), content_type="application/json")

@@ -1,0 +1,277 @@
+"""A Responses request as a Chat Completions body, for the providers that do not speak the
+Responses API (anthropic, google, bedrock: their chat translators take it from there).
+
+Every parameter is translated, honoured by Iris itself (store, previous_response_id,
+metadata), or refused with a 400 that names it: none is dropped. A model's `reasoning`
+items given back as input are the one thing left out: no chat translator takes them back.
+Consecutive function_call items become one assistant message with several tool calls (the
+providers refuse tool results whose calls sit in separate turns). Pure: no I/O, no Django.
+"""
+
+import re
+from dataclasses import dataclass, field
+
+from gateway.chat import DECODED_FILE, DECODED_IMAGE, invalid
+from gateway.errors import GatewayError
+from gateway.images import Image
+from gateway.responses.request import ResponsesRequest
+
+# What the request may carry on a translated route (with None meaning "not set", as OpenAI
+# reads it); each is translated or honoured below, or refused for the values Iris cannot keep.
+_KNOWN = frozenset(
+    {
+        "model", "input", "instructions", "stream", "stream_options", "store",
+        "previous_response_id", "metadata", "user", "max_output_tokens", "temperature",
+        "top_p", "tools", "tool_choice", "parallel_tool_calls", "text", "reasoning", "include",
+        "truncation", "service_tier", "background", "max_tool_calls",
+    }
+)  # fmt: skip
+# `include` values that hold on a translated route: no reasoning is encrypted, input image
+# URLs are kept as sent.
+_INCLUDABLE = frozenset({"reasoning.encrypted_content", "message.input_image.image_url"})
+_SAME = ("temperature", "top_p", "parallel_tool_calls", "user")
+
+
+@dataclass
+class ChatPlan:
+    """The chat body, where each image and PDF sits in it, and which input item each chat
+    message came from (to word the chat translators' 400s in the client's terms)."""
+
+    body: dict
+    placements: list[tuple[Image, int, int]] = field(default_factory=list)
+    sources: dict[int, str] = field(default_factory=dict)
+
+
+def to_chat(request: ResponsesRequest, provider: str, *, takes_reasoning: bool) -> ChatPlan:
+    """The Chat Completions body for `provider`; 400 for what it cannot carry."""
+    body = request.body
+    _check_params(body, provider, takes_reasoning)
+    plan = ChatPlan(body={"model": request.model, "messages": []})
+    chat = plan.body
+    if isinstance(body.get("instructions"), str) and body["instructions"]:
+        chat["messages"].append({"role": "system", "content": body["instructions"]})
+        plan.sources[0] = "instructions"
+    history = _Items(request.history, request.history_images, request.history_documents)
+    _add_items(plan, history, "the previous response's input")
+    current = _Items(request.input_items(), request.images, request.documents)
+    _add_items(plan, current, "input")
+    if not chat["messages"]:
+        raise invalid("'input' holds no message to send.", "input")
+    if request.stream:
+        chat["stream"] = True
+        chat["stream_options"] = {"include_usage": True}  # for the response's usage
+    if body.get("max_output_tokens") is not None:
+        chat["max_completion_tokens"] = body["max_output_tokens"]
+    chat.update({name: body[name] for name in _SAME if body.get(name) is not None})
+    if body.get("tools"):
+        chat["tools"] = [_tool(tool, k, provider) for k, tool in enumerate(body["tools"])]
+    if body.get("tool_choice") is not None:
+        chat["tool_choice"] = _tool_choice(body["tool_choice"], provider)
+    if fmt := _response_format((body.get("text") or {}).get("format"), provider):
+        chat["response_format"] = fmt
+    if effort := (body.get("reasoning") or {}).get("effort"):
+        chat["reasoning_effort"] = effort
+    return plan
+
+
+def rename_error(error: GatewayError, plan: ChatPlan) -> GatewayError:
+    """A chat translator's 400 names `messages[i]`: name the input item instead."""
+
+    def item(match: re.Match) -> str:
+        source = plan.sources.get(int(match[2]))
+        if source is None:
+            return match[0]
+        return source if match[1] == "[" else source.replace("[", ".").replace("]", "")
+
+    pattern = re.compile(r"messages(\[|\.)(\d+)\]?")
+    error.message = pattern.sub(item, error.message)
+    if error.param:
+        error.param = pattern.sub(item, error.param)
+    return error
+
+
+def _check_params(body: dict, provider: str, takes_reasoning: bool) -> None:
+    for name, value in body.items():
+        if name not in _KNOWN and value is not None:
+            raise _unsupported(name, provider)
+    text, reasoning = body.get("text") or {}, body.get("reasoning") or {}
+    if text.get("verbosity") is not None:
+        raise _unsupported("text.verbosity", provider)
+    for name, value in reasoning.items():
+        if value is not None and (name != "effort" or not takes_reasoning):
+            raise _unsupported(f"reasoning.{name}", provider)
+    include = body.get("include") or []
+    if not isinstance(include, list) or any(value not in _INCLUDABLE for value in include):
+        raise _unsupported("include", provider, f"only {', '.join(sorted(_INCLUDABLE))}")
+    if body.get("truncation") not in (None, "disabled"):
+        raise _unsupported("truncation", provider, "only 'disabled'")
+    if body.get("service_tier") not in (None, "auto", "default"):
+        raise _unsupported("service_tier", provider, "only 'auto' or 'default'")
+    if body.get("background"):
+        raise _unsupported("background", provider)
+    if body.get("metadata") is not None and not all(
+        isinstance(v, str) for v in body["metadata"].values()
+    ):
+        raise invalid("'metadata' must be an object of string values.", "metadata")
+
+
+def _unsupported(param: str, provider: str, hint: str = "") -> GatewayError:
+    takes = f" (it takes {hint})" if hint else ""
+    return invalid(
+        f"Unsupported parameter on the {provider} route of the Responses API: '{param}'{takes}.",
+        param,
+        "unsupported_parameter",
+    )
+
+
+@dataclass
+class _Items:
+    items: list
+    images: list[Image]
+    documents: list[Image]
+
+    def image(self, k: int, j: int) -> Image | None:
+        return next((i for i in self.images if (i.message, i.part) == (k, j)), None)
+
+    def document(self, k: int, j: int) -> Image | None:
+        return next((d for d in self.documents if (d.message, d.part) == (k, j)), None)
+
+
+def _add_items(plan: ChatPlan, items: _Items, where: str) -> None:
+    messages = plan.body["messages"]
+    for k, item in enumerate(items.items):
+        label = f"{where}[{k}]"
+        kind = item.get("type") or ("message" if "role" in item else None)
+        if kind == "message":
+            message = _message(plan, items, item, k, label, len(messages))
+        elif kind == "function_call":
+            call = {
+                "id": _string(item, "call_id", label),
+                "type": "function",
+                "function": {
+                    "name": _string(item, "name", label),
+                    "arguments": _string(item, "arguments", label),
+                },
+            }
+            last = messages[-1] if messages else None
+            if last and last["role"] == "assistant":  # its text, or the calls before this one
+                last.setdefault("tool_calls", []).append(call)
+                continue
+            message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        elif kind == "function_call_output":
+            content = _output_text(item.get("output"), label)
+            message = {"role": "tool", "tool_call_id": _string(item, "call_id", label)}
+            message["content"] = content
+        elif kind == "reasoning":
+            continue  # the model's own reasoning: no chat translator takes it back
+        else:
+            raise invalid(
+                f"{label}: input items of type {kind!r} are not supported on this route "
+                "(messages, function_call and function_call_output are).",
+                f"{label.replace('[', '.').rstrip(']')}.type",
+                "unsupported_parameter",
+            )
+        plan.sources[len(messages)] = label
+        messages.append(message)
+
+
+def _message(plan: ChatPlan, items: _Items, item: dict, k: int, label: str, at: int) -> dict:
+    role, content = item.get("role"), item.get("content")
+    if role not in ("user", "system", "developer", "assistant"):
+        raise invalid(f"{label}: role {role!r} is not supported.", f"{label}.role")
+    if isinstance(content, str):
+        return {"role": role, "content": content}
+    if not isinstance(content, list):
+        raise invalid(f"{label}.content must be a string or an array.", f"{label}.content")
+    if role == "assistant":  # earlier output: its text (output_text, refusal) as one string
+        texts = [p.get("text") or p.get("refusal") or "" for p in content]
+        return {"role": "assistant", "content": "".join(t for t in texts if isinstance(t, str))}
+    parts = []
+    for j, part in enumerate(content):
+        kind, where = part.get("type"), f"{label}.content[{j}]"
+        if kind in ("input_text", "output_text", "text"):
+            parts.append({"type": "text", "text": _string(part, "text", where)})
+        elif kind == "input_image":
+            img = items.image(k, j)
+            if img is None:
+                raise _no_file_id(where, "image_url")
+            spec = {"url": DECODED_IMAGE if img.origin == "base64" else img.url}
+            if img.detail:
+                spec["detail"] = img.detail
+            plan.placements.append((img, at, len(parts)))
+            parts.append({"type": "image_url", "image_url": spec})
+        elif kind == "input_file":
+            doc = items.document(k, j)
+            if doc is None:
+                raise _no_file_id(where, "file_data")
+            spec = {"file_data": DECODED_FILE}
+            if isinstance(part.get("filename"), str):
+                spec["filename"] = part["filename"]
+            plan.placements.append((doc, at, len(parts)))
+            parts.append({"type": "file", "file": spec})
+        else:
+            raise invalid(f"{where}: content type {kind!r} is not supported.", where)
+    return {"role": role, "content": parts}
+
+
+def _no_file_id(where: str, field: str) -> GatewayError:
+    return invalid(
+        f"{where}: file_id and file_url name files stored at OpenAI, out of this provider's "
+        f"sight; send the bytes as a base64 data URI in {field}.",
+        where,
+        "unsupported_parameter",
+    )
+
+
+def _output_text(output: object, label: str) -> str:
+    if isinstance(output, str):
+        return output
+    if isinstance(output, list) and all(
+        isinstance(p, dict) and p.get("type") == "input_text" for p in output
+    ):
+        return "".join(str(p.get("text") or "") for p in output)
+    raise invalid(
+        f"{label}.output must be a string or input_text parts on this route.", f"{label}.output"
+    )
+
+
+def _string(item: dict, key: str, label: str) -> str:
+    value = item.get(key)
+    if not isinstance(value, str):
+        raise invalid(f"{label}: '{key}' must be a string.", f"{label}.{key}")
+    return value
+
+
+def _tool(tool: object, k: int, provider: str) -> dict:
+    if not isinstance(tool, dict) or tool.get("type") != "function":
+        kind = tool.get("type") if isinstance(tool, dict) else None
+        raise invalid(
+            f"tools[{k}]: only function tools are supported on the {provider} route "
+            f"(not {kind!r}).",
+            f"tools.{k}.type",
+            "unsupported_parameter",
+        )
+    function = {"name": _string(tool, "name", f"tools[{k}]")}
+    for key in ("description", "parameters", "strict"):
+        if tool.get(key) is not None:
+            function[key] = tool[key]
+    return {"type": "function", "function": function}
+
+
+def _tool_choice(choice: object, provider: str) -> str | dict:
+    if choice in ("auto", "none", "required"):
+        return choice  # type: ignore[return-value]
+    if isinstance(choice, dict) and choice.get("type") == "function" and choice.get("name"):
+        return {"type": "function", "function": {"name": choice["name"]}}
+    raise _unsupported("tool_choice", provider, "'auto', 'none', 'required' or a function")
+
+
+def _response_format(fmt: object, provider: str) -> dict | None:
+    if fmt is None or (isinstance(fmt, dict) and fmt.get("type") == "text"):
+        return None
+    if isinstance(fmt, dict) and fmt.get("type") == "json_object":
+        return {"type": "json_object"}
+    if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
+        spec = {key: fmt[key] for key in ("name", "schema", "description", "strict") if key in fmt}
+        return {"type": "json_schema", "json_schema": spec}
+    raise _unsupported("text.format", provider, "text, json_object or json_schema")
