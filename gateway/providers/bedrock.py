@@ -6,6 +6,8 @@ Docs: https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Conver
       https://docs.aws.amazon.com/bedrock/latest/userguide/conversation-inference-call.html
 Quirks:
 - Images are bytes only (base64 in JSON), no URLs: the core fetches URL images first.
+- PDFs (chat `file` parts) become `document` blocks; their limits and the image limits are
+  in bedrock_media.py.
 - The model id goes in the path, URL-encoded (`:` → %3A); SigV4 canonicalises that path once
   more, so the signature is computed by botocore over the exact URL and bytes that are sent.
 - There is no system role: system text goes to a top-level `system` list, and the
@@ -25,17 +27,13 @@ from botocore.eventstream import EventStreamBuffer, ParserError
 
 from gateway.chat import Chat, invalid
 from gateway.errors import GatewayError
-from gateway.images import Image
-from gateway.providers import base
+from gateway.providers import base, bedrock_media
+from gateway.providers.bedrock_media import IMAGE_MIME_TYPES, MAX_IMAGE_BYTES  # noqa: F401
 
 NAME = "bedrock"
 ACCEPTS_IMAGE_URLS = False
-IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 DEFAULT_BASE_URL = "https://bedrock-runtime.{region}.amazonaws.com"
 SIGNING_NAME = "bedrock"  # the service model's signingName, not its endpoint prefix
-MAX_IMAGE_BYTES = int(3.75 * 1024 * 1024)
-MAX_IMAGE_SIDE = 8000
-MAX_IMAGES = 20
 
 # OpenAI parameter → inferenceConfig member (max_completion_tokens wins over max_tokens).
 _PARAMS = {
@@ -79,7 +77,7 @@ _STREAM_ERROR_TYPES = {
 
 def build_request(chat: Chat, target: base.Target) -> base.Upstream:
     """The signed Converse (or ConverseStream) request; 400 for limits or missing credentials."""
-    _check_images(chat)
+    bedrock_media.check(chat)
     action = "converse-stream" if chat.stream else "converse"
     accept = "application/vnd.amazon.eventstream" if chat.stream else "application/json"
     return signed_request(target, model_path(chat.model, action), _body(chat), accept=accept)
@@ -121,36 +119,6 @@ def signed_request(
     SigV4Auth(Credentials(key_id, secret, token), SIGNING_NAME, region).add_auth(request)
     signed = {k.lower(): v for k, v in request.headers.items()}
     return base.Upstream("POST", url, signed, body, sent)
-
-
-def _check_images(chat: Chat) -> None:
-    """Bedrock's per-image and per-request limits, checked before anything is sent."""
-    for n, img in enumerate(chat.images):
-        if problem := _image_problem(img, n, len(chat.images)):
-            raise invalid(
-                f"messages[{img.message}].content[{img.part}]: {problem[1]}",
-                f"messages.{img.message}.content.{img.part}.image_url",
-                problem[0],
-            )
-
-
-def _image_problem(img: Image, n: int, total: int) -> tuple[str, str] | None:
-    side = max(img.width or 0, img.height or 0)
-    if n == MAX_IMAGES:
-        return "too_many_images", f"Bedrock takes at most 20 images; this request has {total}."
-    if img.data is None:
-        return "image_fetch_failed", "the image was not fetched; Bedrock takes bytes only."
-    if img.payload_mime not in IMAGE_MIME_TYPES:
-        return (
-            "unsupported_image",
-            f"{img.payload_mime} is not a type Bedrock takes (png, jpeg, gif, webp).",
-        )
-    if len(img.payload) > MAX_IMAGE_BYTES:
-        size = len(img.payload) / 2**20
-        return "image_too_large", f"the image is {size:.2f} MB; Bedrock's limit is 3.75 MB."
-    if side > MAX_IMAGE_SIDE:
-        return "image_too_large", f"the image is {img.width}×{img.height} px; the limit is 8000 px."
-    return None
 
 
 def _body(chat: Chat) -> dict:
@@ -206,6 +174,7 @@ def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
     """OpenAI messages → (system blocks, Converse messages with same-role turns merged)."""
     system: list[dict] = []
     out: list[dict] = []
+    documents = bedrock_media.Documents(chat)
     for i, message in enumerate(chat.body["messages"]):
         role, content = message["role"], message.get("content")
         if role in ("system", "developer"):
@@ -217,11 +186,11 @@ def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
             system.extend({"text": t} for t in _texts(content) if t)
             continue
         if role == "tool":  # a tool's result may hold images (a screenshot, a crop)
-            result_blocks = _blocks(chat, i, content) or [{"text": ""}]
+            result_blocks = _blocks(chat, i, content, documents) or [{"text": ""}]
             result = {"toolUseId": message.get("tool_call_id") or "", "content": result_blocks}
             role, blocks = "user", [{"toolResult": result}]
         elif role in ("user", "assistant"):
-            blocks = _blocks(chat, i, content)
+            blocks = _blocks(chat, i, content, documents)
             blocks += [
                 _tool_use(i, k, call) for k, call in enumerate(message.get("tool_calls") or ())
             ]
@@ -242,6 +211,7 @@ def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
             "messages",
             "invalid_message_order",
         )
+    documents.check_text(out)
     return system, out
 
 
@@ -255,7 +225,7 @@ def _texts(content: object) -> list[str]:
     ]
 
 
-def _blocks(chat: Chat, i: int, content: object) -> list[dict]:
+def _blocks(chat: Chat, i: int, content: object, documents: bedrock_media.Documents) -> list[dict]:
     if isinstance(content, str) or content is None:
         return [{"text": content}] if content else []
     blocks = []
@@ -265,7 +235,9 @@ def _blocks(chat: Chat, i: int, content: object) -> list[dict]:
             if text := part.get(kind):
                 blocks.append({"text": text})
         elif kind == "image_url":
-            blocks.append(_image(chat.image(i, j)))
+            blocks.append(bedrock_media.image_block(chat.image(i, j)))
+        elif kind == "file":
+            blocks.append(documents.block(i, j))
         else:
             raise invalid(
                 f"messages[{i}].content[{j}]: part type {kind!r} is not supported by Bedrock.",
@@ -287,12 +259,6 @@ def _tool_use(i: int, k: int, call: dict) -> dict:
         )
     ids = {"toolUseId": call.get("id") or "", "name": fn.get("name") or ""}
     return {"toolUse": {**ids, "input": arguments}}
-
-
-def _image(img: Image) -> dict:
-    """The one place that knows Bedrock's image block: format + raw bytes (base64 in JSON)."""
-    source = {"bytes": img.payload_base64}
-    return {"image": {"format": img.payload_mime.removeprefix("image/"), "source": source}}
 
 
 def parse_response(data: dict, chat: Chat) -> dict:

@@ -10,6 +10,8 @@ Quirks:
   fragment; function calls arrive whole; the last fragment holds the final usage.
 - Gemini 3 refuses a replayed function call without its `thoughtSignature`: it rides in the
   tool call's `extra_content.google.thought_signature`, as in Google's own OpenAI layer.
+- PDFs (chat `file` parts) go inline as application/pdf, counted in the inline-data limit;
+  at most 1000 pages each (gemini_media.py).
 - Image models answer with pictures between text parts: `message.images` / `delta.images`
   (see gemini_media.py for the shape and why).
 """
@@ -111,7 +113,10 @@ def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
         inline += sum(len(p["inline_data"]["data"]) for p in parts if "inline_data" in p)
         if inline > MAX_INLINE_BYTES:
             limit, total = MAX_INLINE_BYTES // 1_000_000, f"{inline / 1e6:.1f} MB"
-            message = f"images exceed Gemini's {limit} MB inline-data limit ({total} in base64)."
+            message = (
+                f"images and documents exceed Gemini's {limit} MB inline-data limit "
+                f"({total} in base64)."
+            )
             raise _invalid(message, i, code="request_too_large")
         if parts and contents and contents[-1]["role"] == _ROLES[role]:
             contents[-1]["parts"] += parts
@@ -129,6 +134,8 @@ def _content_parts(chat: Chat, i: int, message: dict) -> list[dict]:
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "image_url":
             parts.append(_image(chat.image(i, j)))
+        elif kind == "file":
+            parts.append(_document(chat.document(i, j)))
         elif kind not in ("text", "refusal"):
             raise _invalid(f"content type {kind!r} is not supported by Gemini.", i, j)
         elif part.get(kind):
@@ -141,6 +148,13 @@ def _image(img: Image) -> dict:
     if img.data is None:  # the core fetches URL images first: a guard, not a path
         raise _invalid("the image URL was not fetched.", img.message, img.part)
     return {"inline_data": {"mime_type": img.payload_mime, "data": img.payload_base64}}
+
+
+def _document(doc: Image) -> dict:
+    """A PDF goes inline like an image (its pages are read as images, 258 tokens each)."""
+    if problem := gemini_media.document_problem(doc):
+        raise _invalid(problem, doc.message, doc.part, code="document_too_large")
+    return {"inline_data": {"mime_type": doc.mime, "data": doc.payload_base64}}
 
 
 def _function_call(call: dict, i: int, names: dict[str, str]) -> dict:

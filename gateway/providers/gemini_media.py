@@ -13,10 +13,18 @@ and text blocks, which no other gateway reads. The request side follows the same
 `modalities: ["text", "image"]` → generationConfig.responseModalities, and OpenRouter's
 `image_config: {aspect_ratio, image_size}` → generationConfig.imageConfig.
 Thought parts (Gemini 3 image models draft images while thinking) are not shown.
+
+Documents going the other way: a chat `file` part's PDF is sent as an inline_data part
+(application/pdf). Google's limits (ai.google.dev/gemini-api/docs/document-processing and
+/file-input-methods, read 2026-11): at most 1000 pages per document, each page billed as an
+image (258 tokens); inline PDFs up to 50 MB, within the request's inline-data limit.
 """
 
 from gateway.errors import GatewayError
+from gateway.images import Image
 
+MAX_DOCUMENT_PAGES = 1000
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
 _MODALITIES = {"text": "TEXT", "image": "IMAGE"}
 _IMAGE_CONFIG = {"aspect_ratio": "aspectRatio", "image_size": "imageSize"}
 
@@ -37,6 +45,15 @@ def picture(mime: str, data: str, index: int) -> dict:
     """One picture of a chat reply, in OpenRouter's shape (see the module docstring)."""
     url = f"data:{mime};base64,{data}"
     return {"type": "image_url", "image_url": {"url": url}, "index": index}
+
+
+def document_problem(doc: Image) -> str | None:
+    """Why Gemini would refuse this PDF inline, or None."""
+    if doc.frames > MAX_DOCUMENT_PAGES:
+        return f"the PDF has {doc.frames} pages; Gemini reads at most {MAX_DOCUMENT_PAGES}."
+    if doc.size > MAX_DOCUMENT_BYTES:
+        return f"the PDF is {doc.size / 2**20:.1f} MB; Gemini takes inline PDFs up to 50 MB."
+    return None
 
 
 def output_config(body: dict) -> dict:

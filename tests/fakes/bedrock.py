@@ -6,7 +6,7 @@ arrived (method, raw path, the signed headers, the body bytes) and the test cred
 a Bedrock API key (Authorization: Bearer API_KEY) is accepted too. The body is validated with
 botocore's ParamValidator against the bedrock-runtime service model's Converse input shape,
 after decoding base64 blobs, plus the enum values ParamValidator does not check, plus the
-conversation rules Bedrock enforces (user first, alternating roles, image limits).
+conversation rules Bedrock enforces (user first, alternating roles, image and document limits).
 InvokeModel bodies are checked by tests/fakes/bedrock_images.py against the image models'
 documented schemas. Failures answer Bedrock's error shape: {"message": ...} with an
 x-amzn-ErrorType header.
@@ -14,7 +14,7 @@ x-amzn-ErrorType header.
 Behaviour by model id: "fail-429" answers a ThrottlingException, "slow" sleeps 3 s, "die"
 breaks the stream after two frames, "stream-error" ends the stream with a
 modelStreamErrorException, "tools" calls the first tool (until a tool result comes back);
-anything else answers with how many images it saw and the last user text.
+anything else answers with how many images (and documents) it saw and the last user text.
 """
 
 import base64
@@ -38,6 +38,7 @@ from botocore.validate import ParamValidator
 from PIL import Image as PILImage
 
 from tests.fakes import bedrock_images as images
+from tests.fakes import documents
 from tests.fakes.server import Received, Reply
 
 # AWS's documented example credentials: https://docs.aws.amazon.com/IAM/latest/UserGuide/
@@ -84,9 +85,8 @@ def handle(request: Received) -> Reply:
         return error(exc.status, exc.name, exc.message)
     model = body["modelId"]
     if "fail-429" in model:
-        return error(
-            429, "ThrottlingException", "Too many requests, please wait before trying again."
-        )
+        message = "Too many requests, please wait before trying again."
+        return error(429, "ThrottlingException", message)
     if "slow" in model:
         time.sleep(3)
     reply = answer(body)
@@ -273,6 +273,8 @@ def _check_conversation(params: dict) -> None:
                 _check_image(block["image"])
     if images > 20:
         raise _validation(f"Too many images: {images}; the limit is 20.")
+    if problem := documents.bedrock_problem(messages):
+        raise _validation(problem)
 
 
 def _check_image(image: dict) -> None:
@@ -301,10 +303,10 @@ def _validation(message: str) -> Invalid:
 
 def answer(body: dict) -> dict:
     """A Converse response: says what arrived, or calls a tool for "tools" models."""
-    images, last_text, tool_result = 0, "", None
+    images, docs, last_text, tool_result = 0, 0, "", None
     for message in body["messages"]:
         for block in message["content"]:
-            images += "image" in block
+            images, docs = images + ("image" in block), docs + ("document" in block)
             if message["role"] == "user" and "text" in block:
                 last_text = block["text"]
             if "toolResult" in block:
@@ -325,7 +327,8 @@ def answer(body: dict) -> dict:
     elif tool_result is not None and any("toolResult" in b for b in last):
         content, stop = [{"text": f"The tool said: {tool_result}"}], "end_turn"
     else:
-        content = [{"text": f"I see {images} image(s). You said: {last_text}"}]
+        seen = f"{images} image(s)" + (f" and {docs} document(s)" if docs else "")
+        content = [{"text": f"I see {seen}. You said: {last_text}"}]
         stop = "end_turn"
     words = sum(len(b.get("text", "").split()) for b in content) + 5 * (stop == "tool_use")
     return {

@@ -9,7 +9,8 @@ SAFETY, "die" breaks the stream after two fragments, "slow" sleeps 3 s (past Iri
 timeout), "thinking" adds a thought part, and
 "gemini-3-*" refuses a replayed functionCall without its thoughtSignature (as Gemini 3 does).
 When tools are declared and the last turn is no function response, the model calls the first
-function; otherwise it answers with how many images it saw and the last user text.
+function; otherwise it answers with how many images it saw (and PDFs, when there are some:
+application/pdf inline data, checked to be a PDF of at most 1000 pages) and the last user text.
 
 Image output: a model named `*image*` (gemini-2.5-flash-image…) answers a text part and a
 real PNG made with Pillow (its shape from imageConfig.aspectRatio), unless responseModalities
@@ -29,11 +30,14 @@ from urllib.parse import unquote
 import pydantic
 from google.genai import types
 
+from tests.fakes import documents
 from tests.fakes import gemini_imagen as imagen
 from tests.fakes.server import Received, Reply
 
 PATH = re.compile(r"^/v1beta/models/(?P<model>[^/:?]+):(?P<method>\w+)(?:\?(?P<query>.*))?$")
 IMAGE_TYPES = {"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"}
+PDF = "application/pdf"
+MAX_PDF_PAGES = 1000  # https://ai.google.dev/gemini-api/docs/document-processing
 SIGNATURE = "ZmFrZS10aG91Z2h0LXNpZ25hdHVyZQ=="  # base64, like Google's opaque signatures
 # The REST GenerateContentRequest fields besides the model (which is in the path).
 FIELDS = {
@@ -164,10 +168,13 @@ def check_content(content: dict, where: str, model: str) -> None:
         held = [name for name in DATA_FIELDS if getattr(part, name) is not None]
         if len(held) != 1:
             raise Invalid(f"{where}.parts[{j}]: a part holds exactly one kind of data: {held}")
-        if part.inline_data and part.inline_data.mime_type not in IMAGE_TYPES:
+        if part.inline_data and part.inline_data.mime_type not in IMAGE_TYPES | {PDF}:
             raise Invalid(f"Unsupported MIME type: {part.inline_data.mime_type}")
         if part.inline_data and not part.inline_data.data:
             raise Invalid(f"{where}.parts[{j}].inline_data.data: must not be empty.")
+        pdf = part.inline_data and part.inline_data.mime_type == PDF
+        if pdf and (problem := documents.pdf_problem(part.inline_data.data, MAX_PDF_PAGES)):
+            raise Invalid(f"{where}.parts[{j}]: {problem}")
         if part.function_call and role != "model":
             raise Invalid(f"{where}.parts[{j}]: functionCall parts belong to the model role.")
         if part.function_response and role != "user":
@@ -263,16 +270,24 @@ def check_enums(value: object, annotation: object, where: str) -> None:
 
 
 def reply_text(body: dict) -> str:
-    images, last_text = 0, ""
+    images, documents, last_text = 0, 0, ""
     for content in body["contents"]:
         for part in content["parts"]:
-            if _get(part, "inlineData"):
+            if is_pdf(part):
+                documents += 1
+            elif _get(part, "inlineData"):
                 images += 1
             elif "text" in part and content["role"] == "user":
                 last_text = part["text"]
             elif response := _get(part, "functionResponse"):
                 last_text = f"tool {response['name']} returned {json.dumps(response['response'])}"
-    return f"I see {images} image(s). You said: {last_text}"
+    seen = f"{images} image(s)" + (f" and {documents} document(s)" if documents else "")
+    return f"I see {seen}. You said: {last_text}"
+
+
+def is_pdf(part: dict) -> bool:
+    blob = _get(part, "inlineData") or {}
+    return _get(blob, "mimeType") == PDF
 
 
 def function_call(body: dict) -> dict | None:
@@ -286,7 +301,8 @@ def function_call(body: dict) -> dict | None:
 
 
 def usage(body: dict, text: str, thoughts: int = 0, picture: bool = False) -> dict:
-    images = sum(1 for c in body["contents"] for p in c["parts"] if _get(p, "inlineData"))
+    parts = [p for c in body["contents"] for p in c["parts"]]
+    images = sum(1 for p in parts if _get(p, "inlineData") and not is_pdf(p))
     prompt, output = 11 + 258 * images, len(text.split())
     made = IMAGE_TOKENS if picture else 0
     out = {
