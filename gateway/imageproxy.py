@@ -34,7 +34,9 @@ async def forward(job: ImageJob, target: Target, record: request_log.Record) -> 
     if job.stream and module.NATIVE_STREAM:
         record.is_stream = True
         parser = module.Stream(job, max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
-        relay = proxy.relay(response, parser, record, target.secrets(), done=b"")
+        relay = proxy.relay(
+            response, parser, record, target.secrets(), done=b"", error_event=_error_event
+        )
         return proxy.event_stream(relay, headers)
     record.first_byte()
     content, data = await proxy.read_json(response, record)
@@ -50,6 +52,11 @@ async def forward(job: ImageJob, target: Target, record: request_log.Record) -> 
     # An answer already in OpenAI's shape goes back as its bytes, untouched.
     payload = content if body is data else await offload.by_size(len(content), orjson.dumps, body)
     return HttpResponse(payload, content_type="application/json", headers=headers)
+
+
+def _error_event(error: GatewayError) -> dict:
+    """An error of Iris's own mid-stream, as the Images API's streams send theirs."""
+    return {"type": "error", **error.body()}
 
 
 async def _fetch_inputs(job: ImageJob) -> None:

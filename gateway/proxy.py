@@ -2,7 +2,7 @@
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 
 import aiohttp
@@ -130,11 +130,16 @@ async def relay(
     secrets: list[str],
     *,
     done: bytes = DONE,
+    error_event: Callable[[GatewayError], dict] = GatewayError.body,
 ) -> AsyncIterator[bytes]:
     """Pass each upstream event on as it arrives; never buffer the whole stream. An error
     event is the last one the client gets (as from OpenAI: no `done` after it; the Images
     API's streams have none at all), its text scrubbed of the target's credentials like any
-    upstream error."""
+    upstream error. error_event shapes an error of Iris's own as the API's stream has them."""
+
+    def ending(error: GatewayError) -> bytes:
+        return encode_sse(error_event(error))
+
     try:
         # On SIGTERM the wait for the upstream is bounded by the grace (gateway/shutdown.py).
         async for chunk in shutdown.until_shutdown(_chunks(response, stream)):
@@ -150,18 +155,18 @@ async def relay(
         record.finish(200, record.assembled())
         record.fail(error)
         log.info("stream %s cut by shutdown after %d chunks", record.request_id, record.chunk_count)
-        yield encode_sse(error.body())
+        yield ending(error)
     except (aiohttp.ClientError, TimeoutError) as exc:
         error = transport_error(exc, during_stream=True)
         record.finish(200, record.assembled())
         record.fail(error)
-        yield encode_sse(error.body())
+        yield ending(error)
     except Exception:  # a bug of ours, or an event no translator foresaw: end cleanly, logged
         log.exception("relaying a stream failed")
         error = GatewayError(502, "Iris could not relay the upstream's stream.", code="bad_stream")
         record.finish(200, record.assembled())
         record.fail(error)
-        yield encode_sse(error.body())
+        yield ending(error)
     except (asyncio.CancelledError, GeneratorExit):  # the client hung up
         record.finish(200, record.assembled())
         record.client_gone()
