@@ -118,6 +118,12 @@ class Provider(models.Model):
     )
     # One Fernet token of a JSON object holding every secret in SECRETS.
     encrypted_credentials = models.TextField(blank=True, editable=False)
+    drop_unsupported_params = models.BooleanField(
+        "drop parameters it cannot honour",
+        default=False,
+        help_text="Off: an OpenAI parameter this provider cannot honour is a 400 naming it. On: "
+        "it is left out (and the log says so), as a request's drop_params does.",
+    )
     enabled = models.BooleanField(default=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -304,6 +310,8 @@ class RequestLog(models.Model):
     prompt = models.CharField(max_length=64, blank=True, help_text="the prompt's id, if any")
     prompt_version = models.PositiveIntegerField(null=True, blank=True)
     prompt_variables = models.JSONField(null=True, blank=True)  # data URIs as blob references
+    # OpenAI parameters the provider could not honour, left out on the request's opt-in.
+    dropped_params = models.JSONField(default=list, blank=True)
     # Why the record could not be kept whole (a body cut, images not stored), or empty.
     degraded = models.CharField(max_length=500, blank=True, default="")
 

@@ -58,6 +58,7 @@ async def send(
     """Send the request (noted on the record); transport failures as GatewayErrors."""
     record.upstream_url = http.redact_url(upstream.url)
     record.upstream_body = upstream.sent  # logged with its images by reference
+    record.dropped_params = upstream.dropped
     # A custom host from the client goes through the private-network guard; an admin's does not.
     session = http.session(trusted=target.base_url_trusted or not target.base_url)
     try:

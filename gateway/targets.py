@@ -37,6 +37,7 @@ _CLIENT_OPTIONS = {
     "azure-api-version",
     "anthropic-version",
     "anthropic-beta",
+    "drop-params",  # x-portkey-drop-params: true leaves out what a provider cannot honour
 }
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _MODEL = re.compile(r"@([^/]*)(?:/(.*))?", re.DOTALL)  # "@slug/model" or "@slug"
@@ -134,6 +135,7 @@ def target_for(provider: Provider) -> Target:
         "aws-access-key-id": secret["aws_access_key_id"],
         "aws-secret-access-key": secret["aws_secret_access_key"],
         "aws-session-token": secret["aws_session_token"],
+        "drop-params": "true" if provider.drop_unsupported_params else "",
     }
     return Target(
         provider=provider.kind,

@@ -36,6 +36,7 @@ class Record:
     chat: Chat | ImageJob | None = None  # the parsed request, whichever the endpoint
     upstream_url: str = ""
     upstream_body: dict | None = None  # the JSON sent upstream, when not the client's bytes
+    dropped_params: list[str] = field(default_factory=list)  # left out on the client's opt-in
     status_code: int = 0
     response_body: dict | None = None
     error_type: str = ""

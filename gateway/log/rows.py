@@ -241,6 +241,7 @@ def full_fields(r: Record) -> dict:
         reply_preview=_clean(_reply_text(r.response_body)[:_PREVIEW]),
         search_text=_clean(_search_text(r.chat, r.response_body)),
         prompt_variables=clean_json(r.prompt_variables),
+        dropped_params=[_clean(str(name)[:200]) for name in r.dropped_params[:100]],
     )
 
 
