@@ -152,3 +152,10 @@ def test_the_upstream_body_is_logged_with_images_by_reference():
 def test_no_upstream_body_is_logged_when_the_clients_bytes_went_as_they_were(tiny_png):
     save_records([record_with_image(tiny_png)])
     assert RequestLog.objects.get().upstream_body is None
+
+
+def test_dropped_parameters_are_kept_on_the_row(tiny_png):
+    record = record_with_image(tiny_png)
+    record.dropped_params = ["seed", "logprobs"]
+    save_records([record])
+    assert RequestLog.objects.get().dropped_params == ["seed", "logprobs"]
