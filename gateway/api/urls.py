@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from gateway.api import chat, images, logs, misc, models, prompts
+from gateway.api import chat, images, logs, misc, models, prompts, responses
 
 urlpatterns = [
     path("chat/completions", chat.chat_completions, name="chat-completions"),
@@ -9,6 +9,9 @@ urlpatterns = [
     path("images/variations", images.variations, name="images-variations"),
     path("models", models.model_list, name="models"),
     re_path(r"^models/(?P<model_id>.+)$", models.model_detail, name="model"),
+    path("responses", responses.create, name="responses"),
+    path("responses/<str:response_id>", responses.response, name="response"),
+    path("responses/<str:response_id>/input_items", responses.input_items, name="response-items"),
     path("prompts/<str:ref>/completions", prompts.prompt_completions, name="prompt-completions"),
     path("prompts/<str:ref>/render", prompts.prompt_render, name="prompt-render"),
     path("logs", logs.log_list, name="api-logs"),

@@ -147,7 +147,8 @@ async def _translated(
 ) -> HttpResponse:
     provider = providers.get(target.provider)
     takes_reasoning = bool(getattr(provider, "ACCEPTS_REASONING_EFFORT", False))
-    plan = translate.to_chat(req, provider.NAME, takes_reasoning=takes_reasoning)
+    drop = str(target.options.get("drop-params", "")).lower() in ("true", "1", "yes")
+    plan = translate.to_chat(req, provider.NAME, takes_reasoning=takes_reasoning, drop=drop)
     chat = Chat(raw=b"", body=plan.body)
     try:
         with _placed(plan, chat):
@@ -156,6 +157,7 @@ async def _translated(
     except GatewayError as error:
         raise translate.rename_error(error, plan) from None
     response = await proxy.send(upstream, target, record)
+    record.dropped_params = [*plan.dropped, *record.dropped_params]
     req.raw = record.raw_body = b""
     await proxy.raise_for_status(response, provider, record)
     passed = proxy.passed_headers(response)

@@ -23,7 +23,7 @@ _KNOWN = frozenset(
         "model", "input", "instructions", "stream", "stream_options", "store",
         "previous_response_id", "metadata", "user", "max_output_tokens", "temperature",
         "top_p", "tools", "tool_choice", "parallel_tool_calls", "text", "reasoning", "include",
-        "truncation", "service_tier", "background", "max_tool_calls",
+        "truncation", "service_tier", "background", "max_tool_calls", "drop_params",
     }
 )  # fmt: skip
 # `include` values that hold on a translated route: no reasoning is encrypted, input image
@@ -40,14 +40,22 @@ class ChatPlan:
     body: dict
     placements: list[tuple[Image, int, int]] = field(default_factory=list)
     sources: dict[int, str] = field(default_factory=dict)
+    dropped: list[str] = field(default_factory=list)  # left out on the client's opt-in
 
 
-def to_chat(request: ResponsesRequest, provider: str, *, takes_reasoning: bool) -> ChatPlan:
-    """The Chat Completions body for `provider`; 400 for what it cannot carry."""
+def to_chat(
+    request: ResponsesRequest, provider: str, *, takes_reasoning: bool, drop: bool = False
+) -> ChatPlan:
+    """The Chat Completions body for `provider`; 400 for what it cannot carry, unless the
+    client opted into dropping parameters (`drop_params`, or x-portkey-drop-params): then
+    they are left out and named in plan.dropped, for the log."""
     body = request.body
-    _check_params(body, provider, takes_reasoning)
+    drop = drop or body.get("drop_params") is True
     plan = ChatPlan(body={"model": request.model, "messages": []})
+    plan.dropped = _check_params(body, provider, takes_reasoning, drop)
     chat = plan.body
+    if drop:
+        chat["drop_params"] = True  # the chat translator may drop what it cannot honour too
     if isinstance(body.get("instructions"), str) and body["instructions"]:
         chat["messages"].append({"role": "system", "content": body["instructions"]})
         plan.sources[0] = "instructions"
@@ -69,13 +77,27 @@ def to_chat(request: ResponsesRequest, provider: str, *, takes_reasoning: bool) 
         chat["tool_choice"] = _tool_choice(body["tool_choice"], provider)
     if fmt := _response_format((body.get("text") or {}).get("format"), provider):
         chat["response_format"] = fmt
-    if effort := (body.get("reasoning") or {}).get("effort"):
+    effort = (body.get("reasoning") or {}).get("effort")
+    if effort and "reasoning.effort" not in plan.dropped:
         chat["reasoning_effort"] = effort
     return plan
 
 
+# Chat Completions parameters by their Responses API names.
+_RENAMED = {
+    "max_completion_tokens": "max_output_tokens",
+    "response_format": "text.format",
+    "reasoning_effort": "reasoning.effort",
+}
+
+
 def rename_error(error: GatewayError, plan: ChatPlan) -> GatewayError:
-    """A chat translator's 400 names `messages[i]`: name the input item instead."""
+    """A chat translator's 400 names `messages[i]` or a chat parameter: name the input item
+    or the Responses parameter instead."""
+    for chat_name, name in _RENAMED.items():
+        error.message = error.message.replace(chat_name, name)
+        if error.param == chat_name:
+            error.param = name
 
     def item(match: re.Match) -> str:
         source = plan.sources.get(int(match[2]))
@@ -90,29 +112,35 @@ def rename_error(error: GatewayError, plan: ChatPlan) -> GatewayError:
     return error
 
 
-def _check_params(body: dict, provider: str, takes_reasoning: bool) -> None:
-    for name, value in body.items():
-        if name not in _KNOWN and value is not None:
-            raise _unsupported(name, provider)
+def _check_params(body: dict, provider: str, takes_reasoning: bool, drop: bool) -> list[str]:
+    """What cannot be honoured: a 400 naming the first, or when dropping, their names."""
+    refused: list[tuple[str, str]] = [
+        (name, "") for name, value in body.items() if name not in _KNOWN and value is not None
+    ]
     text, reasoning = body.get("text") or {}, body.get("reasoning") or {}
     if text.get("verbosity") is not None:
-        raise _unsupported("text.verbosity", provider)
-    for name, value in reasoning.items():
-        if value is not None and (name != "effort" or not takes_reasoning):
-            raise _unsupported(f"reasoning.{name}", provider)
+        refused.append(("text.verbosity", ""))
+    refused += [
+        (f"reasoning.{name}", "")
+        for name, value in reasoning.items()
+        if value is not None and (name != "effort" or not takes_reasoning)
+    ]
     include = body.get("include") or []
     if not isinstance(include, list) or any(value not in _INCLUDABLE for value in include):
-        raise _unsupported("include", provider, f"only {', '.join(sorted(_INCLUDABLE))}")
+        refused.append(("include", f"only {', '.join(sorted(_INCLUDABLE))}"))
     if body.get("truncation") not in (None, "disabled"):
-        raise _unsupported("truncation", provider, "only 'disabled'")
+        refused.append(("truncation", "only 'disabled'"))
     if body.get("service_tier") not in (None, "auto", "default"):
-        raise _unsupported("service_tier", provider, "only 'auto' or 'default'")
+        refused.append(("service_tier", "only 'auto' or 'default'"))
     if body.get("background"):
-        raise _unsupported("background", provider)
+        refused.append(("background", ""))
     if body.get("metadata") is not None and not all(
         isinstance(v, str) for v in body["metadata"].values()
     ):
         raise invalid("'metadata' must be an object of string values.", "metadata")
+    if refused and not drop:
+        raise _unsupported(*refused[0], provider)
+    return [name for name, _ in refused]
 
 
 def _unsupported(param: str, provider: str, hint: str = "") -> GatewayError:
@@ -263,7 +291,7 @@ def _tool_choice(choice: object, provider: str) -> str | dict:
         return choice  # type: ignore[return-value]
     if isinstance(choice, dict) and choice.get("type") == "function" and choice.get("name"):
         return {"type": "function", "function": {"name": choice["name"]}}
-    raise _unsupported("tool_choice", provider, "'auto', 'none', 'required' or a function")
+    raise _unsupported("tool_choice", "'auto', 'none', 'required' or a function", provider)
 
 
 def _response_format(fmt: object, provider: str) -> dict | None:
@@ -274,4 +302,4 @@ def _response_format(fmt: object, provider: str) -> dict | None:
     if isinstance(fmt, dict) and fmt.get("type") == "json_schema":
         spec = {key: fmt[key] for key in ("name", "schema", "description", "strict") if key in fmt}
         return {"type": "json_schema", "json_schema": spec}
-    raise _unsupported("text.format", provider, "text, json_object or json_schema")
+    raise _unsupported("text.format", "text, json_object or json_schema", provider)
