@@ -13,7 +13,9 @@ from PIL import Image as PILImage
 from gateway.chat import DECODED_FILE, DECODED_IMAGE, Chat
 from gateway.errors import GatewayError
 from gateway.providers import anthropic
+from gateway.providers.base import Target
 from gateway.responses import events, translate
+from gateway.responses.proxy import upstream_address
 from gateway.responses.request import iris_id, parse_request, request_id_of
 from tests.fakes import anthropic as fake_anthropic
 
@@ -382,3 +384,27 @@ def test_an_error_mid_stream_ends_in_response_failed_and_an_error_event():
     assert failed["type"] == "response.failed" and failed["response"]["status"] == "failed"
     assert error["type"] == "error" and error["message"] == "Overloaded"
     assert error["error"]["message"] == "Overloaded"  # what the SDKs raise on, and the relay logs
+
+
+@pytest.mark.parametrize(
+    ("options", "url"),
+    [
+        ({}, "https://res.openai.azure.com/openai/v1/responses/resp_1"),
+        ({"azure-api-version": "v1"}, "https://res.openai.azure.com/openai/v1/responses/resp_1"),
+        (
+            {"azure-api-version": "2025-04-01-preview"},
+            "https://res.openai.azure.com/openai/responses/resp_1?api-version=2025-04-01-preview",
+        ),
+    ],
+)
+def test_azure_serves_the_responses_api_at_its_v1_path_or_a_preview_version(options, url):
+    target = Target(
+        "azure-openai", api_key="k" * 32, options={"azure-resource-name": "res", **options}
+    )
+    assert upstream_address(target, "/resp_1") == (url, {"api-key": "k" * 32})
+
+
+def test_openai_gets_its_own_path_and_bearer_key():
+    target = Target("openai", base_url="http://127.0.0.1:9/v1/", api_key="sk-x")
+    url, headers = upstream_address(target, "")
+    assert (url, headers) == ("http://127.0.0.1:9/v1/responses", {"authorization": "Bearer sk-x"})

@@ -86,8 +86,7 @@ async def _attach_history(req: ResponsesRequest, previous: str, key_id: int | No
             )
         rid = store.check_previous(log)
     budget = settings.GATEWAY_MAX_BODY_BYTES
-    full, logged = await orm(store.conversation)(chain, budget)
-    size = sum(len(orjson.dumps(item)) for item in full) if len(full) < 1000 else budget
+    full, logged, size = await orm(store.conversation)(chain, budget)
     req.history_images, req.history_documents = await offload.by_size(
         size, decode_items, full, "previous_response_id"
     )

@@ -61,7 +61,7 @@ def conversation(logs: list[RequestLog], budget: int) -> tuple[list[dict], list[
         ]
         full += [*with_bytes(log, items, left), *output]
         logged += [*items, *output]
-    return full, logged
+    return full, logged, budget - left[0]
 
 
 def previous_of(log: RequestLog) -> str | None:

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from tests.conftest import SHARED_IMAGES
 from tests.fakes import anthropic as fake_anthropic_handler
+from tests.fakes import bedrock as fake_bedrock_handler
 from tests.fakes import gemini as fake_gemini_handler
 from tests.fakes import openai_responses as fake_responses_handler
 from tests.fakes.server import FakeServer, Received, Reply
@@ -87,6 +88,12 @@ def fake_gemini():
 
 
 @pytest.fixture(scope="module")
+def fake_bedrock():
+    with FakeServer(fake_bedrock_handler.handle) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
 def fake_responses():
     server = FakeServer(fake_responses_handler.handle)
     handler = server.server.RequestHandlerClass
@@ -114,6 +121,18 @@ def claude(iris, fake_anthropic) -> openai.OpenAI:
 @pytest.fixture
 def gemini(iris, fake_gemini) -> openai.OpenAI:
     return client_for(iris, "google", fake_gemini.url, "AIza-fake-gemini-key")
+
+
+@pytest.fixture
+def bedrock(iris, fake_bedrock) -> openai.OpenAI:
+    client = client_for(iris, "bedrock", fake_bedrock.url, "unused")
+    aws = {
+        "x-portkey-aws-access-key-id": fake_bedrock_handler.ACCESS_KEY_ID,
+        "x-portkey-aws-secret-access-key": fake_bedrock_handler.SECRET_ACCESS_KEY,
+        "x-portkey-aws-session-token": fake_bedrock_handler.SESSION_TOKEN,
+        "x-portkey-aws-region": fake_bedrock_handler.REGION,
+    }
+    return client.with_options(default_headers={**client.default_headers, **aws})
 
 
 @pytest.fixture
@@ -247,6 +266,25 @@ def test_get_delete_and_input_items_of_a_translated_response(claude):
         claude.responses.create(model=CLAUDE, previous_response_id=created.id, input="again")
 
 
+def test_another_gateway_key_cannot_reach_a_response(claude, iris, fake_anthropic):
+    created = claude.responses.create(model=CLAUDE, input="mine")
+    other = client_for(iris, "anthropic", f"{fake_anthropic.url}/v1", "sk-ant-secret")
+    other = other.with_options(
+        default_headers={**other.default_headers, "x-portkey-api-key": _other_key(iris)}
+    )
+    with pytest.raises(openai.NotFoundError):
+        other.responses.retrieve(created.id)
+    with pytest.raises(openai.NotFoundError):
+        other.responses.create(model=CLAUDE, previous_response_id=created.id, input="and?")
+    assert claude.responses.retrieve(created.id).id == created.id
+
+
+def _other_key(iris) -> str:
+    if not getattr(iris, "other_key", ""):
+        iris.other_key = iris.manage("create_api_key", "responses-other")
+    return iris.other_key
+
+
 def test_store_false_is_answered_but_not_kept(claude, iris):
     raw = claude.responses.with_raw_response.create(model=CLAUDE, input="secret", store=False)
     response = raw.parse()
@@ -265,6 +303,41 @@ def test_what_a_translated_route_cannot_honour_is_a_400_naming_it(claude, fake_a
         claude.responses.create(model=CLAUDE, input="hi", tools=[{"type": "web_search"}])
     assert caught.value.body["param"] == "tools.0.type"
     assert len(fake_anthropic.received) == before  # nothing went upstream
+
+
+def test_the_drop_params_header_drops_instead(iris, fake_anthropic):
+    client = client_for(iris, "anthropic", f"{fake_anthropic.url}/v1", "sk-ant-secret")
+    client = client.with_options(
+        default_headers={**client.default_headers, "x-portkey-drop-params": "true"}
+    )
+    response = client.responses.create(
+        model=CLAUDE, input="hi", prompt_cache_key="k", reasoning={"summary": "auto"}
+    )
+    assert response.output_text == "I see 0 image(s). You said: hi"
+    assert "prompt_cache_key" not in sent(fake_anthropic)
+
+
+# The bedrock route
+
+
+def test_bedrock_streams_a_function_call_and_takes_its_output(bedrock, fake_bedrock):
+    model = "us.anthropic.claude-tools-v1:0"
+    with bedrock.responses.stream(model=model, input="Oslo", tools=[WEATHER]) as stream:
+        kinds = [event.type for event in stream]
+        first = stream.get_final_response()
+    assert "response.function_call_arguments.delta" in kinds
+    call = next(item for item in first.output if item.type == "function_call")
+    assert call.name == "get_weather"
+    second = bedrock.responses.create(
+        model=model,
+        previous_response_id=first.id,
+        input=[{"type": "function_call_output", "call_id": call.call_id, "output": "cold"}],
+        tools=[WEATHER],
+    )
+    assert second.status == "completed" and "cold" in second.output_text
+    messages = fake_bedrock.last().json()["messages"]
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    assert messages[2]["content"][0]["toolResult"]["toolUseId"] == call.call_id
 
 
 # The google route
