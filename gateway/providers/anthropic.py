@@ -3,6 +3,8 @@
 Docs: https://docs.anthropic.com/en/api/messages, /en/api/errors, /en/api/versioning,
       /en/docs/build-with-claude/streaming, /en/docs/build-with-claude/vision,
       /en/docs/agents-and-tools/tool-use/implement-tool-use
+- Images and PDFs (file parts → document blocks, in tool results too) and their limits, the
+  32 MB request cap among them: anthropic_media.py.
 - No system role in `messages`: system and developer messages become the top-level `system`.
 - Roles must alternate: "tool" messages become user turns of tool_result blocks, and
   consecutive same-role turns are merged into one.
@@ -16,14 +18,13 @@ Docs: https://docs.anthropic.com/en/api/messages, /en/api/errors, /en/api/versio
   dropping them. Both in anthropic_structured.py; what was left out goes to Upstream.dropped.
 """
 
-import math
-
 import orjson
 
 from gateway.chat import Chat, invalid
 from gateway.errors import GatewayError
-from gateway.images import Image
+from gateway.providers import anthropic_media as media
 from gateway.providers import base
+from gateway.providers.anthropic_media import MAX_IMAGE_BASE64, MAX_IMAGE_SIDE  # noqa: F401
 from gateway.providers.anthropic_structured import (
     SERVICE_TIERS,
     apply_structured,
@@ -40,10 +41,6 @@ IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/web
 DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
-# Vision limits: https://docs.anthropic.com/en/docs/build-with-claude/vision#image-size-limits
-MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # measured on the base64 string, not the decoded bytes
-MAX_IMAGES, MANY_IMAGES = 100, 20
-MAX_IMAGE_SIDE, MAX_IMAGE_SIDE_MANY = 8000, 2000  # the second when more than MANY_IMAGES
 
 _PARAMS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k"}
 _FINISH = {
@@ -68,7 +65,7 @@ _CACHE_FIELDS = ("cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 def build_request(chat: Chat, target: Target) -> Upstream:
-    _check_images(chat)
+    media.check(chat)
     body = chat.body
     dropped = check_params(body, target.options)
     plan = structured(body, chat.model, dropped)
@@ -102,7 +99,9 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     if target.api_key:
         headers["x-api-key"] = target.api_key
     root = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
-    return Upstream("POST", f"{root}/messages", headers, orjson.dumps(out), out, dropped)
+    content = orjson.dumps(out)
+    media.check_size(content, chat)
+    return Upstream("POST", f"{root}/messages", headers, content, out, dropped)
 
 
 def _tools(tools: list, model: str, dropped: list[str]) -> list[dict]:
@@ -182,7 +181,9 @@ def _blocks(chat: Chat, i: int, content: object) -> list[dict]:
             if part.get(kind):  # Anthropic refuses empty text blocks
                 out.append({"type": "text", "text": part[kind]})
         elif kind == "image_url":
-            out.append(_image(chat.image(i, j)))
+            out.append(media.image_block(chat.image(i, j)))
+        elif kind == "file":
+            out.append(media.document_block(chat, i, j))
         else:
             raise invalid(
                 f"messages[{i}].content[{j}]: content type {kind!r} is not supported by Anthropic.",
@@ -209,38 +210,6 @@ def _tool_uses(i: int, message: dict) -> list[dict]:
             {"type": "tool_use", "id": call.get("id"), "name": fn.get("name"), "input": arguments}
         )
     return out
-
-
-def _check_images(chat: Chat) -> None:
-    """Anthropic's vision limits, checked before sending so the 400 names the image."""
-    count = len(chat.images)
-    side = MAX_IMAGE_SIDE_MANY if count > MANY_IMAGES else MAX_IMAGE_SIDE
-    for n, img in enumerate(chat.images, 1):
-        encoded = 4 * math.ceil(len(img.payload) / 3)  # 0 for a URL Anthropic fetches itself
-        if n > MAX_IMAGES:
-            problem = f"Anthropic accepts at most {MAX_IMAGES} images per request, not {count}"
-        elif encoded > MAX_IMAGE_BASE64:
-            problem = f"the image is {encoded} bytes in base64, over Anthropic's 5 MB limit"
-        elif max(img.width or 0, img.height or 0) > side:
-            problem = f"the image is {img.width}×{img.height} px, over Anthropic's {side}×{side}"
-            if side == MAX_IMAGE_SIDE_MANY:
-                problem += f" limit for requests with more than {MANY_IMAGES} images"
-        else:
-            continue
-        raise invalid(
-            f"messages[{img.message}].content[{img.part}]: {problem}.",
-            f"messages.{img.message}.content.{img.part}.image_url",
-            code="too_many_images" if n > MAX_IMAGES else "image_too_large",
-        )
-
-
-def _image(img: Image) -> dict:
-    """The one place that knows Anthropic's image block: bytes as base64, else the URL."""
-    if img.data is not None:
-        source = {"type": "base64", "media_type": img.payload_mime, "data": img.payload_base64}
-    else:
-        source = {"type": "url", "url": img.url}
-    return {"type": "image", "source": source}
 
 
 def parse_response(data: dict, chat: Chat) -> dict:

@@ -16,6 +16,10 @@ What is checked:
   text blocks, tool_use and tool_result pair up across neighbouring turns, tool_choice needs
   tools, input_schema is an object schema, base64 image data decodes to an image whose real
   type is the declared media_type and that fits the size limits, URL images can be fetched;
+- documents (PDFs, in user turns and in tool results): base64 that decodes to a PDF PDFium
+  opens; images, and PDF pages, at most 600 per request, 100 on models with a 200k-token
+  context window (the rule of gateway/providers/anthropic_media.py, from the same docs);
+  the whole body at most 32 MB (413 request_too_large, as Anthropic answers);
 - structured outputs (output_config.format, strict tools, forced tool_choice): see
   tests/fakes/anthropic_structured.py.
 
@@ -25,13 +29,14 @@ reads. Bodies with tools get a tool_use answer unless the last turn holds tool r
 with no text before it when tool_choice forces a tool (any/tool), as Claude's; an
 output_config.format gets its JSON as text. Tool inputs and JSON match their schemas, their
 strings being the last user text. Otherwise the answer says how many images arrived and the
-last user text.
+last user text, and how many documents arrived when there were any.
 """
 
 import base64
 import binascii
 import io
 import json
+import re
 import typing
 from typing import Any
 
@@ -46,12 +51,14 @@ from PIL import Image as PILImage
 from typing_extensions import is_typeddict
 
 from tests.fakes import anthropic_structured as structured
+from tests.fakes.documents import pdf_pages, pdf_problem
 from tests.fakes.schema import SchemaError, check
 from tests.fakes.server import Received, Reply
 
 VERSIONS = ("2023-06-01", "2026-10-21")
 MAX_IMAGE_BASE64 = 5 * 1024 * 1024
-MAX_IMAGES = 100
+MAX_MEDIA, MAX_MEDIA_200K = 600, 100  # images, and PDF pages, per request
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 # Each block TypedDict by its `type`, so an error names the block's own fields.
 BLOCKS = {
     typing.get_args(typing.get_type_hints(td)["type"])[0]: td
@@ -122,6 +129,8 @@ def handle(request: Received) -> Reply:
         version = request.headers.get("anthropic-version")
         if version not in VERSIONS:
             raise Invalid(f"anthropic-version: {'invalid' if version else 'header is required'}")
+        if len(request.body) > MAX_REQUEST_BYTES:
+            raise Invalid("Request exceeds the maximum allowed size.", 413, "request_too_large")
         try:
             body = request.json()
         except ValueError:
@@ -171,18 +180,58 @@ def validate(body: Any, version: str = "2023-06-01") -> int:
     _check_tools(body)
     if refused := structured.problem(body):
         raise Invalid(refused)
-    images = [
-        (f"messages.{i}.content.{j}", block["source"])
-        for i, message in enumerate(messages)
-        for j, block in enumerate(_blocks(message))
-        if block.get("type") == "image"
-    ]
-    if len(images) > MAX_IMAGES:
-        raise Invalid(f"messages: too many images: {len(images)} > {MAX_IMAGES}")
+    images = [(path, block["source"]) for path, block in _media(messages, "image")]
+    limit = media_limit(body["model"])
+    if len(images) > limit:
+        raise Invalid(f"messages: too many images: {len(images)} > {limit}")
     side = 2000 if len(images) > 20 else 8000
     for path, source in images:
         _check_image(path, source, side)
+    pages = sum(_check_document(path, block) for path, block in _media(messages, "document"))
+    if pages > limit:
+        raise Invalid(f"A maximum of {limit} PDF pages may be provided.")
     return len(images)
+
+
+def media_limit(model: str) -> int:
+    """600, or 100 on models with a 200k-token context window: every one but Opus and Sonnet
+    from 4.6 on, and Mythos (platform.claude.com/docs/en/build-with-claude/vision, 2026-11)."""
+    match = re.search(r"claude-([a-z]+)(?:-(\d{1,2})(?:-(\d{1,2}))?)?(?=$|[-@:.])", model)
+    if not match:
+        return MAX_MEDIA_200K
+    family, version = match[1], (int(match[2] or 0), int(match[3] or 0))
+    long_context = family == "mythos" or (family in ("opus", "sonnet") and version >= (4, 6))
+    return MAX_MEDIA if long_context else MAX_MEDIA_200K
+
+
+def _media(messages: list[dict], kind: str) -> list[tuple[str, dict]]:
+    """(path, block) of every block of this type, those inside tool results included."""
+    found = []
+    for i, message in enumerate(messages):
+        for j, block in enumerate(_blocks(message)):
+            inner = block.get("content") if block.get("type") == "tool_result" else None
+            nested = inner if isinstance(inner, list) else []
+            found += [(f"messages.{i}.content.{j}", block)] if block.get("type") == kind else []
+            found += [
+                (f"messages.{i}.content.{j}.content.{k}", b)
+                for k, b in enumerate(nested)
+                if b.get("type") == kind
+            ]
+    return found
+
+
+def _check_document(path: str, block: dict) -> int:
+    """A base64 PDF document's page count, after the checks Anthropic makes of it."""
+    source, where = block["source"], f"{path}.document.source"
+    if source["type"] != "base64":
+        raise Invalid(f"{where}: only base64 PDF sources are supported by this fake")
+    try:
+        raw = base64.b64decode(source["data"], validate=True)
+    except (binascii.Error, TypeError):
+        raise Invalid(f"{where}.base64.data: invalid base64 data") from None
+    if problem := pdf_problem(raw, 10**6):
+        raise Invalid(f"{where}.base64.data: {problem}")
+    return pdf_pages(raw) or 0
 
 
 def _check_message(message: Any, i: int) -> None:
@@ -323,10 +372,13 @@ def answer(body: dict, images: int) -> dict:
     elif fmt and not results:
         content = [{"type": "text", "text": json.dumps(structured.instance(fmt["schema"], said))}]
     else:
+        docs = len(_media(body["messages"], "document"))
         if results:
             text = "Tool said: " + " ".join(_text_of(r.get("content")) for r in results)
+            text += f" I see {docs} document(s)." if docs else ""
         else:
-            text = f"I see {images} image(s). You said: {said}"
+            seen = f"{images} image(s)" + (f" and {docs} document(s)" if docs else "")
+            text = f"I see {seen}. You said: {said}"
         for stop in body.get("stop_sequences") or []:
             if stop in text:
                 text, stop_reason, stop_sequence = text[: text.index(stop)], "stop_sequence", stop
