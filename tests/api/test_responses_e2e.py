@@ -185,6 +185,15 @@ def test_an_image_goes_to_anthropic_and_the_answer_is_a_response(claude, iris, f
     assert log["response_body"]["output"][0]["content"][0]["text"] == response.output_text
 
 
+def test_a_pdf_goes_to_anthropic_as_a_document_block(claude, fake_anthropic):
+    content = [{"type": "input_text", "text": "sum up"}, PDF_PART]
+    response = claude.responses.create(model=CLAUDE, input=[{"role": "user", "content": content}])
+    assert response.output_text.endswith("You said: sum up")
+    block = sent(fake_anthropic)["messages"][0]["content"][1]
+    assert block["type"] == "document"
+    assert base64.b64decode(block["source"]["data"]) == PDF
+
+
 def test_a_function_tool_is_called_and_its_output_answered(claude, fake_anthropic):
     first = claude.responses.create(model=CLAUDE, input="Paris", tools=[WEATHER])
     [intro, call] = first.output
