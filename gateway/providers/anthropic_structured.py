@@ -1,6 +1,7 @@
 """Claude and the OpenAI chat parameters that have no plain one-to-one field: `response_format`
 (structured output), `strict`, and the parameters Claude cannot honour. Pure, no I/O: used by
-anthropic.py, written so that Bedrock's Claude models can use it too.
+anthropic.py, and by bedrock_structured.py with Bedrock's own model list (`native`) and table
+of parameters (check_params's keywords).
 
 Structured output, https://platform.claude.com/docs/en/build-with-claude/structured-outputs
 (read 2026-11): `output_config.format` {"type": "json_schema", "schema"} constrains the reply's
@@ -13,6 +14,7 @@ writes no text before the tool_use (docs: tool-use/implement-tool-use#forcing-to
 """
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.chat import invalid
@@ -42,11 +44,18 @@ _UNSUPPORTED_KEYWORDS = frozenset(
 _SCHEMA_LISTS = ("anyOf", "allOf", "oneOf", "prefixItems")
 
 
-def has_native_structured_outputs(model: str) -> bool:
+def claude_version(model: str) -> tuple[str, int, int] | None:
+    """("sonnet", 4, 5) for any spelling of Claude Sonnet 4.5's id; None for a name it cannot
+    read (Claude 3.x ids put the version first: "claude-3-5-sonnet")."""
     match = _MODEL.search(model.lower())
-    if not match:
+    return (match[1], int(match[2] or 0), int(match[3] or 0)) if match else None
+
+
+def has_native_structured_outputs(model: str) -> bool:
+    version = claude_version(model)
+    if not version:
         return False
-    family, major, minor = match[1], int(match[2] or 0), int(match[3] or 0)
+    family, major, minor = version
     if family in NATIVE_FAMILIES:
         return True
     return family in NATIVE_SINCE and (major, minor) >= NATIVE_SINCE[family]
@@ -121,9 +130,16 @@ class Structured:
     description: str = FORCED_TOOL_DESCRIPTION
 
 
-def structured(body: dict, model: str, dropped: list[str]) -> Structured | None:
+def structured(
+    body: dict,
+    model: str,
+    dropped: list[str],
+    *,
+    native: Callable[[str], bool] = has_native_structured_outputs,
+) -> Structured | None:
     """The plan for `response_format`, or None for text. A `strict` it cannot keep (forced tool)
-    is appended to dropped; a malformed response_format is a 400 naming the field."""
+    is appended to dropped; a malformed response_format is a 400 naming the field. `native`
+    says which models take the schema natively (by default, on Anthropic's own API)."""
     fmt = body.get("response_format")
     if fmt is None:
         return None
@@ -152,11 +168,11 @@ def structured(body: dict, model: str, dropped: list[str]) -> Structured | None:
         )
     if not isinstance(schema, dict) or schema.get("type") != "object":
         raise invalid(
-            "response_format.json_schema.schema: Claude's structured output needs an object "
-            'schema at the root ({"type": "object", ...}).',
+            "response_format.json_schema.schema: structured output on this route needs an "
+            'object schema at the root ({"type": "object", ...}).',
             "response_format.json_schema.schema",
         )
-    if has_native_structured_outputs(model) and fits_native(schema):
+    if native(model) and fits_native(schema):
         return Structured(True, schema)
     if spec.get("strict"):
         dropped.append("response_format.json_schema.strict")
@@ -169,7 +185,7 @@ def _forced(body: dict, name: str, schema: dict, where: str, description: str = 
     taken = {(tool.get("function") or {}).get("name") for tool in tools}
     if name in taken:
         raise invalid(
-            f"The tool name {name!r} is taken: Iris asks Claude for the JSON answer through a "
+            f"The tool name {name!r} is taken: Iris asks the model for the JSON answer through a "
             f"tool of that name ({where}). Rename your tool.",
             where,
         )
@@ -197,20 +213,29 @@ def _parallel(body: dict) -> dict:
     return {"disable_parallel_tool_use": True} if body.get("parallel_tool_calls") is False else {}
 
 
-def forced_tool(body: dict, model: str) -> str:
+def forced_tool(
+    body: dict, model: str, *, native: Callable[[str], bool] = has_native_structured_outputs
+) -> str:
     """The name of the tool whose input is the JSON answer, or "" (no forced tool)."""
-    plan = structured(body, model, [])
+    plan = structured(body, model, [], native=native)
     return plan.tool if plan and not plan.native else ""
 
 
-def strict_tool(fn: dict, model: str, k: int, dropped: list[str]) -> bool:
+def strict_tool(
+    fn: dict,
+    model: str,
+    k: int,
+    dropped: list[str],
+    *,
+    native: Callable[[str], bool] = has_native_structured_outputs,
+) -> bool:
     """Whether tools[k] goes out with `strict: true`; a `strict` Claude cannot enforce (older
     model, schema outside the subset) is recorded in dropped rather than refused: the call is
     still made, and OpenAI's own Agents SDK sends strict on every function tool."""
     schema = fn.get("parameters")
     if not fn.get("strict") or schema is None:  # no parameters: no input to constrain
         return False
-    if has_native_structured_outputs(model) and fits_native(schema):
+    if native(model) and fits_native(schema):
         return True
     dropped.append(f"tools.{k}.function.strict")
     return False
@@ -258,27 +283,36 @@ def drops_params(body: dict, options: dict) -> bool:
     return body.get("drop_params") is True or str(options.get("drop-params", "")).lower() in _YES
 
 
-def check_params(body: dict, options: dict) -> list[str]:
-    """The parameters this translation leaves out, to log. One Claude cannot honour is a 400
-    naming it unless the request opts into dropping; an unknown (non-OpenAI) key is recorded."""
+def check_params(
+    body: dict,
+    options: dict,
+    *,
+    route: str = "anthropic",
+    unsupported: dict[str, tuple[tuple, str]] = UNSUPPORTED,
+    tiers: dict = SERVICE_TIERS,
+    honoured: frozenset[str] = HONOURED,
+) -> list[str]:
+    """The parameters this translation leaves out, to log. One the route cannot honour is a 400
+    naming it unless the request opts into dropping; an unknown (non-OpenAI) key is recorded.
+    The keywords describe another route (Bedrock's): its table, service tiers and mapped keys."""
     refused = [
         name
-        for name, (inert, _) in UNSUPPORTED.items()
+        for name, (inert, _) in unsupported.items()
         if body.get(name) is not None and body[name] not in inert
     ]
     tier = body.get("service_tier")
-    if tier is not None and tier not in SERVICE_TIERS:
+    if tier is not None and tier not in tiers:
         refused.append("service_tier")
     if refused and not drops_params(body, options):
         first = refused[0]
-        why = UNSUPPORTED[first][1] if first in UNSUPPORTED else f"Claude has no {tier!r} tier"
+        why = unsupported[first][1] if first in unsupported else f"it has no {tier!r} tier"
         others = f" (also: {', '.join(refused[1:])})" if refused[1:] else ""
         raise invalid(
-            f"{first} is not supported on the anthropic route: {why}{others}. Remove it, or "
+            f"{first} is not supported on the {route} route: {why}{others}. Remove it, or "
             'send "drop_params": true (or the header x-portkey-drop-params: true) to have '
             "Iris drop it.",
             first,
             code="unsupported_parameter",
         )
-    unknown = sorted(set(body) - HONOURED - IGNORED - set(UNSUPPORTED))
+    unknown = sorted(set(body) - honoured - IGNORED - set(unsupported))
     return refused + unknown

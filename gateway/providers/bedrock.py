@@ -14,6 +14,10 @@ Quirks:
   conversation must start with a user turn, with same-role turns merged.
 - The stream is AWS's binary event-stream framing, not SSE:
   https://docs.aws.amazon.com/AmazonS3/latest/API/RESTSelectObjectAppendix.html
+- response_format: outputConfig.textFormat where the model has it, else a forced tool whose
+  input becomes message.content; tools, top_k, service_tier, user and the parameters Converse
+  cannot honour (400s unless the client opts into dropping them) are in bedrock_structured.py.
+  What was left out goes to Upstream.dropped.
 """
 
 import re
@@ -27,7 +31,7 @@ from botocore.eventstream import EventStreamBuffer, ParserError
 
 from gateway.chat import Chat, invalid
 from gateway.errors import GatewayError
-from gateway.providers import base, bedrock_media
+from gateway.providers import base, bedrock_media, bedrock_structured
 from gateway.providers.bedrock_media import IMAGE_MIME_TYPES, MAX_IMAGE_BYTES  # noqa: F401
 
 NAME = "bedrock"
@@ -78,9 +82,13 @@ _STREAM_ERROR_TYPES = {
 def build_request(chat: Chat, target: base.Target) -> base.Upstream:
     """The signed Converse (or ConverseStream) request; 400 for limits or missing credentials."""
     bedrock_media.check(chat)
+    dropped = bedrock_structured.check_params(chat.body, target.options, chat.model)
     action = "converse-stream" if chat.stream else "converse"
     accept = "application/vnd.amazon.eventstream" if chat.stream else "application/json"
-    return signed_request(target, model_path(chat.model, action), _body(chat), accept=accept)
+    body = _body(chat, dropped)
+    upstream = signed_request(target, model_path(chat.model, action), body, accept=accept)
+    upstream.dropped = dropped
+    return upstream
 
 
 def model_path(model: str, action: str) -> str:
@@ -121,7 +129,8 @@ def signed_request(
     return base.Upstream("POST", url, signed, body, sent)
 
 
-def _body(chat: Chat) -> dict:
+def _body(chat: Chat, dropped: list[str]) -> dict:
+    plan = bedrock_structured.plan(chat.body, chat.model, dropped)
     system, messages = _messages(chat)
     body: dict = {"messages": messages}
     if system:
@@ -135,39 +144,10 @@ def _body(chat: Chat) -> dict:
             )
     if config:
         body["inferenceConfig"] = config
-    if tool_config := _tool_config(chat.body, messages):
-        body["toolConfig"] = tool_config
-    return body
-
-
-def _tool_config(body: dict, messages: list[dict]) -> dict | None:
-    tools = [
-        t.get("function") or {} for t in body.get("tools") or () if t.get("type") == "function"
-    ]
-    if not tools:
-        return None
-    specs = []
-    for fn in tools:
-        spec = {
-            "name": fn.get("name"),
-            "inputSchema": {"json": fn.get("parameters") or {"type": "object", "properties": {}}},
-        }
-        if fn.get("description"):  # an empty description is refused (NonEmptyString)
-            spec["description"] = fn["description"]
-        specs.append({"toolSpec": spec})
-    config: dict = {"tools": specs}
-    choice = body.get("tool_choice")
-    if choice == "none":
-        # Converse has no "none"; tools stay only when the history uses them, as it must then.
-        used = any("toolUse" in b or "toolResult" in b for m in messages for b in m["content"])
-        return config if used else None
-    if choice == "required":
-        config["toolChoice"] = {"any": {}}
-    elif isinstance(choice, dict) and choice.get("type") == "function":
-        config["toolChoice"] = {"tool": {"name": (choice.get("function") or {}).get("name")}}
-    elif choice == "auto":
-        config["toolChoice"] = {"auto": {}}
-    return config
+    tools = bedrock_structured.tool_config(chat.body, messages, chat.model, plan, dropped)
+    if tools:
+        body["toolConfig"] = tools
+    return body | bedrock_structured.extras(chat.body, chat.model, plan)
 
 
 def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
@@ -265,13 +245,22 @@ def parse_response(data: dict, chat: Chat) -> dict:
     """A Converse response as an OpenAI chat.completion (Converse has no id: a new one)."""
     message = (data.get("output") or {}).get("message") or {}
     blocks = message.get("content") or ()
-    texts = [b["text"] for b in blocks if "text" in b]
-    uses = [b["toolUse"] for b in blocks if "toolUse" in b]
-    calls = [_call(u, arguments=orjson.dumps(u.get("input", {})).decode()) for u in uses]
+    json_tool = bedrock_structured.forced_tool(chat.body, chat.model)
+    texts, calls, answer = [b["text"] for b in blocks if "text" in b], [], None
+    for use in (b["toolUse"] for b in blocks if "toolUse" in b):
+        arguments = orjson.dumps(use.get("input", {})).decode()
+        if json_tool and use.get("name") == json_tool and answer is None:
+            answer = arguments  # the JSON answer, not a call for the client to run
+        else:
+            calls.append(_call(use, arguments=arguments))
+    if json_tool:  # any text beside the forced tool would spoil the JSON
+        texts = [] if answer is None else [answer]
     reply: dict = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         reply["tool_calls"] = calls
     finish = _FINISH.get(data.get("stopReason", ""), "stop")
+    if answer is not None and not calls and finish == "tool_calls":
+        finish = "stop"
     choice = {"index": 0, "message": reply, "logprobs": None, "finish_reason": finish}
     head = {"id": base.new_completion_id(), "object": "chat.completion", "created": base.now()}
     return {**head, "model": chat.model, "choices": [choice], "usage": _usage(data.get("usage"))}
@@ -302,6 +291,8 @@ class Stream:
         self._started = self._finished = self._failed = False
         self._pending = 0  # bytes fed but not yet decoded into a whole message
         self._tools: dict[int, int] = {}  # contentBlockIndex → OpenAI tool_calls index
+        self._json_tool = bedrock_structured.forced_tool(chat.body, chat.model)
+        self._json_block: int | None = None  # the forced tool's block: its input is content
 
     def feed(self, data: bytes) -> list[dict]:
         if self._failed:
@@ -341,26 +332,34 @@ class Stream:
         event = headers.get(":event-type")
         if event == "messageStart":
             return [self._chunk({"content": ""})]
+        block = data.get("contentBlockIndex", 0)
         if event == "contentBlockStart":
             tool = (data.get("start") or {}).get("toolUse")
-            if tool:
-                index = self._tool_index(data.get("contentBlockIndex", 0))
+            if tool and self._json_tool == tool.get("name") and self._json_block is None:
+                self._json_block = block
+            elif tool:
+                index = self._tool_index(block)
                 return [
                     self._chunk({"tool_calls": [{"index": index, **_call(tool, arguments="")}]})
                 ]
         elif event == "contentBlockDelta":
             delta = data.get("delta") or {}
-            if "text" in delta:
+            if "text" in delta and not self._json_tool:
                 return [self._chunk({"content": delta["text"]})]
+            if "toolUse" in delta and block == self._json_block:
+                return [self._chunk({"content": delta["toolUse"].get("input", "")})]
             if "toolUse" in delta:
-                index = self._tool_index(data.get("contentBlockIndex", 0))
+                index = self._tool_index(block)
                 args = delta["toolUse"].get("input", "")
                 return [
                     self._chunk({"tool_calls": [{"index": index, "function": {"arguments": args}}]})
                 ]
         elif event == "messageStop":
             self._finished = True
-            return [self._chunk({}, finish_reason=_FINISH.get(data.get("stopReason", ""), "stop"))]
+            finish = _FINISH.get(data.get("stopReason", ""), "stop")
+            if finish == "tool_calls" and self._json_block is not None and not self._tools:
+                finish = "stop"  # the only tool called was the JSON answer
+            return [self._chunk({}, finish_reason=finish)]
         elif event == "metadata" and self._chat.include_usage and "usage" in data:
             head = {"id": self._id, "model": self._chat.model, "created": self._created}
             return [base.chunk(**head, usage=_usage(data["usage"]))]

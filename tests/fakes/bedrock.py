@@ -6,7 +6,8 @@ arrived (method, raw path, the signed headers, the body bytes) and the test cred
 a Bedrock API key (Authorization: Bearer API_KEY) is accepted too. The body is validated with
 botocore's ParamValidator against the bedrock-runtime service model's Converse input shape,
 after decoding base64 blobs, plus the enum values ParamValidator does not check, plus the
-conversation rules Bedrock enforces (user first, alternating roles, image and document limits).
+conversation rules Bedrock enforces (user first, alternating roles, image and document limits),
+plus structured outputs (tests/fakes/bedrock_structured.py: outputConfig, strict, toolChoice).
 InvokeModel bodies are checked by tests/fakes/bedrock_images.py against the image models'
 documented schemas. Failures answer Bedrock's error shape: {"message": ...} with an
 x-amzn-ErrorType header.
@@ -14,7 +15,8 @@ x-amzn-ErrorType header.
 Behaviour by model id: "fail-429" answers a ThrottlingException, "slow" sleeps 3 s, "die"
 breaks the stream after two frames, "stream-error" ends the stream with a
 modelStreamErrorException, "tools" calls the first tool (until a tool result comes back);
-anything else answers with how many images (and documents) it saw and the last user text.
+outputConfig or a forced toolChoice get JSON matching the schema; anything else answers
+with how many images (and documents) it saw and the last user text.
 """
 
 import base64
@@ -38,6 +40,7 @@ from botocore.validate import ParamValidator
 from PIL import Image as PILImage
 
 from tests.fakes import bedrock_images as images
+from tests.fakes import bedrock_structured as structured
 from tests.fakes import documents
 from tests.fakes.server import Received, Reply
 
@@ -216,6 +219,8 @@ def validate_body(raw: bytes, *, model_id: str, operation: str = "Converse") -> 
     if report.has_errors():
         raise _validation(report.generate_report())
     _check_conversation(params)
+    if refused := structured.problem(params):
+        raise _validation(refused)
     return params
 
 
@@ -314,7 +319,9 @@ def answer(body: dict) -> dict:
     last = body["messages"][-1]["content"]
     tools = (body.get("toolConfig") or {}).get("tools") or []
     content: list[dict]
-    if "tools" in body["modelId"] and tools and not any("toolResult" in b for b in last):
+    if forced := structured.reply(body, last_text):
+        content, stop = forced
+    elif "tools" in body["modelId"] and tools and not any("toolResult" in b for b in last):
         spec = tools[0]["toolSpec"]
         properties = spec["inputSchema"]["json"].get("properties") or {}
         tool_input = {name: _sample(prop) for name, prop in properties.items()}
