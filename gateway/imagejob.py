@@ -7,13 +7,16 @@ No I/O: multipart is parsed from bytes already read (Django's parser over a Byte
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass, field
 
 import orjson
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.http.multipartparser import MultiPartParser, MultiPartParserError
 from django.utils.datastructures import MultiValueDict
 
 from gateway.chat import invalid, json_depth, too_deep
+from gateway.errors import GatewayError
 from gateway.images import Image, ImageError, decode_data_uri
 
 GENERATIONS = "images.generations"
@@ -25,6 +28,7 @@ _INTEGERS = ("n", "output_compression", "partial_images", "frame_count", "frame_
 _BOOLEANS = ("stream",)
 MAX_PROMPT_CHARS = 32_000  # OpenAI's largest (GPT image models)
 MAX_INPUT_IMAGES = 16  # OpenAI's largest (GPT image models' edits)
+_FIELD_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,64}")
 
 
 @dataclass
@@ -130,8 +134,18 @@ def _form(raw: bytes, content_type: str) -> tuple[dict, MultiValueDict]:
     try:
         parser = MultiPartParser(meta, io.BytesIO(raw), [_MemoryUploads()], "utf-8")
         fields, files = parser.parse()
-    except (MultiPartParserError, ValueError) as exc:
+    except RequestDataTooBig:
+        raise GatewayError(
+            413,
+            "The multipart body's text fields are larger than DATA_UPLOAD_MAX_MEMORY_SIZE.",
+            code="request_too_large",
+        ) from None
+    except (MultiPartParserError, SuspiciousOperation, ValueError) as exc:  # too many fields…
         raise invalid(f"The multipart body could not be read: {exc}", code="invalid_body") from None
+    names = [*fields, *files]
+    if bad := next((name for name in names if not _FIELD_NAME.fullmatch(name)), None):
+        # Field names are written into the multipart sent upstream: no quotes, no line breaks.
+        raise invalid(f"Form field name {bad[:80]!r} is not one the Images API takes.", bad[:80])
     return {k: v[-1] for k, v in fields.lists()}, files
 
 
@@ -274,10 +288,11 @@ def _validate(job: ImageJob, max_images: int) -> None:
         raise invalid(f"{len(inputs)} images sent; at most {limit} are taken.", param="image")
     if job.endpoint == VARIATIONS and len(inputs) > 1:
         raise invalid("Variations take exactly one image.", param="image")
-    _check_mask(job)
+    check_mask(job)
 
 
-def _check_mask(job: ImageJob) -> None:
+def check_mask(job: ImageJob) -> None:
+    """The mask a PNG the size of the first image: judged again once URL images are fetched."""
     mask, first = job.mask, job.inputs[0]
     if mask is None or mask.data is None:
         return

@@ -6,6 +6,7 @@ an answer's image URLs fetched at once (OpenAI's expire after an hour), and for 
 that cannot stream, a stream made from the whole answer.
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import orjson
@@ -15,7 +16,14 @@ from django.http import HttpRequest, HttpResponse
 from gateway import fetching, offload, providers, proxy, service
 from gateway import log as request_log
 from gateway.errors import GatewayError
-from gateway.imagejob import EDITS, GENERATIONS, VARIATIONS, ImageJob, parse_image_job
+from gateway.imagejob import (
+    EDITS,
+    GENERATIONS,
+    VARIATIONS,
+    ImageJob,
+    check_mask,
+    parse_image_job,
+)
 from gateway.images import Image
 from gateway.providers.base import Target, encode_sse
 
@@ -24,9 +32,16 @@ async def forward(job: ImageJob, target: Target, record: request_log.Record) -> 
     """Send the job upstream and answer the client; the record is submitted in every case."""
     module = providers.images(target.provider, job.endpoint)
     module.check(job)
-    await _fetch_inputs(job)
-    size = sum(len(img.data or b"") for img in job.images)
-    upstream = await offload.by_size(size, module.build_request, job, target)
+    if any(img.data is None for img in job.images):  # images given by URL: judged once fetched
+        await _fetch_inputs(job)
+        check_mask(job)
+        module.check(job)
+    # A thread for any input image: a provider may decode one (Bedrock redraws masks), and a
+    # small PNG can hold many pixels.
+    if job.images:
+        upstream = await asyncio.to_thread(module.build_request, job, target)
+    else:
+        upstream = module.build_request(job, target)
     response = await proxy.send(upstream, target, record)
     job.raw = record.raw_body = b""  # sent: the log keeps the parsed job
     await proxy.raise_for_status(response, module, record)
@@ -41,7 +56,7 @@ async def forward(job: ImageJob, target: Target, record: request_log.Record) -> 
     record.first_byte()
     content, data = await proxy.read_json(response, record)
     body = await offload.by_size(len(content), module.parse_response, data, job)
-    await _keep_url_outputs(body, record)
+    record.url_outputs = _url_outputs(body)  # fetched for the log once submitted
     record.finish(200, body)
     if job.stream:  # the upstream cannot stream: the whole answer as the stream's events
         events = completed_events(body, job)
@@ -74,17 +89,23 @@ async def _fetch_inputs(job: ImageJob) -> None:
             )
 
 
-async def _keep_url_outputs(body: dict, record: request_log.Record) -> None:
-    """An answer that gives URLs, not bytes: fetch each at once into the record."""
+def _url_outputs(body: dict) -> list[Image]:
+    """The images of an answer that gives URLs, not bytes: the log fetches them at once,
+    after the client has its answer (gateway/log/__init__.py), as OpenAI's expire."""
     data = body.get("data")
-    wanted = [
+    return [
         Image(message=0, part=i, origin="url", url=item["url"], role="output")
         for i, item in enumerate(data if isinstance(data, list) else ())
         if isinstance(item, dict) and isinstance(item.get("url"), str) and not item.get("b64_json")
     ]
-    if wanted:
-        await fetching.fetch_images(wanted)
-        record.fetched_outputs = wanted
+
+
+_NO_USAGE = {
+    "input_tokens": 0,
+    "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+    "output_tokens": 0,
+    "total_tokens": 0,
+}
 
 
 def completed_events(body: dict, job: ImageJob) -> list[dict]:
@@ -94,11 +115,12 @@ def completed_events(body: dict, job: ImageJob) -> list[dict]:
     defaults = {"background": "auto", "output_format": "png", "quality": "auto", "size": "auto"}
     head = {k: body.get(k) or default for k, default in defaults.items()}
     events = []
+    # The event type requires usage: a provider that reports none (Bedrock, Imagen) gets
+    # zeros here, in the stream only; the log keeps the answer as it came (no usage).
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else _NO_USAGE
     for item in body.get("data") or ():
         event = {"type": kind, **item, "created_at": body.get("created"), **head}
-        if isinstance(body.get("usage"), dict):
-            event["usage"] = body["usage"]
-        events.append(event)
+        events.append({**event, "usage": usage})
     return events
 
 

@@ -125,7 +125,11 @@ def original_request(log: RequestLog) -> dict | None:
             messages[image.message_index]["content"]
         )
         part = dict(content[image.part_index])
-        part["image_url"] = {**part["image_url"], "url": image.data_uri_prefix + encoded}
+        uri = image.data_uri_prefix + encoded
+        if part.get("type") == "file":  # a PDF (see gateway/chat.py's documents)
+            part["file"] = {**part["file"], "file_data": uri}
+        else:
+            part["image_url"] = {**part["image_url"], "url": uri}
         content[image.part_index] = part
     return {**body, "messages": messages}
 

@@ -18,7 +18,7 @@ from django.dispatch import receiver
 from django.http import HttpRequest
 from yarl import URL
 
-from gateway import auth, crypto, http, providers, redact
+from gateway import auth, crypto, http, offload, providers, redact
 from gateway.auth import bearer_token
 from gateway.chat import Chat
 from gateway.db import orm
@@ -101,7 +101,8 @@ async def resolve(request: HttpRequest, chat: Chat | ImageJob, *, key: ApiKey | 
             param="x-portkey-provider",
         )
     if model is not None:
-        chat.set_model(model or _default_model(route))
+        # The body is parsed again and written: in a thread when it is big.
+        await offload.by_size(len(chat.raw), chat.set_model, model or _default_model(route))
     return _with_client_options(route.target, request)
 
 

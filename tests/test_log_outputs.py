@@ -126,8 +126,8 @@ def test_partial_images_past_the_byte_budget_are_counted_not_kept(settings):
     for i in range(3):
         event = {"type": "image_generation.partial_image", "b64_json": "A" * 40}
         record.add_chunk({**event, "partial_image_index": i})
-    assert len(record.partial_images) == 2 and record.partials_dropped == 1
-    assert record.assembled()["iris_partial_images_not_kept"] == 1
+    assert len(record.partial_images) == 2 and record.images_not_kept == 1
+    assert record.assembled()["iris_images_not_kept"] == 1
 
 
 def test_an_edit_keeps_its_images_and_mask_as_inputs():

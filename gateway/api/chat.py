@@ -10,5 +10,7 @@ from gateway.errors import GatewayError
 @csrf_exempt
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
-        return GatewayError(405, "Use POST.", code="method_not_allowed").response()
+        response = GatewayError(405, "Use POST.", code="method_not_allowed").response()
+        response["Allow"] = "POST"
+        return response
     return await service.proxy_path(request)

@@ -12,7 +12,9 @@ def _view(endpoint: service.Endpoint):
     @csrf_exempt
     async def view(request: HttpRequest) -> HttpResponse:
         if request.method != "POST":
-            return GatewayError(405, "Use POST.", code="method_not_allowed").response()
+            response = GatewayError(405, "Use POST.", code="method_not_allowed").response()
+            response["Allow"] = "POST"
+            return response
         return await service.proxy_path(request, endpoint=endpoint)
 
     return view

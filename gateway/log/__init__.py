@@ -45,11 +45,13 @@ def submit(record: Record) -> None:
         return
     record.submitted = True
     try:
-        images = record.chat.images if record.chat else []
+        images = record.chat.images if record.chat and settings.GATEWAY_SNAPSHOT_URL_IMAGES else []
         missing = [
-            img for img in images if img.origin == "url" and img.data is None and not img.error
+            img
+            for img in [*images, *record.url_outputs]  # outputs always: their URLs expire
+            if img.origin == "url" and img.data is None and not img.error
         ]
-        if missing and settings.GATEWAY_SNAPSHOT_URL_IMAGES:
+        if missing:
             # Journaled now, as it is; written once the snapshot is taken (seconds later).
             writer.put(record, provisional=True)
             task = asyncio.get_running_loop().create_task(_snapshot_then_put(record, missing))

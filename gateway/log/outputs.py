@@ -36,6 +36,19 @@ def count(record: Record) -> int:
         return 0
 
 
+def encoded_size(record: Record) -> int:
+    """Roughly the bytes of the record's output images, from their base64, nothing decoded:
+    what the journal's batch limit counts."""
+    body = record.response_body if isinstance(record.response_body, dict) else {}
+    data = body.get("data") if isinstance(body.get("data"), list) else []
+    made = sum(
+        len(d["b64_json"])
+        for d in data
+        if isinstance(d, dict) and isinstance(d.get("b64_json"), str)
+    )
+    return (made + sum(len(p[2]) for p in record.partial_images)) * 3 // 4
+
+
 def stored_response(record: Record) -> dict | None:
     """The response body with each output image's base64 replaced by `iris-blob:<sha256>`."""
     body = record.response_body
@@ -66,7 +79,7 @@ def _find(record: Record) -> list[Image]:
     mime = _FORMATS.get(str(body.get("output_format") or ""), "")
     data = body.get("data")
     if record.endpoint.startswith("images.") and isinstance(data, list):
-        fetched = {img.part: img for img in record.fetched_outputs}
+        fetched = {img.part: img for img in record.url_outputs}
         for i, item in enumerate(data):
             if isinstance(item, dict) and isinstance(item.get("b64_json"), str):
                 found.append(_decoded(item["b64_json"], mime, part=i))

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections
 
-from gateway.log import blobs, health, replay, setaside
+from gateway.log import blobs, health, outputs, replay, setaside
 from gateway.log import entry as entries
 from gateway.log.faults import Fault, classify
 from gateway.log.journal import Journal, Slot
@@ -178,8 +178,9 @@ class Writer:
             batch, image_bytes = [], 0
             while self._inbox and len(batch) < _JOURNAL_BATCH and image_bytes < _JOURNAL_BYTES:
                 batch.append(self._inbox.popleft())
-                chat = batch[-1][1].chat
-                image_bytes += sum(img.size for img in chat.images) if chat else 0
+                record = batch[-1][1]
+                image_bytes += sum(img.size for img in record.chat.images) if record.chat else 0
+                image_bytes += outputs.encoded_size(record)
             if batch:
                 prepared = [(since, entries.prepare(r), p) for since, r, p in batch]
                 try:

@@ -50,12 +50,14 @@ class Record:
     prompt_version: int | None = None
     prompt_variables: dict | None = None
     submitted: bool = False  # handed to the writer (see submit)
-    # Output images fetched from the URLs an upstream answered with (they expire).
-    fetched_outputs: list[Image] = field(default_factory=list)
-    # Streamed partial images: (output index, partial_image_index, base64), kept within
-    # GATEWAY_MAX_RESPONSE_BYTES; how many were not kept past it.
+    # Output images an upstream answered with as URLs (they expire): fetched for the log at
+    # once, after the answer (see gateway/log/__init__.py's snapshots).
+    url_outputs: list[Image] = field(default_factory=list)
+    # Streamed partial images: (output index, partial_image_index, base64). With the streamed
+    # final images, kept within GATEWAY_MAX_RESPONSE_BYTES; how many were not kept past it.
     partial_images: list[tuple[int, int, str]] = field(default_factory=list)
-    partials_dropped: int = 0
+    images_not_kept: int = 0
+    _streamed_image_bytes: int = 0
     # Stream assembly: text and tool calls per choice index.
     _choices: dict = field(default_factory=dict)
     _stream_head: dict = field(default_factory=dict)
@@ -103,8 +105,8 @@ class Record:
     def add_chunk(self, chunk: dict) -> None:
         """Accumulate one streamed chunk (text, tool calls, images, finish reason, usage), or
         one typed event of an Images API stream."""
-        if isinstance(kind := chunk.get("type"), str):  # a typed event, not a chat chunk
-            if kind.startswith("response."):
+        if self.endpoint != "chat.completions":  # typed events: the Responses, Images APIs
+            if self.endpoint == "responses":
                 self._add_response_event(chunk)
             else:
                 self._add_image_event(chunk)
@@ -142,19 +144,22 @@ class Record:
         completed image (kept as the answer's data), or anything else (counted)."""
         self.chunk_count += 1
         self.first_byte()
-        kind, b64 = event["type"], event.get("b64_json")
+        kind, b64 = str(event.get("type") or ""), event.get("b64_json")
         outputs = self._choices.setdefault(0, {"data": [], "head": {}})
+        size = len(b64) if isinstance(b64, str) else 0
+        if size and self._streamed_image_bytes + size > settings.GATEWAY_MAX_RESPONSE_BYTES:
+            b64, self.images_not_kept = None, self.images_not_kept + 1  # counted, not kept
+        self._streamed_image_bytes += size if b64 else 0
         if kind.endswith(".partial_image") and isinstance(b64, str):
-            kept = sum(len(p[2]) for p in self.partial_images) + len(b64)
-            if kept > settings.GATEWAY_MAX_RESPONSE_BYTES:
-                self.partials_dropped += 1
-                return
+            # Partial images name no output: they are taken to be of the next one to complete.
             index = event.get("partial_image_index")
             self.partial_images.append(
                 (len(outputs["data"]), index if isinstance(index, int) else 0, b64)
             )
         elif kind.endswith(".completed"):
             image = {k: event[k] for k in ("b64_json", "url", "revised_prompt") if k in event}
+            if size and b64 is None:
+                image["b64_json"] = "[not kept: past GATEWAY_MAX_RESPONSE_BYTES]"
             outputs["data"].append(image)
             head = {k: v for k, v in event.items() if k not in ("b64_json", "type", "usage")}
             outputs["head"] = head
@@ -184,8 +189,8 @@ class Record:
             head = dict(outputs["head"])
             created = head.pop("created_at", None)
             body = {"created": created, **head, "data": outputs["data"], "usage": self.usage}
-            if self.partials_dropped:
-                body["iris_partial_images_not_kept"] = self.partials_dropped
+            if self.images_not_kept:
+                body["iris_images_not_kept"] = self.images_not_kept
             return body
         choices = []
         for index, state in sorted(self._choices.items()):
