@@ -180,6 +180,7 @@ SUMMARY_FIELDS = (
     "prompt_version",
     "prompt_variables",
     "degraded",
+    "dropped_params",
 )
 
 

@@ -18,6 +18,7 @@ SERVED = (
     "POST /v1/prompts/{id}/render",
     "GET /v1/logs",
     "GET /v1/logs/{id}",
+    "GET /v1/logs/{id}/images/{image_id}",
 )
 
 

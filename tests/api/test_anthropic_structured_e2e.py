@@ -116,6 +116,10 @@ def test_drop_params_lets_it_through(client, iris, fake_anthropic):
     )
     assert completion.choices[0].message.content.endswith("You said: Ada Lovelace")
     assert "seed" not in sent(fake_anthropic) and "drop_params" not in sent(fake_anthropic)
+    raw = client.chat.completions.with_raw_response.create(
+        model=NATIVE, messages=ASK, seed=7, extra_body={"drop_params": True}
+    )
+    assert iris.log(raw.headers["x-iris-request-id"])["dropped_params"] == ["seed"]
     by_header = client_for(iris, fake_anthropic, **{"x-portkey-drop-params": "true"})
     by_header.chat.completions.create(model=NATIVE, messages=ASK, logprobs=True)
     assert "logprobs" not in sent(fake_anthropic)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.db import connections
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -49,3 +50,4 @@ def browser(monkeypatch, settings, tmp_path):
         # (asgiref keeps them per context): close them, or PostgreSQL cannot drop the test DB.
         connections.close_all()
         chromium.close()
+    cache.clear()  # the list caches its filter choices: the next test starts afresh
