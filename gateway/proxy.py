@@ -192,14 +192,34 @@ async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dic
 
 
 def _relay_chunk(chunk: dict, record: request_log.Record, secrets: list[str]) -> bytes:
-    if "error" in chunk and "choices" not in chunk:
+    if _failure(chunk) is not None:
         chunk = crypto.mask_all_json(chunk, secrets)
-        error = chunk["error"] if isinstance(chunk["error"], dict) else {}
-        record.error_type = str(error.get("type") or "upstream_stream_error")
-        record.error_message = redact.scrub_text(str(error.get("message") or chunk["error"]))
+        kind, message = _failure(chunk) or ("", "")
+        record.error_type = kind
+        record.error_message = redact.scrub_text(message)
+        if chunk.get("type") == "response.failed":  # it carries the response, kept too
+            record.add_chunk(chunk)
     else:
         record.add_chunk(chunk)
     return encode_sse(chunk)
+
+
+def _failure(chunk: dict) -> tuple[str, str] | None:
+    """(type, message) of an event that ends a stream in failure: a chat or Images API
+    `{"error": {...}}`, a Responses API `{"type": "error", "code", "message"}`, or its
+    `response.failed`; None for any other event."""
+    if chunk.get("type") == "response.failed":
+        response = chunk.get("response") if isinstance(chunk.get("response"), dict) else {}
+        error = response.get("error") if isinstance(response.get("error"), dict) else {}
+    elif "error" in chunk and "choices" not in chunk:
+        error = chunk["error"] if isinstance(chunk["error"], dict) else {"message": chunk["error"]}
+    elif chunk.get("type") == "error":
+        error = chunk
+    else:
+        return None
+    kind = error.get("type") if error is not chunk else None
+    kind = kind or error.get("code") or "upstream_stream_error"
+    return str(kind)[:100], str(error.get("message") or "The upstream's stream failed.")
 
 
 async def prepare_images(chat: Chat, provider: ModuleType, target: Target) -> None:

@@ -442,3 +442,14 @@ def test_a_conversation_begun_on_anthropic_continues_on_openai(claude, gpt, fake
     assert "previous_response_id" not in body  # OpenAI never saw Iris's id: the items instead
     assert [item.get("role") for item in body["input"]] == ["user", "assistant", "user"]
     assert body["input"][1]["content"][0]["text"] == first.output_text
+
+
+def test_an_openai_error_event_mid_stream_is_logged(gpt, iris):
+    raw = gpt.responses.with_raw_response.create(
+        model="gpt-4.1", input="[fail-stream]", stream=True
+    )
+    events = list(raw.parse())  # the SDK hands a Responses error event over as one
+    assert [e.type for e in events] == ["response.created", "response.in_progress", "error"]
+    assert events[-1].message == "The model crashed."
+    log = iris.log(raw.headers["x-iris-request-id"])
+    assert (log["error_type"], log["error_message"]) == ("server_error", "The model crashed.")

@@ -187,6 +187,9 @@ def events(response: dict):
 
     yield event("response.created", response=start)
     yield event("response.in_progress", response=start)
+    if "[fail-stream]" in json.dumps(response["output"]):  # OpenAI's error event, then nothing
+        yield event("error", code="server_error", message="The model crashed.", param=None)
+        return
     for index, item in enumerate(response["output"]):
         where = {"item_id": item["id"], "output_index": index}
         if item["type"] == "message":
