@@ -186,12 +186,16 @@ def _generation_config(body: dict) -> dict:
     config = {_PARAMS[k]: body[k] for k in _PARAMS if body.get(k) is not None}
     if isinstance(config.get("stopSequences"), str):
         config["stopSequences"] = [config["stopSequences"]]
-    fmt = body.get("response_format") or {}
-    if fmt.get("type") in ("json_object", "json_schema"):
+    fmt = body.get("response_format") or {"type": "text"}
+    kind = fmt.get("type") if isinstance(fmt, dict) else None
+    if kind not in ("text", "json_object", "json_schema"):
+        raise _invalid("type must be text, json_object or json_schema.", "response_format")
+    if kind != "text":
         config["responseMimeType"] = "application/json"
-    # responseJsonSchema takes full JSON Schema; responseSchema only an OpenAPI subset.
-    if fmt.get("type") == "json_schema" and (fmt.get("json_schema") or {}).get("schema"):
-        config["responseJsonSchema"] = fmt["json_schema"]["schema"]
+    # responseJsonSchema takes JSON Schema as clients write it ($defs, anyOf,
+    # additionalProperties), as google-genai sends it; responseSchema only an OpenAPI subset.
+    if kind == "json_schema" and isinstance(spec := fmt.get("json_schema"), dict):
+        config |= {"responseJsonSchema": spec["schema"]} if spec.get("schema") else {}
     return config | gemini_media.output_config(body)
 
 

@@ -15,6 +15,10 @@ ends with finish_reason "content_filter"; a request with tools calls the first t
 tool result comes back); anything else answers how many images it saw and the last user text.
 Answers carry prompt_filter_results and per-choice content_filter_results, and streams open
 with Azure's filter-only chunk (id, model and object all "").
+Structured outputs are answered and refused as tests/fakes/openai.py does (JSON text that
+matches the schema); json_schema needs api-version 2024-08-01-preview or later (or the v1
+API), else Azure's 400 "response_format value as json_schema is enabled only for api versions
+2024-08-01-preview and later" (code BadRequest, as reported in langgenius/dify#8994).
 
 Images: /openai/deployments/{deployment}/images/generations|edits?api-version=… (edits and GPT
 image models need 2025-04-01-preview) or /openai/v1/images/… (the body's model names the
@@ -36,7 +40,14 @@ from openai.types.chat import completion_create_params as params
 from PIL import Image as PILImage
 
 from tests.fakes import openai_images
-from tests.fakes.openai import completion, reply_text, serve_image, stream_chunks
+from tests.fakes.openai import (
+    completion,
+    reply_text,
+    response_format_problem,
+    serve_image,
+    stream_chunks,
+    structured_reply,
+)
 from tests.fakes.schema import SchemaError, check
 from tests.fakes.server import Received, Reply
 
@@ -44,6 +55,7 @@ API_KEY = "0123456789abcdef0123456789abcdef"  # Azure keys are 32 hex digits
 ENTRA_TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.fake-entra-token.signature"
 DEPLOYMENTS = {"gpt-4o": "gpt-4o-2024-08-06", "vision-prod": "gpt-4o-mini-2024-07-18"}
 API_VERSIONS = {"2024-02-01", "2024-06-01", "2024-10-21", "2025-04-01-preview"}
+JSON_SCHEMA_VERSIONS = {"2024-10-21", "2025-04-01-preview", "v1"}  # 2024-08-01-preview on
 # Image deployments, named after their models as Azure's portal suggests. Edits and GPT image
 # models need a preview API version (2025-04-01-preview or later); dall-e-3 generations are
 # served from the GA versions on.
@@ -93,7 +105,9 @@ def handle(request: Received) -> Reply:
         model, body = validate(request)
     except Refused as refused:
         return refused.reply
-    text = reply_text(body)
+    if refused := _structured_refusal(request, body):
+        return refused
+    text = structured_reply(body) or reply_text(body)
     if FILTER_PROMPT in text:
         return _canned("content_filter")
     stream = bool(body.get("stream"))
@@ -139,6 +153,21 @@ def validate(request: Received) -> tuple[str, dict]:
     if v1 and deployment not in DEPLOYMENTS:
         raise Refused(_canned("deployment_not_found"))
     return DEPLOYMENTS[deployment], body
+
+
+def _structured_refusal(request: Received, body: dict) -> Reply | None:
+    fmt = body.get("response_format") or {}
+    version = (parse_qs(urlsplit(request.path).query).get("api-version") or ["v1"])[0]
+    if fmt.get("type") == "json_schema" and version not in JSON_SCHEMA_VERSIONS:
+        message = (
+            "response_format value as json_schema is enabled only for api versions "
+            "2024-08-01-preview and later"
+        )
+        error = {"message": message, "type": "", "param": "", "code": "BadRequest"}
+        return Reply.json(400, {"error": error})
+    if problem := response_format_problem(body):
+        return _invalid(*problem)
+    return None
 
 
 def _check_images(body: dict) -> None:
@@ -241,14 +270,14 @@ def _canned(name: str) -> Reply:
     return Reply.json(ERRORS[name]["status"], ERRORS[name]["body"], **{"apim-request-id": "fake"})
 
 
-def _invalid(message: str) -> Reply:
+def _invalid(message: str, param: str | None = None) -> Reply:
     return Reply.json(
         400,
         {
             "error": {
                 "message": message,
                 "type": "invalid_request_error",
-                "param": None,
+                "param": param,
                 "code": None,
             }
         },

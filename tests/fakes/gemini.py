@@ -11,6 +11,8 @@ timeout), "thinking" adds a thought part, and
 When tools are declared and the last turn is no function response, the model calls the first
 function; otherwise it answers with how many images it saw (and PDFs, when there are some:
 application/pdf inline data, checked to be a PDF of at most 1000 pages) and the last user text.
+Under generationConfig.responseMimeType application/json it answers JSON text instead: a
+value of responseJsonSchema (or the OpenAPI-style responseSchema), else {"answer": ...}.
 
 Image output: a model named `*image*` (gemini-2.5-flash-image…) answers a text part and a
 real PNG made with Pillow (its shape from imageConfig.aspectRatio), unless responseModalities
@@ -32,6 +34,7 @@ from google.genai import types
 
 from tests.fakes import documents
 from tests.fakes import gemini_imagen as imagen
+from tests.fakes.json_schema import instance, ref_problem
 from tests.fakes.server import Received, Reply
 
 PATH = re.compile(r"^/v1beta/models/(?P<model>[^/:?]+):(?P<method>\w+)(?:\?(?P<query>.*))?$")
@@ -195,6 +198,18 @@ def check_config(config: dict) -> None:
     schema = _get(config, "responseJsonSchema") or _get(config, "responseSchema")
     if schema and _get(config, "responseMimeType") != "application/json":
         raise Invalid("generationConfig: a response schema needs responseMimeType JSON.")
+    if problem := ref_problem(_get(config, "responseJsonSchema")):
+        raise Invalid(f"generationConfig.responseJsonSchema: {problem}")
+
+
+def answer_text(body: dict) -> str:
+    """What the model says: JSON when asked for it (see the module docstring), else text."""
+    text, config = reply_text(body), body.get("generationConfig") or {}
+    if _get(config, "responseMimeType") != "application/json":
+        return text
+    said = text.split("You said: ", 1)[1]
+    schema = _get(config, "responseJsonSchema") or _get(config, "responseSchema")
+    return json.dumps(instance(schema, said) if schema else {"answer": said})
 
 
 # ImageConfig fields the Gemini API refuses (google-genai's _ImageConfig_to_mldev raises for
@@ -324,7 +339,7 @@ def usage(body: dict, text: str, thoughts: int = 0, picture: bool = False) -> di
 
 
 def response(model: str, body: dict, count: int) -> dict:
-    call, text = function_call(body), reply_text(body)
+    call, text = function_call(body), answer_text(body)
     parts: list[dict] = [{"text": "Let me look.", "thought": True}] if model == "thinking" else []
     if call:
         parts.append({"functionCall": call, "thoughtSignature": SIGNATURE})
@@ -347,7 +362,7 @@ def response(model: str, body: dict, count: int) -> dict:
 
 
 def fragments(model: str, body: dict, count: int):
-    call, text = function_call(body), reply_text(body)
+    call, text = function_call(body), answer_text(body)
     base = {"modelVersion": model, "responseId": "fake-response-id"}
     picture = makes_images(model, body)
     final = usage(body, "" if call else text, picture=picture)

@@ -5,6 +5,13 @@ Behaviour by model name: "fail-429" answers a rate-limit error, "slow" sleeps 3 
 "die" breaks the stream after two chunks, "echo-mid-stream" sends an error event after two
 chunks that echoes the key it got (as a careless upstream might); anything else answers
 with how many images it saw and the last user text, so tests can tell what really arrived.
+
+Structured outputs (platform.openai.com/docs/guides/structured-outputs, read 2026-11): a
+response_format json_schema is answered with JSON text in message.content that matches the
+schema (tests/fakes/json_schema.py; its strings are the last user text), json_object with
+{"answer": <last user text>}. Refused as OpenAI refuses them: a schema name outside
+[A-Za-z0-9_-]{1,64}, a strict schema outside strict mode's rules, json_object when no
+message contains the word "json".
 """
 
 import json
@@ -14,6 +21,7 @@ from pathlib import Path
 from openai.types.chat import completion_create_params as params
 
 from tests.fakes import openai_images as images
+from tests.fakes.json_schema import STRICT_NAME, instance, strict_problem
 from tests.fakes.schema import SchemaError, check
 from tests.fakes.server import Received, Reply
 
@@ -43,6 +51,8 @@ def handle(request: Received) -> Reply:
         )
     except (ValueError, SchemaError) as exc:
         return _error(400, f"Invalid request: {exc}", "invalid_request_error")
+    if refused := response_format_problem(body):
+        return _error(400, refused[0], "invalid_request_error", param=refused[1])
     model = body["model"]
     if model == "fail-429":
         return _error(
@@ -50,7 +60,7 @@ def handle(request: Received) -> Reply:
         )
     if model == "slow":
         time.sleep(3)
-    text = reply_text(body)
+    text = structured_reply(body) or reply_text(body)
     if not stream:
         return Reply.json(200, completion(model, text), **{"x-request-id": "req_fake"})
     include_usage = (body.get("stream_options") or {}).get("include_usage")
@@ -81,6 +91,40 @@ def reply_text(body: dict) -> str:
                 elif part.get("type") == "text":
                     last_text = part["text"]
     return f"I see {images} image(s). You said: {last_text}"
+
+
+def response_format_problem(body: dict) -> tuple[str, str] | None:
+    """(OpenAI's message, param) for a response_format it would refuse, or None."""
+    fmt = body.get("response_format") or {}
+    said_json = "json" in json.dumps(body["messages"]).lower()
+    if fmt.get("type") == "json_object" and not said_json:
+        message = (
+            "'messages' must contain the word 'json' in some form, to use "
+            "'response_format' of type 'json_object'."
+        )
+        return message, "messages"
+    if fmt.get("type") == "json_schema":
+        spec = fmt["json_schema"]
+        if not STRICT_NAME.fullmatch(spec["name"]):
+            return (
+                "Invalid 'response_format.json_schema.name': string does not match pattern. "
+                "Expected a string that matches the pattern '^[a-zA-Z0-9_-]+$'.",
+                "response_format.json_schema.name",
+            )
+        if spec.get("strict") and (problem := strict_problem(spec.get("schema"))):
+            message = f"Invalid schema for response_format '{spec['name']}': {problem}"
+            return message, "response_format"
+    return None
+
+
+def structured_reply(body: dict) -> str | None:
+    """The JSON text a model answers under response_format json_schema / json_object."""
+    fmt, said = body.get("response_format") or {}, reply_text(body).split("You said: ", 1)[1]
+    if fmt.get("type") == "json_schema":
+        return json.dumps(instance(fmt["json_schema"].get("schema") or {}, said))
+    if fmt.get("type") == "json_object":
+        return json.dumps({"answer": said})
+    return None
 
 
 def completion(model: str, text: str) -> dict:
