@@ -2,11 +2,12 @@
 the shapes of the openai SDK's types (openai/types/responses/response.py and the
 response_*_event.py modules), so its typed parsers accept them. Pure: no I/O, no Django."""
 
+import re
 import time
 import uuid
 
 from gateway.providers.base import Stream as ChatStream
-from gateway.responses.request import ResponsesRequest
+from gateway.responses.request import ResponsesRequest, request_id_of
 
 # finish_reason → (status, incomplete_details.reason)
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
@@ -58,10 +59,10 @@ def to_response(completion: dict, request: ResponsesRequest, response_id: str) -
     finish = choice.get("finish_reason")
     status = "incomplete" if finish in _INCOMPLETE else "completed"
     response = shell(request, response_id, _created(completion), status)
-    output = []
+    output: list[dict] = []
     text, calls = message.get("content"), message.get("tool_calls") or []
     if text or message.get("refusal") or not calls:
-        item = message_item(_new_id("msg"), status)
+        item = message_item(output_item_id("msg", response_id, len(output)), status)
         if message.get("refusal"):
             item["content"].append({"type": "refusal", "refusal": message["refusal"]})
         else:
@@ -69,7 +70,8 @@ def to_response(completion: dict, request: ResponsesRequest, response_id: str) -
         output.append(item)
     for call in calls:
         fn = call.get("function") or {}
-        item = call_item(_new_id("fc"), call.get("id") or _new_id("call"), fn.get("name") or "")
+        item_id = output_item_id("fc", response_id, len(output))
+        item = call_item(item_id, call.get("id") or _new_id("call"), fn.get("name") or "")
         output.append({**item, "arguments": fn.get("arguments") or "", "status": "completed"})
     response.update(output=output, usage=usage(completion.get("usage")))
     response["completed_at"] = int(time.time())
@@ -125,6 +127,16 @@ def _created(completion: dict) -> int:
 
 def _new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def output_item_id(prefix: str, response_id: str, index: int) -> str:
+    """An output item's id that leads back to it: `msg_<request id>_o<index>` (a client may
+    send it back as an item_reference; see OUTPUT_ITEM)."""
+    request_id = request_id_of(response_id)
+    return f"{prefix}_{request_id}_o{index}" if request_id else _new_id(prefix)
+
+
+OUTPUT_ITEM = re.compile(r"(?:msg|fc)_([0-9a-f]{32})_o(\d{1,4})")
 
 
 class ResponseStream:
@@ -196,7 +208,8 @@ class ResponseStream:
         out = []
         if self._open is None or self._open["type"] != "message":
             out += self._close_item()
-            self._open = message_item(_new_id("msg"), "in_progress")
+            item_id = output_item_id("msg", self._id, len(self._output))
+            self._open = message_item(item_id, "in_progress")
             self._open["_text"] = []
             out.append(self._added())
             out.append(self._part_event("response.content_part.added", text_part("")))
@@ -215,7 +228,8 @@ class ResponseStream:
         if self._open is None or self._open["type"] != "function_call" or index != self._call_index:
             out += self._close_item()
             call_id = call.get("id") or _new_id("call")
-            self._open = call_item(_new_id("fc"), call_id, fn.get("name") or "")
+            item_id = output_item_id("fc", self._id, len(self._output))
+            self._open = call_item(item_id, call_id, fn.get("name") or "")
             self._call_index = index
             out.append(self._added())
         elif fn.get("name"):

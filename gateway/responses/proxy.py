@@ -64,7 +64,30 @@ async def forward(
         raise store.not_found(previous, "previous_response_id")
     if target.provider in PASSTHROUGH:
         return await _passthrough(req, target, record)
+    await _resolve_references(req, record.api_key_id)
     return await _translated(req, target, record)
+
+
+async def _resolve_references(req: ResponsesRequest, key_id: int | None) -> None:
+    """Each `item_reference` to an output item of a response Iris made (the AI SDK sends its
+    earlier replies so) replaced by that item, from the log; an unknown one is a 404."""
+    items = req.body.get("input")
+    for k, item in enumerate(items if isinstance(items, list) else ()):
+        if not (isinstance(item, dict) and item.get("type") == "item_reference"):
+            continue
+        item_id = item.get("id")
+        match = events.OUTPUT_ITEM.fullmatch(item_id) if isinstance(item_id, str) else None
+        log = await _find(match[1], key_id) if match else None
+        output = (log.response_body or {}).get("output") if log else None
+        index = int(match[2]) if match else -1
+        if not isinstance(output, list) or not 0 <= index < len(output):
+            raise GatewayError(
+                404,
+                f"Item with id '{str(item_id)[:80]}' not found.",
+                code="not_found",
+                param=f"input.{k}.id",
+            )
+        items[k] = output[index]
 
 
 async def _attach_history(req: ResponsesRequest, previous: str, key_id: int | None) -> None:

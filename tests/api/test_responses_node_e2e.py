@@ -219,11 +219,6 @@ def test_vercel_structured_output_through_to_openai(node, gpt, iris, fake_respon
 # A conversation as apps keep it: the reply's messages sent back with the next question
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="translated routes answer 400 to item_reference input items (gateway/responses/"
-    "translate.py _add_items); Iris's output item ids are random, so it cannot find the item",
-)
 def test_vercel_conversation_on_anthropic(node, claude, iris, fake_anthropic):
     """The AI SDK sends its earlier reply back as {"type": "item_reference", "id": <the output
     message's id>} (store defaults to true), as OpenAI's own store resolves it: Iris has that
