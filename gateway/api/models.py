@@ -6,6 +6,17 @@ where its kind can list models (the provider module's list_models_request/parse_
 credentials are stored, the provider's own list: fetched at most every MODEL_LIST_SECONDS,
 within GATEWAY_MAX_RESPONSE_BYTES and a few seconds. A provider whose list could not be
 fetched is named in `x-iris-models-unavailable` (and logged), never silently left out.
+
+What each kind lists (its module's docstring has the details):
+- openai: GET {base}/models, any OpenAI-compatible server's too;
+- anthropic: GET /v1/models, its first page of up to 1000;
+- google: models.list, the models that serve generateContent or predict, without "models/";
+- bedrock: ListFoundationModels on the control-plane host (SigV4 for "bedrock"), the models
+  invokable on demand by their id; inference profiles (us.anthropic.…) are not listed;
+- azure-openai: no upstream list. Requests name a deployment, and deployments are listed only
+  by the management plane (ARM, with an Entra token and a subscription), which Iris has no
+  credentials for; the data plane's GET /openai/models names base models, which are not what a
+  request names. So an Azure record lists its default model and its deployment, if set.
 """
 
 import asyncio
@@ -70,7 +81,8 @@ async def _reachable(request: HttpRequest) -> tuple[list[dict], list[str]]:
     models, unavailable = [], []
     for provider, (ids, ok) in zip(rows, lists, strict=True):
         created = int(provider.created_at.timestamp())
-        names = dict.fromkeys([provider.default_model, *ids] if provider.default_model else ids)
+        configured = [provider.default_model, *_deployment(provider)]
+        names = dict.fromkeys([name for name in configured if name] + ids)
         models += [
             {
                 "id": f"@{provider.slug}/{name}",
@@ -83,6 +95,11 @@ async def _reachable(request: HttpRequest) -> tuple[list[dict], list[str]]:
         if not ok:
             unavailable.append(provider.slug)
     return models, unavailable
+
+
+def _deployment(provider: Provider) -> list[str]:
+    """An Azure record's deployment: the model its requests reach (see the docstring)."""
+    return [provider.azure_deployment_id] if provider.kind == "azure-openai" else []
 
 
 def _providers() -> list[Provider]:

@@ -33,6 +33,7 @@ from gateway.chat import Chat, invalid
 from gateway.errors import GatewayError
 from gateway.providers import base, bedrock_media, bedrock_structured
 from gateway.providers.bedrock_media import IMAGE_MIME_TYPES, MAX_IMAGE_BYTES  # noqa: F401
+from gateway.providers.bedrock_models import list_models_request, parse_models  # noqa: F401
 
 NAME = "bedrock"
 ACCEPTS_IMAGE_URLS = False

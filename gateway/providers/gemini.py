@@ -26,6 +26,7 @@ from gateway.errors import GatewayError
 from gateway.images import Image
 from gateway.providers import base, gemini_media
 from gateway.providers.base import SSEDecoder, Target, Upstream, new_completion_id, now
+from gateway.providers.gemini_models import list_models_request, parse_models  # noqa: F401
 
 NAME = "google"
 ACCEPTS_IMAGE_URLS = False  # the core fetches URL images; they go inline as bytes
