@@ -150,6 +150,8 @@ def image_dict(image: LogImage) -> dict:
         "width": blob.width if blob else None,
         "height": blob.height if blob else None,
         "bytes": blob.size if blob else None,
+        # A PDF's page count (documents are kept as blobs too); None for an image.
+        "pages": blob.frames if blob and blob.mime == "application/pdf" else None,
     }
 
 

@@ -3,13 +3,16 @@
 import contextlib
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from django.conf import settings
 from django.urls import reverse
 
+from gateway.images import PDF_MIME
 from gateway.logquery import INPUT_ROLES, other_uses, output_order
 from gateway.models import Blob, LogImage, RequestLog
+from logs_ui import pdfpages
 
 # Browsers show these themselves; anything else is only offered as a download.
 INLINE_TYPES = frozenset(
@@ -137,11 +140,46 @@ class ImageView:
 
 
 @dataclass
+class DocumentView:
+    """A PDF sent in a message: its row and blob (as an image's), its filename, its pages."""
+
+    view: ImageView
+    filename: str = ""
+
+    @property
+    def image(self) -> LogImage:
+        return self.view.image
+
+    @property
+    def blob(self) -> Blob | None:
+        return self.view.blob
+
+    @property
+    def label(self) -> str:
+        return f"Document {self.image.part_index} of message {self.image.message_index}"
+
+    @cached_property
+    def problem(self) -> str:
+        """Why the pages cannot be shown ("" when they can); the first page is drawn to know."""
+        if self.image.error:
+            return self.image.error
+        if self.blob is None:
+            return "The document's bytes were not kept."
+        return pdfpages.problem(self.blob)
+
+    @property
+    def pages(self) -> pdfpages.Pages:
+        """The first pages, for the card's strip."""
+        return pdfpages.Pages(self.blob.sha256, self.blob.frames, log_id=self.image.log_id)
+
+
+@dataclass
 class Part:
-    kind: str  # "text" | "image" | "other"
+    kind: str  # "text" | "image" | "document" | "other"
     text: str = ""
     image: ImageView | None = None
     raw: Any = None
+    document: DocumentView | None = None
 
 
 @dataclass
@@ -218,11 +256,26 @@ def messages(log: RequestLog, images: dict[tuple[int, int], ImageView]) -> list[
 
 
 def _part(raw: Any, image: ImageView | None) -> Part:
+    if image is not None and (image.blob.mime == PDF_MIME if image.blob else _is_file(raw)):
+        return Part("document", document=DocumentView(image, _filename(raw)))
     if image is not None:
         return Part("image", image=image)
     if isinstance(raw, dict) and raw.get("type") == "text" and isinstance(raw.get("text"), str):
         return Part("text", text=raw["text"])
     return Part("other", raw=raw)
+
+
+def _is_file(raw: Any) -> bool:
+    return isinstance(raw, dict) and raw.get("type") in {"file", "input_file"}
+
+
+def _filename(raw: Any) -> str:
+    """The name a client gave a file part (chat: file.filename; Responses: filename)."""
+    spec = raw.get("file") if isinstance(raw, dict) else None
+    name = (spec if isinstance(spec, dict) else raw if isinstance(raw, dict) else {}).get(
+        "filename"
+    )
+    return name[:300] if isinstance(name, str) else ""
 
 
 def replies(log: RequestLog, images: Images | None = None) -> list[Reply]:

@@ -7,6 +7,7 @@ thumbnails: they are cached for good, in storage and in the browser.
 import functools
 import io
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.files.base import ContentFile
@@ -40,7 +41,12 @@ def get_or_make(blob: Blob, size: int) -> bytes:
     """The cached thumbnail, made and stored on first use. Blocking: run it in a thread."""
     if blob.mime == "image/svg+xml":  # never parsed here: the page shows it through <img>
         raise ThumbnailError("an SVG has no thumbnail; the page shows the image itself")
-    name = storage_name(blob.sha256, size)
+    return cached(blob, storage_name(blob.sha256, size), lambda original: render(original, size))
+
+
+def cached(blob: Blob, name: str, make: Callable[[bytes], bytes]) -> bytes:
+    """The file `name` in storage, made from the blob's bytes by make() on first use (a
+    thumbnail, a document's page). make() raises ThumbnailError when it cannot."""
     with _locks[hash(name) % len(_locks)]:
         if default_storage.exists(name):
             with default_storage.open(name) as f:
@@ -49,8 +55,8 @@ def get_or_make(blob: Blob, size: int) -> bytes:
             with default_storage.open(blob.storage_name) as f:
                 original = f.read()
         except OSError:  # FileNotFoundError: the row outlived its file
-            raise ThumbnailError("the image's bytes are missing from storage") from None
-        data = render(original, size)
+            raise ThumbnailError("the bytes are missing from storage") from None
+        data = make(original)
         saved = default_storage.save(name, ContentFile(data))
         if saved != name:  # another process made it meanwhile; storage kept both, drop ours
             default_storage.delete(saved)

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from logs_ui import prompt_views, views
+from logs_ui import document_views, prompt_views, views
 
 
 class Sha256Converter:
@@ -27,6 +27,17 @@ urlpatterns = [
     path("<int:log_id>/copy/<str:kind>/", views.log_snippet, name="snippet"),
     path("images/<sha256:sha256>/", views.image, name="image"),
     path("images/<sha256:sha256>/thumb-<int:size>.webp", views.thumbnail, name="thumbnail"),
+    path(
+        "documents/<sha256:sha256>/page-<int:page>-<int:size>.webp",
+        document_views.page_picture,
+        name="document-picture",
+    ),
+    path(
+        "documents/<sha256:sha256>/pages/<int:page>/",
+        document_views.page_large,
+        name="document-page",
+    ),
+    path("documents/<sha256:sha256>/pages/", document_views.more_pages, name="document-pages"),
     path("live-images/<int:image_id>/", views.live_image, name="live-image"),
     path("prompts/", prompt_views.prompt_list, name="prompts"),
     path("prompts/new/", prompt_views.prompt_new, name="prompt-new"),

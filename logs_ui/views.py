@@ -6,6 +6,7 @@ Pages are sync views; image views are async, with Pillow and storage reads in a 
 import asyncio
 import mimetypes
 from collections import defaultdict
+from dataclasses import dataclass
 
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
@@ -18,10 +19,10 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling, push_url
 
 from gateway import http
-from gateway.images import ImageError, sniff
+from gateway.images import PDF_MIME, ImageError, sniff
 from gateway.logquery import LogFilter, filter_logs, original_request, page
 from gateway.models import Blob, LogImage, RequestLog
-from logs_ui import conversation, imagejobs, snippets, thumbnails
+from logs_ui import conversation, imagejobs, pdfpages, snippets, thumbnails
 from logs_ui.access import viewer_required
 from logs_ui.forms import LogFilterForm, clean_query, known_values
 
@@ -103,11 +104,20 @@ def _rows(log_filter: LogFilter) -> QuerySet:
     return filter_logs(log_filter).defer(*_LIST_ONLY)
 
 
-class Strip:
-    """The first few previews of a row's images (sent, or made), and how many more there are."""
+@dataclass
+class Preview:
+    """One small picture of a list row: an image's thumbnail, or a PDF's first page."""
 
-    def __init__(self, previews: list[str | None]) -> None:
-        viewable = [url for url in previews if url]
+    url: str
+    pages: int | None = None  # a PDF's page count
+
+
+class Strip:
+    """The first few previews of a row's images and documents (sent, or made), and how many
+    more there are."""
+
+    def __init__(self, previews: list[Preview | None]) -> None:
+        viewable = [p for p in previews if p]
         self.thumbs = viewable[:STRIP]
         self.more = len(viewable) - len(self.thumbs)
         self.unviewable = len(previews) - len(viewable)
@@ -117,26 +127,28 @@ class Strip:
 
 
 def _with_thumbnails(rows: list[RequestLog]) -> list[RequestLog]:
-    """Give each row a strip of the images it sent and one of the images the model made, in
-    one query for the whole page (masks and partial images are left to the request's page)."""
-    previews: dict[tuple[int, str], list[str | None]] = defaultdict(list)
-    ids = [row.id for row in rows if row.image_count or row.output_image_count]
-    found = LogImage.objects.filter(log_id__in=ids, role__in=("input", "output")).values_list(
-        "log_id", "role", "blob_id", "blob__width", "blob__mime"
-    )
-    for log_id, role, sha, width, mime in found if ids else ():
-        previews[(log_id, role)].append(_preview(sha, width, mime))
+    """Give each row a strip of the images and documents it sent and one of the images the
+    model made, in one query for the whole page (masks and partial images are left to the
+    request's page). Every row is asked about: a row's image_count leaves its PDFs out."""
+    previews: dict[tuple[int, str], list[Preview | None]] = defaultdict(list)
+    found = LogImage.objects.filter(
+        log_id__in=[row.id for row in rows], role__in=("input", "output")
+    ).values_list("log_id", "role", "blob_id", "blob__width", "blob__mime", "blob__frames")
+    for log_id, role, sha, width, mime, frames in found if rows else ():
+        previews[(log_id, role)].append(_preview(sha, width, mime, frames))
     for row in rows:
         row.sent = Strip(previews[(row.id, "input")])
         row.made = Strip(previews[(row.id, "output")])
     return rows
 
 
-def _preview(sha: str | None, width: int | None, mime: str | None) -> str | None:
+def _preview(sha: str | None, width: int | None, mime: str | None, frames: int) -> Preview | None:
+    if sha and mime == PDF_MIME:
+        return Preview(reverse("logs_ui:document-picture", args=[sha, 1, pdfpages.LIST]), frames)
     if sha and mime == conversation.SVG:  # shown as itself, through <img> only
-        return reverse("logs_ui:image", args=[sha])
+        return Preview(reverse("logs_ui:image", args=[sha]))
     if sha and width is not None:
-        return reverse("logs_ui:thumbnail", args=[sha, 96])
+        return Preview(reverse("logs_ui:thumbnail", args=[sha, 96]))
     return None
 
 
@@ -146,10 +158,12 @@ def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
     """One request: the conversation beside the model's output, every image, the raw JSON."""
     log = get_object_or_404(RequestLog.objects.select_related("api_key"), pk=log_id)
     images = conversation.image_views(log)
+    messages = conversation.messages(log, images.inputs)
     context = {
         "log": log,
         "job": imagejobs.image_request(log, images),
-        "messages": conversation.messages(log, images.inputs),
+        "messages": messages,
+        "documents": [p.document for m in messages for p in m.parts if p.document],
         "replies": conversation.replies(log, images),
         "error": conversation.error(log),
         "unparsed": (log.request_body or {}).get("_unparsed"),
@@ -226,11 +240,16 @@ async def thumbnail(request: HttpRequest, sha256: str, size: int) -> HttpRespons
     try:
         data = await asyncio.to_thread(thumbnails.get_or_make, blob, size)
     except thumbnails.ThumbnailError as exc:
-        response = HttpResponse(thumbnails.placeholder(size), content_type="image/webp")
-        response["X-Iris-Thumbnail-Error"] = str(exc)[:200].encode("ascii", "replace").decode()
-        response["Cache-Control"] = "no-store"
-        return response
+        return thumbnail_placeholder(size, exc)
     return _immutable(HttpResponse(data, content_type="image/webp"), tag)
+
+
+def thumbnail_placeholder(size: int, exc: Exception) -> HttpResponse:
+    """A neutral tile where no thumbnail can be made; the header says why (never a 500)."""
+    response = HttpResponse(thumbnails.placeholder(size), content_type="image/webp")
+    response["X-Iris-Thumbnail-Error"] = str(exc)[:200].encode("ascii", "replace").decode()
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require_GET
@@ -250,10 +269,16 @@ async def image(request: HttpRequest, sha256: str) -> HttpResponse:
     mime = blob.mime or "application/octet-stream"
     inline = mime in conversation.INLINE_TYPES and "download" not in request.GET
     extension = mimetypes.guess_extension(mime) or ".bin"
-    response = _untrusted(
-        HttpResponse(data, content_type=mime), f"{sha256[:16]}{extension}", inline
-    )
+    name = _download_stem(request.GET.get("name", "")) or sha256[:16]
+    response = _untrusted(HttpResponse(data, content_type=mime), f"{name}{extension}", inline)
     return _immutable(response, tag)
+
+
+def _download_stem(name: str) -> str:
+    """The name a download is saved under (?name=, the filename the client gave), reduced to
+    plain characters and without its extension: the one for the real type is added."""
+    stem = name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1].rsplit(".", 1)[0]
+    return "".join(c for c in stem if c.isalnum() or c in " -_()")[:100].strip()
 
 
 def _gone() -> HttpResponse:

@@ -133,7 +133,7 @@ async def log_image(request: HttpRequest, log_id: int, image_id: int) -> HttpRes
         file,
         content_type=blob.mime or "application/octet-stream",
         as_attachment=True,
-        filename=f"{blob.sha256[:16]}",
+        filename=f"{blob.sha256[:16]}{'.pdf' if blob.mime == 'application/pdf' else ''}",
     )
     response["X-Content-Type-Options"] = "nosniff"
     # A model's SVG (output_format svg) may hold scripts: never run as a page of this origin.

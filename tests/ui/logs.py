@@ -35,6 +35,15 @@ def png(size=(6, 4), color=(20, 120, 220), fmt="PNG", **save) -> bytes:
     return out.getvalue()
 
 
+def pdf(*pages: tuple[int, int, tuple[int, int, int]], resolution: float = 72.0) -> bytes:
+    """A PDF made by Pillow, one page per (width, height, colour): width×height px, each px
+    72/resolution pt (so a 20×20 px page at resolution 0.072 is 20000×20000 pt)."""
+    first, *rest = [PILImage.new("RGB", (w, h), color) for w, h, color in pages]
+    out = io.BytesIO()
+    first.save(out, "PDF", save_all=True, append_images=rest, resolution=resolution)
+    return out.getvalue()
+
+
 def data_uri(data: bytes, mime: str = "image/png") -> str:
     return f"data:{mime};base64,{base64.b64encode(data).decode()}"
 
@@ -55,13 +64,20 @@ def make_log(
     detail: str | None = None,
     tool_call: dict | None = None,
     reply_images: list[bytes] = (),
+    files: list[tuple[bytes, str | None]] = (),
 ) -> RequestLog:
-    """One logged request, through the same code path as real traffic."""
+    """One logged request, through the same code path as real traffic; `files` are PDFs
+    (bytes, filename) sent as chat `file` parts after the images."""
     content: list[dict] = [{"type": "text", "text": prompt}]
     for image in images:
         url = image.url if isinstance(image, UrlImage) else data_uri(image)
         spec = {"url": url, **({"detail": detail} if detail else {})}
         content.append({"type": "image_url", "image_url": spec})
+    for data, filename in files:
+        spec = {"file_data": data_uri(data, "application/pdf")}
+        content.append(
+            {"type": "file", "file": {**spec, **({"filename": filename} if filename else {})}}
+        )
     messages = [{"role": "system", "content": system}] if system else []
     messages.append({"role": "user", "content": content})
     body = {"model": model, "messages": messages, **({"stream": True} if stream else {})}
