@@ -122,8 +122,10 @@ async def _find(request_id: str, key_id: int | None) -> RequestLog | None:
     patience = settings.LOG_FLUSH_SECONDS + settings.LOG_FSYNC_SECONDS + 2.0
     deadline = time.monotonic() + patience
     while (log := await orm(store.find)(request_id, key_id)) is None:
-        if time.monotonic() > deadline or not await orm(_pending)(request_id):
+        if time.monotonic() > deadline:
             return None
+        if not await orm(_pending)(request_id):  # written since the look-up: once more
+            return await orm(store.find)(request_id, key_id)
         await asyncio.sleep(0.05)
     return log
 

@@ -62,10 +62,11 @@ def echoing(handle):
         reply = handle(request)
         if b"echo-json" not in request.body + request.path.encode() or reply.chunks is not None:
             return reply
+        said = json.loads(request.body)["contents"][-1]["parts"][-1]["text"]
         data = json.loads(reply.body)
         for part in _gemini_parts(data):
             if "text" in part:
-                part["text"] = part["text"].split("You said: ", 1)[1]
+                part["text"] = said
         return Reply.json(reply.status, data, **reply.headers)
 
     return wrapped
