@@ -299,7 +299,7 @@ class RequestLog(models.Model):
     prompt_tokens = models.PositiveIntegerField(null=True)
     completion_tokens = models.PositiveIntegerField(null=True)
     total_tokens = models.PositiveIntegerField(null=True)
-    image_count = models.PositiveSmallIntegerField(default=0)  # images sent (inputs, masks)
+    image_count = models.PositiveSmallIntegerField(default=0)  # images (masks, PDFs) sent
     output_image_count = models.PositiveSmallIntegerField(default=0)  # images made, partials apart
     # Which API the request came to: "chat.completions", "images.generations", "images.edits"…
     endpoint = models.CharField(max_length=40, blank=True, default="chat.completions")

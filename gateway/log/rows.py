@@ -220,7 +220,7 @@ def summary_fields(r: Record) -> dict:
         prompt_tokens=_count(usage.get("prompt_tokens", usage.get("input_tokens"))),
         completion_tokens=_count(usage.get("completion_tokens", usage.get("output_tokens"))),
         total_tokens=_count(usage.get("total_tokens")),
-        image_count=min(len(r.chat.images) if r.chat else 0, 32767),
+        image_count=min(len(_sent(r)), 32767),  # images and documents sent
         output_image_count=min(outputs.count(r), 32767),
         endpoint=_clean(r.endpoint[:40]),
         prompt=_clean(r.prompt[:64]),
