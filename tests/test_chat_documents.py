@@ -76,6 +76,7 @@ def test_a_pdf_is_logged_as_a_blob_and_referenced_from_the_body(blob_dir):
     log = RequestLog.objects.get()
     row = LogImage.objects.get(log=log)
     assert (row.blob.mime, row.blob.frames, row.blob.size) == ("application/pdf", 2, len(pdf))
+    assert log.image_count == 1  # what the list looks up: documents count
     with default_storage.open(blob_name(row.blob_id)) as f:
         assert f.read() == pdf
     kept = log.request_body["messages"][0]["content"][1]["file"]
