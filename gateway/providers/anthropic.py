@@ -16,6 +16,9 @@ Docs: https://docs.anthropic.com/en/api/messages, /en/api/errors, /en/api/versio
 - response_format: output_config.format where the model has it, else a forced tool whose input
   becomes message.content; parameters Claude cannot honour are 400s unless the client opts into
   dropping them. Both in anthropic_structured.py; what was left out goes to Upstream.dropped.
+- reasoning_effort: Claude's thinking (adaptive + output_config.effort, or a token budget);
+  thinking blocks come back as message.reasoning_content and message.thinking_blocks (with
+  their signatures, to send back), in streams delta.reasoning_content: anthropic_thinking.py.
 """
 
 import orjson
@@ -23,8 +26,14 @@ import orjson
 from gateway.chat import Chat, invalid
 from gateway.errors import GatewayError
 from gateway.providers import anthropic_media as media
-from gateway.providers import base
+from gateway.providers import anthropic_thinking, base
 from gateway.providers.anthropic_media import MAX_IMAGE_BASE64, MAX_IMAGE_SIDE  # noqa: F401
+from gateway.providers.anthropic_models import (  # noqa: F401
+    API_VERSION,
+    DEFAULT_BASE_URL,
+    list_models_request,
+    parse_models,
+)
 from gateway.providers.anthropic_structured import (
     SERVICE_TIERS,
     apply_structured,
@@ -36,10 +45,9 @@ from gateway.providers.anthropic_structured import (
 from gateway.providers.base import SSEDecoder, Target, Upstream
 
 NAME = "anthropic"
+ACCEPTS_REASONING_EFFORT = True
 ACCEPTS_IMAGE_URLS = True  # a {"type": "url"} image source; Anthropic fetches it
 IMAGE_MIME_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-DEFAULT_BASE_URL = "https://api.anthropic.com/v1"
-API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
 
 _PARAMS = {"temperature": "temperature", "top_p": "top_p", "top_k": "top_k"}
@@ -61,6 +69,7 @@ _ERRORS = {kind: kind for kind in ("invalid_request_error", "api_error", *_SAME_
     "overloaded_error": "api_error",  # HTTP 529
     "timeout_error": "api_error",
 }
+_MAX_THINKING = 8_000_000  # characters of one thinking block kept to hand back with its signature
 _CACHE_FIELDS = ("cache_creation_input_tokens", "cache_read_input_tokens")
 
 
@@ -69,6 +78,8 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     body = chat.body
     dropped = check_params(body, target.options)
     plan = structured(body, chat.model, dropped)
+    forced = "response_format" if plan and not plan.native else ""
+    thinking = anthropic_thinking.plan(body, chat.model, target.options, dropped, forced=forced)
     system, messages = _messages(chat)
     # max_completion_tokens is OpenAI's newer name: it wins, as for Gemini and Bedrock.
     limits = (body.get("max_completion_tokens"), body.get("max_tokens"), DEFAULT_MAX_TOKENS)
@@ -76,7 +87,11 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     out["max_tokens"] = next(value for value in limits if value is not None)
     if system:
         out["system"] = system
-    out.update({new: body[old] for old, new in _PARAMS.items() if body.get(old) is not None})
+    strip = thinking.strip if thinking else ()
+    sampling = _PARAMS.items()
+    out.update({new: body[old] for old, new in sampling if body.get(old) is not None})
+    for name in strip:  # left out for thinking, on the client's opt-in (logged as dropped)
+        out.pop(_PARAMS[name], None)
     if stop := body.get("stop"):
         out["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
     if user := body.get("safety_identifier") or body.get("user"):  # OpenAI's newer name wins
@@ -89,6 +104,10 @@ def build_request(chat: Chat, target: Target) -> Upstream:
         out["tool_choice"] = choice
     if plan:
         apply_structured(out, plan, body)
+    if thinking:
+        out.update(thinking=thinking.config, max_tokens=thinking.max_tokens)
+        if thinking.effort:
+            out["output_config"] = {**out.get("output_config", {}), "effort": thinking.effort}
     headers = {
         "content-type": "application/json",
         "anthropic-version": target.options.get("anthropic-version") or API_VERSION,
@@ -150,7 +169,8 @@ def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
         if role == "user":
             blocks = _blocks(chat, i, content)
         elif role == "assistant":
-            blocks = _blocks(chat, i, content) + _tool_uses(i, message)
+            thoughts = anthropic_thinking.thinking_blocks(i, message)  # first, as they came
+            blocks = thoughts + _blocks(chat, i, content) + _tool_uses(i, message)
         elif role == "tool":
             result = {"type": "tool_result", "tool_use_id": message.get("tool_call_id")}
             if inner := _blocks(chat, i, content):
@@ -229,6 +249,7 @@ def parse_response(data: dict, chat: Chat) -> dict:
     message: dict = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         message["tool_calls"] = calls
+    message.update(anthropic_thinking.reasoning(data.get("content") or []))
     finish = _FINISH.get(data.get("stop_reason"), "stop")
     if answer is not None and not calls and finish == "tool_calls":
         finish = "stop"
@@ -252,6 +273,8 @@ def _usage(raw: dict) -> dict:
     prompt = (raw.get("input_tokens") or 0) + (raw.get("cache_creation_input_tokens") or 0) + read
     out = base.usage(prompt, raw.get("output_tokens") or 0)
     out["prompt_tokens_details"] = {"cached_tokens": read}
+    if thinking := (raw.get("output_tokens_details") or {}).get("thinking_tokens"):
+        out["completion_tokens_details"] = {"reasoning_tokens": thinking}
     out.update({name: raw[name] for name in _CACHE_FIELDS if raw.get(name) is not None})
     return out
 
@@ -266,6 +289,8 @@ class Stream:
         self._tools: dict[int, int] = {}  # content block index → OpenAI tool call index
         self._json_tool = forced_tool(chat.body, chat.model)  # its input streams as content
         self._json_block: int | None = None
+        self._thinking: list[str] = []  # the open thinking block's text, for its signature
+        self._thinking_size = 0
         self._usage: dict = {}
         self._stop: str | None = None
         self._done = False
@@ -302,6 +327,8 @@ class Stream:
         if kind == "content_block_start" and is_json and self._json_block is None:
             self._json_block = data.get("index", -1)
             return []
+        if thought := self._thought(kind, block, delta):
+            return [self._chunk(thought)]
         if self._json_tool and (block.get("type") == "text" or delta.get("type") == "text_delta"):
             return []  # as in parse_response: only the tool's JSON is the answer
         if kind == "content_block_start" and block.get("type") == "tool_use":
@@ -337,7 +364,29 @@ class Stream:
         if kind == "error":
             self._done = True
             return [_error(500, data.get("error") or {}).body()]
-        return []  # ping, content_block_stop, thinking deltas, event types added later
+        return []  # ping, content_block_stop, event types added later
+
+    def _thought(self, kind: str, block: dict, delta: dict) -> dict | None:
+        """Thinking as deltas: its text as reasoning_content; when its signature comes, the
+        whole block as thinking_blocks (to send back); a redacted block at once."""
+        if kind == "content_block_start" and block.get("type") == "redacted_thinking":
+            return {"thinking_blocks": [{"type": "redacted_thinking", "data": block.get("data")}]}
+        if kind == "content_block_start" and block.get("type") == "thinking":
+            self._thinking, self._thinking_size = [], 0
+            text = block.get("thinking") or ""
+        elif kind == "content_block_delta" and delta.get("type") == "thinking_delta":
+            text = delta.get("thinking") or ""
+        elif kind == "content_block_delta" and delta.get("type") == "signature_delta":
+            whole = "".join(self._thinking) if self._thinking_size <= _MAX_THINKING else ""
+            self._thinking, self._thinking_size = [], 0
+            signed = {"type": "thinking", "thinking": whole, "signature": delta.get("signature")}
+            return {"thinking_blocks": [signed]}
+        else:
+            return None
+        self._thinking_size += len(text)
+        if self._thinking_size <= _MAX_THINKING:  # beyond it, the block cannot be sent back
+            self._thinking.append(text)
+        return {"reasoning_content": text} if text else None
 
     def _chunk(self, delta: dict, finish_reason: str | None = None) -> dict:
         return base.chunk(**self._head, delta=delta, finish_reason=finish_reason)
@@ -357,28 +406,3 @@ def _error(status: int, error: dict, fallback: str = "Anthropic failed.") -> Gat
     mapped = _ERRORS.get(kind, "")
     code = kind if kind and kind != mapped else None
     return GatewayError(status, str(error.get("message") or fallback), mapped, code=code)
-
-
-def list_models_request(target: Target) -> Upstream:
-    """GET /v1/models (docs.anthropic.com/en/api/models-list): the first page, at its largest
-    (limit 1000), which holds every model Anthropic serves a key today."""
-    headers = {
-        "accept": "application/json",
-        "anthropic-version": target.options.get("anthropic-version") or API_VERSION,
-        **target.headers,
-    }
-    if target.api_key:
-        headers["x-api-key"] = target.api_key
-    root = (target.base_url or DEFAULT_BASE_URL).rstrip("/")
-    return Upstream("GET", f"{root}/models?limit=1000", headers, b"")
-
-
-def parse_models(data: dict) -> list[str]:
-    """The ids of a ListResponse[ModelInfo] ({"data": [{"id", "lifecycle", …}], …}), but the
-    retired models: the list keeps them as a record, requests naming them fail."""
-    items = data.get("data") if isinstance(data, dict) else None
-    return [
-        m["id"]
-        for m in items or ()
-        if isinstance(m, dict) and isinstance(m.get("id"), str) and m.get("lifecycle") != "retired"
-    ]

@@ -257,17 +257,18 @@ UNSUPPORTED: dict[str, tuple[tuple, str]] = {
     "web_search_options": ((), "Iris does not map OpenAI's web search to Claude's tool"),
     "functions": (([],), "the legacy functions API is not translated; use tools"),
     "function_call": ((), "the legacy functions API is not translated; use tool_choice"),
-    "reasoning_effort": (("none",), "Iris does not map reasoning_effort to Claude's thinking"),
     "verbosity": (("medium",), "Claude has no verbosity setting"),
     "moderation": ((), "Claude has no moderation setting"),
 }
 # OpenAI's service_tier → Anthropic's; the others (flex, scale, priority, fast) have none.
 SERVICE_TIERS = {"auto": "auto", "default": "standard_only"}
-# Translated by anthropic.py, or consumed by Iris (drop_params).
+# Translated by anthropic.py (reasoning_effort by anthropic_thinking.py), or consumed by Iris
+# (drop_params).
 HONOURED = frozenset(
     {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
      "temperature", "top_p", "top_k", "stop", "user", "safety_identifier", "tools",
-     "tool_choice", "parallel_tool_calls", "response_format", "service_tier", "drop_params"}
+     "tool_choice", "parallel_tool_calls", "response_format", "service_tier", "drop_params",
+     "reasoning_effort"}
 )  # fmt: skip
 # Left out without a trace, as OpenAI would not change the reply for them: store (Iris's log
 # keeps every completion anyway), metadata (stored-completion tags), prompt cache hints.

@@ -18,6 +18,8 @@ Quirks:
   input becomes message.content; tools, top_k, service_tier, user and the parameters Converse
   cannot honour (400s unless the client opts into dropping them) are in bedrock_structured.py.
   What was left out goes to Upstream.dropped.
+- reasoning_effort: Claude's thinking, reasoningContent ↔ reasoning_content and thinking_blocks
+  (bedrock_thinking.py).
 """
 
 import re
@@ -31,11 +33,12 @@ from botocore.eventstream import EventStreamBuffer, ParserError
 
 from gateway.chat import Chat, invalid
 from gateway.errors import GatewayError
-from gateway.providers import base, bedrock_media, bedrock_structured
+from gateway.providers import base, bedrock_media, bedrock_structured, bedrock_thinking
 from gateway.providers.bedrock_media import IMAGE_MIME_TYPES, MAX_IMAGE_BYTES  # noqa: F401
 from gateway.providers.bedrock_models import list_models_request, parse_models  # noqa: F401
 
 NAME = "bedrock"
+ACCEPTS_REASONING_EFFORT = True  # Claude models (bedrock_thinking.py); others answer 400
 ACCEPTS_IMAGE_URLS = False
 DEFAULT_BASE_URL = "https://bedrock-runtime.{region}.amazonaws.com"
 SIGNING_NAME = "bedrock"  # the service model's signingName, not its endpoint prefix
@@ -86,7 +89,7 @@ def build_request(chat: Chat, target: base.Target) -> base.Upstream:
     dropped = bedrock_structured.check_params(chat.body, target.options, chat.model)
     action = "converse-stream" if chat.stream else "converse"
     accept = "application/vnd.amazon.eventstream" if chat.stream else "application/json"
-    body = _body(chat, dropped)
+    body = _body(chat, target.options, dropped)
     upstream = signed_request(target, model_path(chat.model, action), body, accept=accept)
     upstream.dropped = dropped
     return upstream
@@ -130,8 +133,9 @@ def signed_request(
     return base.Upstream("POST", url, signed, body, sent)
 
 
-def _body(chat: Chat, dropped: list[str]) -> dict:
+def _body(chat: Chat, options: dict, dropped: list[str]) -> dict:
     plan = bedrock_structured.plan(chat.body, chat.model, dropped)
+    thinking = bedrock_thinking.plan(chat, options, dropped, plan)
     system, messages = _messages(chat)
     body: dict = {"messages": messages}
     if system:
@@ -148,7 +152,10 @@ def _body(chat: Chat, dropped: list[str]) -> dict:
     tools = bedrock_structured.tool_config(chat.body, messages, chat.model, plan, dropped)
     if tools:
         body["toolConfig"] = tools
-    return body | bedrock_structured.extras(chat.body, chat.model, plan)
+    body |= bedrock_structured.extras(chat.body, chat.model, plan)
+    if thinking:
+        bedrock_thinking.apply(body, thinking)
+    return body
 
 
 def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
@@ -171,7 +178,8 @@ def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
             result = {"toolUseId": message.get("tool_call_id") or "", "content": result_blocks}
             role, blocks = "user", [{"toolResult": result}]
         elif role in ("user", "assistant"):
-            blocks = _blocks(chat, i, content, documents)
+            blocks = bedrock_thinking.reasoning_blocks(i, message) if role == "assistant" else []
+            blocks += _blocks(chat, i, content, documents)
             blocks += [
                 _tool_use(i, k, call) for k, call in enumerate(message.get("tool_calls") or ())
             ]
@@ -259,6 +267,7 @@ def parse_response(data: dict, chat: Chat) -> dict:
     reply: dict = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
     if calls:
         reply["tool_calls"] = calls
+    reply.update(bedrock_thinking.reasoning(blocks))
     finish = _FINISH.get(data.get("stopReason", ""), "stop")
     if answer is not None and not calls and finish == "tool_calls":
         finish = "stop"
@@ -294,6 +303,7 @@ class Stream:
         self._tools: dict[int, int] = {}  # contentBlockIndex → OpenAI tool_calls index
         self._json_tool = bedrock_structured.forced_tool(chat.body, chat.model)
         self._json_block: int | None = None  # the forced tool's block: its input is content
+        self._thoughts = bedrock_thinking.StreamThoughts()
 
     def feed(self, data: bytes) -> list[dict]:
         if self._failed:
@@ -345,6 +355,9 @@ class Stream:
                 ]
         elif event == "contentBlockDelta":
             delta = data.get("delta") or {}
+            if isinstance(delta.get("reasoningContent"), dict):
+                thought = self._thoughts.delta(delta["reasoningContent"])
+                return [self._chunk(thought)] if thought else []
             if "text" in delta and not self._json_tool:
                 return [self._chunk({"content": delta["text"]})]
             if "toolUse" in delta and block == self._json_block:
@@ -364,7 +377,7 @@ class Stream:
         elif event == "metadata" and self._chat.include_usage and "usage" in data:
             head = {"id": self._id, "model": self._chat.model, "created": self._created}
             return [base.chunk(**head, usage=_usage(data["usage"]))]
-        return []  # contentBlockStop, reasoning deltas, unknown events: nothing to say
+        return []  # contentBlockStop, unknown events: nothing to say
 
     def _tool_index(self, block: int) -> int:
         return self._tools.setdefault(block, len(self._tools))

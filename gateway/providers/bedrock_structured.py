@@ -58,7 +58,7 @@ UNSUPPORTED: dict[str, tuple[tuple, str]] = {
     "web_search_options": ((), "Converse has no web search"),
     "functions": (([],), "the legacy functions API is not translated; use tools"),
     "function_call": ((), "the legacy functions API is not translated; use tool_choice"),
-    "reasoning_effort": (("none",), "Iris does not map reasoning_effort on Bedrock"),
+    "reasoning_effort": (("none",), "Iris maps reasoning_effort to Claude models only here"),
     "verbosity": (("medium",), "Converse has no verbosity setting"),
     "moderation": ((), "Converse has no moderation setting; use a guardrail"),
     "parallel_tool_calls": ((True,), "Converse cannot turn parallel tool calls off"),
@@ -69,7 +69,7 @@ SERVICE_TIERS = {"auto": None, "default": "default", "flex": "flex", "priority":
 HONOURED = frozenset(
     {"model", "messages", "stream", "stream_options", "max_tokens", "max_completion_tokens",
      "temperature", "top_p", "top_k", "stop", "user", "safety_identifier", "tools",
-     "tool_choice", "response_format", "service_tier", "drop_params"}
+     "tool_choice", "response_format", "service_tier", "drop_params", "reasoning_effort"}
 )  # fmt: skip
 
 
@@ -90,8 +90,10 @@ def check_params(body: dict, options: dict, model: str) -> list[str]:
     """What the translation leaves out (to log); 400 unsupported_parameter for what it cannot
     honour unless the request (or the provider record) opts into dropping it."""
     table = UNSUPPORTED
+    if _CLAUDE.search(model.lower()):  # Claude thinks (bedrock_thinking.py)
+        table = {k: v for k, v in UNSUPPORTED.items() if k != "reasoning_effort"}
     if body.get("top_k") is not None and not _top_k_field(model, 0):
-        table = {**UNSUPPORTED, "top_k": _TOP_K}
+        table = {**table, "top_k": _TOP_K}
     dropped = shared.check_params(
         body, options, route="bedrock", unsupported=table, tiers=SERVICE_TIERS, honoured=HONOURED
     )

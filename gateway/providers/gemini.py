@@ -14,6 +14,8 @@ Quirks:
   at most 1000 pages each (gemini_media.py).
 - Image models answer with pictures between text parts: `message.images` / `delta.images`
   (see gemini_media.py for the shape and why).
+- reasoning_effort → generationConfig.thinkingConfig; thought parts → reasoning_content
+  (gemini_thinking.py).
 """
 
 import uuid
@@ -24,11 +26,12 @@ import orjson
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 from gateway.images import Image
-from gateway.providers import base, gemini_media
+from gateway.providers import base, gemini_media, gemini_thinking
 from gateway.providers.base import SSEDecoder, Target, Upstream, new_completion_id, now
 from gateway.providers.gemini_models import list_models_request, parse_models  # noqa: F401
 
 NAME = "google"
+ACCEPTS_REASONING_EFFORT = True
 ACCEPTS_IMAGE_URLS = False  # the core fetches URL images; they go inline as bytes
 IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"})
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
@@ -69,7 +72,8 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     body: dict = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": system}
-    if config := _generation_config(chat.body):
+    thinking = gemini_thinking.thinking_config(chat.body, chat.model)
+    if config := _generation_config(chat.body) | thinking:
         body["generationConfig"] = config
     if tools := chat.body.get("tools"):
         declarations = [_declaration(tool, i) for i, tool in enumerate(tools)]
@@ -226,11 +230,13 @@ def parse_response(data: dict, chat: Chat) -> dict:
     for position, candidate in enumerate(candidates):
         pieces = _parts(candidate)
         texts = [piece["content"] for piece in pieces if "content" in piece]
+        thoughts = [piece["reasoning_content"] for piece in pieces if "reasoning_content" in piece]
         calls = [call for piece in pieces for call in piece.get("tool_calls", ())]
         images = [image for piece in pieces for image in piece.get("images", ())]
         message = {"role": "assistant", "content": "".join(texts) if texts else None}
         message |= {"tool_calls": calls} if calls else {}
         message |= {"images": images} if images else {}
+        message |= {"reasoning_content": "".join(thoughts)} if thoughts else {}
         choice = {"index": candidate.get("index", position), "message": message, "logprobs": None}
         choice["finish_reason"] = _finish(candidate.get("finishReason", ""), bool(calls))
         choices.append(choice)
@@ -246,11 +252,13 @@ def parse_response(data: dict, chat: Chat) -> dict:
 
 def _parts(candidate: dict, first_image: int = 0) -> list[dict]:
     """A candidate's parts as OpenAI deltas, in order: {"content"} for visible text,
-    {"tool_calls": [call]}, {"images": [picture]} (numbered from `first_image`). Thought
-    parts are skipped."""
+    {"tool_calls": [call]}, {"images": [picture]} (numbered from `first_image`), and
+    {"reasoning_content"} for a thought part's text."""
     pieces: list[dict] = []
     for part in (candidate.get("content") or {}).get("parts") or []:
         if part.get("thought"):
+            if thought := gemini_thinking.thought_text(part):
+                pieces.append({"reasoning_content": thought})
             continue
         if "text" in part:
             pieces.append({"content": part["text"]})

@@ -1,14 +1,27 @@
 """A chat completion (or its chunks) as a Responses API Response (or its typed events), in
 the shapes of the openai SDK's types (openai/types/responses/response.py and the
-response_*_event.py modules), so its typed parsers accept them. Pure: no I/O, no Django."""
+response_*_event.py modules), so its typed parsers accept them. Pure: no I/O, no Django.
 
+A chat reply's reasoning (message.reasoning_content, message.thinking_blocks: the anthropic,
+bedrock and google translators') becomes a `reasoning` output item before the message, as
+OpenAI's reasoning models answer: its `summary` holds the text as one summary_text when the
+request asked for `reasoning.summary` (else [] as OpenAI's), and `encrypted_content` carries
+the signed thinking blocks (REASONING_PREFIX + base64 JSON) so that the item, given back as
+input or through previous_response_id, returns them to Claude (translate.py). Streams give
+response.reasoning_summary_part.added, .reasoning_summary_text.delta/.done and
+.reasoning_summary_part.done (openai/types/responses/response_reasoning_summary_*.py)."""
+
+import base64
 import re
 import time
 import uuid
 
+import orjson
+
 from gateway.providers.base import Stream as ChatStream
 from gateway.responses.request import ResponsesRequest, request_id_of
 
+REASONING_PREFIX = "iris-thinking-v1:"
 # finish_reason → (status, incomplete_details.reason)
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
@@ -17,7 +30,7 @@ def shell(request: ResponsesRequest, response_id: str, created: int, status: str
     """The Response around the output: what the request asked, as OpenAI echoes it."""
     body = request.body
     text = body.get("text") or {}
-    effort = (body.get("reasoning") or {}).get("effort")
+    reasoning = body.get("reasoning") or {}
     return {
         "id": response_id,
         "object": "response",
@@ -33,7 +46,7 @@ def shell(request: ResponsesRequest, response_id: str, created: int, status: str
         "output": [],
         "parallel_tool_calls": body.get("parallel_tool_calls") is not False,
         "previous_response_id": request.previous_response_id,
-        "reasoning": {"effort": effort, "summary": None},
+        "reasoning": {"effort": reasoning.get("effort"), "summary": reasoning.get("summary")},
         "store": request.store,
         "temperature": body.get("temperature"),
         "text": {"format": text.get("format") or {"type": "text"}},
@@ -60,6 +73,12 @@ def to_response(completion: dict, request: ResponsesRequest, response_id: str) -
     status = "incomplete" if finish in _INCOMPLETE else "completed"
     response = shell(request, response_id, _created(completion), status)
     output: list[dict] = []
+    if message.get("reasoning_content") or message.get("thinking_blocks"):
+        item = reasoning_item(output_item_id("rs", response_id, 0), "completed")
+        output.append(
+            finish_reasoning(item, request, message.get("reasoning_content") or "",
+                             message.get("thinking_blocks") or [])
+        )  # fmt: skip
     text, calls = message.get("content"), message.get("tool_calls") or []
     if text or message.get("refusal") or not calls:
         item = message_item(output_item_id("msg", response_id, len(output)), status)
@@ -78,6 +97,26 @@ def to_response(completion: dict, request: ResponsesRequest, response_id: str) -
     if finish in _INCOMPLETE:
         response["incomplete_details"] = {"reason": _INCOMPLETE[finish]}
     return response
+
+
+def reasoning_item(item_id: str, status: str) -> dict:
+    return {"id": item_id, "type": "reasoning", "summary": [], "status": status}
+
+
+def wants_summary(request: ResponsesRequest) -> bool:
+    return bool((request.body.get("reasoning") or {}).get("summary"))
+
+
+def finish_reasoning(item: dict, request: ResponsesRequest, text: str, blocks: list) -> dict:
+    """The reasoning item with its summary (when asked for) and its signed blocks."""
+    if text and wants_summary(request):
+        item["summary"] = [{"type": "summary_text", "text": text}]
+    signed = [b for b in blocks if isinstance(b, dict) and (b.get("signature") or b.get("data"))]
+    if signed:
+        item["encrypted_content"] = REASONING_PREFIX + base64.b64encode(
+            orjson.dumps(signed)
+        ).decode("ascii")
+    return item
 
 
 def message_item(item_id: str, status: str) -> dict:
@@ -136,7 +175,7 @@ def output_item_id(prefix: str, response_id: str, index: int) -> str:
     return f"{prefix}_{request_id}_o{index}" if request_id else _new_id(prefix)
 
 
-OUTPUT_ITEM = re.compile(r"(?:msg|fc)_([0-9a-f]{32})_o(\d{1,4})")
+OUTPUT_ITEM = re.compile(r"(?:msg|fc|rs)_([0-9a-f]{32})_o(\d{1,4})")
 
 
 class ResponseStream:
@@ -180,6 +219,8 @@ class ResponseStream:
                 self._usage = chunk["usage"]
             for choice in (chunk.get("choices") or [])[:1]:
                 delta = choice.get("delta") or {}
+                if delta.get("reasoning_content") or delta.get("thinking_blocks"):
+                    out += self._reasoning(delta)
                 if delta.get("content"):
                     out += self._text(delta["content"])
                 for call in delta.get("tool_calls") or ():
@@ -221,6 +262,28 @@ class ResponseStream:
             )
         )
         return out
+
+    def _reasoning(self, delta: dict) -> list[dict]:
+        out = []
+        if self._open is None or self._open["type"] != "reasoning":
+            out += self._close_item()
+            item_id = output_item_id("rs", self._id, len(self._output))
+            self._open = {**reasoning_item(item_id, "in_progress"), "_text": [], "_blocks": []}
+            out.append(self._added())
+        blocks = delta.get("thinking_blocks")
+        self._open["_blocks"] += blocks if isinstance(blocks, list) else []
+        text = delta.get("reasoning_content")
+        if not isinstance(text, str) or not text or not wants_summary(self._request):
+            return out
+        if not self._open["_text"]:
+            part = {"type": "summary_text", "text": ""}
+            out.append(self._summary_event("response.reasoning_summary_part.added", part=part))
+        self._open["_text"].append(text)
+        out.append(self._summary_event("response.reasoning_summary_text.delta", delta=text))
+        return out
+
+    def _summary_event(self, kind: str, **fields) -> dict:
+        return self._event(kind, **self._where(), summary_index=0, **fields)
 
     def _call(self, call: dict) -> list[dict]:
         out = []
@@ -268,6 +331,13 @@ class ResponseStream:
             )
             out.append(self._part_event("response.content_part.done", text_part(text)))
             item["content"] = [text_part(text)]
+        elif item["type"] == "reasoning":
+            text = "".join(item.pop("_text"))
+            if text:
+                out.append(self._summary_event("response.reasoning_summary_text.done", text=text))
+                part = {"type": "summary_text", "text": text}
+                out.append(self._summary_event("response.reasoning_summary_part.done", part=part))
+            finish_reasoning(item, self._request, text, item.pop("_blocks"))
         else:
             out.append(
                 self._event(

@@ -2,18 +2,27 @@
 Responses API (anthropic, google, bedrock: their chat translators take it from there).
 
 Every parameter is translated, honoured by Iris itself (store, previous_response_id,
-metadata), or refused with a 400 that names it: none is dropped. A model's `reasoning`
-items given back as input are the one thing left out: no chat translator takes them back.
+metadata), or refused with a 400 that names it: none is dropped. `reasoning` (effort,
+summary) goes to providers whose module sets ACCEPTS_REASONING_EFFORT, as reasoning_effort
+(the summary shapes the answer: events.py). A `reasoning` item given back as input returns
+its signed thinking blocks (its encrypted_content, made by events.py) to the next assistant
+message as thinking_blocks, which Claude needs during tool use; other reasoning items (no
+signature: Gemini's, or another gateway's) are left out, as no provider takes them back.
 Consecutive function_call items become one assistant message with several tool calls (the
 providers refuse tool results whose calls sit in separate turns). Pure: no I/O, no Django.
 """
 
+import base64
+import binascii
 import re
 from dataclasses import dataclass, field
+
+import orjson
 
 from gateway.chat import DECODED_FILE, DECODED_IMAGE, invalid
 from gateway.errors import GatewayError
 from gateway.images import Image
+from gateway.responses.events import REASONING_PREFIX
 from gateway.responses.request import ResponsesRequest
 
 # What the request may carry on a translated route (with None meaning "not set", as OpenAI
@@ -30,6 +39,8 @@ _KNOWN = frozenset(
 # URLs are kept as sent.
 _INCLUDABLE = frozenset({"reasoning.encrypted_content", "message.input_image.image_url"})
 _SAME = ("temperature", "top_p", "parallel_tool_calls", "user")
+# `reasoning` members a provider that takes reasoning honours (generate_summary: the old name).
+_REASONING = frozenset({"effort", "summary", "generate_summary"})
 
 
 @dataclass
@@ -123,7 +134,7 @@ def _check_params(body: dict, provider: str, takes_reasoning: bool, drop: bool) 
     refused += [
         (f"reasoning.{name}", "")
         for name, value in reasoning.items()
-        if value is not None and (name != "effort" or not takes_reasoning)
+        if value is not None and (name not in _REASONING or not takes_reasoning)
     ]
     include = body.get("include") or []
     if not isinstance(include, list) or any(value not in _INCLUDABLE for value in include):
@@ -167,6 +178,7 @@ class _Items:
 
 def _add_items(plan: ChatPlan, items: _Items, where: str) -> None:
     messages = plan.body["messages"]
+    thoughts: list[dict] = []  # signed thinking blocks for the next assistant message
     for k, item in enumerate(items.items):
         label = f"{where}[{k}]"
         kind = item.get("type") or ("message" if "role" in item else None)
@@ -182,7 +194,7 @@ def _add_items(plan: ChatPlan, items: _Items, where: str) -> None:
                 },
             }
             last = messages[-1] if messages else None
-            if last and last["role"] == "assistant":  # its text, or the calls before this one
+            if last and last["role"] == "assistant" and not thoughts:  # its text, earlier calls
                 last.setdefault("tool_calls", []).append(call)
                 continue
             message = {"role": "assistant", "content": None, "tool_calls": [call]}
@@ -191,7 +203,8 @@ def _add_items(plan: ChatPlan, items: _Items, where: str) -> None:
             message = {"role": "tool", "tool_call_id": _string(item, "call_id", label)}
             message["content"] = content
         elif kind == "reasoning":
-            continue  # the model's own reasoning: no chat translator takes it back
+            thoughts += _signed_blocks(item)
+            continue
         else:
             raise invalid(
                 f"{label}: input items of type {kind!r} are not supported on this route "
@@ -199,8 +212,23 @@ def _add_items(plan: ChatPlan, items: _Items, where: str) -> None:
                 f"{label.replace('[', '.').rstrip(']')}.type",
                 "unsupported_parameter",
             )
+        if message["role"] == "assistant" and thoughts:
+            message["thinking_blocks"], thoughts = thoughts, []
         plan.sources[len(messages)] = label
         messages.append(message)
+
+
+def _signed_blocks(item: dict) -> list[dict]:
+    """The thinking blocks an Iris reasoning item carries in encrypted_content; [] for any
+    other (no signature to give back)."""
+    sealed = item.get("encrypted_content")
+    if not isinstance(sealed, str) or not sealed.startswith(REASONING_PREFIX):
+        return []
+    try:
+        blocks = orjson.loads(base64.b64decode(sealed[len(REASONING_PREFIX) :], validate=True))
+    except (binascii.Error, orjson.JSONDecodeError, ValueError):
+        return []
+    return [b for b in blocks if isinstance(b, dict)] if isinstance(blocks, list) else []
 
 
 def _message(plan: ChatPlan, items: _Items, item: dict, k: int, label: str, at: int) -> dict:

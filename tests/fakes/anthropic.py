@@ -21,7 +21,8 @@ What is checked:
   context window (the rule of gateway/providers/anthropic_media.py, from the same docs);
   the whole body at most 32 MB (413 request_too_large, as Anthropic answers);
 - structured outputs (output_config.format, strict tools, forced tool_choice): see
-  tests/fakes/anthropic_structured.py.
+  tests/fakes/anthropic_structured.py; thinking (and the thinking blocks it answers first,
+  signed, streamed as thinking_delta + signature_delta): tests/fakes/anthropic_thinking.py.
 
 Behaviour by model name: "fail-429" answers a rate-limit error, "overloaded" a 529, "die"
 breaks the stream, "error-event" sends an error event mid-stream, "cached" reports cache
@@ -51,6 +52,7 @@ from PIL import Image as PILImage
 from typing_extensions import is_typeddict
 
 from tests.fakes import anthropic_structured as structured
+from tests.fakes import anthropic_thinking as thinking
 from tests.fakes.documents import pdf_pages, pdf_problem
 from tests.fakes.schema import SchemaError, check
 from tests.fakes.server import Received, Reply
@@ -178,7 +180,7 @@ def validate(body: Any, version: str = "2023-06-01") -> int:
         raise Invalid(str(exc)) from None
     _check_turns(messages)
     _check_tools(body)
-    if refused := structured.problem(body):
+    if refused := structured.problem(body) or thinking.body_problem(body):
         raise Invalid(refused)
     images = [(path, block["source"]) for path, block in _media(messages, "image")]
     limit = media_limit(body["model"])
@@ -385,6 +387,8 @@ def answer(body: dict, images: int) -> dict:
                 break
         content = [{"type": "text", "text": text}]
     cached = 1024 if body["model"] == "cached" else 0
+    thought = [thinking.thinking_block(said)] if thinking.thinking_on(body) else []
+    content = thought + content
     output = sum(len(json.dumps(block).split()) for block in content)
     return {
         "id": "msg_01FakeFakeFakeFakeFake",
@@ -400,6 +404,11 @@ def answer(body: dict, images: int) -> dict:
             "cache_read_input_tokens": cached,
             "output_tokens": output,
             "service_tier": "standard",
+            **(
+                {"output_tokens_details": {"thinking_tokens": len(json.dumps(thought).split())}}
+                if thought
+                else {}
+            ),
         },
     }
 
@@ -424,8 +433,12 @@ def events(message: dict, model: str):
     yield event({"type": "ping"})
     for index, block in enumerate(message["content"]):
         empty = {**block, "text": ""} if block["type"] == "text" else {**block, "input": {}}
+        if block["type"] == "thinking":
+            empty, deltas = thinking.stream_deltas(block)
         yield event({"type": "content_block_start", "index": index, "content_block": empty})
-        if block["type"] == "text":
+        if block["type"] == "thinking":
+            pass
+        elif block["type"] == "text":
             words = block["text"].split(" ")
             pieces = [w if i == 0 else " " + w for i, w in enumerate(words)]
             deltas = [{"type": "text_delta", "text": p} for p in pieces]
@@ -453,7 +466,10 @@ def events(message: dict, model: str):
                 "stop_reason": message["stop_reason"],
                 "stop_sequence": message["stop_sequence"],
             },
-            "usage": {"output_tokens": usage["output_tokens"]},
+            "usage": {
+                "output_tokens": usage["output_tokens"],
+                **{k: v for k, v in usage.items() if k == "output_tokens_details"},
+            },
         }
     )
     yield event({"type": "message_stop"})

@@ -7,7 +7,8 @@ a Bedrock API key (Authorization: Bearer API_KEY) is accepted too. The body is v
 botocore's ParamValidator against the bedrock-runtime service model's Converse input shape,
 after decoding base64 blobs, plus the enum values ParamValidator does not check, plus the
 conversation rules Bedrock enforces (user first, alternating roles, image and document limits),
-plus structured outputs (tests/fakes/bedrock_structured.py: outputConfig, strict, toolChoice).
+plus structured outputs (tests/fakes/bedrock_structured.py: outputConfig, strict, toolChoice)
+and Claude's thinking (tests/fakes/bedrock_thinking.py).
 InvokeModel bodies are checked by tests/fakes/bedrock_images.py against the image models'
 documented schemas. Failures answer Bedrock's error shape: {"message": ...} with an
 x-amzn-ErrorType header.
@@ -41,6 +42,7 @@ from PIL import Image as PILImage
 
 from tests.fakes import bedrock_images as images
 from tests.fakes import bedrock_structured as structured
+from tests.fakes import bedrock_thinking as thinking
 from tests.fakes import documents
 from tests.fakes.server import Received, Reply
 
@@ -219,7 +221,7 @@ def validate_body(raw: bytes, *, model_id: str, operation: str = "Converse") -> 
     if report.has_errors():
         raise _validation(report.generate_report())
     _check_conversation(params)
-    if refused := structured.problem(params):
+    if refused := structured.problem(params) or thinking.problem(params):
         raise _validation(refused)
     return params
 
@@ -337,6 +339,8 @@ def answer(body: dict) -> dict:
         seen = f"{images} image(s)" + (f" and {docs} document(s)" if docs else "")
         content = [{"text": f"I see {seen}. You said: {last_text}"}]
         stop = "end_turn"
+    if thinking.thinking_on(body):
+        content = [thinking.reasoning_block(last_text), *content]
     words = sum(len(b.get("text", "").split()) for b in content) + 5 * (stop == "tool_use")
     return {
         "output": {"message": {"role": "assistant", "content": content}},
@@ -354,7 +358,10 @@ def stream_frames(reply: dict, *, error: bool = False):
     """The ConverseStream events for a Converse reply, as event-stream frames."""
     yield event("messageStart", {"role": "assistant"})
     for index, block in enumerate(reply["output"]["message"]["content"]):
-        if "text" in block:
+        if "reasoningContent" in block:
+            for delta in thinking.stream_deltas(block):
+                yield event("contentBlockDelta", {"contentBlockIndex": index, "delta": delta})
+        elif "text" in block:
             words = block["text"].split(" ")
             for i, word in enumerate(words):
                 piece = word if i == 0 else " " + word

@@ -6,7 +6,8 @@ Google refuses an invalid key. Failures answer Google's own {"error": {code, mes
 
 Behaviour by model name: "fail-429" answers RESOURCE_EXHAUSTED, "blocked" a prompt blocked for
 SAFETY, "die" breaks the stream after two fragments, "slow" sleeps 3 s (past Iris's test
-timeout), "thinking" adds a thought part, and
+timeout), "thinking" adds a thought part (so does thinkingConfig.includeThoughts, checked in
+tests/fakes/gemini_thinking.py), and
 "gemini-3-*" refuses a replayed functionCall without its thoughtSignature (as Gemini 3 does).
 When tools are declared and the last turn is no function response, the model calls the first
 function; otherwise it answers with how many images it saw (and PDFs, when there are some:
@@ -34,6 +35,7 @@ from google.genai import types
 
 from tests.fakes import documents
 from tests.fakes import gemini_imagen as imagen
+from tests.fakes import gemini_thinking as thinking
 from tests.fakes.json_schema import instance, ref_problem
 from tests.fakes.server import Received, Reply
 
@@ -146,6 +148,8 @@ def validate(body: object, model: str) -> dict:
     if system and not all(set(part) == {"text"} for part in system.get("parts") or [{}]):
         raise Invalid("systemInstruction: parts must be text.")
     check_config(values.get("generationConfig") or {})
+    if refused := thinking.problem(model, values.get("generationConfig") or {}):
+        raise Invalid(refused)
     check_image_output(model, config, image_config)
     if image_config is not None:
         values["generationConfig"]["imageConfig"] = image_config
@@ -341,6 +345,7 @@ def usage(body: dict, text: str, thoughts: int = 0, picture: bool = False) -> di
 def response(model: str, body: dict, count: int) -> dict:
     call, text = function_call(body), answer_text(body)
     parts: list[dict] = [{"text": "Let me look.", "thought": True}] if model == "thinking" else []
+    parts += thinking.thought_parts(body)
     if call:
         parts.append({"functionCall": call, "thoughtSignature": SIGNATURE})
     else:
@@ -373,6 +378,7 @@ def fragments(model: str, body: dict, count: int):
         if call
         else [{"text": w if i == 0 else " " + w} for i, w in enumerate(text.split(" "))]
     )
+    pieces = thinking.thought_parts(body) + pieces  # thoughts come first
     if picture:  # the picture arrives whole, in a fragment of its own, after the text
         pieces.append(image_part(body))
     for n, part in enumerate(pieces):
