@@ -21,6 +21,8 @@ INLINE_TYPES = frozenset(
 # Shown only through <img> (where scripts never run); the bytes themselves are served as a
 # sandboxed download. Pillow cannot read it, so it is its own thumbnail.
 SVG = "image/svg+xml"
+# Endpoints whose requests are conversations (images and documents sit in their messages).
+CONVERSATIONS = frozenset({"chat.completions", "responses"})
 ORIENTATIONS = {
     2: "mirrored",
     3: "rotated 180°",
@@ -175,7 +177,7 @@ class DocumentView:
 
 @dataclass
 class Part:
-    kind: str  # "text" | "image" | "document" | "other"
+    kind: str  # "text" | "image" | "document" | "refusal" | "reasoning" | "other"
     text: str = ""
     image: ImageView | None = None
     raw: Any = None
@@ -190,6 +192,8 @@ class Message:
     name: str = ""
     tool_calls: list[dict] = field(default_factory=list)
     tool_call_id: str = ""
+    place: str = ""  # where it is in the body, when not messages[index] (Responses items)
+    reply: bool = False  # the model's output (a Responses output item)
 
 
 @dataclass
@@ -221,7 +225,7 @@ def image_views(log: RequestLog) -> Images:
         sha = image.blob_id
         if sha and sha not in counted and image.role != "partial":
             counted[sha] = other_uses(sha, log_id=log.id)
-        view = ImageView(image, counted.get(sha or "", 0), log.endpoint == "chat.completions")
+        view = ImageView(image, counted.get(sha or "", 0), log.endpoint in CONVERSATIONS)
         if image.role in INPUT_ROLES:
             found.inputs[(image.message_index, image.part_index)] = view
         else:
@@ -250,19 +254,28 @@ def messages(log: RequestLog, images: dict[tuple[int, int], ImageView]) -> list[
         if isinstance(content, str):
             message.parts.append(Part("text", text=content))
         elif isinstance(content, list):
-            message.parts.extend(_part(p, images.get((i, j))) for j, p in enumerate(content))
+            message.parts.extend(content_part(p, images.get((i, j))) for j, p in enumerate(content))
         out.append(message)
     return out
 
 
-def _part(raw: Any, image: ImageView | None) -> Part:
+def content_part(raw: Any, image: ImageView | None) -> Part:
+    """One content part (chat's, or a Responses item's), with the image or PDF logged at its
+    place."""
     if image is not None and (image.blob.mime == PDF_MIME if image.blob else _is_file(raw)):
         return Part("document", document=DocumentView(image, _filename(raw)))
     if image is not None:
         return Part("image", image=image)
-    if isinstance(raw, dict) and raw.get("type") == "text" and isinstance(raw.get("text"), str):
+    kind = raw.get("type") if isinstance(raw, dict) else None
+    if kind in TEXT_PARTS and isinstance(raw.get("text"), str):
         return Part("text", text=raw["text"])
+    if kind == "refusal" and isinstance(raw.get("refusal"), str):
+        return Part("refusal", text=raw["refusal"])
     return Part("other", raw=raw)
+
+
+# Text parts: chat's, and the Responses API's (input, and assistant output sent back).
+TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 
 
 def _is_file(raw: Any) -> bool:
@@ -341,11 +354,14 @@ def _tool_calls(calls: Any) -> list[dict]:
         fn = call.get("function") if isinstance(call, dict) else None
         if not isinstance(fn, dict):
             continue
-        arguments = fn.get("arguments") or ""
-        # Shown pretty when the model wrote valid JSON, as written otherwise.
-        with contextlib.suppress(TypeError, ValueError):
-            arguments = json.dumps(json.loads(arguments), indent=2, ensure_ascii=False)
-        out.append(
-            {"id": call.get("id") or "", "name": fn.get("name") or "", "arguments": arguments}
-        )
+        out.append(tool_call(call.get("id"), fn.get("name"), fn.get("arguments")))
     return out
+
+
+def tool_call(call_id: Any, name: Any, arguments: Any) -> dict:
+    """A function call as the page shows it: the arguments pretty when the model wrote valid
+    JSON, as written otherwise."""
+    shown = arguments or ""
+    with contextlib.suppress(TypeError, ValueError):
+        shown = json.dumps(json.loads(shown), indent=2, ensure_ascii=False)
+    return {"id": str(call_id or ""), "name": str(name or ""), "arguments": shown}

@@ -31,6 +31,7 @@ OUTPUT_CHOICES = [("", "Outputs: any"), ("1", "Generated images"), ("0", "No gen
 ENDPOINT_CHOICES = [
     ("", "All endpoints"),
     ("chat.completions", "chat.completions"),
+    ("responses", "responses"),
     ("images.generations", "images.generations"),
     ("images.edits", "images.edits"),
     ("images.variations", "images.variations"),

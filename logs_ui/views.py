@@ -22,7 +22,7 @@ from gateway import http
 from gateway.images import PDF_MIME, ImageError, sniff
 from gateway.logquery import LogFilter, filter_logs, original_request, page
 from gateway.models import Blob, LogImage, RequestLog
-from logs_ui import conversation, imagejobs, pdfpages, snippets, thumbnails
+from logs_ui import conversation, imagejobs, pdfpages, responses, snippets, thumbnails
 from logs_ui.access import viewer_required
 from logs_ui.forms import LogFilterForm, clean_query, known_values
 
@@ -158,10 +158,12 @@ def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
     """One request: the conversation beside the model's output, every image, the raw JSON."""
     log = get_object_or_404(RequestLog.objects.select_related("api_key"), pk=log_id)
     images = conversation.image_views(log)
-    messages = conversation.messages(log, images.inputs)
+    resp = responses.responses_request(log, images.inputs)
+    messages = resp.messages if resp else conversation.messages(log, images.inputs)
     context = {
         "log": log,
         "job": imagejobs.image_request(log, images),
+        "resp": resp,
         "messages": messages,
         "documents": [p.document for m in messages for p in m.parts if p.document],
         "replies": conversation.replies(log, images),

@@ -16,6 +16,7 @@ from gateway.imagejob import parse_image_job
 from gateway.images import ImageError
 from gateway.log.entry import save_records
 from gateway.models import RequestLog
+from gateway.responses.request import parse_request
 
 DEMO_IMAGES = Path(__file__).resolve().parents[2] / "gateway" / "demo"
 
@@ -225,5 +226,49 @@ def make_image_log(
         record.partial_images = [(o, p, base64.b64encode(b).decode()) for o, p, b in partials]
         record.chunk_count = len(partials) + len(outputs) if stream else 0
         record.finish(200, answer)
+    save_records([record])
+    return RequestLog.objects.get(request_id=record.request_id)
+
+
+def responses_body(*, model: str = "claude-sonnet-4-5", **fields) -> dict:
+    """A Response object (`object: "response"`) with these fields (output, status…)."""
+    return {
+        "id": "resp_test",
+        "object": "response",
+        "created_at": 1,
+        "status": "completed",
+        "model": model,
+        "output": [],
+        "usage": {"input_tokens": 40, "output_tokens": 9, "total_tokens": 49},
+        **fields,
+    }
+
+
+def make_responses_log(
+    body: dict,
+    answer: dict | None = None,
+    *,
+    provider: str = "anthropic",
+    error: GatewayError | None = None,
+) -> RequestLog:
+    """One logged Responses API request (POST /v1/responses), parsed as Iris parses it
+    (images and PDFs by data URI become blobs), answered with this Response object."""
+    raw = json.dumps(body).encode()
+    record = request_log.Record(
+        path="/v1/responses",
+        request_headers=redact.redact_headers(
+            {"x-portkey-provider": provider, "authorization": "Bearer sk-secret"}
+        ),
+        endpoint="responses",
+        provider=provider,
+        model=body.get("model", ""),
+        raw_body=raw,
+        chat=parse_request(raw),
+        is_stream=bool(body.get("stream")),
+    )
+    if error is not None:
+        record.fail(error)
+    else:
+        record.finish(200, answer or responses_body(model=body.get("model", "")))
     save_records([record])
     return RequestLog.objects.get(request_id=record.request_id)
