@@ -53,10 +53,17 @@ class Chat:
         raise KeyError((message, part))
 
     def document(self, message: int, part: int) -> Image:
+        """The PDF of a `file` part; a 400 for one that is not (a file_id, another type):
+        OpenAI-shaped upstreams take those as sent, translating providers cannot."""
         for doc in self.documents:
             if doc.message == message and doc.part == part:
                 return doc
-        raise KeyError((message, part))
+        raise invalid(
+            f"messages[{message}].content[{part}]: this provider takes documents as PDF "
+            "file_data only (a file_id or another file type goes to OpenAI as sent).",
+            f"messages.{message}.content.{part}.file",
+            "unsupported_file",
+        )
 
 
 def invalid(message: str, param: str | None = None, code: str | None = None) -> GatewayError:
@@ -264,12 +271,7 @@ def _documents_in(parts: list, i: int, lifted: list[memoryview], used: set[int])
             raise invalid(f"{where}: 'file' must be an object with file_data.", param)
         uri = spec.get("file_data")
         if uri is None and "file_id" in spec:
-            raise invalid(
-                f"{where}: file_id is not supported by Iris (the file is stored at OpenAI, "
-                "out of its sight); send the document as file_data, a base64 data URI.",
-                param,
-                "unsupported_parameter",
-            )
+            continue  # a file stored at OpenAI: sent on as it is (see Chat.document)
         if not isinstance(uri, str) or not uri:
             raise invalid(f"{where}: file.file_data (a base64 data URI) is missing.", param)
         doc = Image(message=i, part=j, origin="base64")
@@ -284,6 +286,10 @@ def _documents_in(parts: list, i: int, lifted: list[memoryview], used: set[int])
             if uri.startswith(_LIFTED):
                 raise _NotLiftable from None  # the whole-body parse words the error
             raise invalid(f"{where}: file_data {exc}.", param, "invalid_file") from None
+        if b"%PDF-" not in data[:1024]:  # not a PDF: OpenAI-shaped upstreams take it as sent
+            if uri.startswith(_LIFTED):
+                raise _NotLiftable  # parsed whole, so the body keeps its data URI
+            continue
         try:
             doc.describe_document(data)
         except ImageError as exc:

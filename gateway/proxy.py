@@ -145,7 +145,8 @@ async def relay(
         # On SIGTERM the wait for the upstream is bounded by the grace (gateway/shutdown.py).
         async for chunk in shutdown.until_shutdown(_chunks(response, stream)):
             yield _relay_chunk(chunk, record, secrets)
-            if record.error_type:
+            # An error event ends it; a Responses stream's response.failed comes before its own.
+            if record.error_type and chunk.get("type") != "response.failed":
                 break
         else:
             if done:
@@ -153,24 +154,20 @@ async def relay(
         record.finish(200, record.assembled())
     except shutdown.ShuttingDown:  # the grace ran out: end it in an error, log what it had
         error = shutdown.error()
-        record.finish(200, record.assembled())
-        record.fail(error)
+        _ended(record, error)
         log.info("stream %s cut by shutdown after %d chunks", record.request_id, record.chunk_count)
         yield ending(error)
     except (aiohttp.ClientError, TimeoutError) as exc:
         error = transport_error(exc, during_stream=True)
-        record.finish(200, record.assembled())
-        record.fail(error)
+        _ended(record, error)
         yield ending(error)
     except Exception:  # a bug of ours, or an event no translator foresaw: end cleanly, logged
         log.exception("relaying a stream failed")
         error = GatewayError(502, "Iris could not relay the upstream's stream.", code="bad_stream")
-        record.finish(200, record.assembled())
-        record.fail(error)
+        _ended(record, error)
         yield ending(error)
     except (asyncio.CancelledError, GeneratorExit):  # the client hung up
-        record.finish(200, record.assembled())
-        record.client_gone()
+        _ended(record, None)
         raise
     finally:
         response.release()
@@ -189,6 +186,17 @@ async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dic
         return
     for chunk in stream.close():
         yield chunk
+
+
+def _ended(record: request_log.Record, error: GatewayError | None) -> None:
+    """A stream cut short (by `error`, or the client when None): the error first, so the
+    partial answer assembled after it can say it failed. The status stays 200: it was sent."""
+    record.status_code = 200
+    if error is None:
+        record.client_gone()
+    else:
+        record.fail(error)
+    record.finish(200, record.assembled())
 
 
 def _relay_chunk(chunk: dict, record: request_log.Record, secrets: list[str]) -> bytes:

@@ -111,6 +111,9 @@ async def _parse_chat(raw: bytes) -> Chat:
         "max_depth": settings.GATEWAY_MAX_JSON_DEPTH,
         "max_images": settings.GATEWAY_MAX_IMAGES_PER_REQUEST,
     }
+    # A PDF's page count takes PDFium's lock, which a logs UI render may hold: never on the loop.
+    if b"file_data" in raw:
+        return await asyncio.to_thread(parse_chat, raw, **limits)
     return await offload.by_size(len(raw), parse_chat, raw, **limits)
 
 

@@ -45,9 +45,7 @@ def test_a_pdf_part_is_decoded_once_with_its_page_count():
 @pytest.mark.parametrize(
     ("file", "words"),
     [
-        ({"file_id": "file-abc"}, "file_id is not supported"),
         ({"filename": "x.pdf"}, "file_data (a base64 data URI) is missing"),
-        ({"file_data": data_uri(b"hello, not a pdf", "text/plain")}, "is not a PDF"),
         ({"file_data": data_uri(b"%PDF-1.7 but broken")}, "is not a PDF Iris can read"),
         ({"file_data": "data:application/pdf,plain"}, "not base64-encoded"),
     ],
@@ -57,6 +55,19 @@ def test_a_bad_file_part_is_a_400_naming_it(file, words):
         parse_chat(body_with(file))
     assert caught.value.status == 400 and words in caught.value.message
     assert caught.value.param == "messages.0.content.1.file"
+
+
+@pytest.mark.parametrize(
+    "file", [{"file_id": "file-abc"}, {"file_data": data_uri(b"hello, not a pdf", "text/plain")}]
+)
+def test_a_file_id_or_another_type_goes_on_as_sent_but_no_translator_takes_it(file):
+    chat = parse_chat(body_with(file))
+    assert chat.documents == []
+    assert chat.body["messages"][0]["content"][1]["file"] == file  # kept as sent
+    with pytest.raises(GatewayError) as caught:
+        chat.document(0, 1)  # what a translating provider asks for
+    assert caught.value.status == 400 and caught.value.code == "unsupported_file"
+    assert "goes to OpenAI as sent" in caught.value.message
 
 
 def test_files_count_toward_the_media_limit():

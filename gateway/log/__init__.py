@@ -19,6 +19,8 @@ lifespan, and at exit) writes what is queued before the process ends.
 import asyncio
 import atexit
 import logging
+import time
+from collections import OrderedDict
 
 from django.conf import settings
 
@@ -39,11 +41,25 @@ atexit.register(writer.drain)
 _pending: set[asyncio.Task] = set()
 
 
+# Request ids this process submitted lately: a look-up of one not yet in the database is worth
+# waiting for (the writer's next batch); of any other, not.
+_recent: OrderedDict[str, float] = OrderedDict()
+_RECENT_MAX = 10_000
+
+
+def submitted_lately(request_id: str, seconds: float = 30.0) -> bool:
+    submitted = _recent.get(request_id)
+    return submitted is not None and time.monotonic() - submitted < seconds
+
+
 def submit(record: Record) -> None:
     """Hand a finished record to the writer, once. Never blocks, never raises."""
     if record.submitted:
         return
     record.submitted = True
+    _recent[record.request_id] = time.monotonic()
+    if len(_recent) > _RECENT_MAX:
+        _recent.popitem(last=False)
     try:
         images = record.chat.images if record.chat and settings.GATEWAY_SNAPSHOT_URL_IMAGES else []
         missing = [

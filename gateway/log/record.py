@@ -125,6 +125,8 @@ class Record:
                 if self.ttft_ms is None:
                     self.ttft_ms = self.elapsed_ms()
                 state["content"].append(delta["content"])
+            if isinstance(delta.get("reasoning_content"), str):  # thinking (providers/*_thinking)
+                state.setdefault("reasoning", []).append(delta["reasoning_content"])
             for call in delta.get("tool_calls") or ():
                 slot = state["tool_calls"].setdefault(
                     call.get("index", 0),
@@ -183,7 +185,12 @@ class Record:
         """The streamed reply put back together as one chat.completion, or one
         ImagesResponse for an Images API stream."""
         if self.endpoint == "responses":
-            return dict(self._stream_head)
+            response = dict(self._stream_head)
+            if self.error_type and response.get("status") in ("in_progress", "queued"):
+                # cut short (the client left, the upstream failed, shutdown): say so
+                response["status"] = "failed"
+                response["error"] = {"code": self.error_type, "message": self.error_message}
+            return response
         if self.endpoint.startswith("images."):
             outputs = self._choices.get(0) or {"data": [], "head": {}}
             head = dict(outputs["head"])
@@ -197,6 +204,8 @@ class Record:
             message: dict = {"role": "assistant", "content": "".join(state["content"]) or None}
             if state.get("images"):
                 message["images"] = state["images"]
+            if state.get("reasoning"):
+                message["reasoning_content"] = "".join(state["reasoning"])
             if state["tool_calls"]:
                 message["tool_calls"] = [
                     state["tool_calls"][k] for k in sorted(state["tool_calls"])

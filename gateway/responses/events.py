@@ -228,6 +228,11 @@ class ResponseStream:
                 self._finish = choice.get("finish_reason") or self._finish
         return out
 
+    def next_sequence(self) -> int:
+        """The sequence_number an event of Iris's own would take next (see proxy.relay)."""
+        self._sequence += 1
+        return self._sequence - 1
+
     def _event(self, kind: str, **fields) -> dict:
         event = {"type": kind, "sequence_number": self._sequence, **fields}
         self._sequence += 1

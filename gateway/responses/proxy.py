@@ -7,7 +7,9 @@ own response, they go to the provider the headers name.
 """
 
 import asyncio
+import re
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 
 import orjson
@@ -50,6 +52,9 @@ async def _parse(raw: bytes) -> ResponsesRequest:
         "max_depth": settings.GATEWAY_MAX_JSON_DEPTH,
         "max_images": settings.GATEWAY_MAX_IMAGES_PER_REQUEST,
     }
+    # A PDF's page count takes PDFium's lock, which a logs UI render may hold: never on the loop.
+    if b"file_data" in raw:
+        return await asyncio.to_thread(parse_request, raw, **limits)
     return await offload.by_size(len(raw), parse_request, raw, **limits)
 
 
@@ -72,12 +77,26 @@ async def _resolve_references(req: ResponsesRequest, key_id: int | None) -> None
     """Each `item_reference` to an output item of a response Iris made (the AI SDK sends its
     earlier replies so) replaced by that item, from the log; an unknown one is a 404."""
     items = req.body.get("input")
-    for k, item in enumerate(items if isinstance(items, list) else ()):
-        if not (isinstance(item, dict) and item.get("type") == "item_reference"):
-            continue
-        item_id = item.get("id")
+    places = [
+        k
+        for k, item in enumerate(items if isinstance(items, list) else ())
+        if isinstance(item, dict) and item.get("type") == "item_reference"
+    ]
+    if len(places) > MAX_REFERENCES:
+        raise GatewayError(
+            400,
+            f"{len(places)} item references; at most {MAX_REFERENCES} are resolved per request.",
+            code="too_many_references",
+            param="input",
+        )
+    logs: dict[str, RequestLog | None] = {}  # each response looked up once
+    budget = settings.GATEWAY_MAX_BODY_BYTES - len(req.raw)
+    for k in places:
+        item_id = items[k].get("id")
         match = events.OUTPUT_ITEM.fullmatch(item_id) if isinstance(item_id, str) else None
-        log = await _find(match[1], key_id) if match else None
+        if match and match[1] not in logs:
+            logs[match[1]] = await _find(match[1], key_id)
+        log = logs.get(match[1]) if match else None
         output = (log.response_body or {}).get("output") if log else None
         index = int(match[2]) if match else -1
         if not isinstance(output, list) or not 0 <= index < len(output):
@@ -88,6 +107,15 @@ async def _resolve_references(req: ResponsesRequest, key_id: int | None) -> None
                 param=f"input.{k}.id",
             )
         items[k] = output[index]
+        budget -= len(orjson.dumps(items[k]))
+        if budget < 0:
+            raise GatewayError(
+                400,
+                "The referenced items make the request larger than the gateway's body limit "
+                "(GATEWAY_MAX_BODY_BYTES).",
+                code="request_too_large",
+                param=f"input.{k}",
+            )
 
 
 async def _attach_history(req: ResponsesRequest, previous: str, key_id: int | None) -> None:
@@ -108,7 +136,7 @@ async def _attach_history(req: ResponsesRequest, previous: str, key_id: int | No
                 param="previous_response_id",
             )
         rid = store.check_previous(log)
-    budget = settings.GATEWAY_MAX_BODY_BYTES
+    budget = settings.GATEWAY_MAX_BODY_BYTES - len(req.raw)
     full, logged, size = await orm(store.conversation)(chain, budget)
     req.history_images, req.history_documents = await offload.by_size(
         size, decode_items, full, "previous_response_id"
@@ -118,8 +146,10 @@ async def _attach_history(req: ResponsesRequest, previous: str, key_id: int | No
 
 async def _find(request_id: str, key_id: int | None) -> RequestLog | None:
     """The stored response, waiting briefly for a record the log writer has not written yet
-    (a client's next turn can come before the writer's next batch)."""
-    patience = settings.LOG_FLUSH_SECONDS + settings.LOG_FSYNC_SECONDS + 2.0
+    (a client's next turn can come before the writer's next batch): up to a few seconds for
+    one this process answered lately, a moment for any other (another worker's)."""
+    patience = settings.LOG_FLUSH_SECONDS + settings.LOG_FSYNC_SECONDS
+    patience += 2.0 if request_log.submitted_lately(request_id) else 0.25
     deadline = time.monotonic() + patience
     while (log := await orm(store.find)(request_id, key_id)) is None:
         if time.monotonic() > deadline:
@@ -157,7 +187,9 @@ async def _passthrough(
     if req.stream:
         record.is_stream = True
         parser = PassthroughStream(max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
-        relay = proxy.relay(response, parser, record, target.secrets(), done=b"")
+        relay = proxy.relay(
+            response, parser, record, target.secrets(), done=b"", error_event=_error_event(parser)
+        )
         return proxy.event_stream(relay, passed)
     record.first_byte()
     data_bytes, data = await proxy.read_json(response, record)
@@ -190,7 +222,9 @@ async def _translated(
         record.is_stream = True
         chat_stream = provider.Stream(chat, max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
         parser = events.ResponseStream(chat_stream, req, response_id)
-        relay = proxy.relay(response, parser, record, target.secrets(), done=b"")
+        relay = proxy.relay(
+            response, parser, record, target.secrets(), done=b"", error_event=_error_event(parser)
+        )
         return proxy.event_stream(relay, passed)
     record.first_byte()
     _, data = await proxy.read_json(response, record)
@@ -247,6 +281,10 @@ class PassthroughStream:
     def __init__(self, *, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
         self._sse = SSEDecoder(max_event_bytes)
         self._ended = False
+        self._sequence = 0  # one past the last sequence_number seen
+
+    def next_sequence(self) -> int:
+        return self._sequence
 
     def feed(self, data: bytes) -> list[dict]:
         return self._events(self._sse.feed(data))
@@ -270,8 +308,26 @@ class PassthroughStream:
             if not isinstance(data, dict):
                 data = _stream_error(f"Upstream sent a malformed event: {event.data[:200]}")
             self._ended |= data.get("type") in _TERMINAL or "error" in data
+            if isinstance(number := data.get("sequence_number"), int):
+                self._sequence = number + 1
             out.append(data)
         return out
+
+
+def _error_event(parser) -> Callable[[GatewayError], dict]:
+    """An error of Iris's own mid-stream (a transport failure, shutdown), as the Responses
+    API's streams send theirs: a typed `error` event, numbered after the parser's last."""
+
+    def event(error: GatewayError) -> dict:
+        return {
+            "type": "error",
+            "code": error.code or error.type,
+            "message": error.message,
+            "param": error.param,
+            "sequence_number": parser.next_sequence(),
+        }
+
+    return event
 
 
 def _stream_error(message: str) -> dict:
@@ -297,6 +353,8 @@ async def input_items(request: HttpRequest, response_id: str) -> HttpResponse:
 async def _by_id(request: HttpRequest, response_id: str, method: str, path: str) -> HttpResponse:
     try:
         key = await auth.check(request)
+        if not _RESPONSE_ID.fullmatch(response_id):  # it goes into an upstream URL
+            raise store.not_found(response_id)
         rid = request_id_of(response_id)
         if rid is None:
             return await _at_provider(request, key, response_id, method, path)
@@ -349,6 +407,9 @@ async def _at_provider(request, key, response_id: str, method: str, path: str) -
     target = await targets.resolve(request, _NoBody(), key=key)  # type: ignore[arg-type]
     if target.provider not in PASSTHROUGH:
         raise store.not_found(response_id)
+    if target.slug and not await orm(store.made_by)(response_id, key):
+        # The admin's credentials: only the key that made a response may reach it.
+        raise store.not_found(response_id)
     url, headers = upstream_address(target, f"/{response_id}{path}")
     if query := request.META.get("QUERY_STRING"):
         url += ("&" if "?" in url else "?") + query
@@ -363,6 +424,10 @@ async def _at_provider(request, key, response_id: str, method: str, path: str) -
         raise
     content, _ = await proxy.read_json(response, record)
     return HttpResponse(content, content_type="application/json")
+
+
+_RESPONSE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
+MAX_REFERENCES = 100  # item_reference items resolved per request
 
 
 def _json(data: object) -> HttpResponse:

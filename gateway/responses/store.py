@@ -10,6 +10,7 @@ made without one). Sync functions: call them through gateway.db.orm.
 
 import base64
 
+import orjson
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
@@ -33,6 +34,12 @@ def find(request_id: str, key_id: int | None) -> RequestLog | None:
     return log if answer.get("object") == "response" else None
 
 
+def made_by(response_id: str, key) -> bool:
+    """Whether a provider's response id came back to this gateway key (through Iris)."""
+    logs = RequestLog.objects.filter(endpoint="responses", api_key=key)
+    return logs.filter(response_body__id=response_id).exists()
+
+
 def mark_deleted(log: RequestLog) -> None:
     log.metadata = {**(log.metadata or {}), DELETED: timezone.now().isoformat()}
     log.save(update_fields=["metadata"])
@@ -45,10 +52,10 @@ def not_found(response_id: str, param: str | None = None) -> GatewayError:
     )
 
 
-def conversation(logs: list[RequestLog], budget: int) -> tuple[list[dict], list[dict]]:
+def conversation(logs: list[RequestLog], budget: int) -> tuple[list[dict], list[dict], int]:
     """The items of a chain of records, oldest first (each one's input, then its output):
-    with their images and PDFs inline as data URIs, and as the log keeps them (references).
-    Past `budget` bytes of images and PDFs: a 400."""
+    with their images and PDFs inline as data URIs, and as the log keeps them (references),
+    and how many bytes they take. Past `budget` bytes (JSON and base64 together): a 400."""
     full: list[dict] = []
     logged: list[dict] = []
     left = [budget]
@@ -59,6 +66,9 @@ def conversation(logs: list[RequestLog], budget: int) -> tuple[list[dict], list[
             for item in (log.response_body or {}).get("output") or ()
             if isinstance(item, dict) and item.get("type") in ("message", "function_call")
         ]
+        left[0] -= len(orjson.dumps(items)) + len(orjson.dumps(output))
+        if left[0] < 0:
+            raise _too_large()
         full += [*with_bytes(log, items, left), *output]
         logged += [*items, *output]
     return full, logged, budget - left[0]
@@ -89,15 +99,9 @@ def with_bytes(log: RequestLog, items: list[dict], left: list[int]) -> list[dict
                 code="blob_missing",
                 param="previous_response_id",
             )
-        left[0] -= image.blob.size
+        left[0] -= image.blob.size * 4 // 3  # it goes upstream as base64
         if left[0] < 0:
-            raise GatewayError(
-                400,
-                "The conversation's images and files are larger than the gateway's body limit "
-                "(GATEWAY_MAX_BODY_BYTES).",
-                code="conversation_too_large",
-                param="previous_response_id",
-            )
+            raise _too_large()
         with default_storage.open(image.blob.storage_name) as f:
             encoded = base64.b64encode(f.read()).decode()
         item = items[image.message_index] = dict(items[image.message_index])
@@ -107,6 +111,16 @@ def with_bytes(log: RequestLog, items: list[dict], left: list[int]) -> list[dict
         part[key] = image.data_uri_prefix + encoded
         content[image.part_index] = part
     return items
+
+
+def _too_large() -> GatewayError:
+    return GatewayError(
+        400,
+        "The conversation (its items, images and files) is larger than the gateway's body "
+        "limit (GATEWAY_MAX_BODY_BYTES).",
+        code="conversation_too_large",
+        param="previous_response_id",
+    )
 
 
 def item_list(log: RequestLog, query: dict) -> dict:

@@ -25,7 +25,8 @@ What is checked:
   signed, streamed as thinking_delta + signature_delta): tests/fakes/anthropic_thinking.py.
 
 Behaviour by model name: "fail-429" answers a rate-limit error, "overloaded" a 529, "die"
-breaks the stream, "error-event" sends an error event mid-stream, "cached" reports cache
+breaks the stream, "error-event" sends an error event mid-stream, "slow-stream" waits 0.3 s
+before each event, "cached" reports cache
 reads. Bodies with tools get a tool_use answer unless the last turn holds tool results,
 with no text before it when tool_choice forces a tool (any/tool), as Claude's; an
 output_config.format gets its JSON as text. Tool inputs and JSON match their schemas, their
@@ -154,6 +155,7 @@ def handle(request: Received) -> Reply:
         headers={"content-type": "text/event-stream", **headers},
         chunks=events(message, model),
         die=model == "die",
+        delay=0.3 if model == "slow-stream" else 0.0,  # a client can leave mid-way
     )
 
 

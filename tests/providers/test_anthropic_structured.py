@@ -317,7 +317,6 @@ def test_text_beside_the_json_tool_is_left_out_of_the_content():
         ("web_search_options", {}),
         ("functions", [{"name": "f"}]),
         ("function_call", "auto"),
-        ("reasoning_effort", "high"),
         ("verbosity", "low"),
         ("moderation", {"model": "omni-moderation-latest"}),
         ("service_tier", "flex"),

@@ -254,7 +254,7 @@ def test_a_tool_that_is_not_a_function_is_a_400():
         ("logprobs", True, NATIVE),
         ("presence_penalty", 0.5, NATIVE),
         ("parallel_tool_calls", False, NATIVE),
-        ("reasoning_effort", "high", NATIVE),
+        ("reasoning_effort", "high", LLAMA),
         ("service_tier", "scale", NATIVE),
         ("top_k", 40, LLAMA),
     ],
