@@ -159,3 +159,13 @@ def test_dropped_parameters_are_kept_on_the_row(tiny_png):
     record.dropped_params = ["seed", "logprobs"]
     save_records([record])
     assert RequestLog.objects.get().dropped_params == ["seed", "logprobs"]
+
+
+def test_a_responses_answer_previews_its_message_text_or_its_calls():
+    from gateway.log.rows import _reply_text
+
+    reasoning = {"type": "reasoning", "summary": [], "content": [{"text": "secret thoughts"}]}
+    message = {"type": "message", "content": [{"type": "output_text", "text": "Hi."}]}
+    assert _reply_text({"object": "response", "output": [reasoning, message]}) == "Hi."
+    call = {"type": "function_call", "name": "weather", "arguments": '{"city":"Oslo"}'}
+    assert _reply_text({"object": "response", "output": [call]}) == 'calls weather({"city":"Oslo"})'

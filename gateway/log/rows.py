@@ -25,7 +25,7 @@ _BASE64 = re.compile(r"[A-Za-z0-9+/]+={0,2}")
 
 def _reply_text(body: dict | None) -> str:
     if isinstance(body, dict) and body.get("object") == "response":  # the Responses API's
-        return " ".join(output_texts(body))
+        return " ".join(output_texts(body)) or _calls(body)
     if isinstance(body, dict) and isinstance(data := body.get("data"), list):  # ImagesResponse
         revised = next((d.get("revised_prompt") for d in data if isinstance(d, dict)), None)
         return revised if isinstance(revised, str) else f"{len(data)} image(s)"
@@ -47,13 +47,25 @@ class Logged(Protocol):
 
 
 def output_texts(response: dict) -> list[str]:
-    """The output_text parts of a Responses API response, in order."""
+    """The output_text parts of a Responses API response's messages (not its reasoning)."""
     texts = []
     for item in response.get("output") or ():
-        for part in (item.get("content") or ()) if isinstance(item, dict) else ():
+        if not isinstance(item, dict) or item.get("type", "message") != "message":
+            continue
+        for part in item.get("content") or ():
             if isinstance(part, dict) and isinstance(part.get("text"), str):
                 texts.append(part["text"])
     return texts
+
+
+def _calls(response: dict) -> str:
+    """A Responses answer that only calls functions, as a preview: name(arguments)…"""
+    calls = [
+        f"{item.get('name', '')}({item.get('arguments', '')})"
+        for item in response.get("output") or ()
+        if isinstance(item, dict) and item.get("type") == "function_call"
+    ]
+    return ("calls " + ", ".join(calls)) if calls else ""
 
 
 def _search_text(chat: Chat | Logged | None, response_body: dict | None) -> str:
