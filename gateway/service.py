@@ -5,7 +5,9 @@ else (keys, `@slug` routing, the record, errors in OpenAI's shape) is the same f
 /v1/chat/completions, /v1/images/*, the prompts API and the logs UI's prompt editor."""
 
 import asyncio
+import functools
 import logging
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,19 +81,33 @@ async def proxy_path(
         request_log.submit(record)
         response = error.response()
     response["x-iris-request-id"] = record.request_id
-    portkey_headers(response, record)
+    portkey_headers(response, record.trace_id or record.request_id, record.provider)
     return response
 
 
-def portkey_headers(response: HttpResponse, record: request_log.Record) -> None:
+def portkey_headers(response: HttpResponse, trace_id: str, provider: str = "") -> None:
     """The response headers Portkey's gateway sends (the `portkey-ai` SDK's get_headers()
     reads them): the provider, the trace id (the request's, else Iris's request id), and
     until configs arrive, no retries and no cache."""
-    if record.provider:
-        response["x-portkey-provider"] = record.provider
-    response["x-portkey-trace-id"] = record.trace_id or record.request_id
+    if provider:
+        response["x-portkey-provider"] = provider
+    response["x-portkey-trace-id"] = trace_id
     response["x-portkey-retry-attempt-count"] = "0"
     response["x-portkey-cache-status"] = "DISABLED"
+
+
+def with_portkey_headers(view: Callable[..., Awaitable[HttpResponse]]):
+    """A /v1/ view outside the request path (a GET, a DELETE) answers with Portkey's headers
+    too: the client's trace id, or a fresh one."""
+
+    @functools.wraps(view)
+    async def stamped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        response = await view(request, *args, **kwargs)
+        trace = request.headers.get("x-portkey-trace-id", "")[:200] or uuid.uuid4().hex
+        portkey_headers(response, trace)
+        return response
+
+    return stamped
 
 
 async def parse(request: HttpRequest, raw: bytes) -> Chat:

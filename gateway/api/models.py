@@ -29,7 +29,7 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from yarl import URL
 
-from gateway import auth, http, providers, targets
+from gateway import auth, http, offload, providers, service, targets
 from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.models import Provider
@@ -38,9 +38,14 @@ log = logging.getLogger(__name__)
 
 MODEL_LIST_SECONDS = 300.0
 _MAX_MODELS = 5000  # per provider: a list is a page, not a dump
-_lists: dict[str, tuple[float, list[str]]] = {}  # slug -> (fetched at, model ids)
+_FAILED_SECONDS = 30.0
+_MAX_CACHED = 1000
+# (slug, record's updated_at) -> (good until, model ids, fetched ok)
+_lists: dict[tuple, tuple[float, list[str], bool]] = {}
+_fetching: dict[tuple, asyncio.Future] = {}
 
 
+@service.with_portkey_headers
 async def model_list(request: HttpRequest) -> HttpResponse:
     if request.method != "GET":
         return GatewayError(405, "Use GET.", code="method_not_allowed").response()
@@ -54,6 +59,7 @@ async def model_list(request: HttpRequest) -> HttpResponse:
     return response
 
 
+@service.with_portkey_headers
 async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
     if request.method != "GET":
         return GatewayError(405, "Use GET.", code="method_not_allowed").response()
@@ -119,9 +125,23 @@ async def _provider_models(provider: Provider) -> tuple[list[str], bool]:
         return [], False
     if not hasattr(module, "list_models_request") or not target.secrets():
         return [], True
-    cached = _lists.get(provider.slug)
-    if cached and cached[0] > time.monotonic() - MODEL_LIST_SECONDS:
-        return cached[1], True
+    key = (provider.slug, provider.updated_at)  # an edited record is listed afresh
+    cached = _lists.get(key)
+    if cached and cached[0] > time.monotonic():
+        return cached[1], cached[2]
+    if key not in _fetching:  # one fetch at a time per provider, however many callers wait
+        _fetching[key] = asyncio.ensure_future(_fetch(provider, module, target))
+        _fetching[key].add_done_callback(lambda _: _fetching.pop(key, None))
+    ids, ok = await asyncio.shield(_fetching[key])
+    # A failure is remembered briefly, so a provider that is down costs one timeout, not one
+    # per caller.
+    _lists[key] = (time.monotonic() + (MODEL_LIST_SECONDS if ok else _FAILED_SECONDS), ids, ok)
+    if len(_lists) > _MAX_CACHED:
+        _lists.pop(next(iter(_lists)))
+    return ids, ok
+
+
+async def _fetch(provider: Provider, module, target) -> tuple[list[str], bool]:
     try:
         upstream = module.list_models_request(target)
         session = http.session(trusted=True)  # an admin's provider: its base URL is trusted
@@ -132,12 +152,11 @@ async def _provider_models(provider: Provider) -> tuple[list[str], bool]:
             content = await http.read_capped(response, settings.GATEWAY_MAX_RESPONSE_BYTES)
             if response.status >= 400:
                 raise ValueError(f"HTTP {response.status}")
-        ids = module.parse_models(orjson.loads(content))[:_MAX_MODELS]
+        data = await offload.by_size(len(content), orjson.loads, content)
+        return module.parse_models(data)[:_MAX_MODELS], True
     except Exception as exc:  # any failure: the list goes without, and says so
         log.warning("listing the models of @%s failed: %s", provider.slug, type(exc).__name__)
         return [], False
-    _lists[provider.slug] = (time.monotonic(), ids)
-    return ids, True
 
 
 def _json(data: dict) -> HttpResponse:

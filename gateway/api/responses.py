@@ -25,6 +25,7 @@ async def create(request: HttpRequest) -> HttpResponse:
 
 
 @csrf_exempt
+@service.with_portkey_headers
 async def response(request: HttpRequest, response_id: str) -> HttpResponse:
     if request.method == "GET":
         return await proxy.retrieve(request, response_id)
@@ -34,6 +35,7 @@ async def response(request: HttpRequest, response_id: str) -> HttpResponse:
 
 
 @csrf_exempt
+@service.with_portkey_headers
 async def input_items(request: HttpRequest, response_id: str) -> HttpResponse:
     if request.method != "GET":
         return _refused("GET")

@@ -246,8 +246,15 @@ def test_the_sdk_lists_every_reachable_model_as_a_request_names_it(server, lists
     # the failing provider is said, not silently left out
     assert page.headers["x-iris-models-unavailable"] == "broken"
     calls = [r for r in lists.received if r.path == "/v1/models"]
-    client(server, server.key).models.list()
+    again = client(server, server.key).models.with_raw_response.list()
     assert [r for r in lists.received if r.path == "/v1/models"] == calls  # cached
+    # the failure is remembered too: a provider that is down costs one try, not one per call
+    assert sum(r.path == "/v1/broken/models" for r in lists.received) == 1
+    assert again.headers["x-iris-models-unavailable"] == "broken"
+    assert (
+        again.headers["x-portkey-cache-status"] == "DISABLED"
+        and again.headers["x-portkey-trace-id"]
+    )
 
 
 def test_a_scoped_key_lists_only_its_providers(server):
