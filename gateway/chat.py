@@ -16,15 +16,12 @@ DECODED_FILE = "iris:decoded-file"
 _LIFTED = f"iris:lifted-{secrets.token_hex(8)}:"
 
 
-@dataclass
-class Chat:
-    """A parsed chat request: the raw bytes, the JSON body, and every image, resolved once."""
+class JsonRequest:
+    """What a parsed JSON request (a Chat, a Responses request) has in its `raw` bytes and
+    `body`: its model, whether it streams, and a way to rename the model."""
 
     raw: bytes
     body: dict
-    images: list[Image] = field(default_factory=list)
-    # `file` content parts: PDFs, as Images whose mime is application/pdf (see images.py).
-    documents: list[Image] = field(default_factory=list)
 
     @property
     def model(self) -> str:
@@ -34,17 +31,28 @@ class Chat:
     def stream(self) -> bool:
         return bool(self.body.get("stream"))
 
+    def set_model(self, model: str) -> None:
+        """Rename the model in the parsed body and in the bytes (OpenAI-shaped providers send
+        `raw` as is): the raw body is parsed again, so its images stay exactly as sent."""
+        body = orjson.loads(self.raw)
+        body["model"] = self.body["model"] = model
+        self.raw = orjson.dumps(body)
+
+
+@dataclass
+class Chat(JsonRequest):
+    """A parsed chat request: the raw bytes, the JSON body, and every image, resolved once."""
+
+    raw: bytes
+    body: dict
+    images: list[Image] = field(default_factory=list)
+    # `file` content parts: PDFs, as Images whose mime is application/pdf (see images.py).
+    documents: list[Image] = field(default_factory=list)
+
     @property
     def include_usage(self) -> bool:
         options = self.body.get("stream_options") or {}
         return bool(isinstance(options, dict) and options.get("include_usage"))
-
-    def set_model(self, model: str) -> None:
-        """Rename the model in the parsed body and in the bytes (OpenAI-shaped providers send
-        chat.raw as is): the raw body is parsed again, so its images stay exactly as sent."""
-        body = orjson.loads(self.raw)
-        body["model"] = self.body["model"] = model
-        self.raw = orjson.dumps(body)
 
     def image(self, message: int, part: int) -> Image:
         for img in self.images:

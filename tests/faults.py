@@ -10,6 +10,7 @@ import base64
 import contextlib
 import io
 import os
+import socket
 import sqlite3
 import subprocess
 import threading
@@ -323,3 +324,23 @@ def stop(server: IrisServer, timeout: float = 30) -> None:
         server.process.kill()
         server.process.wait(10)
         raise AssertionError(f"the server did not exit within {timeout} s of SIGTERM")  # noqa: B904
+
+
+def leave_mid_stream(port: int, path: str, headers: dict, body: bytes, until: bytes) -> str:
+    """POST over a raw socket, read the streamed answer until `until` arrives, then hang up
+    (a client that leaves mid-way). Returns the answer's x-iris-request-id."""
+    request = (
+        f"POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        + f"content-length: {len(body)}\r\n\r\n"
+    ).encode() + body
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(request)
+        seen = b""
+        while until not in seen:
+            seen += sock.recv(65536)
+    return next(
+        line.split(b":", 1)[1].strip().decode()
+        for line in seen.split(b"\r\n")
+        if line.lower().startswith(b"x-iris-request-id")
+    )

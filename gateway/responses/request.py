@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from gateway.chat import DECODED_FILE, DECODED_IMAGE, invalid, json_depth, too_deep
+from gateway.chat import DECODED_FILE, DECODED_IMAGE, JsonRequest, invalid, json_depth, too_deep
 from gateway.images import Image, ImageError, decode_data_uri
 
 # The ids of responses Iris made itself (translated routes): "resp_iris_" + the request id of
@@ -25,7 +25,7 @@ def request_id_of(response_id: str) -> str | None:
 
 
 @dataclass
-class ResponsesRequest:
+class ResponsesRequest(JsonRequest):
     """A parsed Responses request. `body` is the client's, each decoded data URI replaced by a
     marker (the bytes live in `images`/`documents`; `raw` keeps the text as sent). An image's
     `message` is its input item's index, `part` its index in that item's content."""
@@ -42,14 +42,6 @@ class ResponsesRequest:
     history_logged: list[dict] = field(default_factory=list)  # as the log keeps them
 
     @property
-    def model(self) -> str:
-        return self.body["model"]
-
-    @property
-    def stream(self) -> bool:
-        return bool(self.body.get("stream"))
-
-    @property
     def store(self) -> bool:
         return self.body.get("store") is not False  # OpenAI's default: stored
 
@@ -57,13 +49,6 @@ class ResponsesRequest:
     def previous_response_id(self) -> str | None:
         value = self.body.get("previous_response_id")
         return value if isinstance(value, str) and value else None
-
-    def set_model(self, model: str) -> None:
-        """Rename the model ("@slug/model" routing) in the body and in the bytes, which the
-        OpenAI-speaking providers send: parsed again, so its data URIs stay as sent."""
-        body = orjson.loads(self.raw)
-        body["model"] = self.body["model"] = model
-        self.raw = orjson.dumps(body)
 
     def input_items(self) -> list[dict]:
         return as_items(self.body.get("input"))

@@ -4,13 +4,13 @@ mid-stream leaves a record with what it had, and `@slug/model` renames the model
 
 import base64
 import json
-import socket
 
 import httpx
 
 from tests.api.test_images_openai_e2e import openai_headers
 from tests.conftest import SHARED_IMAGES
 from tests.fakes import openai_images as fake_images
+from tests.faults import leave_mid_stream
 
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()  # 451x300 PNG
 
@@ -100,21 +100,8 @@ def test_a_client_that_hangs_up_mid_stream_leaves_a_record_with_its_partial(iris
         {"model": "gpt-image-2", "prompt": "[hold] gone", "stream": True, "partial_images": 1}
     ).encode()
     headers = openai_headers(iris, fake_openai) | {"content-type": "application/json"}
-    request = (
-        "POST /v1/images/generations HTTP/1.1\r\nhost: 127.0.0.1\r\n"
-        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        + f"content-length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    with socket.create_connection(("127.0.0.1", iris.port), timeout=10) as sock:
-        sock.sendall(request)
-        seen = b""
-        while b"partial_image_index" not in seen:
-            seen += sock.recv(65536)
-        request_id = next(
-            line.split(b":", 1)[1].strip().decode()
-            for line in seen.split(b"\r\n")
-            if line.lower().startswith(b"x-iris-request-id")
-        )
+    path = "/v1/images/generations"
+    request_id = leave_mid_stream(iris.port, path, headers, body, b"partial_image_index")
     fake_images.RELEASE.set()
     log = iris.log(request_id)
     assert log["error_type"] == "client_disconnected"

@@ -3,7 +3,6 @@ mid-way ends in an error the SDK raises; a stream the client leaves is kept as f
 "in progress"; unknown ids answer at once; item references and ids are bounded and checked."""
 
 import json
-import socket
 import time
 
 import httpx
@@ -11,6 +10,7 @@ import openai
 import pytest
 
 from tests.api.test_responses_e2e import CLAUDE, client_for, fake_anthropic  # noqa: F401
+from tests.faults import leave_mid_stream
 
 
 @pytest.fixture
@@ -38,21 +38,7 @@ def test_a_stream_the_client_leaves_is_kept_as_failed(claude, iris, fake_anthrop
         "content-type": "application/json",
     }
     body = json.dumps({"model": "slow-stream", "input": "take your time", "stream": True}).encode()
-    request = (
-        "POST /v1/responses HTTP/1.1\r\nhost: 127.0.0.1\r\n"
-        + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
-        + f"content-length: {len(body)}\r\n\r\n"
-    ).encode() + body
-    with socket.create_connection(("127.0.0.1", iris.port), timeout=10) as sock:
-        sock.sendall(request)
-        seen = b""
-        while b"response.created" not in seen:
-            seen += sock.recv(65536)
-    request_id = next(
-        line.split(b":", 1)[1].strip().decode()
-        for line in seen.split(b"\r\n")
-        if line.lower().startswith(b"x-iris-request-id")
-    )
+    request_id = leave_mid_stream(iris.port, "/v1/responses", headers, body, b"response.created")
     log = iris.log(request_id)
     assert log["error_type"] == "client_disconnected"
     assert log["response_body"]["status"] == "failed"  # not "in_progress" for ever
