@@ -216,7 +216,7 @@ def test_a_json_schema_format_becomes_response_format():
 @pytest.mark.parametrize(
     ("extra", "param"),
     [
-        ({"prompt_cache_key": "k"}, "prompt_cache_key"),
+        ({"max_tool_calls": 3}, "max_tool_calls"),
         ({"conversation": "conv_1"}, "conversation"),
         ({"reasoning": {"effort": "high"}}, "reasoning.effort"),
         ({"reasoning": {"summary": "auto"}}, "reasoning.summary"),

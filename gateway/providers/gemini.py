@@ -16,6 +16,8 @@ Quirks:
   (see gemini_media.py for the shape and why).
 - reasoning_effort → generationConfig.thinkingConfig; thought parts → reasoning_content
   (gemini_thinking.py).
+- Sampling parameters, logprobs and service_tier, and a 400 for what Gemini cannot honour
+  unless the client opts into dropping it (logged as dropped): gemini_params.py.
 """
 
 import uuid
@@ -26,7 +28,7 @@ import orjson
 from gateway.chat import Chat
 from gateway.errors import GatewayError
 from gateway.images import Image
-from gateway.providers import base, gemini_media, gemini_thinking
+from gateway.providers import base, gemini_media, gemini_params, gemini_thinking
 from gateway.providers.base import SSEDecoder, Target, Upstream, new_completion_id, now
 from gateway.providers.gemini_models import list_models_request, parse_models  # noqa: F401
 
@@ -37,15 +39,6 @@ IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/he
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
 MAX_INLINE_BYTES = 20_000_000  # inline data counts toward the request limit, base64 as sent
 
-_PARAMS = {
-    "max_tokens": "maxOutputTokens",
-    "max_completion_tokens": "maxOutputTokens",  # after max_tokens, so it wins
-    "temperature": "temperature",
-    "top_p": "topP",
-    "stop": "stopSequences",
-    "n": "candidateCount",
-    "seed": "seed",
-}
 _FILTERED = (
     "SAFETY",
     "RECITATION",
@@ -68,6 +61,7 @@ _ERROR_TYPES = {
 
 
 def build_request(chat: Chat, target: Target) -> Upstream:
+    dropped = gemini_params.check(chat.body, target.options)
     system, contents = _messages(chat)
     body: dict = {"contents": contents}
     if system:
@@ -80,8 +74,12 @@ def build_request(chat: Chat, target: Target) -> Upstream:
         body["tools"] = [{"functionDeclarations": declarations}]
     if (choice := chat.body.get("tool_choice")) is not None:
         body["toolConfig"] = {"functionCallingConfig": _tool_choice(choice)}
+    if tier := gemini_params.service_tier(chat.body):
+        body["serviceTier"] = tier
     action = "streamGenerateContent?alt=sse" if chat.stream else "generateContent"
-    return request(target, chat.model, action, body)
+    upstream = request(target, chat.model, action, body)
+    upstream.dropped = dropped
+    return upstream
 
 
 def request(target: Target, model: str, action: str, body: dict) -> Upstream:
@@ -188,9 +186,7 @@ def _function_response(message: dict, i: int, names: dict[str, str]) -> dict:
 
 
 def _generation_config(body: dict) -> dict:
-    config = {_PARAMS[k]: body[k] for k in _PARAMS if body.get(k) is not None}
-    if isinstance(config.get("stopSequences"), str):
-        config["stopSequences"] = [config["stopSequences"]]
+    config = gemini_params.generation_config(body)
     fmt = body.get("response_format") or {"type": "text"}
     kind = fmt.get("type") if isinstance(fmt, dict) else None
     if kind not in ("text", "json_object", "json_schema"):
@@ -237,7 +233,8 @@ def parse_response(data: dict, chat: Chat) -> dict:
         message |= {"tool_calls": calls} if calls else {}
         message |= {"images": images} if images else {}
         message |= {"reasoning_content": "".join(thoughts)} if thoughts else {}
-        choice = {"index": candidate.get("index", position), "message": message, "logprobs": None}
+        choice = {"index": candidate.get("index", position), "message": message}
+        choice["logprobs"] = gemini_params.choice_logprobs(candidate)
         choice["finish_reason"] = _finish(candidate.get("finishReason", ""), bool(calls))
         choices.append(choice)
     return {
@@ -360,6 +357,8 @@ class Stream:
         out = [base.chunk(**self._meta, delta=delta) for delta in deltas]
         for item in out:
             item["choices"][0]["index"] = index
+        if out and (logprobs := gemini_params.choice_logprobs(candidate)):
+            out[0]["choices"][0]["logprobs"] = logprobs  # this fragment's tokens
         if finish:
             self._finished.add(index)
             out[-1]["choices"][0]["finish_reason"] = _finish(finish, self._calls[index] > 0)

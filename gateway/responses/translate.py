@@ -33,12 +33,19 @@ _KNOWN = frozenset(
         "previous_response_id", "metadata", "user", "max_output_tokens", "temperature",
         "top_p", "tools", "tool_choice", "parallel_tool_calls", "text", "reasoning", "include",
         "truncation", "service_tier", "background", "max_tool_calls", "drop_params",
+        "safety_identifier", "prompt_cache_key", "prompt_cache_retention",
     }
 )  # fmt: skip
 # `include` values that hold on a translated route: no reasoning is encrypted, input image
 # URLs are kept as sent.
 _INCLUDABLE = frozenset({"reasoning.encrypted_content", "message.input_image.image_url"})
-_SAME = ("temperature", "top_p", "parallel_tool_calls", "user")
+# Passed on as chat parameters: each chat translator honours them, refuses them (a 400 naming
+# them, parallel_tool_calls: false where calls cannot be kept serial) or records them dropped
+# (user where the provider has no such field); the prompt cache hints it ignores, as for chat.
+_SAME = (
+    "temperature", "top_p", "parallel_tool_calls", "user", "safety_identifier",
+    "prompt_cache_key", "prompt_cache_retention", "service_tier",
+)  # fmt: skip
 # `reasoning` members a provider that takes reasoning honours (generate_summary: the old name).
 _REASONING = frozenset({"effort", "summary", "generate_summary"})
 
@@ -141,10 +148,10 @@ def _check_params(body: dict, provider: str, takes_reasoning: bool, drop: bool) 
         refused.append(("include", f"only {', '.join(sorted(_INCLUDABLE))}"))
     if body.get("truncation") not in (None, "disabled"):
         refused.append(("truncation", "only 'disabled'"))
-    if body.get("service_tier") not in (None, "auto", "default"):
-        refused.append(("service_tier", "only 'auto' or 'default'"))
     if body.get("background"):
         refused.append(("background", ""))
+    if body.get("max_tool_calls") is not None:  # no built-in tools here, and no cap on calls
+        refused.append(("max_tool_calls", ""))
     if body.get("metadata") is not None and not all(
         isinstance(v, str) for v in body["metadata"].values()
     ):
@@ -308,9 +315,12 @@ def _tool(tool: object, k: int, provider: str) -> dict:
             "unsupported_parameter",
         )
     function = {"name": _string(tool, "name", f"tools[{k}]")}
-    for key in ("description", "parameters", "strict"):
+    for key in ("description", "parameters"):
         if tool.get(key) is not None:
             function[key] = tool[key]
+    # The Responses API enforces the schema unless strict is false: the route then honours
+    # strict or records it dropped (chat's default, unset, means not strict).
+    function["strict"] = tool.get("strict") is not False
     return {"type": "function", "function": function}
 
 

@@ -18,6 +18,7 @@ value of responseJsonSchema (or the OpenAPI-style responseSchema), else {"answer
 Image output: a model named `*image*` (gemini-2.5-flash-image…) answers a text part and a
 real PNG made with Pillow (its shape from imageConfig.aspectRatio), unless responseModalities
 asks for text only; a text model asked for IMAGE output is refused, as Google does.
+responseLogprobs adds each candidate's logprobsResult (tests/fakes/gemini_params.py).
 `imagen-*` models answer POST …:predict (see tests/fakes/gemini_imagen.py).
 """
 
@@ -35,6 +36,7 @@ from google.genai import types
 
 from tests.fakes import documents
 from tests.fakes import gemini_imagen as imagen
+from tests.fakes import gemini_params as params
 from tests.fakes import gemini_thinking as thinking
 from tests.fakes.json_schema import instance, ref_problem
 from tests.fakes.server import Received, Reply
@@ -53,6 +55,7 @@ FIELDS = {
     "toolConfig": types.ToolConfig,
     "safetySettings": list[types.SafetySetting],
     "cachedContent": str,
+    "serviceTier": types.ServiceTier,
 }
 # Part fields that hold data: the API takes exactly one of them per part (a proto oneof).
 DATA_FIELDS = (
@@ -148,7 +151,8 @@ def validate(body: object, model: str) -> dict:
     if system and not all(set(part) == {"text"} for part in system.get("parts") or [{}]):
         raise Invalid("systemInstruction: parts must be text.")
     check_config(values.get("generationConfig") or {})
-    if refused := thinking.problem(model, values.get("generationConfig") or {}):
+    config_values = values.get("generationConfig") or {}
+    if refused := thinking.problem(model, config_values) or params.problem(config_values):
         raise Invalid(refused)
     check_image_output(model, config, image_config)
     if image_config is not None:
@@ -357,6 +361,8 @@ def response(model: str, body: dict, count: int) -> dict:
         {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": i}
         for i in range(count)
     ]
+    for candidate in candidates:
+        params.add_logprobs(candidate, body.get("generationConfig") or {})
     meta = usage(body, "" if call else text, 7 if model == "thinking" else 0, picture)
     return {
         "candidates": candidates,
@@ -390,6 +396,7 @@ def fragments(model: str, body: dict, count: int):
             candidate = {"content": {"role": "model", "parts": [part]}, "index": i}
             if last:
                 candidate["finishReason"] = "STOP"
+            params.add_logprobs(candidate, body.get("generationConfig") or {})
             candidates.append(candidate)
         yield event({"candidates": candidates, "usageMetadata": final if last else partial} | base)
 
