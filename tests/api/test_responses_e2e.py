@@ -307,8 +307,8 @@ def test_store_false_is_answered_but_not_kept(claude, iris):
 def test_what_a_translated_route_cannot_honour_is_a_400_naming_it(claude, fake_anthropic):
     before = len(fake_anthropic.received)
     with pytest.raises(openai.BadRequestError) as caught:
-        claude.responses.create(model=CLAUDE, input="hi", prompt_cache_key="k")
-    assert caught.value.body["param"] == "prompt_cache_key"
+        claude.responses.create(model=CLAUDE, input="hi", max_tool_calls=2)
+    assert caught.value.body["param"] == "max_tool_calls"
     with pytest.raises(openai.BadRequestError) as caught:
         claude.responses.create(model=CLAUDE, input="hi", tools=[{"type": "web_search"}])
     assert caught.value.body["param"] == "tools.0.type"
