@@ -51,3 +51,19 @@ def browser(monkeypatch, settings, tmp_path):
         connections.close_all()
         chromium.close()
     cache.clear()  # the list caches its filter choices: the next test starts afresh
+
+
+@pytest.fixture
+def page(browser, live_server, transactional_db):
+    """A browser page signed in to the logs UI as a staff user, on the list."""
+    from django.contrib.auth import get_user_model
+
+    get_user_model().objects.create_user("ann", password="pw-for-the-browser", is_staff=True)
+    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+    page.goto(f"{live_server.url}/logs/")
+    page.fill("input[name=username]", "ann")
+    page.fill("input[name=password]", "pw-for-the-browser")
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(f"{live_server.url}/logs/")
+    yield page
+    cache.clear()  # the list cached its (empty) dropdown values: not for the next test

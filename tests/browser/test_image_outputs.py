@@ -7,28 +7,15 @@ Skips when chromium is missing, unless IRIS_REQUIRE_BROWSER=1 (then it fails).""
 import io
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from PIL import Image as PILImage
 
 from tests.browser.conftest import ARTIFACTS
 from tests.ui.logs import SVG_WITH_SCRIPT, make_image_log, mask_png, png
 
 pytestmark = pytest.mark.browser
+
+
 GREY = (200, 200, 200)
-
-
-@pytest.fixture
-def page(browser, live_server, transactional_db):
-    get_user_model().objects.create_user("ann", password="pw-for-the-browser", is_staff=True)
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
-    page.goto(f"{live_server.url}/logs/")
-    page.fill("input[name=username]", "ann")
-    page.fill("input[name=password]", "pw-for-the-browser")
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/logs/")
-    yield page
-    cache.clear()  # the list cached its (empty) dropdown values: not for the next test
 
 
 def _rendered(page) -> list[tuple[str, str, int]]:

@@ -4,27 +4,14 @@ and every page of the PDF sent in its input render, beside the output items.
 Skips when chromium is missing, unless IRIS_REQUIRE_BROWSER=1 (then it fails)."""
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
 
 from tests.browser.conftest import ARTIFACTS
 from tests.ui.logs import DEMO_IMAGES, data_uri, make_responses_log, pdf, responses_body
 
 pytestmark = pytest.mark.browser
+
+
 PAGES = 3
-
-
-@pytest.fixture
-def page(browser, live_server, transactional_db):
-    get_user_model().objects.create_user("ann", password="pw-for-the-browser", is_staff=True)
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
-    page.goto(f"{live_server.url}/logs/")
-    page.fill("input[name=username]", "ann")
-    page.fill("input[name=password]", "pw-for-the-browser")
-    page.press("input[name=password]", "Enter")
-    page.wait_for_url(f"{live_server.url}/logs/")
-    yield page
-    cache.clear()  # the list cached its (empty) dropdown values: not for the next test
 
 
 def _rendered(page, selector: str) -> list[tuple[str, int, int]]:
