@@ -144,6 +144,10 @@ async def relay(
     try:
         # On SIGTERM the wait for the upstream is bounded by the grace (gateway/shutdown.py).
         async for chunk in shutdown.until_shutdown(_chunks(response, stream)):
+            if isinstance(chunk, GatewayError):  # the stream cannot go on: Iris's own error
+                _ended(record, chunk)
+                yield ending(chunk)
+                return
             yield _relay_chunk(chunk, record, secrets)
             # An error event ends it; a Responses stream's response.failed comes before its own.
             if record.error_type and chunk.get("type") != "response.failed":
@@ -174,15 +178,15 @@ async def relay(
         request_log.submit(record)
 
 
-async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dict]:
+async def _chunks(response: aiohttp.ClientResponse, stream) -> AsyncIterator[dict | GatewayError]:
     try:
         async for data in response.content.iter_any():
             for chunk in stream.feed(data):
                 yield chunk
-    except EventTooLarge as exc:  # an error event ends the stream (see _relay_chunk)
+    except EventTooLarge as exc:  # ends the stream in an error event of the API's shape
         message = f"Upstream sent a stream event larger than {exc.limit} bytes "
         message += "(GATEWAY_MAX_SSE_EVENT_BYTES)."
-        yield GatewayError(502, message, code="upstream_event_too_large").body()
+        yield GatewayError(502, message, code="upstream_event_too_large")
         return
     for chunk in stream.close():
         yield chunk
