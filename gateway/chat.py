@@ -241,29 +241,35 @@ def _images_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) ->
             except (ImageError, ValueError, IndexError):
                 raise _NotLiftable from None  # the whole-body parse words the error
             spec["url"] = DECODED_IMAGE
-        elif url.startswith("data:"):
-            image = Image(message=i, part=j, origin="base64", detail=detail)
-            try:
-                image.data_uri_prefix, data = decode_data_uri(url)
-                image.describe(data)
-            except ImageError as exc:
-                raise invalid(
-                    f"messages[{i}].content[{j}]: the image {exc}.", param, "invalid_image"
-                ) from None
-            # The bytes now live in Image.data and the original text in chat.raw: drop a
-            # third copy (base64 of a big image is tens of MB) from the parsed body.
-            spec["url"] = DECODED_IMAGE
-        elif url.startswith(("https://", "http://")):
-            image = Image(message=i, part=j, origin="url", detail=detail, url=url)
         else:
-            raise invalid(
-                f"messages[{i}].content[{j}]: image_url.url must be an http(s) URL or a "
-                "base64 data URI.",
-                param,
-                "invalid_image_url",
-            )
+            where = f"messages[{i}].content[{j}]"
+            image = image_at(url, i, j, detail, f"{where}: image_url.url", param)
+            if image.origin == "base64":
+                # The bytes now live in Image.data and the original text in chat.raw: drop a
+                # third copy (base64 of a big image is tens of MB) from the parsed body.
+                spec["url"] = DECODED_IMAGE
         images.append(image)
     return images
+
+
+def image_at(url: str, message: int, part: int, detail, field: str, param: str) -> Image:
+    """The Image an image URL names: a data URI decoded and sniffed (a 400 if it is no
+    image), or an http(s) URL, fetched later if need be; a 400 for anything else. `field`
+    names it in the errors ("messages[0].content[1]: image_url.url")."""
+    if url.startswith("data:"):
+        image = Image(message=message, part=part, origin="base64", detail=detail)
+        try:
+            image.data_uri_prefix, data = decode_data_uri(url)
+            image.describe(data)
+        except ImageError as exc:
+            where = field.rpartition(":")[0]
+            raise invalid(f"{where}: the image {exc}.", param, "invalid_image") from None
+        return image
+    if url.startswith(("https://", "http://")):
+        return Image(message=message, part=part, origin="url", detail=detail, url=url)
+    raise invalid(
+        f"{field} must be an http(s) URL or a base64 data URI.", param, "invalid_image_url"
+    )
 
 
 def _documents_in(parts: list, i: int, lifted: list[memoryview], used: set[int]) -> list[Image]:

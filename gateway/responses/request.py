@@ -5,7 +5,15 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from gateway.chat import DECODED_FILE, DECODED_IMAGE, JsonRequest, invalid, json_depth, too_deep
+from gateway.chat import (
+    DECODED_FILE,
+    DECODED_IMAGE,
+    JsonRequest,
+    image_at,
+    invalid,
+    json_depth,
+    too_deep,
+)
 from gateway.images import Image, ImageError, decode_data_uri
 
 # The ids of responses Iris made itself (translated routes): "resp_iris_" + the request id of
@@ -169,24 +177,10 @@ def _image(part: dict, k: int, j: int, where: str) -> Image | None:
         raise invalid(f"{where}[{k}].content[{j}]: image_url (or file_id) is missing.", param)
     if not isinstance(url, str):
         raise invalid(f"{where}[{k}].content[{j}]: image_url must be a string.", param)
-    if url.startswith("data:"):
-        img = Image(message=k, part=j, origin="base64", detail=detail)
-        try:
-            img.data_uri_prefix, data = decode_data_uri(url)
-            img.describe(data)
-        except ImageError as exc:
-            raise invalid(
-                f"{where}[{k}].content[{j}]: the image {exc}.", param, "invalid_image"
-            ) from None
+    img = image_at(url, k, j, detail, f"{where}[{k}].content[{j}]: image_url", param)
+    if img.origin == "base64":
         part["image_url"] = DECODED_IMAGE  # the bytes are in img.data, the text in raw
-        return img
-    if url.startswith(("https://", "http://")):
-        return Image(message=k, part=j, origin="url", detail=detail, url=url)
-    raise invalid(
-        f"{where}[{k}].content[{j}]: image_url must be an http(s) URL or a base64 data URI.",
-        param,
-        "invalid_image_url",
-    )
+    return img
 
 
 def _document(part: dict, k: int, j: int, where: str) -> Image | None:
