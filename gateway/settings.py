@@ -160,6 +160,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+    # Tests on a file, not Django's shared-cache memory database: there a read that meets
+    # another thread's write fails at once with "database table is locked" (the busy
+    # timeout does not apply), which broke the live-server browser tests now and then.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-iris.sqlite3")}
 
 # --- storage -------------------------------------------------------------------
 STATIC_URL = "static/"
