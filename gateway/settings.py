@@ -3,6 +3,7 @@
 import base64
 import os
 import secrets
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -163,7 +164,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests on a file, not Django's shared-cache memory database: there a read that meets
     # another thread's write fails at once with "database table is locked" (the busy
     # timeout does not apply), which broke the live-server browser tests now and then.
-    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test-iris.sqlite3")}
+    # One file per test process, so that two runs side by side do not share it.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"iris-test-{os.getpid()}.sqlite3")
+    }
 
 # --- storage -------------------------------------------------------------------
 STATIC_URL = "static/"
