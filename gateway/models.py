@@ -124,6 +124,13 @@ class Provider(models.Model):
         help_text="Off: an OpenAI parameter this provider cannot honour is a 400 naming it. On: "
         "it is left out (and the log says so), as a request's drop_params does.",
     )
+    fit_images = models.BooleanField(
+        "downsize images to what the model sees",
+        default=False,
+        help_text="On: each image is sent downsized to the pixels this provider's model would "
+        "process anyway (fewer bytes, same picture for the model), as the x-iris-image-fit: "
+        "auto header asks. The log keeps both the original and the image sent.",
+    )
     enabled = models.BooleanField(default=True)
     notes = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now)
@@ -314,6 +321,12 @@ class RequestLog(models.Model):
     dropped_params = models.JSONField(default=list, blank=True)
     # Why the record could not be kept whole (a body cut, images not stored), or empty.
     degraded = models.CharField(max_length=500, blank=True, default="")
+    # What the request should have cost in input tokens, images by the provider's rule and
+    # text by its tokenizer (gateway/estimate.py); null when any part is unknown.
+    estimated_prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    # From the reported usage and the model's price (gateway/pricing.py); null = unknown.
+    cost_usd = models.DecimalField(max_digits=16, decimal_places=10, null=True, blank=True)
+    cost_breakdown = models.JSONField(null=True, blank=True)  # per kind of token, the source
 
     class Meta:
         indexes = [
@@ -328,10 +341,18 @@ class RequestLog(models.Model):
             models.Index(fields=["prompt", "-id"]),
             models.Index(fields=["endpoint", "-id"]),
             models.Index(fields=["output_image_count", "-id"]),
+            models.Index(fields=["cost_usd", "-id"]),
         ]
 
     def __str__(self) -> str:
         return f"#{self.pk} {self.provider}/{self.model} {self.status_code}"
+
+    @property
+    def estimate_difference(self) -> int | None:
+        """Reported prompt tokens minus the estimate: how far Iris's count was off."""
+        if self.prompt_tokens is None or self.estimated_prompt_tokens is None:
+            return None
+        return self.prompt_tokens - self.estimated_prompt_tokens
 
 
 class LogImage(models.Model):
@@ -357,6 +378,18 @@ class LogImage(models.Model):
     error = models.TextField(blank=True)
     role = models.CharField(max_length=10, default="input", choices=[(r, r) for r in ROLES])
     partial_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The image as the model saw it (gateway/vision.py): the pixels it processed, what they
+    # cost, and how it cut them ({"kind": "tiles"|"patches", "cols", "rows", "cell", ...}).
+    # Null where the provider documents no rule for the model.
+    estimated_tokens = models.PositiveIntegerField(null=True, blank=True)
+    seen_width = models.PositiveIntegerField(null=True, blank=True)
+    seen_height = models.PositiveIntegerField(null=True, blank=True)
+    grid = models.JSONField(null=True, blank=True)
+    # The copy sent instead of the original (auto-fit downsized it, or a format the provider
+    # refuses was converted), when it differs.
+    sent_blob = models.ForeignKey(
+        Blob, null=True, blank=True, on_delete=models.PROTECT, related_name="sent_uses"
+    )
 
     class Meta:
         ordering = ["message_index", "part_index", "partial_index"]
@@ -423,3 +456,42 @@ class PromptVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.prompt_id and self.prompt.slug}@{self.number}"
+
+
+class ModelPrice(models.Model):
+    """A price an operator sets for one provider's model (a negotiated rate, or a model the
+    price library does not know), in USD per million tokens or per image. It wins over the
+    library's price for the parts it sets; a part left empty keeps the library's."""
+
+    provider = models.CharField(max_length=50, choices=[(p, p) for p in providers.PROVIDERS])
+    model = models.CharField(
+        max_length=200, help_text="The model as requests name it; end with * for a prefix."
+    )
+    input_per_mtok = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    cached_input_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    output_per_mtok = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    image_input_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    image_output_per_mtok = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True
+    )
+    per_image = models.DecimalField(
+        max_digits=12,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        help_text="Image generation: USD per image made, whatever its size.",
+    )
+    note = models.CharField(max_length=200, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "model"], name="one_price_per_model")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"

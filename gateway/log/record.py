@@ -58,6 +58,7 @@ class Record:
     partial_images: list[tuple[int, int, str]] = field(default_factory=list)
     images_not_kept: int = 0
     _streamed_image_bytes: int = 0
+    _estimate: object = None  # gateway/log/economics.py's, once computed (False: failed)
     # Stream assembly: text and tool calls per choice index.
     _choices: dict = field(default_factory=dict)
     _stream_head: dict = field(default_factory=dict)

@@ -13,7 +13,7 @@ import orjson
 
 from gateway.chat import Chat
 from gateway.images import Image
-from gateway.log import outputs
+from gateway.log import economics, outputs
 from gateway.log.blobs import BlobData
 from gateway.log.record import Record
 
@@ -203,6 +203,7 @@ def image_fields(record: Record) -> list[dict]:
             "error": _clean(img.error or img.problem),
             "role": img.role,
             "partial_index": img.partial_index,
+            **economics.image_fields(record, img),
         }
         for img in _all_images(record)
     ]
@@ -254,6 +255,7 @@ def full_fields(r: Record) -> dict:
         search_text=_clean(_search_text(r.chat, r.response_body)),
         prompt_variables=clean_json(r.prompt_variables),
         dropped_params=[_clean(str(name)[:200]) for name in r.dropped_params[:100]],
+        **economics.record_fields(r),
     )
 
 

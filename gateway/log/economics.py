@@ -1,0 +1,73 @@
+"""The log's view of what a request cost: each input image as the model saw it, the input
+tokens Iris expected, and the price of what the provider reported. Computed in the log
+writer's thread, never on the request path; a failure here costs the estimate, not the row."""
+
+import logging
+
+from gateway import estimate, pricing
+from gateway.chat import Chat
+from gateway.images import Image
+from gateway.log.record import Record
+
+log = logging.getLogger(__name__)
+
+
+def request_estimate(record: Record) -> estimate.Estimate | None:
+    """The record's estimate, computed once (image_fields and record_fields both ask)."""
+    if record._estimate is None and record.chat is not None and record.provider:
+        try:
+            images = [img for img in record.chat.images if img.role == "input"]
+            record._estimate = estimate.estimate(
+                record.provider, record.model, images, request_texts(record.chat)
+            )
+        except Exception:
+            log.exception("no estimate for log record %s", record.request_id)
+            record._estimate = False
+    return record._estimate or None
+
+
+def request_texts(chat) -> list[str]:
+    """The text a request sends as input: every message's, or the prompt of other APIs."""
+    if not isinstance(chat, Chat):
+        return [chat.prompt_text()]
+    texts = []
+    for message in chat.body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts.extend(
+                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
+            )
+    return texts
+
+
+def image_fields(record: Record, img: Image) -> dict:
+    """The LogImage fields of one image as the model saw it (empty if not estimated)."""
+    found = request_estimate(record)
+    for item in found.images if found else ():
+        if item.image is img:
+            seen = item.seen
+            return {
+                "estimated_tokens": seen.tokens,
+                "seen_width": seen.width,
+                "seen_height": seen.height,
+                "grid": seen.grid.as_json() if seen.grid else None,
+            }
+    return {}
+
+
+def record_fields(record: Record) -> dict:
+    """RequestLog fields: the estimate beside the reported usage, and the cost."""
+    found = request_estimate(record)
+    out: dict = {"estimated_prompt_tokens": found.prompt_tokens if found else None}
+    try:
+        cost = pricing.record_cost(
+            record.provider, record.model, record.endpoint, record.usage, record.response_body
+        )
+    except Exception:
+        log.exception("no cost for log record %s", record.request_id)
+        cost = None
+    out["cost_usd"] = cost.total if cost else None
+    out["cost_breakdown"] = cost.as_json() if cost else None
+    return out
