@@ -67,14 +67,15 @@ class Estimate:
         return None if images is None else images + self.text_tokens
 
 
-def seen(provider: str, model: str, img: Image) -> Seen:
-    """One image as `model` on `provider` would see it."""
+def seen(provider: str, model: str, img: Image, body: dict | None = None) -> Seen:
+    """One image as `model` on `provider` would see it. `body` is the request's JSON: a
+    provider's rule may read its own settings there (Gemini's media_resolution)."""
     rules = vision_rules(provider)
     if rules is None:
         return vision.unknown(f"no rule for provider {provider!r}")
     if not (img.width and img.height):
         return vision.unknown(img.error or "dimensions unknown")
-    return rules.seen(model, img.width, img.height, img.detail, {})
+    return rules.seen(model, img.width, img.height, img.detail, body or {})
 
 
 def limits(provider: str, model: str) -> Limits:
@@ -82,13 +83,15 @@ def limits(provider: str, model: str) -> Limits:
     return rules.limits(model) if rules else Limits()
 
 
-def estimate(provider: str, model: str, images: list[Image], texts: list[str]) -> Estimate:
+def estimate(
+    provider: str, model: str, images: list[Image], texts: list[str], body: dict | None = None
+) -> Estimate:
     """The input side of one request. `images` are the images sent (documents apart)."""
     out = Estimate()
     for img in images:
         if img.is_document:
             continue
-        s = seen(provider, model, img)
+        s = seen(provider, model, img, body)
         notes = vision.warnings(
             s,
             width=img.width,

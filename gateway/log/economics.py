@@ -18,7 +18,11 @@ def request_estimate(record: Record) -> estimate.Estimate | None:
         try:
             images = [img for img in record.chat.images if img.role == "input"]
             record._estimate = estimate.estimate(
-                record.provider, record.model, images, request_texts(record.chat)
+                record.provider,
+                record.model,
+                images,
+                request_texts(record.chat),
+                getattr(record.chat, "body", None),
             )
         except Exception:
             log.exception("no estimate for log record %s", record.request_id)
