@@ -142,7 +142,8 @@ def _tiles(fam: str, width: int, height: int) -> Seen:
     crop = math.floor(min(w, h) / CROP_DIVISOR)
     if fam == "1.5":
         crop = min(max(crop, CROP_BOUNDS_15[0]), CROP_BOUNDS_15[1])
-    crop = max(crop, 1)  # the formula has no tile below 2 px of shorter side; one pixel it is
+    if crop < 1:  # a shorter side under 2 px: the formula gives no crop unit
+        return vision.unknown(f"{name}: a {w}×{h} px image has no documented tiling")
     cols, rows = vision.cells(w, h, crop)
     grid = Grid("tiles", cols, rows, TILE, TILE_TOKENS)
     # Each crop-unit square becomes a 768-px tile: the model sees the image at 768/crop.
