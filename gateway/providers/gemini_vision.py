@@ -99,11 +99,12 @@ def sent_resolution(model: str, detail: str | None, options: dict) -> str | None
 def seen(model: str, width: int, height: int, detail: str | None, options: dict) -> Seen:
     """One image of `width`×`height` px as `model` sees it, given the request body."""
     options = options or {}
-    result = seen_at(model, width, height, sent_resolution(model, detail, options))
+    level = sent_resolution(model, detail, options)
+    result = seen_at(model, width, height, level)
     notes = list(result.notes)
-    if detail in ("low", "high"):
+    if level is None and detail in ("low", "high"):
         notes.append(f"detail: {detail} is not sent to Gemini: the default resolution applies")
-    if options.get("media_resolution") is not None:
+    if level is None and options.get("media_resolution") is not None:
         notes.append("media_resolution is not forwarded by Iris: the default resolution applies")
     return Seen(result.width, result.height, result.tokens, result.grid, result.rule, tuple(notes))
 
