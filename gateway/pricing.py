@@ -165,12 +165,12 @@ def record_cost(
     made = image_prices.images_made(response_body) if endpoint.startswith("images.") else 0
     if found is None and not made:
         return None
-    name = _model_name(model)
+    name = model_name(model)
     library = library_price(provider, name)
     if library is None and isinstance(response_body, dict):
         answered = response_body.get("model")  # an Azure deployment answers with its model
         if isinstance(answered, str) and answered and answered != model:
-            library = library_price(provider, _model_name(answered))
+            library = library_price(provider, model_name(answered))
     from gateway import price_overrides  # Django: imported where the writer runs
 
     admin = price_overrides.find(provider, model)
@@ -303,7 +303,7 @@ def library_price(provider: str, model: str) -> LibraryPrice | None:
     return LibraryPrice(f"genai-prices {genai_prices.__version__}: {found.id} {info.id}", info)
 
 
-def _model_name(model: str) -> str:
+def model_name(model: str) -> str:
     """The model id the library knows: Gemini's `models/` and a Bedrock ARN's path dropped."""
     model = model.removeprefix("models/")
     if model.startswith("arn:") and "/" in model:
