@@ -221,7 +221,7 @@ def image_views(log: RequestLog) -> Images:
     found = Images()
     counted: dict[str, int] = {}
     made = []
-    for image in log.images.select_related("blob"):
+    for image in log.images.select_related("blob", "sent_blob"):
         sha = image.blob_id
         if sha and sha not in counted and image.role != "partial":
             counted[sha] = other_uses(sha, log_id=log.id)
