@@ -219,6 +219,8 @@ def test_limits_per_family():
     nova2 = bv.limits("global.amazon.nova-2-lite-v1:0")
     assert (nova2.max_images, nova2.max_request_bytes) == (5, 19_660_800)
     assert bv.limits("meta.llama3-2-90b-instruct-v1:0") == bv.CONVERSE
+    assert bv.NOVA2_URL in nova2.source and bv.NOVA_URL in nova.source
+    assert av.VISION_URL in claude.source
 
 
 def _img(width, height, size=1000, mime="image/png") -> Image:

@@ -20,9 +20,13 @@ Sources (all read 2026-11-26):
   estimated tokens: 900x450 ~800, 900x900 ~1300, 1400x900 ~1800, 1.8Kx900 ~2400, 1.3Kx1.3K
   ~2600, with the worked example "800x400 … closest resolution is 900x450 … about 800".
 - NOVA2 = https://docs.aws.amazon.com/nova/latest/nova2-userguide/using-multimodal-models.html
-  (Nova 2 Lite): "usage is billed at a flat rate of 230 tokens per image"; images embedded in
-  the request: 25 MB, at most 5.
-- LLAMA = https://docs.aws.amazon.com/bedrock/latest/userguide/quotas-model-customization.html
+  (Nova 2 Lite): "While the number of tokens processed varies based on image resolution and
+  aspect ratio, usage is billed at a flat rate of 230 tokens per image" (the sentence after,
+  on the inputTokens the response reports, was cut off in the copy read). An earlier revision
+  had a table instead (900x450 515, 900x900 ~1,035, 1400x900 ~1,600, 1800x900 ~2,060,
+  1300x1300 ~2,155); the flat rate, which answers it, is taken as the newer. Images embedded
+  in the request: 25 MB, at most 5 ("Number of objects"). The page covers Nova 2 Lite only.
+- LLAMA = https://docs.aws.amazon.com/bedrock/latest/userguide/model-training-validation-requirements.html
   (Meta Llama 3.2): for 11B and 90B Vision Instruct, "Tokens = min(2, max(Height // 560, 1))
   * min(2, max(Width // 560, 1)) * 1601", given "for estimating the image-to-token conversion
   during fine-tuning" — the same model and image processing, so Iris uses it for inference
@@ -46,7 +50,6 @@ from gateway.vision import Grid, Limits, Seen
 MESSAGE_URL = "https://docs.aws.amazon.com/bedrock/latest/APIReference/API_runtime_Message.html"
 NOVA_URL = "https://docs.aws.amazon.com/nova/latest/userguide/modalities-image.html"
 NOVA2_URL = "https://docs.aws.amazon.com/nova/latest/nova2-userguide/using-multimodal-models.html"
-LLAMA_URL = "https://docs.aws.amazon.com/bedrock/latest/userguide/quotas-model-customization.html"
 
 # MESSAGE: the Converse API's images, whatever the model.
 MAX_IMAGES = 20
@@ -131,7 +134,7 @@ def seen(model: str, width: int, height: int, detail: str | None, options: dict)
     if rule == "nova":
         found = _nova(width, height)
     elif rule == "nova2":
-        found = Seen(None, None, NOVA2_IMAGE_TOKENS, rule="Amazon Nova 2: a flat 230 tokens")
+        found = Seen(None, None, NOVA2_IMAGE_TOKENS, rule="Amazon Nova 2: billed a flat 230 tokens")
     elif rule == "llama3.2-vision":
         found = _llama(width, height)
     else:
@@ -189,10 +192,15 @@ def limits(model: str) -> Limits:
             CONVERSE,
             many_images=anthropic_vision.MANY_IMAGES,
             many_max_side=anthropic_vision.MANY_MAX_SIDE,
+            source=f"{MESSAGE_URL}; {anthropic_vision.VISION_URL} (read 2026-11-26)",
         )
     nova_request = anthropic_vision.decoded_limit(NOVA_PAYLOAD)
     if rule == "nova":
-        return replace(CONVERSE, max_request_bytes=nova_request)
+        source = f"{MESSAGE_URL}; {NOVA_URL} (read 2026-11-26)"
+        return replace(CONVERSE, max_request_bytes=nova_request, source=source)
     if rule == "nova2":
-        return replace(CONVERSE, max_images=NOVA2_MAX_IMAGES, max_request_bytes=nova_request)
+        source = f"{MESSAGE_URL}; {NOVA2_URL} (read 2026-11-26)"
+        return replace(
+            CONVERSE, max_images=NOVA2_MAX_IMAGES, max_request_bytes=nova_request, source=source
+        )
     return CONVERSE
