@@ -208,7 +208,8 @@ def _gpt_image(width: int, height: int, options: dict) -> Seen:
     cols, rows = vision.cells(w, h, 512)
     base = rule.base
     notes: tuple[str, ...] = ()
-    if str(options.get("input_fidelity") or "low").lower() == "high":
+    fidelity = options.get("input_fidelity") if isinstance(options, dict) else None
+    if str(fidelity or "low").lower() == "high":
         ratio = max(width, height) / min(width, height)
         square = ratio < _SQUARE_UNTIL
         base += FIDELITY_SQUARE if square else FIDELITY_OBLONG
