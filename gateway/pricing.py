@@ -25,7 +25,7 @@ What is priced, from the usage Iris records (chat, Responses and Images API shap
 - images: the images an Images API answer holds (`data`), for models priced per image.
 
 `Cost.as_json()`, stored as RequestLog.cost_breakdown and read by the request page, is:
-    {"total": "<decimal>" | null,            # null: some part has no known price
+    {"total": "<decimal>" | null,            # null: a part has no known price (or > $999,999)
      "currency": "USD",
      "source": "genai-prices 0.2.3: openai gpt-4o; admin price openai/gpt-4o*",  # or "unknown"
      "lines": [{"kind": "input" | "cached_input" | "cache_write" | "output" | "reasoning"
@@ -54,6 +54,7 @@ from gateway import image_prices
 ZERO = Decimal(0)
 MILLION = Decimal(1_000_000)
 PLACES = Decimal("1E-10")  # RequestLog.cost_usd has 10 decimal places
+LARGEST = Decimal("999999")  # and 16 digits: a usage past this is not a real bill
 
 # Iris's provider names → genai-prices' provider ids.
 LIBRARY_PROVIDERS = {
@@ -209,6 +210,7 @@ def price(
     total = None
     if not unknown:
         total = sum((Decimal(line["usd"]) for line in lines), ZERO).quantize(PLACES)
+        total = total if total <= LARGEST else None  # garbage counts must not cost the row
     sources = []
     if "library" in used and library:
         sources.append(library.label)

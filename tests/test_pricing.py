@@ -378,6 +378,12 @@ def test_the_breakdown_is_exactly_the_documented_shape():
     assert orjson.loads(orjson.dumps(out)) == out  # plain JSON, stored as it is
 
 
+def test_a_total_no_bill_reaches_is_left_unknown_rather_than_failing_the_row():
+    usage = {"prompt_tokens": 10**15, "completion_tokens": 0}  # cost_usd holds < $1M
+    c = cost("openai", "gpt-4o", "chat.completions", usage)
+    assert c.total is None and c.as_json()["lines"][0]["usd"] == "2500000000"
+
+
 def test_decimals_are_written_without_exponents():
     assert pricing.decimal_str(D("1E-7")) == "0.0000001"
     assert pricing.decimal_str(D("1E+1")) == "10"
