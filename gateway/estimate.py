@@ -101,7 +101,11 @@ def estimate(
             detail=img.detail,
         )
         out.images.append(ImageEstimate(img, s, notes))
-    out.text_tokens, out.text_method = tokens.count_text(provider, model, texts)
+    messages = (body or {}).get("messages")
+    if isinstance(messages, list):  # a chat: counted with the tokenizer's per-message overhead
+        out.text_tokens, out.text_method = tokens.count_messages(provider, model, messages)
+    else:
+        out.text_tokens, out.text_method = tokens.count_text(provider, model, texts)
     out.problems = preflight(out.images, limits(provider, model))
     return out
 

@@ -26,7 +26,7 @@ class Grid:
     cols: int
     rows: int
     cell: int
-    tokens_per_cell: float
+    tokens_per_cell: float | None  # None: the cut is documented, its price is not
     base_tokens: int = 0
 
     @property
@@ -114,7 +114,8 @@ def pixels_at_most(width: int, height: int, pixels: int) -> tuple[int, int]:
 def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
     if scale >= 1.0:
         return width, height
-    return max(1, int(width * scale)), max(1, int(height * scale))
+    # The epsilon keeps float error from costing the constrained side a pixel (3072 → 3071).
+    return max(1, int(width * scale + 1e-9)), max(1, int(height * scale + 1e-9))
 
 
 def cells(width: int, height: int, cell: int) -> tuple[int, int]:
