@@ -36,10 +36,11 @@ What is priced, from the usage Iris records (chat, Responses and Images API shap
      "input_usd_per_million": "<decimal>" | null,        # the input price applied
      "image_input_usd_per_million": "<decimal>" | null,  # only where images have their own
      "unknown": ["<kind>", …]}                           # lines whose price is unknown
-An image's estimated cost (for the request page) is its estimated tokens × image_input_usd_
-per_million, else × input_usd_per_million. Decimals are plain strings ("0.0000125"), never
-exponents. `input` and `output` lines are always there when the usage is; others only when
-their quantity is not 0. `total` is rounded to RequestLog.cost_usd's 10 decimal places.
+An image's estimated cost (the request page; `image_usd` below) is its estimated tokens ×
+image_input_usd_per_million, else × input_usd_per_million. Decimals are plain strings
+("0.0000125"), never exponents. `input` and `output` lines are always there when the usage
+is; others only when their quantity is not 0. `total` is rounded to RequestLog.cost_usd's
+10 decimal places.
 """
 
 from __future__ import annotations
@@ -257,6 +258,15 @@ def _line(kind: str, quantity: int, unit: str, rate_key: str, rate, per) -> dict
         rate_key: decimal_str(rate),
         "usd": decimal_str(usd),
     }
+
+
+def image_usd(breakdown: dict | None, tokens: int | None) -> Decimal | None:
+    """An input image's estimated cost from a stored breakdown: its estimated tokens at the
+    image-input price, else the input price. None when either is unknown."""
+    if not isinstance(breakdown, dict) or tokens is None:
+        return None
+    rate = breakdown.get("image_input_usd_per_million") or breakdown.get("input_usd_per_million")
+    return None if rate is None else Decimal(rate) * tokens / MILLION
 
 
 @dataclass(frozen=True)

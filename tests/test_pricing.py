@@ -384,6 +384,16 @@ def test_a_total_no_bill_reaches_is_left_unknown_rather_than_failing_the_row():
     assert c.total is None and c.as_json()["lines"][0]["usd"] == "2500000000"
 
 
+def test_an_images_estimated_cost_from_the_stored_breakdown():
+    chat = cost("openai", "gpt-4o", "chat.completions", {"prompt_tokens": 1000}).as_json()
+    assert pricing.image_usd(chat, 765) == D("0.0019125")  # 765 × 2.50 (input price)
+    edit = cost("openai", "gpt-image-1", "images.edits", {"input_tokens": 1000}).as_json()
+    assert pricing.image_usd(edit, 765) == D("0.00765")  # 765 × 10 (image input price)
+    unknown = cost("openai", "my-fine-tune", "chat.completions", {"prompt_tokens": 1}).as_json()
+    assert pricing.image_usd(unknown, 765) is None
+    assert pricing.image_usd(chat, None) is None and pricing.image_usd(None, 765) is None
+
+
 def test_decimals_are_written_without_exponents():
     assert pricing.decimal_str(D("1E-7")) == "0.0000001"
     assert pricing.decimal_str(D("1E+1")) == "10"
