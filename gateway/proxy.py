@@ -11,7 +11,7 @@ from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from yarl import URL
 
-from gateway import crypto, fetching, http, offload, providers, redact, shutdown
+from gateway import crypto, fetching, http, offload, preflight, providers, redact, shutdown
 from gateway import log as request_log
 from gateway.chat import Chat
 from gateway.errors import GatewayError
@@ -29,7 +29,7 @@ _SLICE_BYTES = 256 * 1024
 async def forward(chat: Chat, target: Target, record: request_log.Record) -> HttpResponse:
     """Send the chat upstream and answer the client; the record is submitted in every case."""
     provider = providers.get(target.provider)
-    await prepare_images(chat, provider, target)
+    fitted = await prepare_images(chat, provider, target)
     upstream = await build_request(provider, chat, target)
     response = await send(upstream, target, record)
     # Sent: from here on the log needs the parsed body, not the raw bytes (megabytes with an
@@ -38,7 +38,7 @@ async def forward(chat: Chat, target: Target, record: request_log.Record) -> Htt
     if not chat.stream:
         record.first_byte()  # a stream's first token is timed as its chunks arrive
     await raise_for_status(response, provider, record)
-    headers = passed_headers(response)
+    headers = passed_headers(response, fitted)
     if chat.stream:
         record.is_stream = True
         parser = provider.Stream(chat, max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
@@ -234,9 +234,16 @@ def _failure(chunk: dict) -> tuple[str, str] | None:
     return str(kind)[:100], str(error.get("message") or "The upstream's stream failed.")
 
 
-async def prepare_images(chat: Chat, provider: ModuleType, target: Target) -> None:
-    """Give the provider images it can take: fetch URLs it cannot (each URL once), convert
-    formats it refuses (the same bytes once, never decoding past GATEWAY_MAX_IMAGE_PIXELS)."""
+async def prepare_images(
+    chat: Chat, provider: ModuleType, target: Target, *, check: bool = True
+) -> preflight.FitReport | None:
+    """Give the provider images it can take: fetch URLs it cannot (each URL once), downsize
+    them to what the model sees when auto-fit is on, convert formats it refuses (the same
+    bytes once, never decoding past GATEWAY_MAX_IMAGE_PIXELS), then check them against its
+    limits (a 400 naming the image and the limit; /v1/estimate lists them instead: check
+    False). Returns what auto-fit did, if it was on."""
+    if not chat.images:
+        return None
     inline: dict[str, bool] = {}  # by URL: one DNS look-up for a URL named 250 times
     for img in chat.images:
         if img.origin == "url" and img.data is None and (url := img.url or "") not in inline:
@@ -249,10 +256,13 @@ async def prepare_images(chat: Chat, provider: ModuleType, target: Target) -> No
                 img, f"could not use the image URL: {img.error}", "image_fetch_failed"
             )
     accepted = getattr(provider, "IMAGE_MIME_TYPES", None)
+    report = None
+    if preflight.wanted(target):
+        report = await preflight.fit(chat.images, target, chat.model, chat.body, accepted)
     converted: dict[int, tuple[bytes, str]] = {}  # by id(img.data): shared bytes convert once
     for img in chat.images:
-        if img.data is None or accepted is None or img.mime in accepted:
-            continue
+        if img.data is None or accepted is None or img.payload_mime in accepted:
+            continue  # (a fitted copy is in a format the provider takes)
         if not settings.GATEWAY_CONVERT_IMAGES:
             raise _image_error(
                 img,
@@ -265,6 +275,9 @@ async def prepare_images(chat: Chat, provider: ModuleType, target: Target) -> No
             converted[key] = (await _to_png(img), "image/png")
         img.converted = converted[key]
     _check_inline_bytes(chat)
+    if check:
+        preflight.check(chat.images, target, chat.model, report.sizes if report else None)
+    return report.finish(chat.images) if report else None
 
 
 async def _to_png(img: Image) -> bytes:
@@ -401,12 +414,18 @@ def _too_large(limit: int) -> GatewayError:
     )
 
 
-def passed_headers(response: aiohttp.ClientResponse) -> dict[str, str]:
-    return {
+def passed_headers(
+    response: aiohttp.ClientResponse, fitted: preflight.FitReport | None = None
+) -> dict[str, str]:
+    """The upstream's headers worth passing on, and what auto-fit did (when it was on)."""
+    headers = {
         name.lower(): value
         for name, value in response.headers.items()
         if name.lower() in _PASS_HEADERS or name.lower().startswith(_PASS_PREFIXES)
     }
+    if fitted is not None:
+        headers[preflight.HEADER] = fitted.header()
+    return headers
 
 
 def _json_or_text(content: bytes) -> dict:

@@ -5,8 +5,10 @@ else (keys, `@slug` routing, the record, errors in OpenAI's shape) is the same f
 /v1/chat/completions, /v1/images/*, the prompts API and the logs UI's prompt editor."""
 
 import asyncio
+import dataclasses
 import functools
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -15,10 +17,12 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from gateway import auth, offload, proxy, targets
+from gateway import auth, offload, preflight, proxy, targets
 from gateway import log as request_log
 from gateway.chat import Chat, parse_chat
+from gateway.db import orm
 from gateway.errors import GatewayError
+from gateway.models import Provider
 from gateway.providers.base import Target
 
 log = logging.getLogger(__name__)
@@ -66,6 +70,7 @@ async def proxy_path(
         parsed = record.chat = await endpoint.parse(request, record.raw_body)
         record.model, record.is_stream = parsed.model, parsed.stream
         target = await targets.resolve(request, parsed, key=key)
+        target = await with_image_fit(request, target, parsed)
         record.provider, record.provider_slug = target.provider, target.slug
         record.model = parsed.model  # "@slug/gpt-4o" went upstream as "gpt-4o"
         response = await endpoint.forward(parsed, target, record)
@@ -134,6 +139,48 @@ async def _parse_chat(raw: bytes) -> Chat:
 
 
 CHAT = Endpoint("chat.completions", parse, proxy.forward)
+
+
+async def with_image_fit(request: HttpRequest, target: Target, parsed: Any) -> Target:
+    """The target, told whether to auto-fit this request's images (preflight.OPTION): the
+    x-iris-image-fit header (auto | off) first, then the admin's Provider.fit_images for an
+    `@slug`, then GATEWAY_IMAGE_FIT. Decided only for a request with images."""
+    asked = request.headers.get(preflight.HEADER, "").strip().lower()
+    if asked not in ("", "auto", "off"):
+        raise GatewayError(
+            400,
+            f"{preflight.HEADER} must be 'auto' or 'off'.",
+            code="invalid_image_fit",
+            param=preflight.HEADER,
+        )
+    if not getattr(parsed, "images", None):
+        return target
+    if not asked:
+        on = settings.GATEWAY_IMAGE_FIT == "auto" or await _provider_fits(target.slug)
+        asked = "auto" if on else "off"
+    return dataclasses.replace(target, options={**target.options, preflight.OPTION: asked})
+
+
+# slug -> (Provider.fit_images, good until): read as the routes are (gateway/targets.py).
+_fits: dict[str, tuple[bool, float]] = {}
+_FITS_SECONDS = 10.0
+
+
+async def _provider_fits(slug: str) -> bool:
+    if not slug:
+        return False
+    cached = _fits.get(slug)
+    if cached and cached[1] > time.monotonic():
+        return cached[0]
+    fits = await orm(_load_fits)(slug)
+    if len(_fits) >= 1000:
+        _fits.clear()
+    _fits[slug] = (fits, time.monotonic() + _FITS_SECONDS)
+    return fits
+
+
+def _load_fits(slug: str) -> bool:
+    return bool(Provider.objects.filter(slug=slug).values_list("fit_images", flat=True).first())
 
 
 def read_body(request: HttpRequest) -> bytes:

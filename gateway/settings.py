@@ -200,6 +200,11 @@ GATEWAY_IMAGE_FETCH_MAX_REDIRECTS = env_int("GATEWAY_IMAGE_FETCH_MAX_REDIRECTS",
 GATEWAY_SNAPSHOT_URL_IMAGES = env_bool("GATEWAY_SNAPSHOT_URL_IMAGES", True)
 # Images in formats a provider refuses (BMP, TIFF, HEIC…): convert to PNG, or refuse with 400.
 GATEWAY_CONVERT_IMAGES = env_bool("GATEWAY_CONVERT_IMAGES", True)
+# Auto-fit: "auto" downsizes each image to what the model would see before sending it (the
+# x-iris-image-fit header and a provider's fit_images flag decide first), "off" sends it as is.
+GATEWAY_IMAGE_FIT = env_str("GATEWAY_IMAGE_FIT", "off").strip().lower()
+if GATEWAY_IMAGE_FIT not in ("auto", "off"):
+    raise ValueError(f"GATEWAY_IMAGE_FIT must be 'auto' or 'off', not {GATEWAY_IMAGE_FIT!r}.")
 # Fetch URL images and send their bytes even to providers that could fetch the URL themselves.
 GATEWAY_INLINE_IMAGE_URLS = env_bool("GATEWAY_INLINE_IMAGE_URLS", False)
 # --- resource limits: no one request may exhaust memory (gateway/fetching.py, proxy.py) ---
@@ -210,6 +215,9 @@ GATEWAY_MAX_CONCURRENT_FETCHES = env_int("GATEWAY_MAX_CONCURRENT_FETCHES", 64)  
 # Most pixels Pillow may decode at once (conversion, thumbnails); also Pillow's own
 # Image.MAX_IMAGE_PIXELS, set in gateway/apps.py. Proxying never decodes: bigger images pass.
 GATEWAY_MAX_IMAGE_PIXELS = env_int("GATEWAY_MAX_IMAGE_PIXELS", 40_000_000)
+# How the log and /v1/estimate count text tokens for OpenAI models: "tiktoken" (exact, about
+# 80 MB of memory once loaded) or "approximate" (4 characters a token).
+GATEWAY_TOKENIZER = env_str("GATEWAY_TOKENIZER", "tiktoken")
 GATEWAY_MAX_RESPONSE_BYTES = env_int("GATEWAY_MAX_RESPONSE_BYTES", 32 << 20)  # decompressed
 GATEWAY_MAX_SSE_EVENT_BYTES = env_int("GATEWAY_MAX_SSE_EVENT_BYTES", 16 << 20)
 # --- end of resource limits ---

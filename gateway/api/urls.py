@@ -1,9 +1,10 @@
 from django.urls import path, re_path
 
-from gateway.api import chat, images, logs, misc, models, prompts, responses
+from gateway.api import chat, estimate, images, logs, misc, models, prompts, responses
 
 urlpatterns = [
     path("chat/completions", chat.chat_completions, name="chat-completions"),
+    path("estimate", estimate.create, name="estimate"),
     path("images/generations", images.generations, name="images-generations"),
     path("images/edits", images.edits, name="images-edits"),
     path("images/variations", images.variations, name="images-variations"),

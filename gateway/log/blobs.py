@@ -7,6 +7,7 @@ Runs in the log writer's thread (and for prompt uploads), never on the event loo
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import uuid
 from dataclasses import dataclass, replace
@@ -17,7 +18,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db.models import Sum
 
-from gateway.images import Image
+from gateway.images import Image, ImageError, sniff
 from gateway.models import Blob, blob_name
 
 
@@ -41,6 +42,18 @@ class BlobData:
     @classmethod
     def of(cls, img: Image) -> BlobData:
         return cls(img.data, img.mime, img.width, img.height, img.frames, img.exif_orientation)
+
+    @classmethod
+    def sent(cls, img: Image) -> tuple[str, BlobData]:
+        """(SHA-256, blob) of the copy sent upstream in place of img's bytes (auto-fit's or a
+        conversion's: img.converted), measured from its header."""
+        data, mime = img.converted or (b"", "")
+        try:
+            info = sniff(data)
+            facts = (info.width, info.height, info.frames, info.exif_orientation)
+        except ImageError:
+            facts = (None, None, 1, None)
+        return hashlib.sha256(data).hexdigest(), cls(data, mime, *facts)
 
     def __post_init__(self) -> None:
         if self.size < 0:

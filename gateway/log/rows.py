@@ -185,8 +185,21 @@ def _all_images(record: Record) -> list[Image]:
 
 
 def blobs(record: Record) -> dict[str, BlobData]:
-    """The bytes of each image of the record (sent and made), by SHA-256."""
-    return {img.sha256: BlobData.of(img) for img in _all_images(record) if img.data}
+    """The bytes of each image of the record (sent and made), by SHA-256: the client's, and
+    the copy sent instead where auto-fit or a conversion made one."""
+    images = _all_images(record)
+    found = {img.sha256: BlobData.of(img) for img in images if img.data}
+    for img in images:
+        if sent := _sent_copy(img):
+            found.setdefault(*sent)
+    return found
+
+
+def _sent_copy(img: Image) -> tuple[str, BlobData] | None:
+    """(SHA-256, blob) of the copy sent in place of the image's own bytes, if any."""
+    if not (img.converted and img.data) or img.converted[0] is img.data:
+        return None
+    return BlobData.sent(img)
 
 
 def image_fields(record: Record) -> list[dict]:
@@ -194,6 +207,7 @@ def image_fields(record: Record) -> list[dict]:
     return [
         {
             "blob_id": img.sha256 if img.data else None,
+            "sent_blob_id": sent[0] if (sent := _sent_copy(img)) else None,
             "message_index": img.message,
             "part_index": img.part,
             "detail": _clean((img.detail or "")[:20]),

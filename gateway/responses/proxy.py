@@ -16,7 +16,7 @@ import orjson
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from gateway import auth, offload, providers, proxy, service, targets
+from gateway import auth, offload, preflight, providers, proxy, service, targets
 from gateway import log as request_log
 from gateway.chat import Chat
 from gateway.db import orm
@@ -171,19 +171,16 @@ async def _passthrough(
     module = azure if target.provider == "azure-openai" else openai
     url, headers = upstream_address(target, "")
     headers["accept"] = "text/event-stream" if req.stream else "application/json"
+    fitted = await _fit_and_check(req, target, module)
     content, sent = req.raw, None
-    if req.history:  # a conversation Iris kept, continued here: sent whole
-        body = orjson.loads(req.raw)
-        body.pop("previous_response_id", None)
-        body["input"] = [*req.history, *as_items(body.get("input"))]
-        content = orjson.dumps(body)
-        sent = {**req.logged_body(), "input": [*req.history_logged, *req.input_items()]}
-        sent.pop("previous_response_id", None)
+    if req.history or any(img.converted for img in req.images):
+        size = len(req.raw) + sum(len(img.payload) for img in req.images)
+        content, sent = await offload.by_size(size, _rebuilt, req)
     upstream = Upstream("POST", url, {"content-type": "application/json", **headers}, content, sent)
     response = await proxy.send(upstream, target, record)
     req.raw = record.raw_body = b""
     await proxy.raise_for_status(response, module, record)
-    passed = proxy.passed_headers(response)
+    passed = proxy.passed_headers(response, fitted)
     if req.stream:
         record.is_stream = True
         parser = PassthroughStream(max_event_bytes=settings.GATEWAY_MAX_SSE_EVENT_BYTES)
@@ -198,6 +195,55 @@ async def _passthrough(
     return HttpResponse(data_bytes, content_type="application/json", headers=passed)
 
 
+async def _fit_and_check(req: ResponsesRequest, target: Target, module) -> object:
+    """What the chat path's prepare_images does for images, for a body sent as it is: auto-fit
+    (when on) and the provider's preflight, its 400s naming input[k].content[j]. URL images
+    go as URLs (OpenAI fetches them), so they are neither fitted nor measured here."""
+    if not req.images:
+        return None
+    fitted = None
+    if preflight.wanted(target):
+        accepted = module.IMAGE_MIME_TYPES
+        fitted = await preflight.fit(req.images, target, req.model, req.body, accepted)
+    sizes = fitted.sizes if fitted else None
+    preflight.check(req.images, target, req.model, sizes, root="input")
+    return fitted.finish(req.images) if fitted else None
+
+
+def _rebuilt(req: ResponsesRequest) -> tuple[bytes, dict]:
+    """The body to send when it is not the client's bytes: a conversation Iris kept, continued
+    here (sent whole), and each image auto-fit replaced, as a data URI, by its smaller copy.
+    With the JSON sent, for the log (which finds the fitted copies in it: rows.py)."""
+    body = orjson.loads(req.raw)
+    items = as_items(body.get("input"))
+    if req.history:
+        sent = {**req.logged_body(), "input": [*req.history_logged, *req.input_items()]}
+        logged = sent["input"]
+    else:
+        sent = req.logged_body()
+        logged = sent["input"] = list(as_items(sent.get("input")))
+    skip = len(req.history_logged) if req.history else 0
+    for img in req.images:
+        if img.converted:
+            uri = f"data:{img.payload_mime};base64,{img.payload_base64}"
+            _place(items, img, uri)
+            _place(logged, img, uri, skip)
+    body["input"] = [*req.history, *items] if req.history else items
+    if req.history:  # Iris's own id: the upstream gets the conversation instead
+        body.pop("previous_response_id", None)
+        sent.pop("previous_response_id", None)
+    return orjson.dumps(body), sent
+
+
+def _place(items: list, img, uri: str, skip: int = 0) -> None:
+    """The image's part of items[skip + img.message] set to `uri`, copying the item and its
+    content on the way (they may be the parsed request's own)."""
+    k = skip + img.message
+    item = items[k] = dict(items[k])
+    content = item["content"] = list(item["content"])
+    content[img.part] = {**content[img.part], "image_url": uri}
+
+
 async def _translated(
     req: ResponsesRequest, target: Target, record: request_log.Record
 ) -> HttpResponse:
@@ -208,7 +254,7 @@ async def _translated(
     chat = Chat(raw=b"", body=plan.body)
     try:
         with _placed(plan, chat):
-            await proxy.prepare_images(chat, provider, target)
+            fitted = await proxy.prepare_images(chat, provider, target)
             upstream = await proxy.build_request(provider, chat, target)
     except GatewayError as error:
         raise translate.rename_error(error, plan) from None
@@ -216,7 +262,7 @@ async def _translated(
     record.dropped_params = [*plan.dropped, *record.dropped_params]
     req.raw = record.raw_body = b""
     await proxy.raise_for_status(response, provider, record)
-    passed = proxy.passed_headers(response)
+    passed = proxy.passed_headers(response, fitted)
     response_id = iris_id(record.request_id)
     if req.stream:
         record.is_stream = True
