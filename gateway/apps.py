@@ -8,7 +8,8 @@ class GatewayConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from gateway import images
+        from gateway import images, tokens
 
         # Pillow's MAX_IMAGE_PIXELS, set on purpose: see images.limit_pixels.
         images.limit_pixels(settings.GATEWAY_MAX_IMAGE_PIXELS)
+        tokens.use_tiktoken(settings.GATEWAY_TOKENIZER == "tiktoken")

@@ -217,7 +217,9 @@ GATEWAY_MAX_CONCURRENT_FETCHES = env_int("GATEWAY_MAX_CONCURRENT_FETCHES", 64)  
 GATEWAY_MAX_IMAGE_PIXELS = env_int("GATEWAY_MAX_IMAGE_PIXELS", 40_000_000)
 # How the log and /v1/estimate count text tokens for OpenAI models: "tiktoken" (exact, about
 # 80 MB of memory once loaded) or "approximate" (4 characters a token).
-GATEWAY_TOKENIZER = env_str("GATEWAY_TOKENIZER", "tiktoken")
+GATEWAY_TOKENIZER = env_str("GATEWAY_TOKENIZER", "tiktoken").strip().lower()
+if GATEWAY_TOKENIZER not in ("tiktoken", "approximate"):
+    raise ValueError("GATEWAY_TOKENIZER must be 'tiktoken' or 'approximate'.")
 GATEWAY_MAX_RESPONSE_BYTES = env_int("GATEWAY_MAX_RESPONSE_BYTES", 32 << 20)  # decompressed
 GATEWAY_MAX_SSE_EVENT_BYTES = env_int("GATEWAY_MAX_SSE_EVENT_BYTES", 16 << 20)
 # --- end of resource limits ---

@@ -11,8 +11,9 @@ like "prod-vision") the count is OpenAI's documented rule of thumb: "1 token ~= 
 English" (https://help.openai.com/en/articles/4936856-what-are-tokens-and-how-to-count-them,
 read 2026-11-26). `method` always says which was used.
 
-Loading an encoding takes a few hundred milliseconds, once per process: call `warm()` at
-start-up to keep that off the first request.
+Loading an encoding takes a few hundred milliseconds and about 80 MB of memory (o200k_base;
+cl100k_base another 35 MB, loaded only for the older models that use it), once per process,
+on first use. GATEWAY_TOKENIZER=approximate (see `use_tiktoken`) saves that memory.
 """
 
 import base64
@@ -51,6 +52,7 @@ TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
 _OVERHEAD_MODELS = ("gpt-3.5-turbo", "gpt-35-turbo", "gpt-4")
 
+_enabled = True  # GATEWAY_TOKENIZER: set at start-up by the app (gateway/apps.py)
 _lock = threading.Lock()
 _encodings: dict[str, Any] = {}  # name → tiktoken.Encoding, or the Exception that stopped it
 
@@ -106,7 +108,7 @@ def approximate(texts: list[str]) -> int:
 def encoding_for(provider: str, model: str) -> Any:
     """The tiktoken Encoding for an OpenAI/Azure model, or None (another provider, a model
     tiktoken does not map, an encoding not shipped, or one that failed to load)."""
-    if provider not in PROVIDERS or tiktoken is None:
+    if provider not in PROVIDERS or tiktoken is None or not _enabled:
         return None
     try:  # a pure lookup in tiktoken's table of names and prefixes: no I/O
         name = tiktoken.model.encoding_name_for_model(model.strip().lower())
@@ -128,6 +130,12 @@ def encoding(name: str) -> Any:
                     found = exc
                 _encodings[name] = found
     return None if isinstance(found, Exception) else found
+
+
+def use_tiktoken(enabled: bool) -> None:
+    """Whether OpenAI models are counted with tiktoken (else the approximation)."""
+    global _enabled
+    _enabled = enabled
 
 
 def warm() -> None:
