@@ -17,7 +17,8 @@ Sources (all read 2026-11-26):
 - COORDINATES = https://platform.claude.com/docs/en/build-with-claude/vision-coordinates
   ("How Claude resizes and pads images"): the largest aspect-preserving size whose sides,
   padded up to a multiple of 28, fit the edge limit and whose patches fit the token budget,
-  with a reference implementation (resized_size below follows it line for line) and the
+  with a reference implementation (resized_size below gives its results: same search, same
+  rounding) and the
   worked example 1075x1520 → 924x1307 (39 × 55 = 2145 tokens before). The image is then padded
   to a multiple of 28 on the bottom and right: the patch grid covers the padding, the
   content only the resized size.
@@ -120,9 +121,9 @@ def patches(width: int, height: int) -> int:
 
 
 def resized_size(width: int, height: int, rule: Tier) -> tuple[int, int]:
-    """COORDINATES' reference implementation: the size Claude resizes an image to, before
+    """COORDINATES' documented rule: the size Claude resizes an image to, before
     padding; unchanged when the image fits. A binary search along the long edge for the
-    largest aspect-preserving size that fits (Python's round, as the reference)."""
+    largest aspect-preserving size that fits (rounded as the page's reference rounds)."""
 
     def fits(w: int, h: int) -> bool:
         return (
