@@ -66,8 +66,14 @@ def record_fields(record: Record) -> dict:
     found = request_estimate(record)
     out: dict = {"estimated_prompt_tokens": found.prompt_tokens if found else None}
     try:
+        images_api = record.endpoint.startswith("images.")  # DALL·E's price: its size, quality
         cost = pricing.record_cost(
-            record.provider, record.model, record.endpoint, record.usage, record.response_body
+            record.provider,
+            record.model,
+            record.endpoint,
+            record.usage,
+            record.response_body,
+            request_body=getattr(record.chat, "body", None) if images_api else None,
         )
     except Exception:
         log.exception("no cost for log record %s", record.request_id)
