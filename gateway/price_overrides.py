@@ -1,17 +1,29 @@
 """The admin's ModelPrice rows, read by the log writer for every record: kept in memory and
 read again at most every TTL seconds, or at once after a row is saved or deleted in this
-process (post_save/post_delete). A lookup is a dict get and a short scan of the prefixes."""
+process (post_save/post_delete). A lookup is a dict get and a short scan of the prefixes.
 
+When the database cannot be read (down, locked), the last table read stays in use; with none,
+lookups raise PricesUnavailable (the cost is then unknown) until the next try, TTL seconds
+later: a database outage costs one failed query per TTL, not one per record."""
+
+import logging
 import threading
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 
+from django.db import DatabaseError
 from django.db.models.signals import post_delete, post_save
 
 from gateway.models import ModelPrice
 
+log = logging.getLogger(__name__)
 TTL = 5.0  # seconds: how long a row saved by another process may go unseen
+
+
+class PricesUnavailable(RuntimeError):
+    """The admin's prices could not be read and none were read before."""
+
 
 # ModelPrice field → the breakdown's kind it prices.
 FIELDS = {
@@ -40,6 +52,7 @@ class _Table:
     exact: dict[tuple[str, str], Override]
     prefixes: dict[str, list[tuple[str, Override]]]  # provider → (prefix, row), longest first
     loaded: float
+    failed: bool = False  # a stand-in after a failed read: lookups raise until the retry
 
 
 _table: _Table | None = None
@@ -49,8 +62,10 @@ _lock = threading.Lock()
 
 def find(provider: str, model: str) -> Override | None:
     """The admin's price for a provider's model: the exact row, else the longest prefix row
-    (`model*`) that the model starts with."""
+    (`model*`) that the model starts with. Raises PricesUnavailable (see the module's doc)."""
     table = _current()
+    if table.failed:
+        raise PricesUnavailable("the admin's model prices could not be read")
     if (row := table.exact.get((provider, model))) is not None:
         return row
     for prefix, row in table.prefixes.get(provider, ()):
@@ -65,8 +80,19 @@ def _current() -> _Table:
         with _lock:
             table = _table
             if table is None or time.monotonic() - table.loaded > TTL:
-                table = _load()
+                table = _load_or_keep(table)
     return table
+
+
+def _load_or_keep(stale: _Table | None) -> _Table:
+    global _table
+    try:
+        return _load()
+    except DatabaseError as exc:
+        log.warning("model prices not read (%s): retrying in %.0f s", exc, TTL)
+        kept = stale or _Table({}, {}, 0.0, failed=True)
+        _table = _Table(kept.exact, kept.prefixes, time.monotonic(), kept.failed)
+        return _table
 
 
 def _load() -> _Table:

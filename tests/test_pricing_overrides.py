@@ -127,6 +127,46 @@ def test_a_row_saved_elsewhere_is_seen_after_the_ttl(monkeypatch):
     assert chat_cost().total == D("0.006")
 
 
+@pytest.fixture
+def prices_table_gone():
+    """The ModelPrice table unreadable, as in a database fault, then back."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE gateway_modelprice RENAME TO gateway_modelprice_away")
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("ALTER TABLE gateway_modelprice_away RENAME TO gateway_modelprice")
+
+
+def test_unreadable_prices_are_unknown_and_tried_again_once_per_ttl(monkeypatch, request):
+    clock = [1000.0]
+    monkeypatch.setattr(price_overrides.time, "monotonic", lambda: clock[0])
+    reads = []
+    load = price_overrides._load
+    monkeypatch.setattr(price_overrides, "_load", lambda: reads.append(1) or load())
+    request.getfixturevalue("prices_table_gone")
+    for _ in range(50):
+        with pytest.raises(price_overrides.PricesUnavailable):
+            chat_cost()
+    assert len(reads) == 1  # one failed query, not one per record
+    clock[0] += price_overrides.TTL + 0.1
+    with pytest.raises(price_overrides.PricesUnavailable):
+        chat_cost()
+    assert len(reads) == 2
+
+
+def test_unreadable_prices_keep_the_last_table_read(monkeypatch, request):
+    clock = [1000.0]
+    monkeypatch.setattr(price_overrides.time, "monotonic", lambda: clock[0])
+    ModelPrice.objects.create(provider="openai", model="gpt-4o", output_per_mtok=D("20"))
+    price_overrides.invalidate()
+    assert chat_cost().total == D("0.006")
+    request.getfixturevalue("prices_table_gone")
+    clock[0] += price_overrides.TTL + 0.1
+    assert chat_cost().total == D("0.006")  # the admin's price, as last read
+
+
 def test_the_cache_is_read_once_per_ttl(django_assert_num_queries):
     chat_cost()
     with django_assert_num_queries(0):

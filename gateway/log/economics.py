@@ -4,7 +4,7 @@ writer's thread, never on the request path; a failure here costs the estimate, n
 
 import logging
 
-from gateway import estimate, pricing
+from gateway import estimate, price_overrides, pricing
 from gateway.chat import Chat
 from gateway.images import Image
 from gateway.log.record import Record
@@ -75,6 +75,8 @@ def record_fields(record: Record) -> dict:
             record.response_body,
             request_body=getattr(record.chat, "body", None) if images_api else None,
         )
+    except price_overrides.PricesUnavailable:
+        cost = None  # said once per retry by price_overrides
     except Exception:
         log.exception("no cost for log record %s", record.request_id)
         cost = None
