@@ -43,18 +43,9 @@ _CODES = {
 }
 
 
-_missing: set[str] = set()
-
-
 def rules(provider: str) -> ModuleType | None:
-    """The provider's vision rules, or None where it has none (or they are not installed)."""
-    try:
-        return estimate.vision_rules(provider)
-    except ImportError:
-        if provider not in _missing:
-            _missing.add(provider)
-            log.warning("no vision rules installed for %s: its images are not checked", provider)
-        return None
+    """The provider's vision rules, or None where it has none."""
+    return estimate.vision_rules(provider)
 
 
 def wanted(target: Target) -> bool:

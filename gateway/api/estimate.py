@@ -12,6 +12,7 @@ Logged, as endpoint "estimate" with no upstream: every request Iris answers has 
 key's use, the URLs it made Iris fetch, what it was told); the logs filter by endpoint.
 """
 
+import asyncio
 import logging
 from decimal import Decimal
 
@@ -26,13 +27,11 @@ from gateway import (
     providers,
     proxy,
     service,
-    tokens,
-    vision,
 )
 from gateway import log as request_log
 from gateway.chat import Chat
+from gateway.db import orm
 from gateway.errors import GatewayError
-from gateway.images import Image
 from gateway.providers.base import Target
 from gateway.responses import proxy as responses_proxy
 
@@ -94,8 +93,16 @@ async def estimate_request(parsed, target: Target, endpoint: str) -> dict:
         if param not in named or problem.limit != "readable":  # a fetch failure, once
             code = preflight.code(problem)
             found.append(_problem(params.get(param), message, param, code, problem.limit))
-    result = _estimate(target.provider, parsed.model, images, _texts(parsed), parsed.body)
+    # In a thread: tiktoken loads its encoding on first use, and counts in proportion to text.
+    texts = _texts(parsed)
+    result = await asyncio.to_thread(
+        estimate.estimate, target.provider, parsed.model, images, texts, parsed.body
+    )
     image_tokens = result.image_tokens
+    # Prices may come from the admin's rows (cached, but read from the database at first).
+    cost = await orm(input_cost)(
+        target.provider, parsed.model, endpoint, result.text_tokens, image_tokens
+    )
     return {
         "object": "estimate",
         "endpoint": endpoint,
@@ -107,9 +114,7 @@ async def estimate_request(parsed, target: Target, endpoint: str) -> dict:
         "image_tokens": image_tokens,
         "text_tokens": result.text_tokens,
         "text_method": result.text_method,
-        "estimated_cost_usd": input_cost(
-            target.provider, parsed.model, endpoint, result.text_tokens, image_tokens
-        ),
+        "estimated_cost_usd": cost,
         "problems": found,
         "fits": not found,
     }
@@ -140,7 +145,14 @@ def _texts(parsed) -> list[str]:
     """The text a request sends: every message's, or a Responses request's instructions and
     input items."""
     if not isinstance(parsed, Chat):
-        return parsed.search_texts(None)
+        texts = [parsed.body.get("instructions")]
+        for item in parsed.input_items():
+            content = item.get("content") if isinstance(item, dict) else None
+            if isinstance(content, str):
+                texts.append(content)
+            elif isinstance(content, list):
+                texts += [p.get("text") for p in content if isinstance(p, dict)]
+        return [text for text in texts if isinstance(text, str) and text]
     texts = []
     for message in parsed.body.get("messages") or ():
         content = message.get("content") if isinstance(message, dict) else None
@@ -151,17 +163,6 @@ def _texts(parsed) -> list[str]:
                 p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
             ]
     return texts
-
-
-def _estimate(provider: str, model: str, images: list[Image], texts: list[str], body: dict):
-    try:
-        return estimate.estimate(provider, model, images, texts, body)
-    except ImportError:  # the provider's rules are not installed: every image unknown
-        result = estimate.Estimate()
-        unknown = vision.unknown(f"no image rules installed for {provider}")
-        result.images = [estimate.ImageEstimate(img, unknown, []) for img in images]
-        result.text_tokens, result.text_method = tokens.count_text(provider, model, texts)
-        return result
 
 
 def _image(
