@@ -16,6 +16,8 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
+from django.shortcuts import get_object_or_404
+from django.shortcuts import render as render_page
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 from PIL import Image as PILImage
@@ -23,7 +25,7 @@ from PIL import Image as PILImage
 from gateway import estimate, vision
 from gateway.images import TooManyPixels, fit_for_decoding, open_image
 from gateway.models import Blob, LogImage, RequestLog
-from logs_ui import thumbnails
+from logs_ui import conversation, thumbnails
 from logs_ui.access import viewer_required
 from logs_ui.seen_grid import Drawing, draw, formula, scale_to_box
 
@@ -101,6 +103,21 @@ async def seen_image(request: HttpRequest, image_id: int) -> HttpResponse:
         response["Cache-Control"] = "no-store"
         return response
     return _immutable(HttpResponse(data, content_type="image/webp"), tag)
+
+
+@require_GET
+@viewer_required
+def seen_picture(request: HttpRequest, image_id: int) -> HttpResponse:
+    """The resized picture with its grid drawn over it, for the card's toggle (htmx): the
+    page itself carries no picture until one is wanted."""
+    image = get_object_or_404(
+        LogImage.objects.select_related("blob", "sent_blob", "log"), pk=image_id, role="input"
+    )
+    view = conversation.ImageView(image, in_chat=image.log.endpoint in conversation.CONVERSATIONS)
+    found = image_seen(image, image.log, view.in_chat, drawable=not view.problem)
+    if found is None or not found.url:
+        raise Http404("No such picture.")
+    return render_page(request, "logs_ui/seen.html#picture", {"s": found, "iv": view})
 
 
 def _immutable(response: HttpResponse, tag: str) -> HttpResponse:

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, register_converter
 
-from logs_ui import document_views, prompt_views, seen, views
+from logs_ui import analytics, document_views, prompt_views, seen, views
 
 
 class Sha256Converter:
@@ -39,7 +39,10 @@ urlpatterns = [
     ),
     path("documents/<sha256:sha256>/pages/", document_views.more_pages, name="document-pages"),
     path("live-images/<int:image_id>/", views.live_image, name="live-image"),
+    path("seen-images/<int:image_id>/", seen.seen_picture, name="seen-picture"),
     path("seen-images/<int:image_id>.webp", seen.seen_image, name="seen-image"),
+    path("analytics/", analytics.analytics, name="analytics"),
+    path("analytics/data/", analytics.analytics_json, name="analytics-data"),
     path("prompts/", prompt_views.prompt_list, name="prompts"),
     path("prompts/new/", prompt_views.prompt_new, name="prompt-new"),
     path("prompts/editor/", prompt_views.prompt_editor, name="prompt-editor"),

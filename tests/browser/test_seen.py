@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from PIL import Image as PILImage
+from playwright.sync_api import expect
 
 from gateway.models import LogImage, RequestLog
 from tests.browser.conftest import ARTIFACTS
@@ -84,14 +85,16 @@ def test_as_the_model_saw_it_toggles_the_resized_picture_and_its_grid(page, live
     card = page.locator(f"#image-{image.id}")
     original = card.locator(".img-stack img")
     resized = card.locator(".seen-pic img")
-    assert original.is_visible() and not resized.is_visible()
+    assert original.is_visible() and resized.count() == 0
+    assert page.evaluate("document.images.length") == 1  # the page holds the original only
     requested = (
         "performance.getEntriesByType('resource').some(e => e.name.includes('/seen-images/'))"
     )
     assert page.evaluate(requested) is False  # the resized picture loads only when asked for
 
     card.get_by_label("As the model saw it").check()
-    assert resized.is_visible() and not original.is_visible()
+    expect(resized).to_be_visible()  # fetched with its grid by the toggle
+    assert not original.is_visible()
     page.wait_for_function(
         "(img) => img.complete && img.naturalWidth > 0", arg=resized.element_handle()
     )
@@ -128,3 +131,5 @@ def test_as_the_model_saw_it_toggles_the_resized_picture_and_its_grid(page, live
 
     card.get_by_label("As the model saw it").uncheck()
     assert original.is_visible() and not resized.is_visible()
+    card.get_by_label("As the model saw it").check()  # shown again, not fetched twice
+    assert resized.is_visible() and card.locator("svg.seen-grid").count() == 1

@@ -92,6 +92,15 @@ def _picture(client, image: LogImage, **headers):
     return client.get(reverse("logs_ui:seen-image", args=[image.id]), headers=headers)
 
 
+def _fragment(client, image: LogImage) -> str:
+    """The picture and its grid, as the toggle fetches them (htmx)."""
+    response = client.get(
+        reverse("logs_ui:seen-picture", args=[image.id]), headers={"HX-Request": "true"}
+    )
+    assert response.status_code == 200
+    return response.text
+
+
 def _open(response) -> PILImage.Image:
     return PILImage.open(io.BytesIO(response.content))
 
@@ -153,10 +162,20 @@ def test_the_picture_is_behind_the_login(nobody_client):
     assert nobody_client.get(url).status_code == 403
 
 
+def test_the_toggles_fragment_is_behind_the_login(nobody_client):
+    _, image = _openai_example()
+    url = reverse("logs_ui:seen-picture", args=[image.id])
+    anonymous = Client().get(url, headers={"HX-Request": "true"})
+    assert anonymous.status_code == 200 and anonymous["HX-Redirect"].startswith("/logs/login/")
+    assert "<svg" not in anonymous.text
+    assert nobody_client.get(url).status_code == 403
+
+
 def test_no_picture_where_no_seen_size_was_recorded(staff_client):
     image = make_log(images=[png()], provider="mistral", model="pixtral-large").images.get()
     assert image.seen_width is None
     assert _picture(staff_client, image).status_code == 404
+    assert staff_client.get(reverse("logs_ui:seen-picture", args=[image.id])).status_code == 404
 
 
 def test_a_picture_past_the_pixel_limit_is_a_placeholder(staff_client, settings):
@@ -172,7 +191,9 @@ def test_the_page_shows_the_image_as_the_model_saw_it(staff_client):
     log, image = _openai_example()
     html = _page(staff_client, log)
     text = _text(html)
-    assert f'src="/logs/seen-images/{image.id}.webp"' in html and 'loading="lazy"' in html
+    # The page carries no picture: the toggle fetches it with its grid.
+    assert f'hx-get="/logs/seen-images/{image.id}/"' in html and "<svg" not in html
+    assert ".webp" not in html.split('id="seen-')[1].split("</span>")[0]
     assert "As the model saw it" in text
     assert "768×1536 px · downscaled 2.7×" in text  # 4096 / 1536 = 2.67
     assert "2×3 = 6 tiles" in text
@@ -181,7 +202,9 @@ def test_the_page_shows_the_image_as_the_model_saw_it(staff_client):
     assert "$0.0027625 estimated, at the input price" in text
     assert "downscaled 2.7×: small text may be unreadable" in text
     # The grid over the 768×1536 picture: lines at 512 px, then 512 and 1024 px; 6 labels.
-    svg = re.search(r"<svg class=\"seen-grid\".*?</svg>", html, re.S).group(0)
+    fragment = _fragment(staff_client, image)
+    assert f'<img src="/logs/seen-images/{image.id}.webp" width="240" height="480"' in fragment
+    svg = re.search(r"<svg class=\"seen-grid\".*?</svg>", fragment, re.S).group(0)
     assert 'viewBox="0 0 768 1536"' in svg and 'data-cols="2"' in svg and 'data-rows="3"' in svg
     assert re.findall(r'<line class="v" x1="([\d.]+)"', svg) == ["512.00"]
     assert re.findall(r'<line class="h" x1="0" y1="([\d.]+)"', svg) == ["512.00", "1024.00"]
@@ -258,8 +281,9 @@ def test_patches_too_dense_to_label_are_counted(staff_client):
     assert "33×44 = 1,452 patches (too many to label each)" in text
     assert "1,452 patches × 1.62 = 2,352 tokens estimated" in text
     assert "downscaled 1.7×" in text and "small text may be unreadable" not in text
-    assert html.count('<line class="v"') == 32 and html.count('<line class="h"') == 43
-    assert "<text " not in html
+    fragment = _fragment(staff_client, image)
+    assert fragment.count('<line class="v"') == 32 and fragment.count('<line class="h"') == 43
+    assert "<text " not in fragment
 
 
 def test_the_copy_sent_shows_both_sizes_and_the_bytes_saved(staff_client):
