@@ -209,8 +209,10 @@ def image_seen(
     if not (width and height):
         if not in_chat and sent is None:
             return None
-        reason = why_unknown(image, log)
-        return SeenImage(image, False, tokens=image.estimated_tokens, sent=sent, why_unknown=reason)
+        out = SeenImage(image, False, tokens=image.estimated_tokens, sent=sent)
+        out.why_unknown = why_unknown(image, log)
+        out.cost, out.rate_kind = image_cost(image.estimated_tokens, log.cost_breakdown)
+        return out
     seen = vision.Seen(width, height, image.estimated_tokens, rule="as logged")
     original = (blob.width, blob.height) if blob else (None, None)
     out = SeenImage(
@@ -268,9 +270,12 @@ def why_unknown(image: LogImage, log: RequestLog) -> str:
         return "the image's size is unknown"
     body = log.request_body if isinstance(log.request_body, dict) else {}
     now = rules.seen(log.model, blob.width, blob.height, image.detail or None, body)
+    if now.width is not None:
+        return "not estimated when this request was logged"
     if now.tokens is None:
         return now.rule or f"the provider documents no image rule for {log.model}"
-    return "not estimated when this request was logged"
+    # Gemini 3: a token budget per image, and no pixels behind it.
+    return f"the provider documents the tokens, not the size it resizes to ({now.rule})"
 
 
 @dataclass(frozen=True)

@@ -250,8 +250,27 @@ def test_a_known_rule_without_tokens_says_unknown(staff_client):
     log, image = _openai_example(cost_usd=None, cost_breakdown=None)
     LogImage.objects.filter(pk=image.pk).update(estimated_tokens=None, grid=None)
     text = _text(_page(staff_client, log))
-    assert "tokens unknown (the provider documents no rule for this model)" in text
+    assert "tokens unknown cost unknown" in text
     assert "cost unknown" in text and "Cost unknown" in text
+
+
+def test_tokens_known_without_a_size(staff_client):
+    # Gemini 3 takes a token budget per image (media_resolution, see
+    # https://ai.google.dev/gemini-api/docs/media-resolution, read 2026-11-26, and
+    # gateway/providers/gemini_vision.py) with no pixels documented behind it.
+    log = make_log(images=[png(size=(300, 200))], provider="google", model="gemini-3-pro-preview")
+    image = log.images.get()
+    LogImage.objects.filter(pk=image.pk).update(
+        seen_width=None, seen_height=None, grid=None, estimated_tokens=1120
+    )
+    breakdown = {**BREAKDOWN, "input_usd_per_million": "2.00"}
+    RequestLog.objects.filter(pk=log.pk).update(cost_breakdown=breakdown)
+    html = _page(staff_client, log)
+    text = _text(html)
+    assert "seen unknown: the provider documents the tokens, not the size it resizes to" in text
+    assert "tokens 1,120 estimated" in text
+    assert "cost $0.00224 estimated, at the input price" in text  # 1120 × 2.00 / 1e6
+    assert "As the model saw it" not in text
 
 
 def test_a_known_zero_cost_is_shown_as_zero(staff_client):
