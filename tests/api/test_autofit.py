@@ -14,6 +14,7 @@ from PIL import Image as PILImage
 from gateway.providers import anthropic_vision, gemini_vision
 from tests.conftest import SHARED_IMAGES
 from tests.fakes import anthropic as fake_anthropic_handler
+from tests.fakes import bedrock as fake_bedrock_handler
 from tests.fakes import gemini as fake_gemini_handler
 from tests.fakes import openai_responses as fake_responses_handler
 from tests.fakes.server import FakeServer
@@ -34,6 +35,12 @@ SHA = hashlib.sha256(PHOTO).hexdigest()
 @pytest.fixture(scope="module")
 def fake_anthropic():
     with FakeServer(fake_anthropic_handler.handle) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def fake_bedrock():
+    with FakeServer(fake_bedrock_handler.handle) as server:
         yield server
 
 
@@ -269,3 +276,47 @@ def test_the_estimate_says_what_would_be_sent(iris, fake_openai):
     sent = item["sent"]
     assert (sent["mime"], sent["width"], sent["height"]) == ("image/jpeg", 1024, 768)
     assert 0 < sent["bytes"] < len(PHOTO) / 2
+
+
+def test_a_translated_responses_request_to_anthropic(iris, fake_anthropic):
+    body = {
+        "model": "claude-sonnet-4-5",
+        "input": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "What is in this image?"},
+                    {"type": "input_image", "image_url": uri(PHOTO)},
+                ],
+            }
+        ],
+    }
+    headers = {
+        "x-portkey-provider": "anthropic",
+        "x-portkey-custom-host": f"{fake_anthropic.url}/v1",
+        "x-iris-image-fit": "auto",
+    }
+    response = post(iris, "responses", body, **headers)
+    blocks = fake_anthropic.last("POST").json()["messages"][0]["content"]
+    [source] = [b["source"] for b in blocks if b["type"] == "image"]
+    assert PILImage.open(io.BytesIO(base64.b64decode(source["data"]))).size == (1270, 952)
+    assert response.headers["x-iris-image-fit"].startswith("auto; fitted=1/1; ")
+
+
+def test_bedrock_gets_claudes_size(iris, fake_bedrock):
+    headers = {
+        "x-portkey-provider": "bedrock",
+        "x-portkey-custom-host": fake_bedrock.url,
+        "x-portkey-aws-access-key-id": fake_bedrock_handler.ACCESS_KEY_ID,
+        "x-portkey-aws-secret-access-key": fake_bedrock_handler.SECRET_ACCESS_KEY,
+        "x-portkey-aws-session-token": fake_bedrock_handler.SESSION_TOKEN,
+        "x-portkey-aws-region": fake_bedrock_handler.REGION,
+        "x-iris-image-fit": "auto",
+    }
+    model = "anthropic.claude-sonnet-4-5-20250929-v1:0"  # Claude's rule on Bedrock
+    post(iris, "chat/completions", chat(model, uri(PHOTO), detail=None), **headers)
+    blocks = fake_bedrock.last("POST").json()["messages"][0]["content"]
+    [image] = [b["image"] for b in blocks if "image" in b]
+    assert image["format"] == "jpeg"
+    size = PILImage.open(io.BytesIO(base64.b64decode(image["source"]["bytes"]))).size
+    assert size == (1270, 952)
