@@ -10,6 +10,7 @@ pixels as they are, so a photo the phone rotated by a tag shows as the provider 
 
 import asyncio
 import io
+import logging
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -29,6 +30,7 @@ from logs_ui import conversation, thumbnails
 from logs_ui.access import viewer_required
 from logs_ui.seen_grid import Drawing, draw, formula, scale_to_box
 
+logger = logging.getLogger(__name__)
 SVG = "image/svg+xml"  # Pillow cannot read it: no resized picture (conversation.SVG)
 _RECIPE = 1  # bump when the recipe changes: new names, new ETags
 _IMMUTABLE = "private, max-age=31536000, immutable"  # as the other image views: behind a login
@@ -82,7 +84,7 @@ async def seen_image(request: HttpRequest, image_id: int) -> HttpResponse:
     immutable (a blob's bytes and a record's seen size never change)."""
     found = (
         await LogImage.objects.select_related("blob")
-        .filter(pk=image_id, blob__isnull=False, seen_width__isnull=False)
+        .filter(pk=image_id, role="input", blob__isnull=False, seen_width__isnull=False)
         .exclude(seen_height=None)
         .afirst()
     )
@@ -269,7 +271,11 @@ def why_unknown(image: LogImage, log: RequestLog) -> str:
     if blob is None or not (blob.width and blob.height):
         return "the image's size is unknown"
     body = log.request_body if isinstance(log.request_body, dict) else {}
-    now = rules.seen(log.model, blob.width, blob.height, image.detail or None, body)
+    try:
+        now = rules.seen(log.model, blob.width, blob.height, image.detail or None, body)
+    except Exception:  # as in the log writer: a rule failing costs the reason, not the page
+        logger.exception("image rule failed for log image %s", image.pk)
+        return "the provider's rule failed on this request"
     if now.width is not None:
         return "not estimated when this request was logged"
     if now.tokens is None:
@@ -342,6 +348,9 @@ def usd(value: Decimal | None) -> str:
     """$0.000425, $12.50; "unknown" for None (never $0 for a price nobody knows)."""
     if value is None:
         return "unknown"
-    text = f"{value.quantize(Decimal('1e-8')):,f}".rstrip("0")
+    try:
+        text = f"{value.quantize(Decimal('1e-8')):,f}".rstrip("0")
+    except InvalidOperation:  # too large to show to 8 decimals: no price is, but JSON can be
+        return f"${value:,f}"
     whole, _, cents = text.partition(".")
     return f"${whole}.{cents.ljust(2, '0')}"

@@ -10,6 +10,7 @@ The numbers are OpenAI's worked example (https://platform.openai.com/docs/guides
 import io
 import re
 from decimal import Decimal
+from html import unescape
 
 import pytest
 from django.core.files.storage import default_storage
@@ -85,7 +86,7 @@ def _page(client, log) -> str:
 
 def _text(html: str) -> str:
     """The page's words, tags dropped and spaces collapsed."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))
 
 
 def _picture(client, image: LogImage, **headers):
@@ -246,6 +247,19 @@ def test_an_unknown_rule_and_an_unknown_price_say_unknown(staff_client):
     assert "$0" not in text  # unknown is never shown as free
 
 
+def test_a_rule_that_fails_costs_the_reason_not_the_page(staff_client, monkeypatch):
+    log = make_log(images=[png(size=(30, 20))], provider="mistral", model="pixtral-large")
+
+    class Broken:
+        @staticmethod
+        def seen(*args):
+            raise TypeError("not a dict")
+
+    monkeypatch.setattr(seen.estimate, "vision_rules", lambda provider: Broken)
+    text = _text(_page(staff_client, log))
+    assert "seen unknown: the provider's rule failed on this request" in text
+
+
 def test_a_known_rule_without_tokens_says_unknown(staff_client):
     log, image = _openai_example(cost_usd=None, cost_breakdown=None)
     LogImage.objects.filter(pk=image.pk).update(estimated_tokens=None, grid=None)
@@ -351,3 +365,5 @@ def test_the_helpers_in_words():
     assert seen.usd(Decimal("0.0004250000")) == "$0.000425"
     assert seen.usd(Decimal("1234.5")) == "$1,234.50"
     assert seen.usd(None) == "unknown"
+    assert seen.usd(seen.decimal("1e30")) == "$1,000,000,000,000,000,000,000,000,000,000"
+    assert seen.decimal("NaN") is None and seen.decimal(True) is None
