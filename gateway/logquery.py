@@ -2,18 +2,25 @@
 
 import base64
 import json
-from dataclasses import dataclass, field
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import F, Func, Q, QuerySet, TextField, Value
+from django.db.models import Count, F, Func, Q, QuerySet, Sum, TextField, Value
 from django.db.models.functions import Cast
 
 from gateway.models import LogImage, RequestLog
 
 STATUS_CLASSES = {"2xx": (200, 299), "4xx": (400, 499), "5xx": (500, 599)}
 INPUT_ROLES = ("input", "mask")  # what the client sent; "output" and "partial" the model made
+# How a list can be ordered: newest first (""), or by cost, cheapest or dearest first; by
+# cost, the requests whose cost is unknown come last, newest first.
+SORTS = {"": "Newest first", "-cost": "Cost: highest first", "cost": "Cost: lowest first"}
+_CURSOR = re.compile(r"^(\d+)(?:@(\d{1,6}(?:\.\d{1,10})?))?$")
 
 
 @dataclass
@@ -32,11 +39,18 @@ class LogFilter:
     search: str = ""
     image_sha256: str = ""  # only requests that sent this image
     prompt: str = ""  # only requests made through this saved prompt
-    before: int | None = None  # keyset cursor: only ids below this
+    cost_min: Decimal | None = None  # USD; a cost bound leaves out the unknown costs
+    cost_max: Decimal | None = None
+    cost_unknown: bool | None = None  # True: only requests whose cost is unknown; False: known
+    sort: str = ""  # a key of SORTS
+    before: int | None = None  # keyset cursor: only ids below this (by cost: see page_of)
+    before_cost: Decimal | None = None  # by cost: the cost of the cursor's row
     after: int | None = None  # live tail: only ids above this
 
 
 def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
+    """The rows the filter selects, newest first, past the id cursors (the sort and the cost
+    cursor are page_of's)."""
     qs = RequestLog.objects.all() if queryset is None else queryset
     if f.provider:
         qs = qs.filter(provider=f.provider)
@@ -89,6 +103,12 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
     if f.image_sha256:
         uses = LogImage.objects.filter(blob_id=f.image_sha256).values("log_id")
         qs = qs.filter(id__in=uses)
+    if f.cost_min is not None:
+        qs = qs.filter(cost_usd__gte=f.cost_min)
+    if f.cost_max is not None:
+        qs = qs.filter(cost_usd__lte=f.cost_max)
+    if f.cost_unknown is not None:
+        qs = qs.filter(cost_usd__isnull=f.cost_unknown)
     if f.before:
         qs = qs.filter(id__lt=f.before)
     if f.after:
@@ -102,6 +122,95 @@ def page(qs: QuerySet, limit: int) -> tuple[list[RequestLog], int | None]:
     if len(rows) > limit:
         return rows[:limit], rows[limit - 1].id
     return rows, None
+
+
+def page_of(
+    f: LogFilter, limit: int, shape: Callable[[QuerySet], QuerySet] = lambda qs: qs
+) -> tuple[list[RequestLog], int | str | None]:
+    """One page in the filter's order and the cursor of the next (None at the end); `shape`
+    picks the columns. Newest first: the cursor is the last id. By cost: the known costs
+    first, each page a range of the (cost_usd, -id) index walked one way or the other (ties:
+    newest first when cheapest first, oldest first when dearest first), the cursor "id@cost";
+    then the unknown costs, newest first, the cursor an id."""
+    if f.sort not in ("cost", "-cost"):
+        return page(shape(filter_logs(f)), limit)
+    rows: list[RequestLog] = []
+    in_unknown_tail = f.before is not None and f.before_cost is None
+    if f.cost_unknown is not True and not in_unknown_tail:
+        rows = list(shape(_by_cost(f))[: limit + 1])
+        if len(rows) > limit:
+            last = rows[limit - 1]
+            return rows[:limit], f"{last.id}@{usd(last.cost_usd)}"
+    if f.cost_unknown is not False:
+        tail = replace(f, sort="", cost_unknown=True, before_cost=None)
+        tail.before = f.before if in_unknown_tail else None
+        rows += list(shape(filter_logs(tail))[: limit + 1 - len(rows)])
+        if len(rows) > limit:
+            return rows[:limit], rows[limit - 1].id
+    return rows, None
+
+
+def _by_cost(f: LogFilter) -> QuerySet:
+    qs = filter_logs(replace(f, before=None, before_cost=None, cost_unknown=False))
+    cost, last = f.before_cost, f.before
+    if f.sort == "-cost":
+        if cost is not None:  # written so that the index can seek to cost_usd <= cost
+            qs = qs.filter(Q(cost_usd__lte=cost), Q(cost_usd__lt=cost) | Q(id__gt=last))
+        return qs.order_by("-cost_usd", "id")
+    if cost is not None:
+        qs = qs.filter(Q(cost_usd__gte=cost), Q(cost_usd__gt=cost) | Q(id__lt=last))
+    return qs.order_by("cost_usd", "-id")
+
+
+def parse_cursor(token: str) -> tuple[int, Decimal | None]:
+    """A page_of cursor ("123" or "123@0.0042") as (before, before_cost); ValueError if bad."""
+    found = _CURSOR.match(token.strip())
+    if not found:
+        raise ValueError(f"“{token[:40]}” is not a cursor.")
+    return int(found[1]), Decimal(found[2]) if found[2] else None
+
+
+def usd(value: Decimal | None) -> str | None:
+    """A cost as the API writes it: a plain decimal string without trailing zeros."""
+    if value is None:
+        return None
+    text = f"{value:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@dataclass
+class Totals:
+    requests: int
+    cost_usd: Decimal | None  # the known costs summed; None when no cost is known
+    cost_unknown: int  # requests whose cost is unknown
+
+    @property
+    def known(self) -> int:
+        return self.requests - self.cost_unknown
+
+
+def totals(f: LogFilter) -> Totals:
+    """What every request the filter selects (all pages) cost, in one aggregate query."""
+    qs = filter_logs(replace(f, before=None, before_cost=None, after=None)).order_by()
+    found = qs.aggregate(
+        requests=Count("id"),
+        cost=Sum("cost_usd"),
+        unknown=Count("id", filter=Q(cost_usd__isnull=True)),
+    )
+    return Totals(found["requests"], found["cost"], found["unknown"])
+
+
+def decimal_or_none(text: str | None) -> Decimal | None:
+    """A USD amount from a query string; ValueError if it is not a plain non-negative number."""
+    if not text:
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"“{text[:40]}” is not an amount in USD.") from None
+    if not value.is_finite() or value < 0:
+        raise ValueError(f"“{text[:40]}” is not an amount in USD.")
+    return value
 
 
 def other_uses(sha256: str, *, log_id: int, cap: int = 1000) -> int:
@@ -152,6 +261,11 @@ def image_dict(image: LogImage) -> dict:
         "bytes": blob.size if blob else None,
         # A PDF's page count (documents are kept as blobs too); None for an image.
         "pages": blob.frames if blob and blob.mime == "application/pdf" else None,
+        # The image as the model saw it (gateway/vision.py); null where no rule is known.
+        "estimated_tokens": image.estimated_tokens,
+        "seen_width": image.seen_width,
+        "seen_height": image.seen_height,
+        "grid": image.grid,
     }
 
 
@@ -183,6 +297,9 @@ SUMMARY_FIELDS = (
     "prompt_variables",
     "degraded",
     "dropped_params",
+    "estimated_prompt_tokens",
+    "cost_usd",
+    "cost_breakdown",
 )
 
 
@@ -220,4 +337,7 @@ def summary_dict(log: RequestLog) -> dict:
     out = {name: getattr(log, name) for name in SUMMARY_FIELDS}
     out["created_at"] = log.created_at.isoformat()
     out["api_key"] = log.api_key.name if log.api_key_id and log.api_key else None
+    # A string, as Django's JSON encoder writes every Decimal: no float rounding. null: unknown.
+    out["cost_usd"] = usd(log.cost_usd)
+    out["estimate_difference"] = log.estimate_difference  # reported minus estimated tokens
     return out

@@ -8,7 +8,7 @@ from django.core.validators import RegexValidator
 from django.http import QueryDict
 from django.utils import timezone
 
-from gateway.logquery import LogFilter
+from gateway.logquery import SORTS, LogFilter, parse_cursor
 from gateway.models import RequestLog
 
 STATUS_CHOICES = [
@@ -36,6 +36,7 @@ ENDPOINT_CHOICES = [
     ("images.edits", "images.edits"),
     ("images.variations", "images.variations"),
 ]
+COST_CHOICES = [("", "Cost: any"), ("known", "Cost known"), ("unknown", "Cost unknown")]
 _CHOICES_TTL = 60  # seconds; distinct values over a big table are worth caching
 
 
@@ -86,9 +87,21 @@ class LogFilterForm(forms.Form):
         validators=[RegexValidator(r"^[0-9a-f]{64}$", "An image is named by its sha256.")],
     )
     prompt = forms.SlugField(required=False, max_length=64)
+    cost_min = forms.DecimalField(required=False, min_value=0, max_digits=16, decimal_places=10)
+    cost_max = forms.DecimalField(required=False, min_value=0, max_digits=16, decimal_places=10)
+    cost = forms.ChoiceField(choices=COST_CHOICES, required=False)
+    sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
     live = forms.BooleanField(required=False)
-    before = forms.IntegerField(required=False, min_value=1)
+    # An id, or "id@cost" when sorted by cost (gateway/logquery.py page_of).
+    before = forms.CharField(required=False, max_length=40)
     after = forms.IntegerField(required=False, min_value=0)
+
+    def clean_before(self) -> tuple[int, object] | None:
+        value = self.cleaned_data.get("before")
+        try:
+            return parse_cursor(value) if value else None
+        except ValueError as exc:
+            raise forms.ValidationError(str(exc), code="invalid") from None
 
     def to_filter(self) -> LogFilter:
         """The filter of every valid field (an invalid one is shown, and ignored)."""
@@ -98,6 +111,8 @@ class LogFilterForm(forms.Form):
             recent = timezone.now() - RANGES[data["range"]][1]
             since = max(since, recent) if since else recent
         has_images, has_outputs = data.get("has_images"), data.get("has_output_images")
+        before, before_cost = data.get("before") or (None, None)
+        cost = data.get("cost")
         return LogFilter(
             provider=data.get("provider", ""),
             model=data.get("model", ""),
@@ -112,9 +127,18 @@ class LogFilterForm(forms.Form):
             search=data.get("q", ""),
             image_sha256=data.get("image", ""),
             prompt=data.get("prompt", ""),
-            before=data.get("before"),
+            cost_min=data.get("cost_min"),
+            cost_max=data.get("cost_max"),
+            cost_unknown=None if not cost else cost == "unknown",
+            sort=data.get("sort", ""),
+            before=before,
+            before_cost=before_cost,
             after=data.get("after"),
         )
+
+    @property
+    def by_cost(self) -> bool:
+        return self.is_bound and self.data.get("sort") in ("cost", "-cost")
 
     @property
     def metadata_values(self) -> list[str]:
@@ -123,7 +147,7 @@ class LogFilterForm(forms.Form):
     @property
     def is_filtered(self) -> bool:
         """Whether any filter narrows the list (paging and live tail do not count)."""
-        ignored = {"live", "before", "after"}
+        ignored = {"live", "before", "after", "sort"}
         return any(value for name, value in self.data.lists() if name not in ignored and any(value))
 
 

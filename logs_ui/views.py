@@ -20,9 +20,17 @@ from django_htmx.http import HttpResponseStopPolling, push_url
 
 from gateway import http
 from gateway.images import PDF_MIME, ImageError, sniff
-from gateway.logquery import LogFilter, filter_logs, original_request, page
+from gateway.logquery import LogFilter, filter_logs, original_request, page_of
 from gateway.models import Blob, LogImage, RequestLog
-from logs_ui import conversation, imagejobs, pdfpages, responses, snippets, thumbnails
+from logs_ui import (
+    analytics_data,
+    conversation,
+    imagejobs,
+    pdfpages,
+    responses,
+    snippets,
+    thumbnails,
+)
 from logs_ui.access import viewer_required
 from logs_ui.forms import LogFilterForm, clean_query, known_values
 
@@ -37,6 +45,7 @@ _LIST_ONLY = (  # columns a list row never shows, some of them large
     "upstream_body",
     "prompt_variables",
     "search_text",
+    "cost_breakdown",
 )
 _IMMUTABLE = "private, max-age=31536000, immutable"  # private: behind a login
 RAW_PARTS = ("request", "upstream", "response", "headers")
@@ -49,19 +58,26 @@ def log_list(request: HttpRequest) -> HttpResponse:
     form = LogFilterForm(request.GET)
     valid = form.is_valid()
     log_filter = form.to_filter()
-    rows, cursor = page(_rows(log_filter), PAGE_SIZE) if valid else ([], None)
+    fragment = _fragment(request)
+    if fragment == "#totals":  # asked for once the rows are shown: it reads every match
+        totals = analytics_data.totals(log_filter) if valid else None
+        response = render(request, "logs_ui/log_list.html#totals", {"totals": totals})
+        patch_vary_headers(response, ("HX-Request", "HX-Target"))
+        return response
+    rows, cursor = page_of(log_filter, PAGE_SIZE, _shape) if valid else ([], None)
+    by_time = not form.by_cost
     context = {
         "form": form,
         "rows": _with_thumbnails(rows),
         "cursor": cursor,
-        "newest": rows[0].id if rows and not log_filter.before else _latest_id(),
-        "live": valid and form.cleaned_data["live"],
+        "newest": rows[0].id if rows and by_time and not log_filter.before else _latest_id(),
+        "live": valid and form.cleaned_data["live"] and by_time,  # new rows go on top
         "empty_install": not rows and not form.is_filtered and not RequestLog.objects.exists(),
         "providers": lambda: known_values("provider"),
         "models": lambda: known_values("model"),
         "api_base": request.build_absolute_uri("/v1"),
+        "query": clean_query(request.GET).urlencode(),
     }
-    fragment = _fragment(request)
     response = render(request, "logs_ui/log_list.html" + fragment, context)
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
     if fragment in {"#results", "#logs"}:
@@ -80,7 +96,8 @@ def _fragment(request: HttpRequest) -> str:
     htmx = request.htmx
     if not htmx or htmx.history_restore_request:
         return ""
-    return {"results": "#results", "logs": "#logs"}.get(htmx.target or "", "#rows")
+    targets = {"results": "#results", "logs": "#logs", "totals": "#totals"}
+    return targets.get(htmx.target or "", "#rows")
 
 
 @require_GET
@@ -101,7 +118,11 @@ def log_tail(request: HttpRequest) -> HttpResponse:
 
 
 def _rows(log_filter: LogFilter) -> QuerySet:
-    return filter_logs(log_filter).defer(*_LIST_ONLY)
+    return _shape(filter_logs(log_filter))
+
+
+def _shape(qs: QuerySet) -> QuerySet:
+    return qs.defer(*_LIST_ONLY)
 
 
 @dataclass

@@ -13,14 +13,16 @@ from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.logquery import (
     INPUT_ROLES,
+    SORTS,
     SUMMARY_FIELDS,
     LogFilter,
-    filter_logs,
+    decimal_or_none,
     image_dict,
     original_request,
     output_dict,
     output_order,
-    page,
+    page_of,
+    parse_cursor,
     revised_prompts,
     summary_dict,
 )
@@ -54,8 +56,9 @@ async def log_list(request: HttpRequest) -> HttpResponse:
 
 def _list(log_filter: LogFilter, limit: int) -> dict:
     only = (*SUMMARY_FIELDS, "created_at", "api_key")  # no bodies: a list never shows them
-    rows = filter_logs(log_filter).select_related("api_key").only(*only)
-    rows, cursor = page(rows, limit)
+    rows, cursor = page_of(log_filter, limit, lambda qs: qs.select_related("api_key").only(*only))
+    # next_cursor: pass it back as ?cursor=. An id when sorted by time (and in the unknown-cost
+    # tail of a cost sort); "id@cost" while a cost sort walks the known costs.
     return {
         "object": "list",
         "data": [summary_dict(r) for r in rows],
@@ -148,6 +151,11 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
         limit = min(max(int(q.get("limit", 50)), 1), 200)
         metadata = dict(item.split("=", 1) for item in q.getlist("metadata") if "=" in item)
         has_images, has_outputs = q.get("has_images"), q.get("has_output_images")
+        before, before_cost = parse_cursor(q["cursor"]) if q.get("cursor") else (None, None)
+        if q.get("sort", "") not in SORTS:
+            raise ValueError(f"sort is one of {', '.join(s for s in SORTS if s)}.")
+        if q.get("cost", "") not in ("", "known", "unknown"):
+            raise ValueError("cost is known or unknown.")
         return LogFilter(
             provider=q.get("provider", ""),
             model=q.get("model", ""),
@@ -163,7 +171,12 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             has_images=_flag(has_images),
             has_output_images=_flag(has_outputs),
             endpoint=q.get("endpoint", ""),
-            before=int(q["cursor"]) if q.get("cursor") else None,
+            cost_min=decimal_or_none(q.get("cost_min")),
+            cost_max=decimal_or_none(q.get("cost_max")),
+            cost_unknown={"known": False, "unknown": True}.get(q.get("cost", "")),
+            sort=q.get("sort", ""),
+            before=before,
+            before_cost=before_cost,
         ), limit
     except ValueError as exc:
         raise GatewayError(400, f"Bad filter: {exc}", code="invalid_filter") from None

@@ -2,8 +2,10 @@
 
 Rows look like what the gateway writes: a mix of providers and models, statuses, streams,
 0-10 images per request drawn from a pool of real blobs (so thumbnails work), traces,
-metadata, and bodies with "iris-blob:" references. Seeded randomness: the same command
-gives the same data.
+metadata, bodies with "iris-blob:" references, three gateway keys, a few image generations,
+token counts with Iris's estimate beside them, and a cost (unknown for one model and for
+failures). The analytics rollups are kept as the log writer keeps them. Seeded randomness:
+the same command gives the same data.
 """
 
 import hashlib
@@ -11,6 +13,7 @@ import io
 import random
 import time
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from django.core.files.base import ContentFile
@@ -20,8 +23,9 @@ from django.db import transaction
 from django.utils import timezone
 from PIL import Image as PILImage
 
+from gateway import rollups
 from gateway.images import sniff
-from gateway.models import Blob, LogImage, RequestLog, blob_name
+from gateway.models import ApiKey, Blob, LogImage, RequestLog, blob_name
 
 DEMO_IMAGES = Path(__file__).resolve().parents[2] / "demo"
 MODELS = {
@@ -32,6 +36,22 @@ MODELS = {
     "azure-openai": ["gpt-4o"],
 }
 PROVIDER_WEIGHTS = [50, 20, 15, 10, 5]
+# USD per million input and output tokens. Illustrative, for seeding only (the real prices
+# come from gateway/pricing.py); None: a model without a known price, whose cost is unknown.
+SEED_PRICES = {
+    "gpt-4o": ("2.50", "10.00"),
+    "gpt-4o-mini": ("0.15", "0.60"),
+    "gpt-4.1-mini": ("0.40", "1.60"),
+    "claude-sonnet-4-5": ("3.00", "15.00"),
+    "claude-haiku-4-5": ("1.00", "5.00"),
+    "gemini-2.5-flash": ("0.30", "2.50"),
+    "gemini-2.5-pro": ("1.25", "10.00"),
+    "anthropic.claude-3-5-sonnet-20241022-v2:0": ("3.00", "15.00"),
+    "amazon.nova-lite-v1:0": None,
+    "gpt-image-1": ("5.00", "40.00"),
+}
+KEYS = [("web-app", 60), ("batch-jobs", 30), ("mobile", 10)]
+GENERATIONS = 0.03  # share of requests that are image generations (gpt-image-1)
 SUBJECTS = [
     "receipt",
     "invoice",
@@ -87,6 +107,7 @@ class Command(BaseCommand):
         rng = random.Random(seed)
         started = time.perf_counter()
         pool = image_pool(rng)
+        keys = [_key(name) for name, _ in KEYS]
         start = timezone.now() - timedelta(days=days)
         step = timedelta(days=days) / max(count, 1)
         done = 0
@@ -94,19 +115,34 @@ class Command(BaseCommand):
             size = min(batch, count - done)
             with transaction.atomic():
                 rows = [fake_log(rng, start + step * (done + i), pool) for i in range(size)]
+                for row, _ in rows:
+                    row.api_key_id = rng.choices(keys, [w for _, w in KEYS])[0]
                 saved = RequestLog.objects.bulk_create([row for row, _ in rows])
-                LogImage.objects.bulk_create(
-                    [
-                        img
-                        for log, (_, images) in zip(saved, rows, strict=True)
-                        for img in _attach(log, images)
-                    ]
-                )
+                images = [
+                    img
+                    for log, (_, images) in zip(saved, rows, strict=True)
+                    for img in _attach(log, images)
+                ]
+                LogImage.objects.bulk_create(images)
+                rollups.add(saved, images)  # as the log writer does
             done += size
             self.stderr.write(f"\r{done:,}/{count:,} logs", ending="")
         seconds = time.perf_counter() - started
         self.stderr.write("")
         self.stdout.write(f"Inserted {count:,} logs in {seconds:.1f} s.")
+
+
+def _key(name: str) -> int:
+    found = ApiKey.objects.filter(name=name).first()
+    return (found or ApiKey.generate(name)[0]).pk
+
+
+def cost(model: str, prompt_tokens: int, completion_tokens: int) -> Decimal | None:
+    price = SEED_PRICES.get(model)
+    if price is None:
+        return None
+    total = prompt_tokens * Decimal(price[0]) + completion_tokens * Decimal(price[1])
+    return (total / 1_000_000).quantize(Decimal("1e-10"))
 
 
 def _attach(log: RequestLog, images: list[LogImage]) -> list[LogImage]:
@@ -152,6 +188,8 @@ def fake_log(
     rng: random.Random, when: datetime, pool: list[Blob]
 ) -> tuple[RequestLog, list[LogImage]]:
     """One realistic request log and its images (not yet saved)."""
+    if rng.random() < GENERATIONS:
+        return generation(rng, when)
     provider = rng.choices(list(MODELS), PROVIDER_WEIGHTS)[0]
     model = rng.choice(MODELS[provider])
     subject = rng.choice(SUBJECTS)
@@ -228,6 +266,10 @@ def fake_log(
     log.search_text += "\n" + reply
     log.prompt_tokens, log.completion_tokens = prompt_tokens, completion
     log.total_tokens = prompt_tokens + completion
+    log.estimated_prompt_tokens = prompt_tokens + rng.randint(-12, 12)
+    log.cost_usd = cost(model, prompt_tokens, completion)
+    if log.cost_usd is not None:
+        log.cost_breakdown = {"total": str(log.cost_usd), "source": "seed_logs"}
     log.ttft_ms = latency * rng.uniform(0.2, 0.6) if stream else None
     log.chunk_count = completion + 2 if stream else 0
     log.response_body = {
@@ -249,3 +291,36 @@ def fake_log(
         },
     }
     return log, images
+
+
+def generation(rng: random.Random, when: datetime) -> tuple[RequestLog, list[LogImage]]:
+    """An image generation (gpt-image-1): one picture made, priced per token. Its picture
+    gets no LogImage row: the seeded images are the ones sent."""
+    subject = rng.choice(SUBJECTS)
+    prompt = f"A watercolour {subject}"
+    latency = rng.lognormvariate(9.5, 0.3)  # ~13 s
+    log = RequestLog(
+        request_id=f"{rng.getrandbits(128):032x}",
+        created_at=when,
+        provider="openai",
+        model="gpt-image-1",
+        path="/v1/images/generations",
+        endpoint="images.generations",
+        metadata={"env": "prod", "app": "illustrator", "user": f"u_{rng.randint(1, 5000)}"},
+        request_headers={"x-portkey-provider": "openai", "authorization": "[redacted]"},
+        request_body={"model": "gpt-image-1", "prompt": prompt},
+        latency_ms=latency,
+        ttft_ms=latency * rng.uniform(0.9, 0.99),
+        prompt_preview=prompt,
+        search_text=prompt,
+        status_code=200,
+        reply_preview="1 image(s)",
+        prompt_tokens=20,
+        completion_tokens=1056,
+        total_tokens=1076,
+        output_image_count=1,
+        response_body={"created": int(when.timestamp()), "data": [{"b64_json": "[stored]"}]},
+    )
+    log.cost_usd = cost("gpt-image-1", 20, 1056)
+    log.cost_breakdown = {"total": str(log.cost_usd), "source": "seed_logs"}
+    return log, []

@@ -1,0 +1,296 @@
+"""Rollups of the request log by hour and by day, for the analytics page (logs_ui/analytics.py).
+
+One row per span (a UTC hour, and a UTC day) and per (provider, model, gateway key, endpoint,
+status class, failed, images sent or not, images made or not): the requests, tokens, cost,
+images and image bytes summed, and a histogram of latency and one of time to first token
+(gateway/percentiles.py). Days are kept beside hours because reading costs per row: a month
+by day reads ~30 times fewer rows than by hour.
+
+What a rollup can answer: any sum or count over whole hours (days), filtered or grouped by
+those fields; percentiles only as histogram estimates. What it cannot: exact percentiles,
+other filters (search, trace, metadata, an exact status code, an image, a saved prompt, a
+cost range), minute buckets, grouping by metadata: the analytics page reads the log itself
+for those.
+
+The log writer calls add() in the transaction that inserts the rows, so the rollups never
+disagree with the log: a record is counted once, when it is written (records are never
+updated afterwards). rebuild() recomputes hours from the log (after a bulk load, or to
+repair), purge() follows the log's retention.
+"""
+
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import connection, models, transaction
+
+from gateway import percentiles
+from gateway.models import Blob, LogImage, RequestLog
+
+log = logging.getLogger(__name__)
+
+HOUR = 3600
+DAY = 86400
+SPANS = (HOUR, DAY)
+COST_SCALE = 10**10  # RequestLog.cost_usd has 10 decimal places: sums stay exact integers
+INPUT_ROLES = ("input", "mask")
+KEY_FIELDS = (
+    "span",
+    "start",
+    "provider",
+    "model",
+    "key_id",
+    "endpoint",
+    "status_class",
+    "failed",
+    "has_images",
+    "has_outputs",
+)
+SUM_FIELDS = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_e10",
+    "cost_known",
+    "images",
+    "output_images",
+    "image_bytes",
+    "image_bytes_sent",
+)
+LATENCY = tuple(f"lat_{k}" for k in range(percentiles.BINS))
+TTFT = tuple(f"ttft_{k}" for k in range(percentiles.BINS))
+
+
+class Rollup(models.Model):
+    span = models.PositiveIntegerField(help_text="3600 (an hour) or 86400 (a UTC day).")
+    start = models.BigIntegerField(help_text="The span's start, in seconds since the epoch.")
+    provider = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    key_id = models.BigIntegerField(default=0, help_text="The gateway key's id; 0 for none.")
+    endpoint = models.CharField(max_length=40, blank=True)
+    status_class = models.PositiveSmallIntegerField(help_text="2 for 2xx…; 0: no response.")
+    failed = models.BooleanField(help_text="Status ≥ 400, or an error after the status.")
+    has_images = models.BooleanField()
+    has_outputs = models.BooleanField()
+    requests = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    cost_e10 = models.BigIntegerField(default=0, help_text="Known costs, in 1e-10 USD.")
+    cost_known = models.BigIntegerField(default=0, help_text="Requests whose cost is known.")
+    images = models.BigIntegerField(default=0)
+    output_images = models.BigIntegerField(default=0)
+    image_bytes = models.BigIntegerField(default=0, help_text="Bytes of the images sent.")
+    image_bytes_sent = models.BigIntegerField(default=0, help_text="…as sent upstream.")
+
+    class Meta:
+        app_label = "gateway"
+        constraints = [models.UniqueConstraint(fields=KEY_FIELDS, name="rollup_key")]
+
+    def __str__(self) -> str:
+        return f"{self.span}@{self.start} {self.provider}/{self.model} ×{self.requests}"
+
+
+for _name in LATENCY + TTFT:  # a histogram as columns: rows add up in SQL, bin by bin
+    Rollup.add_to_class(_name, models.IntegerField(default=0))
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """What one logged request adds to the rollups."""
+
+    created_at: datetime
+    provider: str
+    model: str
+    key_id: int | None
+    endpoint: str
+    status_code: int
+    error_type: str
+    image_count: int
+    output_image_count: int
+    latency_ms: float | None
+    ttft_ms: float | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: Decimal | None
+    image_bytes: int = 0
+    image_bytes_sent: int = 0
+
+
+def key_of(fact: Fact, span: int = HOUR) -> tuple:
+    code = fact.status_code
+    return (
+        span,
+        int(fact.created_at.timestamp()) // span * span,
+        fact.provider,
+        fact.model,
+        fact.key_id or 0,
+        fact.endpoint,
+        code // 100 if code >= 100 else 0,
+        code >= 400 or bool(fact.error_type),
+        fact.image_count > 0,
+        fact.output_image_count > 0,
+    )
+
+
+def aggregate(facts: Iterable[Fact]) -> dict[tuple, list[int]]:
+    """Per rollup key (each fact counts in its hour and in its day), the sums (SUM_FIELDS),
+    then the latency and TTFT bins."""
+    out: dict[tuple, list[int]] = {}
+    width = len(SUM_FIELDS)
+    for f in facts:
+        row = out.setdefault(key_of(f), [0] * (width + 2 * percentiles.BINS))
+        _count(row, f, width)
+    days: dict[tuple, list[int]] = {}
+    for key, row in out.items():  # a day is the sum of its hours
+        day = (DAY, key[1] // DAY * DAY, *key[2:])
+        days[day] = [a + b for a, b in zip(days[day], row, strict=True)] if day in days else [*row]
+    return out | days
+
+
+def _count(row: list[int], f: Fact, width: int) -> None:
+    row[0] += 1
+    row[1] += f.prompt_tokens or 0
+    row[2] += f.completion_tokens or 0
+    if f.cost_usd is not None:
+        row[3] += int(f.cost_usd * COST_SCALE)
+        row[4] += 1
+    row[5] += f.image_count
+    row[6] += f.output_image_count
+    row[7] += f.image_bytes
+    row[8] += f.image_bytes_sent
+    if f.latency_ms is not None:
+        row[width + percentiles.bin_of(f.latency_ms)] += 1
+    if f.ttft_ms is not None:
+        row[width + percentiles.BINS + percentiles.bin_of(f.ttft_ms)] += 1
+
+
+def _upsert_sql() -> str:
+    table = connection.ops.quote_name(Rollup._meta.db_table)
+    q = connection.ops.quote_name
+    columns = KEY_FIELDS + SUM_FIELDS + LATENCY + TTFT
+    added = ", ".join(
+        f"{q(c)} = {table}.{q(c)} + EXCLUDED.{q(c)}" for c in columns[len(KEY_FIELDS) :]
+    )
+    # ON CONFLICT … DO UPDATE: PostgreSQL 9.5+ and SQLite 3.24+ alike.
+    return (
+        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) "
+        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"ON CONFLICT ({', '.join(q(c) for c in KEY_FIELDS)}) DO UPDATE SET {added}"
+    )
+
+
+def upsert(sums: dict[tuple, list[int]]) -> None:
+    """Add these sums to the rollups. Keys in order: two writers lock rows in the same order
+    (PostgreSQL), so they wait for each other instead of deadlocking."""
+    if not sums:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(_upsert_sql(), [list(k) + v for k, v in sorted(sums.items())])
+
+
+def add(logs: Sequence, images: Sequence = ()) -> None:
+    """The log writer's hook: count these RequestLog rows, just inserted (with their LogImage
+    rows), in the same transaction. A failure costs the rollup of this batch (logged, and
+    repaired by `manage.py rollup_logs`), never the rows: it runs in a savepoint."""
+    if not logs:
+        return
+    try:
+        with transaction.atomic():
+            upsert(aggregate(facts_of(logs, images)))
+    except Exception:
+        log.exception("analytics rollups not updated for %d log records", len(logs))
+
+
+def facts_of(logs: Sequence, images: Sequence) -> list[Fact]:
+    """Facts of saved RequestLog rows; image bytes from their LogImage rows' blobs."""
+    shas = {i.blob_id for i in images if i.blob_id} | {
+        i.sent_blob_id for i in images if getattr(i, "sent_blob_id", None)
+    }
+    sizes = dict(Blob.objects.filter(pk__in=shas).values_list("sha256", "size")) if shas else {}
+    sent: dict[int, list[int]] = {}
+    for image in images:
+        if image.role in INPUT_ROLES and image.blob_id:
+            got = sent.setdefault(image.log_id, [0, 0])
+            got[0] += sizes.get(image.blob_id, 0)
+            got[1] += sizes.get(getattr(image, "sent_blob_id", None) or image.blob_id, 0)
+    return [_fact(row, *sent.get(row.pk, (0, 0))) for row in logs]
+
+
+def _fact(row, image_bytes: int, image_bytes_sent: int) -> Fact:
+    return Fact(
+        created_at=row.created_at,
+        provider=row.provider,
+        model=row.model,
+        key_id=row.api_key_id,
+        endpoint=row.endpoint,
+        status_code=row.status_code,
+        error_type=row.error_type,
+        image_count=row.image_count,
+        output_image_count=row.output_image_count,
+        latency_ms=row.latency_ms,
+        ttft_ms=row.ttft_ms,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        cost_usd=row.cost_usd,
+        image_bytes=image_bytes,
+        image_bytes_sent=image_bytes_sent,
+    )
+
+
+FACT_FIELDS = (
+    "id",
+    "created_at",
+    "provider",
+    "model",
+    "api_key_id",
+    "endpoint",
+    "status_code",
+    "error_type",
+    "image_count",
+    "output_image_count",
+    "latency_ms",
+    "ttft_ms",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+)
+
+
+def rebuild(since: datetime | None = None, until: datetime | None = None, chunk=5000) -> int:
+    """Recompute the rollups of the whole days from `since` to `until` (all, by default)
+    from the log; returns the records counted. Each chunk of ids is one transaction, so a
+    long rebuild does not hold the writer back (but rows it writes meanwhile into those
+    days would count twice: rebuild past days, or a quiet log)."""
+    start = int(since.timestamp()) // DAY * DAY if since else None
+    end = -(-int(until.timestamp()) // DAY) * DAY if until else None
+    rows = RequestLog.objects.only(*FACT_FIELDS).order_by("id")
+    old = Rollup.objects.all()
+    if start is not None:
+        rows, old = rows.filter(created_at__gte=_utc(start)), old.filter(start__gte=start)
+    if end is not None:
+        rows, old = rows.filter(created_at__lt=_utc(end)), old.filter(start__lt=end)
+    old.delete()
+    counted, last = 0, 0
+    while batch := list(rows.filter(id__gt=last)[:chunk]):
+        images = LogImage.objects.filter(log__in=[r.pk for r in batch], role__in=INPUT_ROLES)
+        fields = ("log_id", "role", "blob_id", "sent_blob_id")
+        with transaction.atomic():
+            upsert(aggregate(facts_of(batch, list(images.only(*fields)))))
+        counted, last = counted + len(batch), batch[-1].pk
+    return counted
+
+
+def purge(before: datetime) -> int:
+    """Drop the spans that ended by `before` (the log's retention cutoff)."""
+    cutoff = int(before.timestamp())
+    ended = models.Q(span=HOUR, start__lte=cutoff - HOUR) | models.Q(
+        span=DAY, start__lte=cutoff - DAY
+    )
+    deleted, _ = Rollup.objects.filter(ended).delete()
+    return deleted
+
+
+def _utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)

@@ -1,0 +1,258 @@
+"""The numbers behind /logs/analytics/ and the logs list's totals.
+
+A range is cut into whole buckets (minute, hour or day; the first bucket starts at or before
+the range's start, the last ends at or after its end), and each bucket into groups (one
+line per provider, model, gateway key or value of a metadata key: the TOP_GROUPS with the
+most requests, the rest as "(other)"). The hourly rollups answer when they can (hours or
+days, and filters on what they keep: logs_ui/analytics_sql.py rollup_filters); otherwise
+the log itself does. The answer says which ("source") and how percentiles were computed.
+"""
+
+import math
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+
+from django.db.models import Case, F, Value, When
+from django.utils import timezone
+
+from gateway import logquery, rollups
+from gateway.logquery import LogFilter, Totals, usd
+from gateway.models import ApiKey, LogImage, RequestLog
+from logs_ui import analytics_sql as sql
+from logs_ui.analytics_sql import OTHER, Cell
+
+BUCKETS = {"minute": 60, "hour": 3600, "day": 86400}
+GROUPS = {"": "Nothing", "provider": "Provider", "model": "Model", "key": "Gateway key"}
+# Buckets on a chart at most, by bucket: a finer bucket over a longer range is coarsened.
+# The cost of a rollup read grows with the rows it sums (hours × combinations of fields).
+MAX_POINTS = {"minute": 1440, "hour": 240, "day": 100_000}
+TOP_GROUPS = 8
+SERIES = (
+    "requests",
+    "errors",
+    "error_rate",
+    "latency_p50",
+    "latency_p95",
+    "ttft_p50",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_usd",
+    "cost_unknown",
+    "images",
+    "output_images",
+    "image_bytes",
+    "image_bytes_sent",
+)
+
+
+@dataclass
+class Plan:
+    filter: LogFilter
+    bucket: str
+    size: int
+    offset: int  # the time zone's offset from UTC, in seconds (day buckets only)
+    start: int  # epoch seconds, a bucket's start
+    end: int  # epoch seconds, exclusive, a bucket's end
+    group: str
+    meta_key: str = ""
+    note: str = ""
+
+
+def plan(
+    f: LogFilter, bucket: str, group: str, meta_key: str = "", now: datetime | None = None
+) -> Plan | None:
+    """Where the buckets fall for this filter; None when the log has no rows at all."""
+    now = now or timezone.now()
+    since = f.since or _first_record()
+    if since is None:
+        return None
+    until = min(f.until, now) if f.until else now
+    if bucket not in BUCKETS:
+        bucket = _auto(until - since)
+    note = ""
+    while (until - since).total_seconds() / BUCKETS[bucket] > MAX_POINTS[bucket]:
+        coarser = "hour" if bucket == "minute" else "day"
+        note = f"{bucket.capitalize()}s over this range would be too many points: by {coarser}."
+        bucket = coarser
+    size = BUCKETS[bucket]
+    offset = int(timezone.localtime(now).utcoffset().total_seconds()) if size == 86400 else 0
+    start = _floor(int(since.timestamp()), size, offset)
+    end = -_floor(-int(until.timestamp()), size, -offset) if until > since else start + size
+    end = max(end, start + size)
+    group = group if group in GROUPS or (group == "metadata" and meta_key) else ""
+    return Plan(f, bucket, size, offset, start, end, group, meta_key if group else "", note)
+
+
+def _auto(span) -> str:
+    hours = span.total_seconds() / 3600
+    return "minute" if hours <= 6 else "hour" if hours <= 24 * 7 else "day"
+
+
+def _floor(t: int, size: int, offset: int) -> int:
+    return (t + offset) // size * size - offset
+
+
+def _first_record() -> datetime | None:
+    return RequestLog.objects.order_by("created_at").values_list("created_at", flat=True).first()
+
+
+def cells(p: Plan) -> tuple[dict, str]:
+    """{(bucket, group): Cell} and where they came from ("rollups" or "log")."""
+    where = sql.rollup_filters(p.filter)
+    hourly = p.size != 60 and p.offset % rollups.HOUR == 0 and p.group != "metadata"
+    if where is not None and hourly:
+        found = sql.from_rollups(where, p.start, p.end, p.size, p.offset, p.group)
+        return sql.fold(found, _top(found)), "rollups"
+    qs = sql.log_rows(p.filter, p.start, p.end).order_by()
+    if p.group == "metadata":
+        qs = qs.alias(_g=sql.log_group("metadata", p.meta_key))
+        top = sql.top_values(qs, F("_g"), TOP_GROUPS)
+        keep = set(top[:TOP_GROUPS]) if len(top) > TOP_GROUPS else None
+        expr = F("_g")
+        if keep is not None:  # folded in SQL: a key like "user" may have thousands of values
+            expr = Case(When(_g__in=keep, then=F("_g")), default=Value(OTHER))
+        found = sql.from_log(qs, p.size, p.offset, expr)
+        _image_bytes_by_metadata(found, qs, p, keep)
+        return found, "log"
+    found = sql.from_log(qs, p.size, p.offset, sql.log_group(p.group, p.meta_key))
+    sql.add_image_bytes(found, qs, p.size, p.offset, lambda pre: sql.log_group(p.group, "", pre))
+    return sql.fold(found, _top(found)), "log"
+
+
+def _image_bytes_by_metadata(found: dict, qs, p: Plan, keep: set | None) -> None:
+    """Image bytes per metadata value, request by request (the value is read once per row
+    that sent images), then folded as the cells were."""
+    rows = dict(qs.filter(image_count__gt=0).annotate(g=F("_g")).values_list("id", "g"))
+    images = LogImage.objects.filter(
+        log__in=qs.values("id"), role__in=rollups.INPUT_ROLES, blob__isnull=False
+    ).values_list(
+        "log_id",
+        sql.Bucket(F("log__created_at"), p.size, p.offset),
+        "blob__size",
+        "sent_blob__size",
+    )
+    for log_id, b, received, sent in images.order_by():
+        g = rows.get(log_id)
+        g = g if keep is None or g in keep else OTHER
+        cell = found.get((b, g))
+        if cell is not None:
+            cell.image_bytes += received
+            cell.image_bytes_sent += sent if sent is not None else received
+
+
+def _top(found: dict) -> set | None:
+    """The TOP_GROUPS groups with the most requests, or None when there are no more."""
+    count: dict = {}
+    for (_, g), cell in found.items():
+        count[g] = count.get(g, 0) + cell.requests
+    if len(count) <= TOP_GROUPS:
+        return None
+    ranked = sorted(count, key=lambda g: (-count[g], str(g)))
+    return set(ranked[:TOP_GROUPS])
+
+
+def series(p: Plan) -> dict:
+    """The analytics answer: every bucket's start, and per group each series and its total
+    over the range (JSON: costs as decimal strings, durations in ms, null where nothing)."""
+    found, source = cells(p)
+    times = list(range(p.start, p.end, p.size))
+    groups: dict = {}
+    for (b, g), cell in found.items():
+        groups.setdefault(g, {})[b] = cell
+    labels = _labels(p.group, list(groups))
+    out_groups = []
+    everything = Cell(exact=source == "log")
+    for g in sorted(groups, key=lambda g: (g == OTHER, -_requests(groups[g]), str(g))):
+        by_bucket = groups[g]
+        total = Cell(exact=source == "log")
+        for cell in by_bucket.values():
+            total.add(cell)
+        everything.add(total)
+        empty = Cell(exact=source == "log")
+        points = [_point(by_bucket.get(t, empty)) for t in times]
+        out_groups.append(
+            {
+                "key": g,
+                "name": labels.get(g, str(g)),
+                "series": {name: [pt[name] for pt in points] for name in SERIES},
+                "total": _point(total),
+            }
+        )
+    return {
+        "source": source,
+        "percentiles": "exact" if source == "log" else "histogram",
+        "bucket": p.bucket,
+        "bucket_seconds": p.size,
+        "start": p.start,
+        "end": p.end,
+        "group": p.group,
+        "metadata_key": p.meta_key,
+        "note": p.note,
+        "times": times,
+        "groups": out_groups,
+        "total": _point(everything),
+    }
+
+
+def _requests(by_bucket: dict) -> int:
+    return sum(c.requests for c in by_bucket.values())
+
+
+def _point(c: Cell) -> dict:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value, 1)
+
+    return {
+        "requests": c.requests,
+        "errors": c.errors,
+        "error_rate": round(c.errors / c.requests, 6) if c.requests else None,
+        "latency_p50": ms(c.percentile("latency", 0.5)),
+        "latency_p95": ms(c.percentile("latency", 0.95)),
+        "ttft_p50": ms(c.percentile("ttft", 0.5)),
+        "prompt_tokens": c.prompt_tokens,
+        "completion_tokens": c.completion_tokens,
+        # The known costs summed: "0" with no requests, null when none of them has a price.
+        "cost_usd": usd(c.cost) if c.cost_known or not c.requests else None,
+        "cost_unknown": c.requests - c.cost_known,
+        "images": c.images,
+        "output_images": c.output_images,
+        "image_bytes": c.image_bytes,
+        "image_bytes_sent": c.image_bytes_sent,
+    }
+
+
+def _labels(group: str, keys: list) -> dict:
+    if group == "key":
+        names = dict(ApiKey.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "name"))
+        return {k: "(no key)" if k == 0 else names.get(k, f"deleted key #{k}") for k in keys}
+    if group in ("provider", "model"):
+        return {"": "(none)"}
+    if group == "":
+        return {"": "All requests"}
+    return {}
+
+
+def totals(f: LogFilter) -> Totals:
+    """The logs list's totals: from the rollups for the whole hours of the range and from the
+    log for the part-hours at its ends, or from the log alone when rollups cannot answer."""
+    where = sql.rollup_filters(f)
+    if where is None:
+        return logquery.totals(f)
+    first = math.ceil(f.since.timestamp() / rollups.HOUR) * rollups.HOUR if f.since else None
+    last = math.floor(f.until.timestamp() / rollups.HOUR) * rollups.HOUR if f.until else None
+    if first is not None and last is not None and first >= last:
+        return logquery.totals(f)  # within one hour
+    found = sql.rollup_sums(where, first, last)
+    requests, known = found["requests"], found["cost_known"]
+    cost = Decimal(found["cost_e10"]).scaleb(-10)
+    edges = []
+    if first is not None and f.since < sql.utc(first):
+        edges.append((f.since, sql.utc(first)))
+    if last is not None and sql.utc(last) < f.until:
+        edges.append((sql.utc(last), f.until))
+    for a, b in edges:  # the part-hours at the ends: few rows, read from the log
+        edge = logquery.totals(replace(f, since=a, until=b))
+        requests, known = requests + edge.requests, known + edge.known
+        cost += edge.cost_usd or 0
+    return Totals(requests, cost if known else None, requests - known)

@@ -1,0 +1,318 @@
+"""The analytics page's two ways to read the numbers, cell by cell (bucket × group):
+
+- from the hourly rollups (gateway/rollups.py): sums and latency histograms, one row per
+  hour and combination of fields; fast at any size, percentiles estimated;
+- from the log itself: the same sums by GROUP BY over the rows in the range, and every
+  latency of the range fetched for exact percentiles; any filter, any bucket, any grouping.
+
+Both give the same Cells, so logs_ui/analytics_data.py assembles either alike. SQL that
+differs by database is in Bucket (PostgreSQL and SQLite, both tested in CI).
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from django.db import connection
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    CharField,
+    Count,
+    F,
+    Func,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    When,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce
+
+from gateway import percentiles, rollups
+from gateway.logquery import LogFilter, filter_logs
+from gateway.models import LogImage
+from gateway.rollups import Rollup
+
+OTHER = "(other)"
+UNSET = "(not set)"
+STATUS_CLASSES = {"2xx": 2, "4xx": 4, "5xx": 5}
+
+
+@dataclass
+class Cell:
+    """What one bucket of one group adds up to. `latency`, `ttft`: histogram counts (from
+    rollups) or the values themselves (from the log), as `exact` says."""
+
+    exact: bool
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: Decimal = Decimal(0)
+    cost_known: int = 0
+    images: int = 0
+    output_images: int = 0
+    image_bytes: int = 0
+    image_bytes_sent: int = 0
+    latency: list = field(default_factory=list)
+    ttft: list = field(default_factory=list)
+
+    SUMS = (
+        "requests",
+        "errors",
+        "prompt_tokens",
+        "completion_tokens",
+        "cost",
+        "cost_known",
+        "images",
+        "output_images",
+        "image_bytes",
+        "image_bytes_sent",
+    )
+
+    def add(self, other: "Cell") -> None:
+        for name in self.SUMS:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if self.exact:
+            self.latency += other.latency
+            self.ttft += other.ttft
+        else:
+            self.latency = _plus(self.latency, other.latency)
+            self.ttft = _plus(self.ttft, other.ttft)
+
+    def percentile(self, which: str, q: float) -> float | None:
+        values = getattr(self, which)
+        if self.exact:
+            return percentiles.exact(sorted(values), q)
+        return percentiles.from_histogram(values, q)
+
+
+def _plus(a: list, b: list) -> list:
+    return [x + y for x, y in zip(a, b, strict=True)] if a and b else list(a or b)
+
+
+class Bucket(Func):
+    """The start of the bucket a moment falls in, in seconds since the epoch: buckets of
+    `size` seconds, shifted by `offset` seconds (a time zone's, for days)."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, expression, size: int, offset: int = 0, epoch: bool = False) -> None:
+        super().__init__(expression)
+        self.size, self.offset, self.epoch = int(size), int(offset), epoch
+
+    def _wrap(self, compiler, connection, seconds_sql: str):
+        sql, params = compiler.compile(self.source_expressions[0])
+        seconds = sql if self.epoch else seconds_sql.format(sql)
+        size, off = self.size, self.offset
+        if connection.vendor == "sqlite":  # integers: / is floor division for positive values
+            return f"((({seconds}) + {off}) / {size} * {size} - {off})", params
+        return f"CAST(FLOOR((({seconds}) + {off}) / {size}.0) * {size} - {off} AS BIGINT)", params
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django keeps SQLite datetimes as UTC text, "YYYY-MM-DD HH:MM:SS[.ffffff]".
+        return self._wrap(compiler, connection, "CAST(strftime('%%s', {}) AS INTEGER)")
+
+    def as_sql(self, compiler, connection, **extra):  # PostgreSQL
+        return self._wrap(compiler, connection, "EXTRACT(EPOCH FROM {})")
+
+
+def rollup_filters(f: LogFilter) -> Q | None:
+    """The filter as conditions on rollup rows, or None if rollups cannot answer it."""
+    others = (
+        f.search,
+        f.trace_id,
+        f.request_id,
+        f.metadata,
+        f.image_sha256,
+        f.prompt,
+        f.cost_min is not None,
+        f.cost_max is not None,
+        f.cost_unknown is not None,
+    )
+    if any(others) or f.status not in ("", "error", *STATUS_CLASSES):
+        return None
+    q = Q()
+    if f.provider:
+        q &= Q(provider=f.provider)
+    if f.model:
+        q &= Q(model=f.model)
+    if f.status == "error":
+        q &= Q(failed=True)
+    elif f.status:
+        q &= Q(status_class=STATUS_CLASSES[f.status])
+    if f.has_images is not None:
+        q &= Q(has_images=f.has_images)
+    if f.has_output_images is not None:
+        q &= Q(has_outputs=f.has_output_images)
+    if f.endpoint:
+        q &= Q(endpoint=f.endpoint)
+    return q
+
+
+ROLLUP_GROUPS = {"": Value(""), "provider": F("provider"), "model": F("model"), "key": F("key_id")}
+
+
+def from_rollups(where: Q, start: int, end: int, size: int, offset: int, group: str) -> dict:
+    """{(bucket, group): Cell} from the rollup rows of [start, end): day rows for UTC days,
+    hour rows otherwise (hours, or days in another time zone)."""
+    span = rollups.DAY if size == rollups.DAY and offset == 0 else rollups.HOUR
+    rows = Rollup.objects.filter(where, span=span, start__gte=start, start__lt=end)
+    bucket = F("start") if size == span else Bucket(F("start"), size, offset, epoch=True)
+    names = rollups.SUM_FIELDS + rollups.LATENCY + rollups.TTFT
+    sums = {f"s_{name}": Sum(name) for name in names}  # s_: not to shadow the columns
+    sums["s_errors"] = Sum(Case(When(failed=True, then=F("requests")), default=0))
+    found = rows.values(b=bucket, g=ROLLUP_GROUPS[group]).annotate(**sums).order_by()
+    cells = {}
+    for r in _fetch(found):
+        cells[(r["b"], r["g"])] = Cell(
+            exact=False,
+            requests=r["s_requests"],
+            errors=r["s_errors"],
+            prompt_tokens=r["s_prompt_tokens"],
+            completion_tokens=r["s_completion_tokens"],
+            cost=Decimal(r["s_cost_e10"]).scaleb(-10),
+            cost_known=r["s_cost_known"],
+            images=r["s_images"],
+            output_images=r["s_output_images"],
+            image_bytes=r["s_image_bytes"],
+            image_bytes_sent=r["s_image_bytes_sent"],
+            latency=[r[f"s_{n}"] for n in rollups.LATENCY],
+            ttft=[r[f"s_{n}"] for n in rollups.TTFT],
+        )
+    return cells
+
+
+def _fetch(qs: QuerySet) -> list[dict]:
+    """The rows of a values() query as dicts, without Django's per-value converters: ~100
+    integer sums per row, thousands of rows, where converters took longer than SQLite."""
+    query, params = qs.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(query, params)
+        names = [d[0] for d in cursor.description]
+        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def rollup_sums(where: Q, first: int | None, last: int | None) -> dict:
+    """requests, cost_e10 and cost_known summed over the whole hours [first, last) (None:
+    unbounded): day rows for the whole UTC days inside, hour rows for the hours around."""
+    day, hour = rollups.DAY, rollups.HOUR
+    lo = -(-first // day) * day if first is not None else None
+    hi = last // day * day if last is not None else None
+    parts = Q(span=hour, start__gte=first, start__lt=last) if first is not None else None
+    if lo is None or hi is None or lo < hi:  # some whole days: them, and the hours around
+        days = Q(span=day)
+        hours = Q(span=hour, start__lt=lo) if lo is not None else Q(pk__in=[])
+        if first is not None:
+            days &= Q(start__gte=lo)
+            hours &= Q(start__gte=first)
+        if last is not None:
+            days &= Q(start__lt=hi)
+            hours |= Q(span=hour, start__gte=hi, start__lt=last)
+        parts = days | hours
+    elif parts is None:
+        parts = Q(span=hour)
+    found = (
+        Rollup.objects.filter(where)
+        .filter(parts)
+        .aggregate(requests=Sum("requests"), cost_e10=Sum("cost_e10"), cost_known=Sum("cost_known"))
+    )
+    return {name: value or 0 for name, value in found.items()}
+
+
+def log_rows(f: LogFilter, start: int, end: int) -> QuerySet:
+    """The log rows of the filter in [start, end) (the filter's own since/until give way)."""
+    window = replace(f, since=None, until=None, before=None, before_cost=None, after=None)
+    return filter_logs(window).filter(created_at__gte=utc(start), created_at__lt=utc(end))
+
+
+def log_group(group: str, meta_key: str, prefix: str = ""):
+    if group == "metadata":
+        return Coalesce(
+            KeyTextTransform(meta_key, f"{prefix}metadata"), Value(UNSET), output_field=CharField()
+        )
+    if group == "key":
+        return Coalesce(F(f"{prefix}api_key_id"), Value(0))
+    return F(prefix + group) if group else Value("")
+
+
+def top_values(qs: QuerySet, expression, n: int) -> list:
+    """The n values of the expression with the most requests (ties by value)."""
+    found = qs.values(g=expression).annotate(n=Count("id")).order_by("-n", "g")[: n + 1]
+    return [r["g"] for r in found]
+
+
+def from_log(qs: QuerySet, size: int, offset: int, group_expr) -> dict:
+    """{(bucket, group): Cell} by GROUP BY over the log rows, exact percentiles."""
+    bucket = Bucket(F("created_at"), size, offset)
+    failed = Q(status_code__gte=400) | ~Q(error_type="")
+    found = (
+        qs.values(b=bucket, g=group_expr)
+        .annotate(
+            requests=Count("id"),
+            errors=Count("id", filter=failed),
+            prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
+            completion_tokens=Coalesce(Sum("completion_tokens"), 0),
+            cost=Sum("cost_usd"),
+            cost_known=Count("cost_usd"),
+            images=Coalesce(Sum("image_count"), 0),
+            output_images=Coalesce(Sum("output_image_count"), 0),
+        )
+        .order_by()
+    )
+    cells = {}
+    for r in found:
+        cell = Cell(exact=True, **{k: v for k, v in r.items() if k not in ("b", "g", "cost")})
+        cell.cost = r["cost"] or Decimal(0)
+        cells[(r["b"], r["g"])] = cell
+    for name in ("latency", "ttft"):
+        values = qs.filter(**{f"{name}_ms__isnull": False}).values_list(
+            bucket, group_expr, f"{name}_ms"
+        )
+        for b, g, value in values.order_by():
+            getattr(cells[(b, g)], name).append(value)
+    return cells
+
+
+def add_image_bytes(cells: dict, qs: QuerySet, size: int, offset: int, group_expr_of) -> None:
+    """The bytes of the images the log rows sent (as received, and as sent upstream)."""
+    images = LogImage.objects.filter(
+        log__in=qs.values("id"), role__in=rollups.INPUT_ROLES, blob__isnull=False
+    )
+    found = (
+        images.values(b=Bucket(F("log__created_at"), size, offset), g=group_expr_of("log__"))
+        .annotate(received=Sum("blob__size"), sent=Sum(Coalesce("sent_blob__size", "blob__size")))
+        .order_by()
+    )
+    for r in found:
+        cell = cells.get((r["b"], r["g"]))
+        if cell is not None:
+            cell.image_bytes, cell.image_bytes_sent = r["received"], r["sent"]
+
+
+def utc(epoch: int) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+def fold(cells: dict, keep: set | None) -> dict:
+    """Cells of groups not in `keep` merged into one OTHER group per bucket."""
+    if keep is None:
+        return cells
+    out: dict = {}
+    for (b, g), cell in cells.items():
+        key = (b, g if g in keep else OTHER)
+        if key in out:
+            out[key].add(cell)
+        else:
+            out[key] = cell
+    return out
+
+
+def by_group(cells: dict) -> dict:
+    groups: dict = defaultdict(dict)
+    for (b, g), cell in cells.items():
+        groups[g][b] = cell
+    return groups
