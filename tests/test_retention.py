@@ -1,4 +1,5 @@
 import datetime as dt
+import io
 
 import pytest
 from django.core.files.storage import default_storage
@@ -46,3 +47,32 @@ def test_it_keeps_images_of_prompt_versions_and_fresh_uploads(blob_dir):
     assert set(Blob.objects.values_list("sha256", flat=True)) == {in_prompt.sha256, fresh.sha256}
     assert default_storage.exists(in_prompt.storage_name)
     assert not default_storage.exists(stale.storage_name)
+
+
+def test_a_sent_copy_is_kept_while_its_log_lives_and_derived_files_go_with_a_blob(
+    settings, blob_dir
+):
+    original, sent, gone = (png_bytes(color=c) for c in [(7, 7, 7), (8, 8, 8), (9, 9, 9)])
+    kept, old = record_with_image(original), record_with_image(gone)
+    save_records([kept, old])
+    sent_blob = prompts.store_image(sent)  # as auto-fit stores the copy it sent
+    kept_id, old_id = RequestLog.objects.order_by("id").values_list("id", flat=True)
+    RequestLog.objects.get(id=kept_id).images.update(sent_blob=sent_blob)
+    gone_sha = old.chat.images[0].sha256
+    derived = [
+        f"thumbs/{gone_sha[:2]}/{gone_sha}-96-r1.webp",
+        f"seen/{gone_sha[:2]}/{gone_sha}-1x1-r1.webp",
+    ]
+    for name in derived:
+        default_storage.save(name, io.BytesIO(b"x"))
+    long_ago = timezone.now() - dt.timedelta(days=settings.LOG_RETENTION_DAYS + 1)
+    RequestLog.objects.filter(id=old_id).update(created_at=long_ago)
+    Blob.objects.update(created_at=long_ago)
+    assert purge()[1] == 1
+    assert list(RequestLog.objects.values_list("id", flat=True)) == [kept_id]
+    assert set(Blob.objects.values_list("sha256", flat=True)) == {
+        kept.chat.images[0].sha256,
+        sent_blob.sha256,
+    }
+    assert default_storage.exists(sent_blob.storage_name)
+    assert not any(default_storage.exists(name) for name in derived)

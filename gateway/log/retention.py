@@ -1,6 +1,8 @@
 """Log retention: delete records older than LOG_RETENTION_DAYS, then images nobody uses:
 no log and no prompt version refers to them, and they were not uploaded in the last day (an
-image uploaded in the prompt editor is referenced only once its version is saved)."""
+image uploaded in the prompt editor is referenced only once its version is saved). A blob is
+used as the image a log shows or as the copy it sent (auto-fit); files made from a blob
+(thumbnails, "as the model saw it") go with it."""
 
 import datetime as dt
 import logging
@@ -26,15 +28,33 @@ def purge(*, days: int | None = None) -> tuple[int, int]:
         *(blob_refs(m) for m in PromptVersion.objects.values_list("messages", flat=True))
     )
     orphans = list(
-        Blob.objects.filter(uses__isnull=True, created_at__lt=timezone.now() - UPLOAD_GRACE)
+        Blob.objects.filter(
+            uses__isnull=True, sent_uses__isnull=True, created_at__lt=timezone.now() - UPLOAD_GRACE
+        )
         .exclude(sha256__in=in_prompts)
         .values_list("sha256", flat=True)
     )
     for sha in orphans:
         # The file first: a blob row without its file would be worse than a stray file.
         default_storage.delete(Blob(sha256=sha).storage_name)
-    Blob.objects.filter(sha256__in=orphans, uses__isnull=True).delete()
+        _delete_derived(sha)
+    Blob.objects.filter(sha256__in=orphans, uses__isnull=True, sent_uses__isnull=True).delete()
     blobs.quota.used = None  # counted afresh: IRIS_BLOB_QUOTA_BYTES has room again
     if records or orphans:
         log.info("retention: deleted %d log records and %d images", records, len(orphans))
     return records, len(orphans)
+
+
+DERIVED = ("thumbs", "seen")  # logs_ui's files named "<folder>/<sha[:2]>/<sha>-…"
+
+
+def _delete_derived(sha: str) -> None:
+    for folder in DERIVED:
+        directory = f"{folder}/{sha[:2]}"
+        try:
+            names = default_storage.listdir(directory)[1]
+        except FileNotFoundError:
+            continue
+        for name in names:
+            if name.startswith(sha):
+                default_storage.delete(f"{directory}/{name}")
