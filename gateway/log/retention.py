@@ -23,7 +23,8 @@ def purge(*, days: int | None = None) -> tuple[int, int]:
     """Return (records deleted, image blobs deleted)."""
     days = settings.LOG_RETENTION_DAYS if days is None else days
     cutoff = timezone.now() - dt.timedelta(days=days)
-    records, _ = RequestLog.objects.filter(created_at__lt=cutoff).delete()
+    _, deleted = RequestLog.objects.filter(created_at__lt=cutoff).delete()
+    records = deleted.get(RequestLog._meta.label, 0)  # not their images' rows too
     in_prompts = set().union(
         *(blob_refs(m) for m in PromptVersion.objects.values_list("messages", flat=True))
     )
