@@ -15,7 +15,6 @@ import asyncio
 import copy
 import logging
 from dataclasses import dataclass, field
-from types import ModuleType
 
 from django.conf import settings
 
@@ -41,11 +40,6 @@ _CODES = {
     "max_request_bytes": "request_too_large",
     "readable": "invalid_image",
 }
-
-
-def rules(provider: str) -> ModuleType | None:
-    """The provider's vision rules, or None where it has none."""
-    return estimate.vision_rules(provider)
 
 
 def wanted(target: Target) -> bool:
@@ -87,7 +81,7 @@ async def fit(
     Unknown rule, animation, a failed decode, or a copy no smaller: the image goes as it is
     (a format the provider refuses takes the fitted copy whatever its size)."""
     report = FitReport()
-    vision_rules = rules(target.provider)
+    vision_rules = estimate.vision_rules(target.provider)
     todo: list[tuple[Image, tuple[int, int]]] = []
     for img in _inline(images):
         report.images += 1
@@ -140,7 +134,7 @@ def problems(
 ) -> list[tuple[Problem, Image | None]]:
     """Why the provider would refuse these images as they will be sent, each problem with the
     image it names (None: the request as a whole). Empty where it has no rules."""
-    vision_rules = rules(provider)
+    vision_rules = estimate.vision_rules(provider)
     pictures = [img for img in images if not img.is_document]
     if vision_rules is None or not pictures:
         return []
