@@ -169,3 +169,18 @@ def test_a_responses_answer_previews_its_message_text_or_its_calls():
     assert _reply_text({"object": "response", "output": [reasoning, message]}) == "Hi."
     call = {"type": "function_call", "name": "weather", "arguments": '{"city":"Oslo"}'}
     assert _reply_text({"object": "response", "output": [call]}) == 'calls weather({"city":"Oslo"})'
+
+
+def test_a_sent_copy_the_quota_refuses_costs_the_copy_not_the_row(settings):
+    from gateway.log import blobs
+
+    record = record_with_image(png_bytes(color=(10, 20, 30)))
+    img = record.chat.images[0]
+    img.converted = (png_bytes(color=(40, 50, 60), size=(2, 2)), "image/png")  # as auto-fit
+    settings.IRIS_BLOB_QUOTA_BYTES = 1  # no room for either blob
+    blobs.quota.used = None
+    save_records([record])
+    row = LogImage.objects.get(log__request_id=record.request_id)
+    assert row.blob_id is None and row.sent_blob_id is None
+    assert "image not stored" in row.error
+    assert "images not stored" in RequestLog.objects.get(request_id=record.request_id).degraded

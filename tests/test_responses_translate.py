@@ -408,3 +408,9 @@ def test_openai_gets_its_own_path_and_bearer_key():
     target = Target("openai", base_url="http://127.0.0.1:9/v1/", api_key="sk-x")
     url, headers = upstream_address(target, "")
     assert (url, headers) == ("http://127.0.0.1:9/v1/responses", {"authorization": "Bearer sk-x"})
+
+
+def test_search_texts_of_a_request_that_got_no_answer_or_an_error():
+    request = parse_request(b'{"model": "m", "instructions": "Be brief.", "input": "Hello?"}')
+    assert request.search_texts(None) == ["Be brief.", "Hello?"]
+    assert request.search_texts({"error": {"message": "no"}}) == ["Be brief.", "Hello?"]

@@ -66,12 +66,7 @@ class Entry:
         dropped = set(self.blobs) if shas is None else shas & set(self.blobs)
         if not dropped:
             return self
-        images = [
-            {**img, "blob_id": None, "error": f"image not stored: {reason}"}
-            if img["blob_id"] in dropped
-            else img
-            for img in self.images
-        ]
+        images = [_without(img, dropped, reason) for img in self.images]
         kept = {sha: b for sha, b in self.blobs.items() if sha not in dropped}
         entry = replace(self, row=dict(self.row), images=images, blobs=kept)
         entry.with_reason(f"images not stored: {reason}")
@@ -85,6 +80,16 @@ class Entry:
         entry = replace(self, row=row, refused_by_db=True, original=self)
         entry.with_reason(f"the database refused the record: {reason}")
         return entry
+
+
+def _without(image: dict, dropped: set[str], reason: str) -> dict:
+    """LogImage fields with the blobs dropped (the image shown, the copy sent) unset."""
+    image = dict(image)
+    if image["blob_id"] in dropped:
+        image["blob_id"], image["error"] = None, f"image not stored: {reason}"
+    if image.get("sent_blob_id") in dropped:
+        image["sent_blob_id"] = None
+    return image
 
 
 def prepare(record: Record) -> Entry:

@@ -89,7 +89,7 @@ class ResponsesRequest(JsonRequest):
         texts = [self.body.get("instructions")]
         texts += [_item_text(item) for item in self.input_items()]
         output = (response_body or {}).get("output")
-        texts += [_item_text(item) for item in output if isinstance(output, list)]
+        texts += [_item_text(item) for item in (output if isinstance(output, list) else ())]
         return [t for t in texts if isinstance(t, str) and t]
 
 
