@@ -13,12 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from gateway import logquery, rollups
 from gateway.logquery import LogFilter, Totals, usd
-from gateway.models import ApiKey, LogImage, RequestLog
+from gateway.models import ApiKey, RequestLog
 from logs_ui import analytics_sql as sql
 from logs_ui.analytics_sql import OTHER, Cell
 
@@ -26,7 +25,7 @@ BUCKETS = {"minute": 60, "hour": 3600, "day": 86400}
 GROUPS = {"": "Nothing", "provider": "Provider", "model": "Model", "key": "Gateway key"}
 # Buckets on a chart at most, by bucket: a finer bucket over a longer range is coarsened.
 # The cost of a rollup read grows with the rows it sums (hours × combinations of fields).
-MAX_POINTS = {"minute": 1440, "hour": 240, "day": 100_000}
+MAX_POINTS = {"minute": 1500, "hour": 240, "day": 100_000}
 TOP_GROUPS = 8
 SERIES = (
     "requests",
@@ -104,41 +103,10 @@ def cells(p: Plan) -> tuple[dict, str]:
     if where is not None and hourly:
         found = sql.from_rollups(where, p.start, p.end, p.size, p.offset, p.group)
         return sql.fold(found, _top(found)), "rollups"
-    qs = sql.log_rows(p.filter, p.start, p.end).order_by()
-    if p.group == "metadata":
-        qs = qs.alias(_g=sql.log_group("metadata", p.meta_key))
-        top = sql.top_values(qs, F("_g"), TOP_GROUPS)
-        keep = set(top[:TOP_GROUPS]) if len(top) > TOP_GROUPS else None
-        expr = F("_g")
-        if keep is not None:  # folded in SQL: a key like "user" may have thousands of values
-            expr = Case(When(_g__in=keep, then=F("_g")), default=Value(OTHER))
-        found = sql.from_log(qs, p.size, p.offset, expr)
-        _image_bytes_by_metadata(found, qs, p, keep)
-        return found, "log"
-    found = sql.from_log(qs, p.size, p.offset, sql.log_group(p.group, p.meta_key))
-    sql.add_image_bytes(found, qs, p.size, p.offset, lambda pre: sql.log_group(p.group, "", pre))
+    rows = sql.log_rows(p.filter, p.start, p.end)
+    window = (sql.utc(p.start), sql.utc(p.end))
+    found = sql.from_log(rows, window, p.size, p.offset, p.group, p.meta_key)
     return sql.fold(found, _top(found)), "log"
-
-
-def _image_bytes_by_metadata(found: dict, qs, p: Plan, keep: set | None) -> None:
-    """Image bytes per metadata value, request by request (the value is read once per row
-    that sent images), then folded as the cells were."""
-    rows = dict(qs.filter(image_count__gt=0).annotate(g=F("_g")).values_list("id", "g"))
-    images = LogImage.objects.filter(
-        log__in=qs.values("id"), role__in=rollups.INPUT_ROLES, blob__isnull=False
-    ).values_list(
-        "log_id",
-        sql.Bucket(F("log__created_at"), p.size, p.offset),
-        "blob__size",
-        "sent_blob__size",
-    )
-    for log_id, b, received, sent in images.order_by():
-        g = rows.get(log_id)
-        g = g if keep is None or g in keep else OTHER
-        cell = found.get((b, g))
-        if cell is not None:
-            cell.image_bytes += received
-            cell.image_bytes_sent += sent if sent is not None else received
 
 
 def _top(found: dict) -> set | None:

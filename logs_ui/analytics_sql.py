@@ -18,8 +18,6 @@ from django.db import connection
 from django.db.models import (
     BigIntegerField,
     Case,
-    CharField,
-    Count,
     F,
     Func,
     Q,
@@ -29,10 +27,10 @@ from django.db.models import (
     When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Round
 
 from gateway import percentiles, rollups
-from gateway.logquery import LogFilter, filter_logs
+from gateway.logquery import LogFilter, filter_logs, in_window
 from gateway.models import LogImage
 from gateway.rollups import Rollup
 
@@ -51,7 +49,7 @@ class Cell:
     errors: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    cost: Decimal = Decimal(0)
+    cost_e10: int = 0  # the known costs, in 1e-10 USD: exact sums on every database
     cost_known: int = 0
     images: int = 0
     output_images: int = 0
@@ -65,7 +63,7 @@ class Cell:
         "errors",
         "prompt_tokens",
         "completion_tokens",
-        "cost",
+        "cost_e10",
         "cost_known",
         "images",
         "output_images",
@@ -86,8 +84,13 @@ class Cell:
     def percentile(self, which: str, q: float) -> float | None:
         values = getattr(self, which)
         if self.exact:
-            return percentiles.exact(sorted(values), q)
+            values.sort()  # in place: sorted once for the next percentile
+            return percentiles.exact(values, q)
         return percentiles.from_histogram(values, q)
+
+    @property
+    def cost(self) -> Decimal:
+        return Decimal(self.cost_e10).scaleb(-10)
 
 
 def _plus(a: list, b: list) -> list:
@@ -174,7 +177,7 @@ def from_rollups(where: Q, start: int, end: int, size: int, offset: int, group: 
             errors=r["s_errors"],
             prompt_tokens=r["s_prompt_tokens"],
             completion_tokens=r["s_completion_tokens"],
-            cost=Decimal(r["s_cost_e10"]).scaleb(-10),
+            cost_e10=r["s_cost_e10"],
             cost_known=r["s_cost_known"],
             images=r["s_images"],
             output_images=r["s_output_images"],
@@ -202,19 +205,14 @@ def rollup_sums(where: Q, first: int | None, last: int | None) -> dict:
     day, hour = rollups.DAY, rollups.HOUR
     lo = -(-first // day) * day if first is not None else None
     hi = last // day * day if last is not None else None
-    parts = Q(span=hour, start__gte=first, start__lt=last) if first is not None else None
-    if lo is None or hi is None or lo < hi:  # some whole days: them, and the hours around
-        days = Q(span=day)
-        hours = Q(span=hour, start__lt=lo) if lo is not None else Q(pk__in=[])
+    if lo is None or hi is None or lo < hi:
+        parts = _between(day, lo, hi)
         if first is not None:
-            days &= Q(start__gte=lo)
-            hours &= Q(start__gte=first)
+            parts |= _between(hour, first, lo)
         if last is not None:
-            days &= Q(start__lt=hi)
-            hours |= Q(span=hour, start__gte=hi, start__lt=last)
-        parts = days | hours
-    elif parts is None:
-        parts = Q(span=hour)
+            parts |= _between(hour, hi, last)
+    else:  # no whole day inside
+        parts = _between(hour, first, last)
     found = (
         Rollup.objects.filter(where)
         .filter(parts)
@@ -223,74 +221,88 @@ def rollup_sums(where: Q, first: int | None, last: int | None) -> dict:
     return {name: value or 0 for name, value in found.items()}
 
 
+def _between(span: int, a: int | None, b: int | None) -> Q:
+    q = Q(span=span)
+    if a is not None:
+        q &= Q(start__gte=a)
+    if b is not None:
+        q &= Q(start__lt=b)
+    return q
+
+
 def log_rows(f: LogFilter, start: int, end: int) -> QuerySet:
     """The log rows of the filter in [start, end) (the filter's own since/until give way)."""
     window = replace(f, since=None, until=None, before=None, before_cost=None, after=None)
-    return filter_logs(window).filter(created_at__gte=utc(start), created_at__lt=utc(end))
+    return filter_logs(window).filter(in_window(utc(start), utc(end))).order_by()
 
 
-def log_group(group: str, meta_key: str, prefix: str = ""):
+_ROW = (
+    "id",
+    "status_code",
+    "error_type",
+    "prompt_tokens",
+    "completion_tokens",
+    # In 1e-10 USD, as the rollups count it: exact integers (SQLite keeps the column as REAL).
+    Cast(Round(F("cost_usd") * Value(rollups.COST_SCALE)), BigIntegerField()),
+    "latency_ms",
+    "ttft_ms",
+    "image_count",
+    "output_image_count",
+)
+
+
+def from_log(
+    qs: QuerySet, window: tuple, size: int, offset: int, group: str, meta_key: str
+) -> dict:
+    """{(bucket, group): Cell} from the log rows, read once (a metadata value is parsed once
+    per row), added up here: exact percentiles need every value anyway."""
     if group == "metadata":
-        return Coalesce(
-            KeyTextTransform(meta_key, f"{prefix}metadata"), Value(UNSET), output_field=CharField()
-        )
-    if group == "key":
-        return Coalesce(F(f"{prefix}api_key_id"), Value(0))
-    return F(prefix + group) if group else Value("")
-
-
-def top_values(qs: QuerySet, expression, n: int) -> list:
-    """The n values of the expression with the most requests (ties by value)."""
-    found = qs.values(g=expression).annotate(n=Count("id")).order_by("-n", "g")[: n + 1]
-    return [r["g"] for r in found]
-
-
-def from_log(qs: QuerySet, size: int, offset: int, group_expr) -> dict:
-    """{(bucket, group): Cell} by GROUP BY over the log rows, exact percentiles."""
-    bucket = Bucket(F("created_at"), size, offset)
-    failed = Q(status_code__gte=400) | ~Q(error_type="")
-    found = (
-        qs.values(b=bucket, g=group_expr)
-        .annotate(
-            requests=Count("id"),
-            errors=Count("id", filter=failed),
-            prompt_tokens=Coalesce(Sum("prompt_tokens"), 0),
-            completion_tokens=Coalesce(Sum("completion_tokens"), 0),
-            cost=Sum("cost_usd"),
-            cost_known=Count("cost_usd"),
-            images=Coalesce(Sum("image_count"), 0),
-            output_images=Coalesce(Sum("output_image_count"), 0),
-        )
-        .order_by()
-    )
-    cells = {}
-    for r in found:
-        cell = Cell(exact=True, **{k: v for k, v in r.items() if k not in ("b", "g", "cost")})
-        cell.cost = r["cost"] or Decimal(0)
-        cells[(r["b"], r["g"])] = cell
-    for name in ("latency", "ttft"):
-        values = qs.filter(**{f"{name}_ms__isnull": False}).values_list(
-            bucket, group_expr, f"{name}_ms"
-        )
-        for b, g, value in values.order_by():
-            getattr(cells[(b, g)], name).append(value)
+        by = KeyTextTransform(meta_key, "metadata")
+    else:
+        by = {"": Value(""), "key": F("api_key_id")}.get(group) or F(group)
+    rows = qs.values_list(Bucket(F("created_at"), size, offset), by, *_ROW)
+    cells: dict = {}
+    where: dict[int, tuple] = {}  # rows with images: their cell
+    for b, g, pk, status, error, prompt, completion, cost, latency, ttft, images, made in rows:
+        if group == "metadata":
+            g = UNSET if g is None else str(g)
+        elif group == "key":
+            g = g or 0
+        cell = cells.get((b, g))
+        if cell is None:
+            cell = cells[(b, g)] = Cell(exact=True)
+        cell.requests += 1
+        cell.errors += status >= 400 or bool(error)
+        cell.prompt_tokens += prompt or 0
+        cell.completion_tokens += completion or 0
+        if cost is not None:
+            cell.cost_e10 += cost
+            cell.cost_known += 1
+        if latency is not None:
+            cell.latency.append(latency)
+        if ttft is not None:
+            cell.ttft.append(ttft)
+        if images:
+            cell.images += images
+            where[pk] = (b, g)
+        cell.output_images += made
+    _add_image_bytes(cells, where, window)
     return cells
 
 
-def add_image_bytes(cells: dict, qs: QuerySet, size: int, offset: int, group_expr_of) -> None:
-    """The bytes of the images the log rows sent (as received, and as sent upstream)."""
+def _add_image_bytes(cells: dict, where: dict[int, tuple], window: tuple) -> None:
+    """The bytes of the images the rows sent (as received, and as sent upstream): the images
+    of every row in the window, those of rows the filter kept counted."""
+    if not where:
+        return
     images = LogImage.objects.filter(
-        log__in=qs.values("id"), role__in=rollups.INPUT_ROLES, blob__isnull=False
-    )
-    found = (
-        images.values(b=Bucket(F("log__created_at"), size, offset), g=group_expr_of("log__"))
-        .annotate(received=Sum("blob__size"), sent=Sum(Coalesce("sent_blob__size", "blob__size")))
-        .order_by()
-    )
-    for r in found:
-        cell = cells.get((r["b"], r["g"]))
-        if cell is not None:
-            cell.image_bytes, cell.image_bytes_sent = r["received"], r["sent"]
+        in_window(*window, field="log_id"), role__in=rollups.INPUT_ROLES, blob__isnull=False
+    ).values_list("log_id", "blob__size", "sent_blob__size")
+    for log_id, received, sent in images.order_by():
+        found = where.get(log_id)
+        if found is not None:
+            cells[found].image_bytes += received
+            cells[found].image_bytes_sent += received if sent is None else sent
 
 
 def utc(epoch: int) -> datetime:

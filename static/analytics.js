@@ -20,6 +20,9 @@
       return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
     }),
   };
+  // Counts and bytes tick at whole numbers: 1, 2, 5, 10, 20, 50…
+  const WHOLE = [];
+  for (let p = 1; p <= 1e12; p *= 10) WHOLE.push(p, 2 * p, 5 * p);
   let charts = [];
 
   function draw() {
@@ -53,7 +56,14 @@
             series,
             cursor: { sync: { key: "iris-analytics" } },
             scales: { y: { range: (u, min, max) => [0, max > 0 ? max * 1.08 : 1] } },
-            axes: [{}, { size: 72, values: (u, ticks) => ticks.map(format) }],
+            axes: [
+              {},
+              {
+                size: 72,
+                values: (u, ticks) => ticks.map(format),
+                ...(["count", "bytes"].includes(figure.dataset.unit) ? { incrs: WHOLE } : {}),
+              },
+            ],
           },
           columns,
           plot,
