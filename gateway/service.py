@@ -8,7 +8,6 @@ import asyncio
 import dataclasses
 import functools
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,9 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from gateway import auth, offload, preflight, proxy, targets
 from gateway import log as request_log
 from gateway.chat import Chat, parse_chat
-from gateway.db import orm
 from gateway.errors import GatewayError
-from gateway.models import Provider
 from gateway.providers.base import Target
 
 log = logging.getLogger(__name__)
@@ -144,7 +141,7 @@ CHAT = Endpoint("chat.completions", parse, proxy.forward)
 async def with_image_fit(request: HttpRequest, target: Target, parsed: Any) -> Target:
     """The target, told whether to auto-fit this request's images (preflight.OPTION): the
     x-iris-image-fit header (auto | off) first, then the admin's Provider.fit_images for an
-    `@slug`, then GATEWAY_IMAGE_FIT. Decided only for a request with images."""
+    `@slug` (already in the target's options), then GATEWAY_IMAGE_FIT."""
     asked = request.headers.get(preflight.HEADER, "").strip().lower()
     if asked not in ("", "auto", "off"):
         raise GatewayError(
@@ -156,31 +153,10 @@ async def with_image_fit(request: HttpRequest, target: Target, parsed: Any) -> T
     if not getattr(parsed, "images", None):
         return target
     if not asked:
-        on = settings.GATEWAY_IMAGE_FIT == "auto" or await _provider_fits(target.slug)
-        asked = "auto" if on else "off"
+        asked = (
+            "auto" if settings.GATEWAY_IMAGE_FIT == "auto" or preflight.wanted(target) else "off"
+        )
     return dataclasses.replace(target, options={**target.options, preflight.OPTION: asked})
-
-
-# slug -> (Provider.fit_images, good until): read as the routes are (gateway/targets.py).
-_fits: dict[str, tuple[bool, float]] = {}
-_FITS_SECONDS = 10.0
-
-
-async def _provider_fits(slug: str) -> bool:
-    if not slug:
-        return False
-    cached = _fits.get(slug)
-    if cached and cached[1] > time.monotonic():
-        return cached[0]
-    fits = await orm(_load_fits)(slug)
-    if len(_fits) >= 1000:
-        _fits.clear()
-    _fits[slug] = (fits, time.monotonic() + _FITS_SECONDS)
-    return fits
-
-
-def _load_fits(slug: str) -> bool:
-    return bool(Provider.objects.filter(slug=slug).values_list("fit_images", flat=True).first())
 
 
 def read_body(request: HttpRequest) -> bytes:

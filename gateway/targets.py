@@ -137,6 +137,7 @@ def target_for(provider: Provider) -> Target:
         "aws-secret-access-key": secret["aws_secret_access_key"],
         "aws-session-token": secret["aws_session_token"],
         "drop-params": "true" if provider.drop_unsupported_params else "",
+        "image-fit": "auto" if provider.fit_images else "",  # preflight.OPTION
     }
     return Target(
         provider=provider.kind,

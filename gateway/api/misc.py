@@ -12,6 +12,7 @@ SERVED = (
     "GET /v1/models",
     "GET /v1/models/{id}",
     "POST /v1/responses",
+    "POST /v1/estimate",
     "GET|DELETE /v1/responses/{id}",
     "GET /v1/responses/{id}/input_items",
     "POST /v1/prompts/{id}/completions",
