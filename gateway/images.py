@@ -69,6 +69,7 @@ class Image:
     exif_orientation: int | None = None
     # What is sent upstream when the provider refuses the original format (see convert()).
     converted: tuple[bytes, str] | None = None
+    converted_size: tuple[int, int] | None = None  # its pixels, when auto-fit resized it
     encoded: tuple[bytes, str] | None = None  # (payload, its base64), see payload_base64
     # "input" (a chat image, an image to edit), "mask" (an edit's mask), "output" (an image
     # the model made) or "partial" (one streamed while it was made).
@@ -88,6 +89,11 @@ class Image:
         if self.encoded is None or self.encoded[0] is not payload:
             self.encoded = (payload, pybase64.b64encode(payload).decode("ascii"))
         return self.encoded[1]
+
+    @property
+    def payload_size(self) -> tuple[int | None, int | None]:
+        """The pixels sent upstream: the fitted copy's, else the image's own."""
+        return self.converted_size or (self.width, self.height)
 
     @property
     def payload_mime(self) -> str:

@@ -103,7 +103,7 @@ async def fit(
         refused = bool(accepted) and img.mime not in accepted
         if result is not None and (refused or len(result.data) < img.size):
             img.converted = (result.data, result.mime)
-            report.sizes[id(img)] = (result.width, result.height)
+            img.converted_size = report.sizes[id(img)] = (result.width, result.height)
             report.fitted += 1
     return report
 

@@ -3,8 +3,10 @@
 Read 2026-11:
 https://platform.claude.com/docs/en/build-with-claude/vision (General limits),
 https://platform.claude.com/docs/en/build-with-claude/pdf-support (PDF requirements)
-- an image: at most 5 MB measured on its base64 text, 8000×8000 px, 2000×2000 px when the
-  request holds more than 20 images;
+- an image: at most 10 MB measured on its base64 text on the Claude API (5 MB on Bedrock and
+  Vertex; the API's errors said 5242880 bytes until the docs raised it), 8000×8000 px,
+  2000×2000 px when the request holds more than 20 images, judged on the copy sent (auto-fit
+  may have downsized it);
 - per request: 600 images and 600 PDF pages, 100 of each on models with a 200k-token context
   window (1M: Opus and Sonnet from 4.6 on, Mythos; Haiku 4.5 and every model before 4.6 has
   200k). The docs state the two counts apart, so they are checked apart;
@@ -23,7 +25,7 @@ from gateway.chat import Chat, invalid
 from gateway.errors import GatewayError
 from gateway.images import PDF_MIME, Image
 
-MAX_IMAGE_BASE64 = 5 * 1024 * 1024  # the API's own figure in its errors: 5242880 bytes
+MAX_IMAGE_BASE64 = 10 * 1024 * 1024  # vision docs, read 2026-11-26 (anthropic_vision.py)
 MANY_IMAGES = 20
 MAX_IMAGE_SIDE, MAX_IMAGE_SIDE_MANY = 8000, 2000  # the second when more than MANY_IMAGES
 MAX_MEDIA, MAX_MEDIA_200K = 600, 100  # images, and PDF pages, per request
@@ -60,16 +62,17 @@ def _check_images(chat: Chat) -> None:
     count, limit = len(chat.images), media_limit(chat.model)
     side = MAX_IMAGE_SIDE_MANY if count > MANY_IMAGES else MAX_IMAGE_SIDE
     for n, img in enumerate(chat.images, 1):
+        width, height = img.payload_size
         encoded = 4 * math.ceil(len(img.payload) / 3)  # 0 for a URL Anthropic fetches itself
         if n > limit:
             code = "too_many_images"
             problem = f"Anthropic takes at most {limit} images per request{_on(chat)}, not {count}"
         elif encoded > MAX_IMAGE_BASE64:
             code = "image_too_large"
-            problem = f"the image is {encoded} bytes in base64, over Anthropic's 5 MB limit"
-        elif max(img.width or 0, img.height or 0) > side:
+            problem = f"the image is {encoded} bytes in base64, over Anthropic's 10 MB limit"
+        elif max(width or 0, height or 0) > side:
             code = "image_too_large"
-            problem = f"the image is {img.width}×{img.height} px, over Anthropic's {side}×{side}"
+            problem = f"the image is {width}×{height} px, over Anthropic's {side}×{side}"
             if side == MAX_IMAGE_SIDE_MANY:
                 problem += f" limit for requests with more than {MANY_IMAGES} images"
         else:

@@ -40,7 +40,7 @@ def check(chat: Chat) -> None:
 
 
 def _image_problem(img: Image, n: int, total: int) -> tuple[str, str] | None:
-    side = max(img.width or 0, img.height or 0)
+    side = max(size or 0 for size in img.payload_size)  # the copy sent (auto-fit)
     if n == MAX_IMAGES:
         return "too_many_images", f"Bedrock takes at most 20 images; this request has {total}."
     if img.data is None:
@@ -54,7 +54,8 @@ def _image_problem(img: Image, n: int, total: int) -> tuple[str, str] | None:
         size = len(img.payload) / 2**20
         return "image_too_large", f"the image is {size:.2f} MB; Bedrock's limit is 3.75 MB."
     if side > MAX_IMAGE_SIDE:
-        return "image_too_large", f"the image is {img.width}×{img.height} px; the limit is 8000 px."
+        width, height = img.payload_size
+        return "image_too_large", f"the image is {width}×{height} px; the limit is 8000 px."
     return None
 
 

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image as PILImage
 
 from gateway.providers import anthropic_vision, gemini_vision
-from tests.conftest import SHARED_IMAGES
+from tests.conftest import SHARED_IMAGES, png_bytes
 from tests.fakes import anthropic as fake_anthropic_handler
 from tests.fakes import bedrock as fake_bedrock_handler
 from tests.fakes import gemini as fake_gemini_handler
@@ -320,3 +320,24 @@ def test_bedrock_gets_claudes_size(iris, fake_bedrock):
     assert image["format"] == "jpeg"
     size = PILImage.open(io.BytesIO(base64.b64decode(image["source"]["bytes"]))).size
     assert size == (1270, 952)
+
+
+def test_an_image_too_wide_for_anthropic_goes_once_fitted(iris, fake_anthropic):
+    wide = png_bytes(size=(9000, 60), color=(20, 120, 220))  # past Anthropic's 8000 px a side
+    headers = {
+        "x-portkey-provider": "anthropic",
+        "x-portkey-custom-host": f"{fake_anthropic.url}/v1",
+    }
+    body = chat("claude-sonnet-4-5", uri(wide, "image/png"), detail=None)
+    refused = httpx.post(
+        f"{iris.url}/v1/chat/completions",
+        json=body,
+        headers=iris.headers(authorization="Bearer sk-test-key", **headers),
+        timeout=60,
+    )
+    assert refused.status_code == 400 and "8000" in refused.json()["error"]["message"]
+    post(iris, "chat/completions", body, **headers, **{"x-iris-image-fit": "auto"})
+    blocks = fake_anthropic.last("POST").json()["messages"][0]["content"]
+    [source] = [b["source"] for b in blocks if b["type"] == "image"]
+    width, height = PILImage.open(io.BytesIO(base64.b64decode(source["data"]))).size
+    assert width <= 1568 and height < 60

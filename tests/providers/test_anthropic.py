@@ -352,8 +352,8 @@ def test_it_inlines_a_url_image_the_core_already_fetched():
 # --- build_request: image limits (checked before anything is sent) -----------------------
 
 
-def test_it_accepts_an_image_of_exactly_5_mb_in_base64_and_refuses_one_byte_more():
-    limit_bytes = anthropic.MAX_IMAGE_BASE64 // 4 * 3  # 3,932,160 bytes → 5,242,880 in base64
+def test_it_accepts_an_image_of_exactly_10_mb_in_base64_and_refuses_one_byte_more():
+    limit_bytes = anthropic.MAX_IMAGE_BASE64 // 4 * 3  # 7,864,320 bytes → 10,485,760 in base64
     chat = chat_of(messages=[user(text("a"), image_part(data_uri(png_bytes())))])
     chat.image(0, 1).data = b"\0" * limit_bytes
     block = sent(chat, validate=False)["messages"][0]["content"][1]
@@ -363,7 +363,7 @@ def test_it_accepts_an_image_of_exactly_5_mb_in_base64_and_refuses_one_byte_more
     assert (error.status, error.code) == (400, "image_too_large")
     assert error.param == "messages.0.content.1.image_url"
     assert error.message.startswith("messages[0].content[1]: ")
-    assert "5 MB" in error.message
+    assert "10 MB" in error.message
 
 
 def test_it_refuses_an_image_larger_than_8000_px():
