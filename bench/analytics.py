@@ -28,10 +28,11 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
 from django.test import Client  # noqa: E402
 
-from gateway.models import RequestLog  # noqa: E402
+from gateway import rollups  # noqa: E402
+from gateway.models import LogImage, RequestLog  # noqa: E402
 from gateway.rollups import Rollup  # noqa: E402
 
 TARGET_MS = 300.0
@@ -99,11 +100,14 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--only", default="", help="only the cases whose name contains this")
+    parser.add_argument("--writer", action="store_true", help="time the writer's hook too")
     args = parser.parse_args()
     call_command("migrate", verbosity=0)
     have = RequestLog.objects.count()
     if have < args.count:
         call_command("seed_logs", count=args.count - have, seed=have + 1, batch=5000)
+    if args.writer:
+        _writer_cost(args.runs)
     client = _staff_client()
     dearest = RequestLog.objects.filter(cost_usd__isnull=False).order_by("-cost_usd", "id")[49]
     cursor = f"{dearest.id}%40{dearest.cost_usd.normalize():f}"
@@ -119,6 +123,22 @@ def main() -> None:
         median, p95, queries, source = _time(client, url, headers, args.runs)
         verdict = f"<{TARGET_MS:.0f} " + ("ok" if p95 < TARGET_MS else "SLOW")
         print(f"| {name} | {median:.1f} | {p95:.1f} | {queries} | {source} | {verdict} |")
+
+
+def _writer_cost(runs: int) -> None:
+    """What rollups.add (the log writer's hook, in its transaction) costs per record, for
+    batches of recent seeded rows; rolled back, so the rollups stay as they were."""
+    for size in (1, 100, 1000):
+        logs = list(RequestLog.objects.order_by("-id")[:size])
+        images = list(LogImage.objects.filter(log__in=logs))
+        samples = []
+        for _ in range(runs):
+            with transaction.atomic():
+                start = time.perf_counter()
+                rollups.add(logs, images)
+                samples.append((time.perf_counter() - start) * 1e6 / size)
+                transaction.set_rollback(True)
+        print(f"rollups.add, batches of {size}: {min(samples):.0f} µs per record (best)")
 
 
 def _staff_client() -> Client:

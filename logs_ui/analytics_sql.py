@@ -196,7 +196,16 @@ def _fetch(qs: QuerySet) -> list[dict]:
     with connection.cursor() as cursor:
         cursor.execute(query, params)
         names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = cursor.fetchall()
+    # PostgreSQL sums bigints as numeric (Decimal here): every sum is a whole number.
+    sums = [i for i, name in enumerate(names) if name.startswith("s_")]
+    out = []
+    for row in rows:
+        row = list(row)
+        for i in sums:
+            row[i] = int(row[i] or 0)
+        out.append(dict(zip(names, row, strict=True)))
+    return out
 
 
 def rollup_sums(where: Q, first: int | None, last: int | None) -> dict:
@@ -218,7 +227,7 @@ def rollup_sums(where: Q, first: int | None, last: int | None) -> dict:
         .filter(parts)
         .aggregate(requests=Sum("requests"), cost_e10=Sum("cost_e10"), cost_known=Sum("cost_known"))
     )
-    return {name: value or 0 for name, value in found.items()}
+    return {name: int(value or 0) for name, value in found.items()}
 
 
 def _between(span: int, a: int | None, b: int | None) -> Q:

@@ -14,9 +14,11 @@ Histogram estimates (gateway/percentiles.py): bin k ≥ 1 is [10·10^((k−1)/8)
 and a percentile of rank q·n lies at lower + width·(rank − before)/count in its bin.
 """
 
+import io
 from datetime import timedelta
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
 
 from gateway import percentiles, rollups
@@ -199,6 +201,16 @@ def test_rebuild_counts_what_the_writer_counted(five):
     assert snapshot() == written
     # Retention: the day and its hours end before this cutoff, so they go; none are left.
     assert rollups.purge(BASE + timedelta(days=1)) == len(written)
+
+
+def test_the_command_rebuilds_them(five):
+    Rollup.objects.all().delete()
+    out = io.StringIO()
+    call_command("rollup_logs", since="2026-11-20", until="2026-11-21", stdout=out)
+    assert out.getvalue() == "Counted 5 log records into the rollups.\n"
+    assert sum(Rollup.objects.filter(span=rollups.DAY).values_list("requests", flat=True)) == 5
+    with pytest.raises(CommandError):
+        call_command("rollup_logs", since="last week")
 
 
 def test_more_groups_than_lines_fold_into_other(staff_client):
