@@ -3,9 +3,10 @@
 A range is cut into whole buckets (minute, hour or day; the first bucket starts at or before
 the range's start, the last ends at or after its end), and each bucket into groups (one
 line per provider, model, gateway key or value of a metadata key: the TOP_GROUPS with the
-most requests, the rest as "(other)"). The hourly rollups answer when they can (hours or
-days, and filters on what they keep: logs_ui/analytics_sql.py rollup_filters); otherwise
-the log itself does. The answer says which ("source") and how percentiles were computed.
+most requests, the rest as "(other)"). The rollups (gateway/rollups.py) answer when they can
+(hour or day buckets, and filters on what they keep: analytics_sql.rollup_filters);
+otherwise the log itself does. The answer says which ("source"), and so how percentiles
+were computed (estimated from histograms, or exact).
 """
 
 import math
@@ -192,8 +193,10 @@ def _point(c: Cell) -> dict:
 
 def _labels(group: str, keys: list) -> dict:
     if group == "key":
-        names = dict(ApiKey.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "name"))
-        return {k: "(no key)" if k == 0 else names.get(k, f"deleted key #{k}") for k in keys}
+        ids = [k for k in keys if isinstance(k, int) and k]
+        names = dict(ApiKey.objects.filter(pk__in=ids).values_list("pk", "name"))
+        labels = {k: names.get(k, f"deleted key #{k}") for k in ids}
+        return labels | {0: "(no key)"}
     if group in ("provider", "model"):
         return {"": "(none)"}
     if group == "":

@@ -1,6 +1,7 @@
 """The logs list's filters: its query string, validated by a Form and turned into a LogFilter."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django import forms
 from django.core.cache import cache
@@ -96,7 +97,7 @@ class LogFilterForm(forms.Form):
     before = forms.CharField(required=False, max_length=40)
     after = forms.IntegerField(required=False, min_value=0)
 
-    def clean_before(self) -> tuple[int, object] | None:
+    def clean_before(self) -> tuple[int, Decimal | None] | None:
         value = self.cleaned_data.get("before")
         try:
             return parse_cursor(value) if value else None

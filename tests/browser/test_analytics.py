@@ -72,3 +72,13 @@ def test_it_draws_a_chart_per_series_and_redraws_on_a_filter(logs, page, live_se
     assert "provider=anthropic" in page.url
     assert page.evaluate(f"{CHARTS}[0].data[1]") == [1, 0, 1]
     assert page.locator(".a-summary tbody tr").count() == 1
+
+
+def test_group_names_from_metadata_are_text(logs, page, live_server):
+    evil = '<img src=x onerror="window.__pwned = 1">'
+    logged(10, metadata={"app": evil})
+    page.goto(f"{live_server.url}/logs/analytics/?{WINDOW}&group=metadata&meta_key=app")
+    _drawn(page, 10, 2)  # the evil value, and "(not set)"
+    assert evil in page.locator(".chart[data-series=requests] .u-legend").inner_text()
+    assert evil in page.locator(".a-summary").inner_text()
+    assert page.evaluate("window.__pwned") is None

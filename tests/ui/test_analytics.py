@@ -233,6 +233,30 @@ def test_gateway_keys_are_named(staff_client, five):
     }
 
 
+@pytest.mark.parametrize("source", ["rollups", "log"])
+def test_many_gateway_keys_fold_into_other_and_a_deleted_one_is_named(
+    staff_client, five, monkeypatch, source
+):
+    keys = [ApiKey.generate(f"key-{i}")[0] for i in range(9)]
+    for i, key in enumerate(keys):
+        logged(10 + i, api_key_id=key.pk)
+    logged(30, api_key_id=keys[8].pk)
+    gone = keys[8].pk
+    keys[8].delete()  # the rows keep no key; the rollups keep its id
+    if source == "log":
+        monkeypatch.setattr(analytics_sql, "rollup_filters", lambda f: None)
+    data = _get(staff_client, bucket="hour", group="key")
+    assert data["source"] == source
+    named = {g["name"]: g["total"]["requests"] for g in data["groups"]}
+    if source == "rollups":
+        assert named["(no key)"] == 5 and named[f"deleted key #{gone}"] == 2
+    else:  # the log's rows lost their key (SET_NULL): 5 + 2 without one
+        assert named["(no key)"] == 7
+    # Eight lines and "(other)": rollups have 10 groups (2 keys of 1 request fold), the log 9.
+    assert len(named) == 9 and named["(other)"] == (2 if source == "rollups" else 1)
+    assert data["total"]["requests"] == 15
+
+
 def test_too_many_points_are_coarsened(staff_client, five):
     data = _get(staff_client, bucket="minute", since="2026-11-10T00:00", until="2026-11-21T00:00")
     assert data["bucket"] == "day" and "too many points" in data["note"]
