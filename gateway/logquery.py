@@ -202,9 +202,18 @@ def totals(f: LogFilter) -> Totals:
 
 
 def in_window(since: datetime | None, until: datetime | None, field: str = "pk") -> Q:
-    """Rows created in [since, until), as ids from the created_at index: an aggregate over a
-    time range must start there, and SQLite's planner (no statistics) would rather walk
-    another filter's index (provider=openai: half the log)."""
+    """Rows created in [since, until) (field: "pk" for RequestLog, "log_id" for LogImage).
+    SQLite, without statistics, would rather walk another filter's index (provider=openai:
+    half the log) than created_at's: there the window is a subquery of ids from created_at's
+    index. PostgreSQL plans the plain range well, and a subquery worse (a nested loop)."""
+    prefix = "" if field == "pk" else "log__"
+    if connection.vendor != "sqlite":
+        q = Q()
+        if since:
+            q &= Q(**{f"{prefix}created_at__gte": since})
+        if until:
+            q &= Q(**{f"{prefix}created_at__lt": until})
+        return q
     ids = RequestLog.objects.all()
     if since:
         ids = ids.filter(created_at__gte=since)
