@@ -19,10 +19,12 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from gateway import percentiles, rollups
 from gateway.errors import GatewayError
+from gateway.log import entry, retention
 from gateway.logquery import LogFilter
 from gateway.models import ApiKey
 from gateway.rollups import Rollup
@@ -201,6 +203,39 @@ def test_rebuild_counts_what_the_writer_counted(five):
     assert snapshot() == written
     # Retention: the day and its hours end before this cutoff, so they go; none are left.
     assert rollups.purge(BASE + timedelta(days=1)) == len(written)
+
+
+def _calls_rollups(function) -> bool:
+    return "rollups" in function.__code__.co_names
+
+
+@pytest.mark.skipif(
+    not _calls_rollups(entry.save),
+    reason="the log writer does not call gateway.rollups.add yet (asked for: issue 15's notes)",
+)
+def test_the_log_writer_counts_a_batch_in_its_transaction(five):
+    hours = Rollup.objects.filter(span=rollups.HOUR)
+    assert sum(hours.values_list("requests", flat=True)) == 5
+    again = entry.prepare(_record(five[0]))  # the same request id: the batch is refused
+    with pytest.raises(IntegrityError), transaction.atomic():
+        entry.save([again])
+    assert sum(hours.values_list("requests", flat=True)) == 5  # rolled back with the rows
+
+
+@pytest.mark.skipif(
+    not _calls_rollups(retention.purge),
+    reason="retention does not call gateway.rollups.purge yet (asked for: issue 15's notes)",
+)
+def test_retention_drops_the_rollups_of_what_it_deletes(five):
+    assert Rollup.objects.exists()
+    retention.purge(days=1)  # the five are days old
+    assert not Rollup.objects.exists()
+
+
+def _record(log):
+    from gateway.log.record import Record
+
+    return Record(path="/v1/chat/completions", request_headers={}, request_id=log.request_id)
 
 
 def test_the_command_rebuilds_them(five):
