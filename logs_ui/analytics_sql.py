@@ -1,15 +1,14 @@
 """The analytics page's two ways to read the numbers, cell by cell (bucket × group):
 
-- from the hourly rollups (gateway/rollups.py): sums and latency histograms, one row per
-  hour and combination of fields; fast at any size, percentiles estimated;
-- from the log itself: the same sums by GROUP BY over the rows in the range, and every
-  latency of the range fetched for exact percentiles; any filter, any bucket, any grouping.
+- from the rollups (gateway/rollups.py): sums and latency histograms, a row per hour (or
+  UTC day) and combination of fields, summed by SQL; fast at any size, percentiles estimated;
+- from the log itself: every row of the range read once and added up here, for any filter,
+  bucket or grouping, with exact percentiles (they need every value anyway).
 
 Both give the same Cells, so logs_ui/analytics_data.py assembles either alike. SQL that
-differs by database is in Bucket (PostgreSQL and SQLite, both tested in CI).
+differs by database: Bucket, and logquery.in_window (both tested in CI's two runs).
 """
 
-from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -330,10 +329,3 @@ def fold(cells: dict, keep: set | None) -> dict:
         else:
             out[key] = cell
     return out
-
-
-def by_group(cells: dict) -> dict:
-    groups: dict = defaultdict(dict)
-    for (b, g), cell in cells.items():
-        groups[g][b] = cell
-    return groups
