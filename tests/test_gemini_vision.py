@@ -198,7 +198,8 @@ def test_the_estimate_says_detail_and_media_resolution_change_nothing_on_gemini(
 def test_the_request_estimate_adds_up_gemini_images():
     chat = _chat()
     images = [chat.image(0, 0), chat.image(0, 0)]
-    est = estimate.estimate("google", "gemini-2.5-flash", images, ["a" * 40], chat.body)
+    # No body: the texts given are counted (a chat body's messages would be counted instead).
+    est = estimate.estimate("google", "gemini-2.5-flash", images, ["a" * 40])
     assert [e.seen.tokens for e in est.images] == [1548, 1548]
     assert est.prompt_tokens == 2 * 1548 + 10
     assert est.images[0].as_json(0)["grid"] == tiles(3, 2).as_json()
