@@ -15,7 +15,7 @@ import orjson
 import pytest
 from PIL import Image as PILImage
 
-from gateway import fetching, http, providers, proxy
+from gateway import fetching, http, imageprep, providers
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
 from gateway.images import Image
@@ -113,11 +113,11 @@ async def test_fetches_in_flight_are_capped_per_process(settings):
 async def test_a_repeated_url_is_inlined_once_and_refused_past_the_body_cap(image_host, settings):
     settings.GATEWAY_MAX_BODY_BYTES = 200_000
     few = chat_with(*[f"{image_host.url}/100.png"] * 3)
-    await proxy.prepare_images(few, gemini, Target("google"))  # Gemini takes bytes only
+    await imageprep.prepare_images(few, gemini, Target("google"))  # Gemini takes bytes only
     assert image_host.gets == 1 and few.images[2].data is few.images[0].data
     many = chat_with(*[f"{image_host.url}/200.png"] * 50)
     with pytest.raises(GatewayError) as caught:
-        await proxy.prepare_images(many, gemini, Target("google"))
+        await imageprep.prepare_images(many, gemini, Target("google"))
     assert image_host.gets == 2
     assert caught.value.status == 400 and caught.value.code == "images_too_large"
     assert "GATEWAY_MAX_BODY_BYTES" in caught.value.message
@@ -146,13 +146,13 @@ def no_conversion(monkeypatch):
     def convert(*args, **kwargs):
         raise AssertionError("converted")
 
-    monkeypatch.setattr(proxy, "to_png", convert)
+    monkeypatch.setattr(imageprep, "to_png", convert)
 
 
 async def test_a_huge_tiff_for_anthropic_is_refused_before_converting(no_conversion):
     chat = data_uri_chat(huge_tiff(13_000, 13_000), "image/tiff")
     with pytest.raises(GatewayError) as caught:
-        await proxy.prepare_images(chat, anthropic, Target("anthropic"))
+        await imageprep.prepare_images(chat, anthropic, Target("anthropic"))
     assert (caught.value.status, caught.value.code) == (400, "image_too_large")
     assert "13000×13000 px, over anthropic's 8000×8000 px limit" in caught.value.message
 
@@ -161,7 +161,7 @@ async def test_conversion_past_the_pixel_limit_is_refused_before_decoding(no_con
     settings.GATEWAY_MAX_IMAGE_PIXELS = 1_000_000
     chat = data_uri_chat(huge_tiff(2000, 1000), "image/tiff", model="gemini-2.5-flash")
     with pytest.raises(GatewayError) as caught:
-        await proxy.prepare_images(chat, gemini, Target("google"))
+        await imageprep.prepare_images(chat, gemini, Target("google"))
     assert (caught.value.status, caught.value.code) == (400, "image_too_large")
     assert "2000×1000 px, more than the 1,000,000 pixels" in caught.value.message
 
@@ -170,10 +170,10 @@ async def test_one_image_named_twice_is_converted_once(monkeypatch):
     tiff = png_bytes((30, 20), fmt="TIFF")
     host = FakeServer(lambda request: Reply(200, tiff, {"content-type": "image/tiff"}))
     converted = []
-    monkeypatch.setattr(proxy, "to_png", lambda data, **kw: converted.append(data) or b"png")
+    monkeypatch.setattr(imageprep, "to_png", lambda data, **kw: converted.append(data) or b"png")
     with host:
         chat = chat_with(f"{host.url}/a.tiff", f"{host.url}/a.tiff", model="gemini-2.5-flash")
-        await proxy.prepare_images(chat, gemini, Target("google"))
+        await imageprep.prepare_images(chat, gemini, Target("google"))
     assert len(converted) == 1 and chat.images[1].converted is chat.images[0].converted
 
 

@@ -15,7 +15,7 @@ from gateway.errors import GatewayError
 from gateway.providers import anthropic
 from gateway.providers.base import Target
 from gateway.responses import events, translate
-from gateway.responses.proxy import upstream_address
+from gateway.responses.passthrough import upstream_address
 from gateway.responses.request import iris_id, parse_request, request_id_of
 from tests.fakes import anthropic as fake_anthropic
 

@@ -22,10 +22,10 @@ from django.views.decorators.csrf import csrf_exempt
 from gateway import (
     estimate,
     fetching,
+    imageprep,
     preflight,
     pricing,
     providers,
-    proxy,
     service,
 )
 from gateway import log as request_log
@@ -34,6 +34,7 @@ from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.providers.base import Target
 from gateway.responses import proxy as responses_proxy
+from gateway.responses.passthrough import PASSTHROUGH
 
 log = logging.getLogger(__name__)
 
@@ -129,10 +130,10 @@ def _problem(
 async def _prepare(parsed, target: Target) -> preflight.FitReport | None:
     """What the request path does to images before its preflight: a Responses body bound for
     OpenAI or Azure goes as sent (auto-fit alone), any other through prepare_images."""
-    passthrough = not isinstance(parsed, Chat) and target.provider in responses_proxy.PASSTHROUGH
+    passthrough = not isinstance(parsed, Chat) and target.provider in PASSTHROUGH
     if not passthrough:
         provider = providers.get(target.provider)
-        return await proxy.prepare_images(parsed, provider, target, check=False)
+        return await imageprep.prepare_images(parsed, provider, target, check=False)
     if not (parsed.images and preflight.wanted(target)):
         return None
     module = providers.get(target.provider)
