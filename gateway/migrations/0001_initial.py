@@ -6,170 +6,113 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     initial = True
 
-    dependencies = []
+    dependencies = [
+    ]
 
     operations = [
         migrations.CreateModel(
-            name="ApiKey",
+            name='ApiKey',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("name", models.CharField(max_length=100)),
-                (
-                    "prefix",
-                    models.CharField(
-                        help_text="First characters, to recognise the key.", max_length=16
-                    ),
-                ),
-                ("key_hash", models.CharField(editable=False, max_length=64, unique=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("last_used_at", models.DateTimeField(blank=True, null=True)),
-                ("revoked_at", models.DateTimeField(blank=True, null=True)),
-                ("expires_at", models.DateTimeField(blank=True, null=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('name', models.CharField(max_length=100)),
+                ('prefix', models.CharField(help_text='First characters, to recognise the key.', max_length=16)),
+                ('key_hash', models.CharField(editable=False, max_length=64, unique=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('last_used_at', models.DateTimeField(blank=True, null=True)),
+                ('revoked_at', models.DateTimeField(blank=True, null=True)),
+                ('expires_at', models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                "verbose_name": "gateway API key",
+                'verbose_name': 'gateway API key',
             },
         ),
         migrations.CreateModel(
-            name="Blob",
+            name='Blob',
             fields=[
-                ("sha256", models.CharField(max_length=64, primary_key=True, serialize=False)),
-                ("mime", models.CharField(blank=True, max_length=100)),
-                ("width", models.PositiveIntegerField(null=True)),
-                ("height", models.PositiveIntegerField(null=True)),
-                ("size", models.PositiveBigIntegerField()),
-                ("frames", models.PositiveIntegerField(default=1)),
-                ("exif_orientation", models.PositiveSmallIntegerField(null=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ('sha256', models.CharField(max_length=64, primary_key=True, serialize=False)),
+                ('mime', models.CharField(blank=True, max_length=100)),
+                ('width', models.PositiveIntegerField(null=True)),
+                ('height', models.PositiveIntegerField(null=True)),
+                ('size', models.PositiveBigIntegerField()),
+                ('frames', models.PositiveIntegerField(default=1)),
+                ('exif_orientation', models.PositiveSmallIntegerField(null=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
             ],
         ),
         migrations.CreateModel(
-            name="RequestLog",
+            name='RequestLog',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "request_id",
-                    models.CharField(help_text="x-iris-request-id", max_length=32, unique=True),
-                ),
-                (
-                    "created_at",
-                    models.DateTimeField(db_index=True, default=django.utils.timezone.now),
-                ),
-                ("provider", models.CharField(blank=True, max_length=50)),
-                ("model", models.CharField(blank=True, max_length=200)),
-                ("trace_id", models.CharField(blank=True, max_length=200)),
-                ("metadata", models.JSONField(blank=True, default=dict)),
-                ("path", models.CharField(blank=True, max_length=200)),
-                ("upstream_url", models.CharField(blank=True, max_length=1000)),
-                ("request_headers", models.JSONField(blank=True, default=dict)),
-                ("request_body", models.JSONField(blank=True, null=True)),
-                ("response_body", models.JSONField(blank=True, null=True)),
-                ("status_code", models.PositiveSmallIntegerField(default=0)),
-                ("error_type", models.CharField(blank=True, max_length=100)),
-                ("error_message", models.TextField(blank=True)),
-                ("is_stream", models.BooleanField(default=False)),
-                ("chunk_count", models.PositiveIntegerField(default=0)),
-                ("latency_ms", models.FloatField(null=True)),
-                (
-                    "ttft_ms",
-                    models.FloatField(
-                        help_text="Time to first token (streams) or byte.", null=True
-                    ),
-                ),
-                ("prompt_tokens", models.PositiveIntegerField(null=True)),
-                ("completion_tokens", models.PositiveIntegerField(null=True)),
-                ("total_tokens", models.PositiveIntegerField(null=True)),
-                ("image_count", models.PositiveSmallIntegerField(default=0)),
-                ("prompt_preview", models.CharField(blank=True, max_length=300)),
-                ("reply_preview", models.CharField(blank=True, max_length=300)),
-                (
-                    "api_key",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        to="gateway.apikey",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('request_id', models.CharField(help_text='x-iris-request-id', max_length=32, unique=True)),
+                ('created_at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
+                ('provider', models.CharField(blank=True, max_length=50)),
+                ('model', models.CharField(blank=True, max_length=200)),
+                ('trace_id', models.CharField(blank=True, max_length=200)),
+                ('metadata', models.JSONField(blank=True, default=dict)),
+                ('path', models.CharField(blank=True, max_length=200)),
+                ('upstream_url', models.CharField(blank=True, max_length=1000)),
+                ('request_headers', models.JSONField(blank=True, default=dict)),
+                ('request_body', models.JSONField(blank=True, null=True)),
+                ('response_body', models.JSONField(blank=True, null=True)),
+                ('status_code', models.PositiveSmallIntegerField(default=0)),
+                ('error_type', models.CharField(blank=True, max_length=100)),
+                ('error_message', models.TextField(blank=True)),
+                ('is_stream', models.BooleanField(default=False)),
+                ('chunk_count', models.PositiveIntegerField(default=0)),
+                ('latency_ms', models.FloatField(null=True)),
+                ('ttft_ms', models.FloatField(help_text='Time to first token (streams) or byte.', null=True)),
+                ('prompt_tokens', models.PositiveIntegerField(null=True)),
+                ('completion_tokens', models.PositiveIntegerField(null=True)),
+                ('total_tokens', models.PositiveIntegerField(null=True)),
+                ('image_count', models.PositiveSmallIntegerField(default=0)),
+                ('prompt_preview', models.CharField(blank=True, max_length=300)),
+                ('reply_preview', models.CharField(blank=True, max_length=300)),
+                ('api_key', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, to='gateway.apikey')),
             ],
         ),
         migrations.CreateModel(
-            name="LogImage",
+            name='LogImage',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("message_index", models.PositiveIntegerField()),
-                ("part_index", models.PositiveIntegerField()),
-                ("detail", models.CharField(blank=True, max_length=20)),
-                ("origin", models.CharField(max_length=10)),
-                ("url", models.TextField(blank=True)),
-                ("data_uri_prefix", models.CharField(blank=True, max_length=100)),
-                ("error", models.TextField(blank=True)),
-                (
-                    "blob",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.PROTECT,
-                        related_name="uses",
-                        to="gateway.blob",
-                    ),
-                ),
-                (
-                    "log",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="images",
-                        to="gateway.requestlog",
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('message_index', models.PositiveIntegerField()),
+                ('part_index', models.PositiveIntegerField()),
+                ('detail', models.CharField(blank=True, max_length=20)),
+                ('origin', models.CharField(max_length=10)),
+                ('url', models.TextField(blank=True)),
+                ('data_uri_prefix', models.CharField(blank=True, max_length=100)),
+                ('error', models.TextField(blank=True)),
+                ('blob', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='uses', to='gateway.blob')),
+                ('log', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='images', to='gateway.requestlog')),
             ],
             options={
-                "ordering": ["message_index", "part_index"],
+                'ordering': ['message_index', 'part_index'],
             },
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(fields=["provider", "-id"], name="gateway_req_provide_f3bbf2_idx"),
+            model_name='requestlog',
+            index=models.Index(fields=['provider', '-id'], name='gateway_req_provide_f3bbf2_idx'),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(fields=["model", "-id"], name="gateway_req_model_163b2e_idx"),
+            model_name='requestlog',
+            index=models.Index(fields=['model', '-id'], name='gateway_req_model_163b2e_idx'),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(
-                fields=["status_code", "-id"], name="gateway_req_status__c54453_idx"
-            ),
+            model_name='requestlog',
+            index=models.Index(fields=['status_code', '-id'], name='gateway_req_status__c54453_idx'),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(fields=["trace_id"], name="gateway_req_trace_i_ef5c92_idx"),
+            model_name='requestlog',
+            index=models.Index(fields=['trace_id'], name='gateway_req_trace_i_ef5c92_idx'),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(
-                fields=["image_count", "-id"], name="gateway_req_image_c_23c341_idx"
-            ),
+            model_name='requestlog',
+            index=models.Index(fields=['image_count', '-id'], name='gateway_req_image_c_23c341_idx'),
         ),
         migrations.AddIndex(
-            model_name="logimage",
-            index=models.Index(fields=["blob", "log"], name="gateway_log_blob_id_900a8a_idx"),
+            model_name='logimage',
+            index=models.Index(fields=['blob', 'log'], name='gateway_log_blob_id_900a8a_idx'),
         ),
     ]

@@ -7,152 +7,63 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("gateway", "0001_initial"),
+        ('gateway', '0001_initial'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Provider",
+            name='Provider',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "slug",
-                    models.CharField(
-                        help_text='Apps send "x-portkey-provider: @slug", or a model written "@slug/model".',
-                        max_length=64,
-                        unique=True,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[a-z0-9][a-z0-9_-]*$", "Lowercase letters, digits, - and _."
-                            )
-                        ],
-                    ),
-                ),
-                ("name", models.CharField(max_length=100, verbose_name="display name")),
-                ("kind", models.CharField(choices=gateway.models.kind_choices, max_length=30)),
-                (
-                    "base_url",
-                    models.CharField(
-                        blank=True,
-                        help_text="Blank: the provider's public API. Otherwise it replaces the provider's base URL, e.g. http://10.0.0.5:8000/v1 for vLLM. Private addresses are allowed here.",
-                        max_length=500,
-                        validators=[gateway.models.validate_base_url],
-                        verbose_name="base URL",
-                    ),
-                ),
-                (
-                    "default_model",
-                    models.CharField(
-                        blank=True, help_text="Used when a request names no model.", max_length=200
-                    ),
-                ),
-                (
-                    "timeout",
-                    models.FloatField(
-                        blank=True,
-                        help_text="Upstream silence before 504. Blank: GATEWAY_UPSTREAM_TIMEOUT.",
-                        null=True,
-                        validators=[django.core.validators.MinValueValidator(0.1)],
-                        verbose_name="request timeout (seconds)",
-                    ),
-                ),
-                (
-                    "extra_headers",
-                    models.JSONField(
-                        blank=True,
-                        default=dict,
-                        help_text="A JSON object of headers sent upstream with every request. Stored in plain text: put keys in the credential fields.",
-                        validators=[gateway.models.validate_headers],
-                    ),
-                ),
-                (
-                    "azure_resource_name",
-                    models.CharField(blank=True, max_length=64, verbose_name="resource name"),
-                ),
-                (
-                    "azure_deployment_id",
-                    models.CharField(blank=True, max_length=64, verbose_name="deployment"),
-                ),
-                (
-                    "azure_api_version",
-                    models.CharField(
-                        blank=True,
-                        help_text="Blank: 2024-10-21.",
-                        max_length=32,
-                        verbose_name="API version",
-                    ),
-                ),
-                (
-                    "aws_region",
-                    models.CharField(
-                        blank=True,
-                        max_length=32,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[a-z]{2}(-[a-z]+)+-\\d+$", "An AWS region, e.g. us-east-1."
-                            )
-                        ],
-                        verbose_name="AWS region",
-                    ),
-                ),
-                ("encrypted_credentials", models.TextField(blank=True, editable=False)),
-                ("enabled", models.BooleanField(default=True)),
-                ("notes", models.TextField(blank=True)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('slug', models.CharField(help_text='Apps send "x-portkey-provider: @slug", or a model written "@slug/model".', max_length=64, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9_-]*$', 'Lowercase letters, digits, - and _.')])),
+                ('name', models.CharField(max_length=100, verbose_name='display name')),
+                ('kind', models.CharField(choices=gateway.models.kind_choices, max_length=30)),
+                ('base_url', models.CharField(blank=True, help_text="Blank: the provider's public API. Otherwise it replaces the provider's base URL, e.g. http://10.0.0.5:8000/v1 for vLLM. Private addresses are allowed here.", max_length=500, validators=[gateway.models.validate_base_url], verbose_name='base URL')),
+                ('default_model', models.CharField(blank=True, help_text='Used when a request names no model.', max_length=200)),
+                ('timeout', models.FloatField(blank=True, help_text='Upstream silence before 504. Blank: GATEWAY_UPSTREAM_TIMEOUT.', null=True, validators=[django.core.validators.MinValueValidator(0.1)], verbose_name='request timeout (seconds)')),
+                ('extra_headers', models.JSONField(blank=True, default=dict, help_text='A JSON object of headers sent upstream with every request. Stored in plain text: put keys in the credential fields.', validators=[gateway.models.validate_headers])),
+                ('azure_resource_name', models.CharField(blank=True, max_length=64, verbose_name='resource name')),
+                ('azure_deployment_id', models.CharField(blank=True, max_length=64, verbose_name='deployment')),
+                ('azure_api_version', models.CharField(blank=True, help_text='Blank: 2024-10-21.', max_length=32, verbose_name='API version')),
+                ('aws_region', models.CharField(blank=True, max_length=32, validators=[django.core.validators.RegexValidator('^[a-z]{2}(-[a-z]+)+-\\d+$', 'An AWS region, e.g. us-east-1.')], verbose_name='AWS region')),
+                ('encrypted_credentials', models.TextField(blank=True, editable=False)),
+                ('enabled', models.BooleanField(default=True)),
+                ('notes', models.TextField(blank=True)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
-                "ordering": ["slug"],
+                'ordering': ['slug'],
             },
         ),
         migrations.AddField(
-            model_name="apikey",
-            name="can_read_logs",
-            field=models.BooleanField(
-                default=True,
-                help_text="GET /v1/logs returns every request and image. Untick for app keys.",
-                verbose_name="may read the logs API",
-            ),
+            model_name='apikey',
+            name='can_read_logs',
+            field=models.BooleanField(default=True, help_text='GET /v1/logs returns every request and image. Untick for app keys.', verbose_name='may read the logs API'),
         ),
         migrations.AddField(
-            model_name="requestlog",
-            name="provider_slug",
-            field=models.CharField(blank=True, help_text="@slug when routed by one", max_length=64),
+            model_name='requestlog',
+            name='provider_slug',
+            field=models.CharField(blank=True, help_text='@slug when routed by one', max_length=64),
         ),
         migrations.AlterField(
-            model_name="apikey",
-            name="expires_at",
-            field=models.DateTimeField(
-                blank=True, help_text="Blank: never. After it, requests get 401.", null=True
-            ),
+            model_name='apikey',
+            name='expires_at',
+            field=models.DateTimeField(blank=True, help_text='Blank: never. After it, requests get 401.', null=True),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(
-                fields=["provider_slug", "created_at"], name="gateway_req_provide_f82832_idx"
-            ),
+            model_name='requestlog',
+            index=models.Index(fields=['provider_slug', 'created_at'], name='gateway_req_provide_f82832_idx'),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(
-                fields=["provider_slug", "status_code"], name="gateway_req_provide_5a7830_idx"
-            ),
+            model_name='requestlog',
+            index=models.Index(fields=['provider_slug', 'status_code'], name='gateway_req_provide_5a7830_idx'),
         ),
         migrations.AddField(
-            model_name="apikey",
-            name="providers",
-            field=models.ManyToManyField(
-                blank=True,
-                help_text="Blank: any provider. Chosen: only these @slugs, and no header-routed requests (x-portkey-provider: openai with the app's own key).",
-                related_name="api_keys",
-                to="gateway.provider",
-                verbose_name="allowed providers",
-            ),
+            model_name='apikey',
+            name='providers',
+            field=models.ManyToManyField(blank=True, help_text="Blank: any provider. Chosen: only these @slugs, and no header-routed requests (x-portkey-provider: openai with the app's own key).", related_name='api_keys', to='gateway.provider', verbose_name='allowed providers'),
         ),
     ]

@@ -7,133 +7,75 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("gateway", "0003_postgres_search_indexes"),
+        ('gateway', '0003_postgres_search_indexes'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="Prompt",
+            name='Prompt',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                (
-                    "slug",
-                    models.CharField(
-                        help_text="Apps call POST /v1/prompts/<id>/completions, or <id>@<version> to pin one.",
-                        max_length=64,
-                        unique=True,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^[a-z0-9][a-z0-9_-]*$", "Lowercase letters, digits, - and _."
-                            )
-                        ],
-                        verbose_name="id",
-                    ),
-                ),
-                ("name", models.CharField(max_length=100)),
-                (
-                    "provider",
-                    models.CharField(
-                        help_text="The provider record the prompt runs on, as @slug.",
-                        max_length=65,
-                        validators=[
-                            django.core.validators.RegexValidator(
-                                "^@[a-z0-9][a-z0-9_-]*$", "A provider @slug."
-                            )
-                        ],
-                    ),
-                ),
-                (
-                    "model",
-                    models.CharField(
-                        blank=True, help_text="Blank: the provider's default model.", max_length=200
-                    ),
-                ),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("updated_at", models.DateTimeField(auto_now=True)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('slug', models.CharField(help_text='Apps call POST /v1/prompts/<id>/completions, or <id>@<version> to pin one.', max_length=64, unique=True, validators=[django.core.validators.RegexValidator('^[a-z0-9][a-z0-9_-]*$', 'Lowercase letters, digits, - and _.')], verbose_name='id')),
+                ('name', models.CharField(max_length=100)),
+                ('provider', models.CharField(help_text='The provider record the prompt runs on, as @slug.', max_length=65, validators=[django.core.validators.RegexValidator('^@[a-z0-9][a-z0-9_-]*$', 'A provider @slug.')])),
+                ('model', models.CharField(blank=True, help_text="Blank: the provider's default model.", max_length=200)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('updated_at', models.DateTimeField(auto_now=True)),
             ],
             options={
-                "ordering": ["slug"],
+                'ordering': ['slug'],
             },
         ),
         migrations.CreateModel(
-            name="PromptVersion",
+            name='PromptVersion',
             fields=[
-                (
-                    "id",
-                    models.BigAutoField(
-                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
-                    ),
-                ),
-                ("number", models.PositiveIntegerField()),
-                ("provider", models.CharField(max_length=65)),
-                ("model", models.CharField(blank=True, max_length=200)),
-                (
-                    "messages",
-                    models.JSONField(help_text="OpenAI chat messages with {{variables}}."),
-                ),
-                (
-                    "params",
-                    models.JSONField(
-                        blank=True, default=dict, help_text="temperature, max_tokens, …"
-                    ),
-                ),
-                ("note", models.CharField(blank=True, max_length=300)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("created_by", models.CharField(blank=True, max_length=150)),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('number', models.PositiveIntegerField()),
+                ('provider', models.CharField(max_length=65)),
+                ('model', models.CharField(blank=True, max_length=200)),
+                ('messages', models.JSONField(help_text='OpenAI chat messages with {{variables}}.')),
+                ('params', models.JSONField(blank=True, default=dict, help_text='temperature, max_tokens, …')),
+                ('note', models.CharField(blank=True, max_length=300)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('created_by', models.CharField(blank=True, max_length=150)),
             ],
             options={
-                "ordering": ["prompt_id", "-number"],
+                'ordering': ['prompt_id', '-number'],
             },
         ),
         migrations.AddField(
-            model_name="requestlog",
-            name="prompt",
+            model_name='requestlog',
+            name='prompt',
             field=models.CharField(blank=True, help_text="the prompt's id, if any", max_length=64),
         ),
         migrations.AddField(
-            model_name="requestlog",
-            name="prompt_variables",
+            model_name='requestlog',
+            name='prompt_variables',
             field=models.JSONField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="requestlog",
-            name="prompt_version",
+            model_name='requestlog',
+            name='prompt_version',
             field=models.PositiveIntegerField(blank=True, null=True),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(fields=["prompt", "-id"], name="gateway_req_prompt_d2302b_idx"),
+            model_name='requestlog',
+            index=models.Index(fields=['prompt', '-id'], name='gateway_req_prompt_d2302b_idx'),
         ),
         migrations.AddField(
-            model_name="promptversion",
-            name="prompt",
-            field=models.ForeignKey(
-                on_delete=django.db.models.deletion.CASCADE,
-                related_name="versions",
-                to="gateway.prompt",
-            ),
+            model_name='promptversion',
+            name='prompt',
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='versions', to='gateway.prompt'),
         ),
         migrations.AddField(
-            model_name="prompt",
-            name="default_version",
-            field=models.ForeignKey(
-                blank=True,
-                null=True,
-                on_delete=django.db.models.deletion.SET_NULL,
-                related_name="+",
-                to="gateway.promptversion",
-            ),
+            model_name='prompt',
+            name='default_version',
+            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='gateway.promptversion'),
         ),
         migrations.AddConstraint(
-            model_name="promptversion",
-            constraint=models.UniqueConstraint(
-                fields=("prompt", "number"), name="prompt_version_number"
-            ),
+            model_name='promptversion',
+            constraint=models.UniqueConstraint(fields=('prompt', 'number'), name='prompt_version_number'),
         ),
     ]

@@ -4,19 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("gateway", "0004_prompts"),
+        ('gateway', '0004_prompts'),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name="provider",
-            name="azure_api_version",
-            field=models.CharField(
-                blank=True,
-                help_text="Blank: 2024-10-21. v1: Azure's v1 API, where the model names the deployment.",
-                max_length=32,
-                verbose_name="API version",
-            ),
+            model_name='provider',
+            name='azure_api_version',
+            field=models.CharField(blank=True, help_text="Blank: 2024-10-21. v1: Azure's v1 API, where the model names the deployment.", max_length=32, verbose_name='API version'),
         ),
     ]

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("gateway", "0006_full_text_search"),
+        ('gateway', '0006_full_text_search'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="requestlog",
-            name="upstream_body",
+            model_name='requestlog',
+            name='upstream_body',
             field=models.JSONField(blank=True, null=True),
         ),
     ]

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("gateway", "0007_upstream_body"),
+        ('gateway', '0007_upstream_body'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="requestlog",
-            name="degraded",
-            field=models.CharField(blank=True, default="", max_length=500),
+            model_name='requestlog',
+            name='degraded',
+            field=models.CharField(blank=True, default='', max_length=500),
         ),
     ]

@@ -4,52 +4,42 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("gateway", "0008_log_degraded"),
+        ('gateway', '0008_log_degraded'),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name="logimage",
-            options={"ordering": ["message_index", "part_index", "partial_index"]},
+            name='logimage',
+            options={'ordering': ['message_index', 'part_index', 'partial_index']},
         ),
         migrations.AddField(
-            model_name="logimage",
-            name="partial_index",
+            model_name='logimage',
+            name='partial_index',
             field=models.PositiveSmallIntegerField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name="logimage",
-            name="role",
-            field=models.CharField(
-                choices=[
-                    ("input", "input"),
-                    ("mask", "mask"),
-                    ("output", "output"),
-                    ("partial", "partial"),
-                ],
-                default="input",
-                max_length=10,
-            ),
+            model_name='logimage',
+            name='role',
+            field=models.CharField(choices=[('input', 'input'), ('mask', 'mask'), ('output', 'output'), ('partial', 'partial')], default='input', max_length=10),
         ),
         migrations.AddField(
-            model_name="requestlog",
-            name="endpoint",
-            field=models.CharField(blank=True, default="chat.completions", max_length=40),
+            model_name='requestlog',
+            name='endpoint',
+            field=models.CharField(blank=True, default='chat.completions', max_length=40),
         ),
         migrations.AddField(
-            model_name="requestlog",
-            name="output_image_count",
+            model_name='requestlog',
+            name='output_image_count',
             field=models.PositiveSmallIntegerField(default=0),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(fields=["endpoint", "-id"], name="gateway_req_endpoin_79996f_idx"),
+            model_name='requestlog',
+            index=models.Index(fields=['endpoint', '-id'], name='gateway_req_endpoin_79996f_idx'),
         ),
         migrations.AddIndex(
-            model_name="requestlog",
-            index=models.Index(
-                fields=["output_image_count", "-id"], name="gateway_req_output__eb8f79_idx"
-            ),
+            model_name='requestlog',
+            index=models.Index(fields=['output_image_count', '-id'], name='gateway_req_output__eb8f79_idx'),
         ),
     ]

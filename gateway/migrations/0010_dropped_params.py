@@ -4,23 +4,20 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("gateway", "0009_image_outputs"),
+        ('gateway', '0009_image_outputs'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="provider",
-            name="drop_unsupported_params",
-            field=models.BooleanField(
-                default=False,
-                help_text="Off: an OpenAI parameter this provider cannot honour is a 400 naming it. On: it is left out (and the log says so), as a request's drop_params does.",
-                verbose_name="drop parameters it cannot honour",
-            ),
+            model_name='provider',
+            name='drop_unsupported_params',
+            field=models.BooleanField(default=False, help_text="Off: an OpenAI parameter this provider cannot honour is a 400 naming it. On: it is left out (and the log says so), as a request's drop_params does.", verbose_name='drop parameters it cannot honour'),
         ),
         migrations.AddField(
-            model_name="requestlog",
-            name="dropped_params",
+            model_name='requestlog',
+            name='dropped_params',
             field=models.JSONField(blank=True, default=list),
         ),
     ]
