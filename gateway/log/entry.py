@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from gateway import rollups
 from gateway.log import blobs, rows
 from gateway.models import ApiKey, Blob, LogImage, RequestLog
 
@@ -159,13 +160,13 @@ def save(entries: list[Entry]) -> list[Entry]:
     with transaction.atomic():
         Blob.objects.bulk_create(new_blobs, ignore_conflicts=True)
         RequestLog.objects.bulk_create(rows_)
-        LogImage.objects.bulk_create(
-            [
-                LogImage(log=row, **img)
-                for row, e in zip(rows_, entries, strict=True)
-                for img in e.images
-            ]
-        )
+        images = [
+            LogImage(log=row, **img)
+            for row, e in zip(rows_, entries, strict=True)
+            for img in e.images
+        ]
+        LogImage.objects.bulk_create(images)
+        rollups.add(rows_, images)  # the analytics' sums, in this transaction (never raises)
         used = {e.row.get("api_key_id") for e in entries} - {None}
         if used:
             ApiKey.objects.filter(pk__in=used).update(last_used_at=timezone.now())

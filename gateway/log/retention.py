@@ -11,6 +11,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
+from gateway import rollups
 from gateway.log import blobs
 from gateway.models import Blob, PromptVersion, RequestLog
 from gateway.prompts import blob_refs
@@ -25,6 +26,7 @@ def purge(*, days: int | None = None) -> tuple[int, int]:
     cutoff = timezone.now() - dt.timedelta(days=days)
     _, deleted = RequestLog.objects.filter(created_at__lt=cutoff).delete()
     records = deleted.get(RequestLog._meta.label, 0)  # not their images' rows too
+    rollups.purge(cutoff)
     in_prompts = set().union(
         *(blob_refs(m) for m in PromptVersion.objects.values_list("messages", flat=True))
     )
