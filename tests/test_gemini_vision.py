@@ -94,8 +94,10 @@ def test_a_strip_under_2_px_high_has_no_documented_tiling():
     # floor(1 / 1.5) = 0: the formula has no crop unit, so the cost is unknown, not a guess.
     seen = gemini_vision.seen("gemini-2.5-flash", 3000, 1, None, {})
     assert seen.tokens is None and seen.grid is None
-    # Two pixels high: a crop unit of one pixel, as the formula says, however many tiles.
-    assert gemini_vision.seen("gemini-2.5-flash", 3000, 2, None, {}).grid == tiles(3000, 2)
+    # Two pixels high: a crop unit of one pixel, 6000 tiles: past MAX_TILES, unknown too.
+    assert gemini_vision.seen("gemini-2.5-flash", 3000, 2, None, {}).grid is None
+    # A narrow image within the bound: crop unit floor(96 / 1.5) = 64, 2×7 = 14 tiles.
+    assert gemini_vision.seen("gemini-2.5-flash", 96, 384 + 1, None, {}).grid == tiles(2, 7)
     # 4000x2 is first fitted within 3072 px (FIT): 3072x1, no crop unit again.
     assert gemini_vision.seen("gemini-2.5-flash", 4000, 2, None, {}).tokens is None
 
@@ -266,3 +268,8 @@ def test_preflight_names_a_format_gemini_does_not_take_and_too_many_images():
     limits = {(p.image, p.limit) for p in est.problems}
     assert (None, "max_images=3600") in limits
     assert (0, "formats") in limits and (3600, "formats") in limits
+
+
+def test_a_thin_strip_is_unknown_rather_than_thousands_of_tiles():
+    assert gemini_vision.seen("gemini-2.5-flash", 3072, 2, None, {}).tokens is None
+    assert gemini_vision.seen("gemini-2.5-flash", 3072, 400, None, {}).tokens is not None

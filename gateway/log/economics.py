@@ -64,7 +64,10 @@ def image_fields(record: Record, img: Image) -> dict:
 def record_fields(record: Record) -> dict:
     """RequestLog fields: the estimate beside the reported usage, and the cost."""
     found = request_estimate(record)
-    out: dict = {"estimated_prompt_tokens": found.prompt_tokens if found else None}
+    estimated = found.prompt_tokens if found else None
+    if estimated is not None and estimated >= 2**31:  # past the column: unknown, not a failed row
+        estimated = None
+    out: dict = {"estimated_prompt_tokens": estimated}
     try:
         images_api = record.endpoint.startswith("images.")  # DALL·E's price: its size, quality
         cost = pricing.record_cost(

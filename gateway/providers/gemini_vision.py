@@ -132,6 +132,11 @@ def seen_at(model: str, width: int, height: int, level: str | None = None) -> Se
     return _tiles(fam, width, height)
 
 
+# Google's examples stay within a handful of tiles; past this many the "rough" formula is
+# taken to say nothing (an Iris bound, not Google's).
+MAX_TILES = 64
+
+
 def _tiles(fam: str, width: int, height: int) -> Seen:
     """Gemini 1.5 and 2.x with no media_resolution: the small-image rule, else 768-px tiles
     cut at the documented crop unit and scaled to 768x768, 258 tokens each."""
@@ -146,6 +151,8 @@ def _tiles(fam: str, width: int, height: int) -> Seen:
     if crop < 1:  # a shorter side under 2 px: the formula gives no crop unit
         return vision.unknown(f"{name}: a {w}×{h} px image has no documented tiling")
     cols, rows = vision.cells(w, h, crop)
+    if cols * rows > MAX_TILES:  # a thin strip: the rough formula past any sense (3072×2: 6144)
+        return vision.unknown(f"{name}: {cols}×{rows} tiles, beyond what Google documents")
     grid = Grid("tiles", cols, rows, TILE, TILE_TOKENS)
     # Each crop-unit square becomes a 768-px tile: the model sees the image at 768/crop.
     seen_w, seen_h = max(1, w * TILE // crop), max(1, h * TILE // crop)
