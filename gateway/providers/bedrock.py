@@ -285,8 +285,15 @@ def _call(tool_use: dict, *, arguments: str) -> dict:
 
 
 def _usage(data: dict | None) -> dict:
+    """Converse's TokenUsage as OpenAI's: its inputTokens leave out the prompt cache's reads
+    and writes (as Anthropic's do), which OpenAI's prompt_tokens include; the cache counts are
+    kept under Anthropic's names for the price (gateway/pricing.py)."""
     data = data or {}
-    out = base.usage(data.get("inputTokens", 0), data.get("outputTokens", 0))
+    read, write = data.get("cacheReadInputTokens") or 0, data.get("cacheWriteInputTokens") or 0
+    out = base.usage((data.get("inputTokens") or 0) + read + write, data.get("outputTokens") or 0)
+    if read or write:
+        out["prompt_tokens_details"] = {"cached_tokens": read}
+        out["cache_read_input_tokens"], out["cache_creation_input_tokens"] = read, write
     return {**out, "total_tokens": data.get("totalTokens", out["total_tokens"])}
 
 

@@ -11,6 +11,7 @@ from botocore.credentials import Credentials
 from botocore.eventstream import EventStreamBuffer
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
+from gateway import pricing
 from gateway.chat import Chat, parse_chat
 from gateway.errors import GatewayError
 from gateway.providers import bedrock
@@ -673,6 +674,29 @@ def test_it_turns_tool_use_into_tool_calls():
     assert call.type == "function"
     assert call.function.name == "get_weather"
     assert json.loads(call.function.arguments) == {"city": "Paris", "unit": "celsius"}
+
+
+def test_prompt_cache_reads_and_writes_count_as_prompt_tokens_and_are_priced():
+    data = json.loads((DATA / "converse_tool_use.json").read_text())
+    # Converse's inputTokens leave the cache out; totalTokens counts it.
+    data["usage"] = {
+        "inputTokens": 10,
+        "outputTokens": 20,
+        "totalTokens": 3030,
+        "cacheReadInputTokens": 2000,
+        "cacheWriteInputTokens": 1000,
+    }
+    usage = bedrock.parse_response(data, make_chat([{"role": "user", "content": "hi"}]))["usage"]
+    assert usage["prompt_tokens"] == 3010 and usage["total_tokens"] == 3030
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 2000}
+    assert (usage["cache_read_input_tokens"], usage["cache_creation_input_tokens"]) == (2000, 1000)
+    lines = {
+        line["kind"]: line["quantity"]
+        for line in pricing.price(
+            pricing.counts(usage, "chat.completions"), 0, None, None, None
+        ).as_json()["lines"]
+    }
+    assert (lines["input"], lines["cached_input"], lines["cache_write"]) == (10, 2000, 1000)
 
 
 def test_a_reply_with_only_tool_use_has_null_content():
