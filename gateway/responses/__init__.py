@@ -10,5 +10,8 @@ a response is kept exactly as long as its log record (log retention).
 
 - request.py: the parsed request (what the log keeps of it, its images and PDFs);
 - translate.py / events.py: pure translation both ways, the stream translator included;
-- proxy.py: the I/O (forwarding, the log lookups, the GET/DELETE/input_items answers).
+- passthrough.py: openai and azure-openai, the body as sent and their typed events relayed
+  unchanged;
+- proxy.py: the rest of the I/O (routing, the translated path, the log lookups, the
+  GET/DELETE/input_items answers).
 """
