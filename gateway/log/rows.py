@@ -196,10 +196,14 @@ def blobs(record: Record) -> dict[str, BlobData]:
 
 
 def _sent_copy(img: Image) -> tuple[str, BlobData] | None:
-    """(SHA-256, blob) of the copy sent in place of the image's own bytes, if any."""
+    """(SHA-256, blob) of the copy sent in place of the image's own bytes, if any; hashed
+    once, though blobs() and image_fields() both ask."""
     if not (img.converted and img.data) or img.converted[0] is img.data:
         return None
-    return BlobData.sent(img)
+    found = img.__dict__.get("_sent_blob")
+    if found is None or found[0] is not img.converted:
+        found = img.__dict__["_sent_blob"] = (img.converted, BlobData.sent(img))
+    return found[1]
 
 
 def image_fields(record: Record) -> list[dict]:
