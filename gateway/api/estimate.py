@@ -191,8 +191,10 @@ def _image(
 
 def input_cost(
     provider: str, model: str, endpoint: str, text_tokens: int, image_tokens: int | None
-) -> float | None:
-    """USD for the input side: text tokens at the model's input price, image tokens at its
+) -> str | None:
+    """USD for the input side, a decimal string as the logs API's cost_usd: text tokens at
+    the model's input price, image tokens at its image input price (the input price where it
+    has none). None: unknown (no price, or an image whose tokens are unknown), never 0."""USD for the input side, as a decimal string like the logs API's cost_usd: text tokens at the model's input price, image tokens at its
     image input price (the input price where it has none). None: unknown (no price, or an
     image whose tokens are unknown), never 0."""
     if image_tokens is None:
@@ -215,4 +217,4 @@ def input_cost(
     image_price = per_million if image_price is None else image_price
     total = Decimal(text_tokens) * Decimal(str(per_million))
     total += Decimal(image_tokens) * Decimal(str(image_price))
-    return float(total / 1_000_000)
+    return pricing.decimal_str(total / 1_000_000)

@@ -112,7 +112,7 @@ def test_openai_tiles_per_image_and_for_the_request(iris, upstream, fake_openai)
     assert answer["image_tokens"] == 765 + 1105 + 85 + 425
     assert answer["estimated_prompt_tokens"] == text + 2380
     # gpt-4o input: $2.50 per million tokens (openai.com/api/pricing, via genai-prices).
-    assert Decimal(str(answer["estimated_cost_usd"])) == (text + 2380) * Decimal("2.5") / 10**6
+    assert Decimal(answer["estimated_cost_usd"]) == (text + 2380) * Decimal("2.5") / 10**6
     assert (answer["problems"], answer["fits"]) == ([], True)
     assert all(i["problems"] == [] for i in answer["images"])
 
@@ -150,7 +150,7 @@ def test_anthropic_patches_and_its_size_limit(iris, upstream):
     assert answer["images"][2]["problems"] == [problem["message"]]
     # claude-sonnet-4-5: $3 per million input tokens (anthropic.com/pricing, via genai-prices).
     prompt = answer["estimated_prompt_tokens"]
-    assert Decimal(str(answer["estimated_cost_usd"])) == prompt * Decimal(3) / 10**6
+    assert Decimal(answer["estimated_cost_usd"]) == prompt * Decimal(3) / 10**6
 
 
 def test_gemini_tiles_and_the_small_image_rule(iris, upstream):
@@ -284,7 +284,7 @@ def test_input_cost_prices_image_tokens_at_their_own_price(monkeypatch):
 
     monkeypatch.setattr(pricing, "record_cost", lambda *args: Priced())
     # 1000 text tokens at $2.50/M + 500 image tokens at $10/M = 0.0025 + 0.005
-    assert estimate.input_cost("openai", "m", "chat.completions", 1000, 500) == 0.0075
+    assert estimate.input_cost("openai", "m", "chat.completions", 1000, 500) == "0.0075"
     assert estimate.input_cost("openai", "m", "chat.completions", 1000, None) is None
     monkeypatch.setattr(pricing, "record_cost", lambda *args: None)  # no price: unknown
     assert estimate.input_cost("openai", "m", "chat.completions", 1000, 500) is None
