@@ -194,9 +194,7 @@ def input_cost(
 ) -> str | None:
     """USD for the input side, a decimal string as the logs API's cost_usd: text tokens at
     the model's input price, image tokens at its image input price (the input price where it
-    has none). None: unknown (no price, or an image whose tokens are unknown), never 0."""USD for the input side, as a decimal string like the logs API's cost_usd: text tokens at the model's input price, image tokens at its
-    image input price (the input price where it has none). None: unknown (no price, or an
-    image whose tokens are unknown), never 0."""
+    has none). None: unknown (no price, or an image whose tokens are unknown), never 0."""
     if image_tokens is None:
         return None
     usage = {
