@@ -40,7 +40,7 @@ def purge(*, days: int | None = None) -> tuple[int, int]:
     for sha in orphans:
         # The file first: a blob row without its file would be worse than a stray file.
         default_storage.delete(Blob(sha256=sha).storage_name)
-        _delete_derived(sha)
+    _delete_derived(orphans)
     Blob.objects.filter(sha256__in=orphans, uses__isnull=True, sent_uses__isnull=True).delete()
     blobs.quota.used = None  # counted afresh: IRIS_BLOB_QUOTA_BYTES has room again
     if records or orphans:
@@ -51,13 +51,18 @@ def purge(*, days: int | None = None) -> tuple[int, int]:
 DERIVED = ("thumbs", "seen")  # logs_ui's files named "<folder>/<sha[:2]>/<sha>-…"
 
 
-def _delete_derived(sha: str) -> None:
+def _delete_derived(shas: list[str]) -> None:
+    """The files made from these blobs: each shard folder listed once, not once a blob."""
+    by_shard: dict[str, set[str]] = {}
+    for sha in shas:
+        by_shard.setdefault(sha[:2], set()).add(sha)
     for folder in DERIVED:
-        directory = f"{folder}/{sha[:2]}"
-        try:
-            names = default_storage.listdir(directory)[1]
-        except FileNotFoundError:
-            continue
-        for name in names:
-            if name.startswith(sha):
-                default_storage.delete(f"{directory}/{name}")
+        for shard, gone in by_shard.items():
+            directory = f"{folder}/{shard}"
+            try:
+                names = default_storage.listdir(directory)[1]
+            except FileNotFoundError:
+                continue
+            for name in names:
+                if name[:64] in gone:
+                    default_storage.delete(f"{directory}/{name}")
