@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 
 from gateway import tokens, vision
+from gateway.chat import Chat
 from gateway.images import Image
 from gateway.vision import Limits, Problem, Seen
 
@@ -108,6 +109,24 @@ def estimate(
         out.text_tokens, out.text_method = tokens.count_text(provider, model, texts)
     out.problems = preflight(out.images, limits(provider, model))
     return out
+
+
+def request_texts(parsed) -> list[str]:
+    """The text a parsed request sends besides a chat's messages (which estimate() counts
+    from the body, with the tokenizer's overhead): a Responses request's instructions and
+    input items, another API's prompt."""
+    if isinstance(parsed, Chat):
+        return []
+    if not hasattr(parsed, "input_items"):
+        return [parsed.prompt_text()]
+    texts = [parsed.body.get("instructions")]
+    for item in parsed.input_items():
+        content = item.get("content") if isinstance(item, dict) else None
+        if isinstance(content, str):
+            texts.append(content)
+        elif isinstance(content, list):
+            texts += [p.get("text") for p in content if isinstance(p, dict)]
+    return [text for text in texts if isinstance(text, str) and text]
 
 
 def preflight(images: list[ImageEstimate], rules: Limits) -> list[Problem]:

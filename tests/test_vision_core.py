@@ -71,3 +71,21 @@ def test_an_unknown_provider_or_unsized_image_is_unknown_not_zero():
     assert found.text_tokens == 3
     unsized = _img(None, None)
     assert estimate.seen("openai", "gpt-4o", unsized).tokens is None
+
+
+def test_the_text_of_each_api_is_counted_once():
+    from gateway.chat import parse_chat
+    from gateway.imagejob import ImageJob
+    from gateway.responses.request import parse_request
+
+    chat = parse_chat(b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}')
+    assert estimate.request_texts(chat) == []  # its messages: counted from the body
+    found = estimate.estimate("openai", "gpt-4o", [], [], chat.body)
+    assert found.text_method.startswith("tiktoken") and found.text_tokens > 0
+    responses = parse_request(
+        b'{"model": "m", "instructions": "Be brief.", "input": [{"role": "user",'
+        b' "content": [{"type": "input_text", "text": "What is this?"}]}]}'
+    )
+    assert estimate.request_texts(responses) == ["Be brief.", "What is this?"]
+    job = ImageJob("images.generations", {"model": "gpt-image-1", "prompt": "A red fox"})
+    assert estimate.request_texts(job) == ["A red fox"]

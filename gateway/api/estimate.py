@@ -95,7 +95,7 @@ async def estimate_request(parsed, target: Target, endpoint: str) -> dict:
             code = preflight.code(problem)
             found.append(_problem(params.get(param), message, param, code, problem.limit))
     # In a thread: tiktoken loads its encoding on first use, and counts in proportion to text.
-    texts = _texts(parsed)
+    texts = estimate.request_texts(parsed)
     result = await asyncio.to_thread(
         estimate.estimate, target.provider, parsed.model, images, texts, parsed.body
     )
@@ -140,30 +140,6 @@ async def _prepare(parsed, target: Target) -> preflight.FitReport | None:
     accepted = module.IMAGE_MIME_TYPES
     report = await preflight.fit(parsed.images, target, parsed.model, parsed.body, accepted)
     return report.finish(parsed.images)
-
-
-def _texts(parsed) -> list[str]:
-    """The text a request sends: every message's, or a Responses request's instructions and
-    input items."""
-    if not isinstance(parsed, Chat):
-        texts = [parsed.body.get("instructions")]
-        for item in parsed.input_items():
-            content = item.get("content") if isinstance(item, dict) else None
-            if isinstance(content, str):
-                texts.append(content)
-            elif isinstance(content, list):
-                texts += [p.get("text") for p in content if isinstance(p, dict)]
-        return [text for text in texts if isinstance(text, str) and text]
-    texts = []
-    for message in parsed.body.get("messages") or ():
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            texts += [
-                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
-            ]
-    return texts
 
 
 def _image(

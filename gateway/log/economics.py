@@ -5,7 +5,6 @@ writer's thread, never on the request path; a failure here costs the estimate, n
 import logging
 
 from gateway import estimate, price_overrides, pricing
-from gateway.chat import Chat
 from gateway.images import Image
 from gateway.log.record import Record
 
@@ -21,29 +20,13 @@ def request_estimate(record: Record) -> estimate.Estimate | None:
                 record.provider,
                 record.model,
                 images,
-                request_texts(record.chat),
+                estimate.request_texts(record.chat),
                 getattr(record.chat, "body", None),
             )
         except Exception:
             log.exception("no estimate for log record %s", record.request_id)
             record._estimate = False
     return record._estimate or None
-
-
-def request_texts(chat) -> list[str]:
-    """The text a request sends as input: every message's, or the prompt of other APIs."""
-    if not isinstance(chat, Chat):
-        return [chat.prompt_text()]
-    texts = []
-    for message in chat.body.get("messages") or []:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            texts.append(content)
-        elif isinstance(content, list):
-            texts.extend(
-                p["text"] for p in content if isinstance(p, dict) and isinstance(p.get("text"), str)
-            )
-    return texts
 
 
 def image_fields(record: Record, img: Image) -> dict:
