@@ -208,7 +208,7 @@ if GATEWAY_IMAGE_FIT not in ("auto", "off"):
 # Fetch URL images and send their bytes even to providers that could fetch the URL themselves.
 GATEWAY_INLINE_IMAGE_URLS = env_bool("GATEWAY_INLINE_IMAGE_URLS", False)
 # --- resource limits: no one request may exhaust memory (gateway/fetching.py, proxy.py) ---
-GATEWAY_MAX_IMAGES_PER_REQUEST = env_int("GATEWAY_MAX_IMAGES_PER_REQUEST", 500)  # OpenAI's
+GATEWAY_MAX_IMAGES_PER_REQUEST = env_int("GATEWAY_MAX_IMAGES_PER_REQUEST", 500)  # Iris's bound
 # Bytes fetched from image URLs for one request (each distinct URL counted once).
 GATEWAY_MAX_FETCH_BYTES_PER_REQUEST = env_int("GATEWAY_MAX_FETCH_BYTES_PER_REQUEST", 64 << 20)
 GATEWAY_MAX_CONCURRENT_FETCHES = env_int("GATEWAY_MAX_CONCURRENT_FETCHES", 64)  # per process
