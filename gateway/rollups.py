@@ -166,28 +166,37 @@ def _count(row: list[int], f: Fact, width: int) -> None:
         row[width + percentiles.BINS + percentiles.bin_of(f.ttft_ms)] += 1
 
 
-def _upsert_sql() -> str:
+UPSERT_ROWS = 200  # rows per statement
+
+
+def _upsert_sql(counts: list[list[int]]) -> str:
+    """One INSERT … ON CONFLICT DO UPDATE for these rows: their keys as parameters, their
+    counts written in (whole numbers, int() each: ~100 a row and most of them 0; as
+    parameters, PostgreSQL's driver took longer to bind them than the server to add them)."""
     table = connection.ops.quote_name(Rollup._meta.db_table)
     q = connection.ops.quote_name
     columns = KEY_FIELDS + SUM_FIELDS + LATENCY + TTFT
     added = ", ".join(
         f"{q(c)} = {table}.{q(c)} + EXCLUDED.{q(c)}" for c in columns[len(KEY_FIELDS) :]
     )
+    keys = ", ".join(["%s"] * len(KEY_FIELDS))
+    values = ", ".join(f"({keys}, {', '.join(str(int(n)) for n in row)})" for row in counts)
     # ON CONFLICT … DO UPDATE: PostgreSQL 9.5+ and SQLite 3.24+ alike.
     return (
-        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) "
-        f"VALUES ({', '.join(['%s'] * len(columns))}) "
+        f"INSERT INTO {table} ({', '.join(q(c) for c in columns)}) VALUES {values} "
         f"ON CONFLICT ({', '.join(q(c) for c in KEY_FIELDS)}) DO UPDATE SET {added}"
     )
 
 
 def upsert(sums: dict[tuple, list[int]]) -> None:
-    """Add these sums to the rollups. Keys in order: two writers lock rows in the same order
-    (PostgreSQL), so they wait for each other instead of deadlocking."""
-    if not sums:
-        return
+    """Add these sums to the rollups: many rows per statement, keys in order (two writers
+    lock rows in the same order, so they wait for each other instead of deadlocking)."""
+    rows = sorted(sums.items())
     with connection.cursor() as cursor:
-        cursor.executemany(_upsert_sql(), [list(k) + v for k, v in sorted(sums.items())])
+        for start in range(0, len(rows), UPSERT_ROWS):
+            chunk = rows[start : start + UPSERT_ROWS]
+            sql = _upsert_sql([counts for _, counts in chunk])
+            cursor.execute(sql, [v for key, _ in chunk for v in key])
 
 
 def add(logs: Sequence, images: Sequence = ()) -> None:

@@ -105,8 +105,7 @@ def cells(p: Plan) -> tuple[dict, str]:
         found = sql.from_rollups(where, p.start, p.end, p.size, p.offset, p.group)
         return sql.fold(found, _top(found)), "rollups"
     rows = sql.log_rows(p.filter, p.start, p.end)
-    window = (sql.utc(p.start), sql.utc(p.end))
-    found = sql.from_log(rows, window, p.size, p.offset, p.group, p.meta_key)
+    found = sql.from_log(rows, p.size, p.offset, p.group, p.meta_key)
     return sql.fold(found, _top(found)), "log"
 
 

@@ -259,9 +259,7 @@ _ROW = (
 )
 
 
-def from_log(
-    qs: QuerySet, window: tuple, size: int, offset: int, group: str, meta_key: str
-) -> dict:
+def from_log(qs: QuerySet, size: int, offset: int, group: str, meta_key: str) -> dict:
     """{(bucket, group): Cell} from the log rows, read once (a metadata value is parsed once
     per row), added up here: exact percentiles need every value anyway."""
     if group == "metadata":
@@ -294,17 +292,20 @@ def from_log(
             cell.images += images
             where[pk] = (b, g)
         cell.output_images += made
-    _add_image_bytes(cells, where, window)
+    _add_image_bytes(cells, where)
     return cells
 
 
-def _add_image_bytes(cells: dict, where: dict[int, tuple], window: tuple) -> None:
-    """The bytes of the images the rows sent (as received, and as sent upstream): the images
-    of every row in the window, those of rows the filter kept counted."""
+def _add_image_bytes(cells: dict, where: dict[int, tuple]) -> None:
+    """The bytes of the images the rows sent (as received, and as sent upstream): read by
+    log id, a list of them or their range (then images of other rows are read and skipped);
+    a join on the window made PostgreSQL read every image row."""
     if not where:
         return
+    ids = sorted(where)
+    by_id = Q(log_id__in=ids) if len(ids) <= 1000 else Q(log_id__gte=ids[0], log_id__lte=ids[-1])
     images = LogImage.objects.filter(
-        in_window(*window, field="log_id"), role__in=rollups.INPUT_ROLES, blob__isnull=False
+        by_id, role__in=rollups.INPUT_ROLES, blob__isnull=False
     ).values_list("log_id", "blob__size", "sent_blob__size")
     for log_id, received, sent in images.order_by():
         found = where.get(log_id)
