@@ -14,6 +14,9 @@ from PIL import Image as PILImage
 from tests.fakes import openai as fake_openai_handler
 from tests.fakes.server import FakeServer
 
+# fake_anthropic, fake_azure, fake_bedrock, fake_gemini, fake_responses (module-scoped)
+pytest_plugins = ["tests.fakes.fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_IMAGES = ROOT.parent / "shared" / "images"
 

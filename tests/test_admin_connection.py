@@ -13,7 +13,6 @@ from gateway import http
 from gateway.admin import probe
 from gateway.models import Provider, RequestLog
 from tests.fakes import azure as fake_azure_handler
-from tests.fakes.server import FakeServer
 
 OPENAI_KEY = "sk-test-connection-key-0000-e5f6"
 WRONG_AZURE_KEY = "ffffffffffffffffffffffffffffffff"
@@ -33,12 +32,6 @@ def close_probe_sessions(monkeypatch):
                 await session.close()
 
     monkeypatch.setattr(probe, "_run_all", run_all_then_close)
-
-
-@pytest.fixture(scope="module")
-def fake_azure():
-    with FakeServer(fake_azure_handler.handle) as server:
-        yield server
 
 
 def provider(**fields) -> Provider:

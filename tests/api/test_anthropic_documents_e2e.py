@@ -14,8 +14,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from PIL import Image as PILImage
 
 from tests.conftest import SHARED_IMAGES
-from tests.fakes import anthropic as fake
-from tests.fakes.server import FakeServer
 
 MODEL = "claude-sonnet-4-5"  # a 200k-token context window: 100 PDF pages per request
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()
@@ -48,12 +46,6 @@ def messages(question: str, pdf: bytes = PDF) -> list[dict]:
             ],
         },
     ]
-
-
-@pytest.fixture(scope="module")
-def fake_anthropic():
-    with FakeServer(fake.handle) as server:
-        yield server
 
 
 @pytest.fixture

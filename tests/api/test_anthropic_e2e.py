@@ -12,8 +12,6 @@ import pytest
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.conftest import SHARED_IMAGES, png_bytes
-from tests.fakes import anthropic as fake
-from tests.fakes.server import FakeServer
 
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()
 MODEL = "claude-sonnet-4-5"
@@ -29,12 +27,6 @@ WEATHER = {
         },
     },
 }
-
-
-@pytest.fixture(scope="module")
-def fake_anthropic():
-    with FakeServer(fake.handle) as server:
-        yield server
 
 
 def client_for(iris, fake_anthropic, key: str = "sk-ant-secret", **headers) -> openai.OpenAI:

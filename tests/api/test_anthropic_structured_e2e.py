@@ -11,8 +11,6 @@ import pytest
 from pydantic import BaseModel
 
 from tests.api.test_anthropic_e2e import client_for
-from tests.fakes import anthropic as fake
-from tests.fakes.server import FakeServer
 
 NATIVE, OLD = "claude-sonnet-4-5", "claude-3-5-haiku-20241022"
 ASK = [{"role": "user", "content": "Ada Lovelace"}]
@@ -26,12 +24,6 @@ class Person(BaseModel):
 class Team(BaseModel):
     members: list[Person]
     lead: str
-
-
-@pytest.fixture(scope="module")
-def fake_anthropic():
-    with FakeServer(fake.handle) as server:
-        yield server
 
 
 @pytest.fixture

@@ -8,16 +8,11 @@ import io
 import json
 
 import httpx
-import pytest
 from PIL import Image as PILImage
 
 from gateway.providers import anthropic_vision, gemini_vision
 from tests.conftest import SHARED_IMAGES, png_bytes
-from tests.fakes import anthropic as fake_anthropic_handler
 from tests.fakes import bedrock as fake_bedrock_handler
-from tests.fakes import gemini as fake_gemini_handler
-from tests.fakes import openai_responses as fake_responses_handler
-from tests.fakes.server import FakeServer
 
 
 def photo(size=(2000, 1500)) -> bytes:
@@ -30,30 +25,6 @@ def photo(size=(2000, 1500)) -> bytes:
 
 PHOTO = photo()
 SHA = hashlib.sha256(PHOTO).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def fake_anthropic():
-    with FakeServer(fake_anthropic_handler.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(fake_bedrock_handler.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_gemini():
-    with FakeServer(fake_gemini_handler.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_responses():
-    with FakeServer(fake_responses_handler.handle) as server:
-        yield server
 
 
 def uri(data: bytes, mime: str = "image/jpeg") -> str:

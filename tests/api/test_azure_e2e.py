@@ -12,7 +12,6 @@ from portkey_ai import Portkey
 
 from tests.conftest import SHARED_IMAGES
 from tests.fakes import azure as fake_azure_handler
-from tests.fakes.server import FakeServer
 
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()
 CAT_URI = "data:image/png;base64," + base64.b64encode(CAT).decode()
@@ -32,12 +31,6 @@ TOOL = {
         },
     },
 }
-
-
-@pytest.fixture(scope="module")
-def fake_azure():
-    with FakeServer(fake_azure_handler.handle) as server:
-        yield server
 
 
 def azure_headers(fake_azure, **extra: str) -> dict[str, str]:

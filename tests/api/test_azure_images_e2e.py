@@ -15,16 +15,9 @@ from PIL import Image as PILImage
 
 from tests.conftest import SHARED_IMAGES, png_bytes
 from tests.fakes import azure as fake_azure_handler
-from tests.fakes.server import FakeServer
 
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()  # 451x300 PNG
 PREVIEW = "2025-04-01-preview"
-
-
-@pytest.fixture(scope="module")
-def fake_azure():
-    with FakeServer(fake_azure_handler.handle) as server:
-        yield server
 
 
 def make_client(iris, fake_azure, deployment="gpt-image-1", version=PREVIEW) -> openai.OpenAI:

@@ -12,7 +12,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from tests.conftest import png_bytes
 from tests.fakes import bedrock as fake_bedrock_handler
-from tests.fakes.server import FakeServer
 
 IMAGES = Path(__file__).resolve().parents[3] / "shared" / "images"
 MODEL = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
@@ -35,12 +34,6 @@ WEATHER = {
         },
     },
 }
-
-
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(fake_bedrock_handler.handle) as server:
-        yield server
 
 
 def make_client(iris, fake_bedrock, api_key: str = "unused", **headers: str) -> openai.OpenAI:

@@ -17,7 +17,6 @@ from PIL import Image as PILImage
 from tests.conftest import SHARED_IMAGES, png_bytes
 from tests.fakes import bedrock as fake_bedrock_handler
 from tests.fakes import bedrock_images as fake_images
-from tests.fakes.server import FakeServer
 
 NOVA = "amazon.nova-canvas-v1:0"
 TITAN = "amazon.titan-image-generator-v2:0"
@@ -29,12 +28,6 @@ AWS_HEADERS = {
     "x-portkey-aws-session-token": fake_bedrock_handler.SESSION_TOKEN,
     "x-portkey-aws-region": fake_bedrock_handler.REGION,
 }
-
-
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(fake_bedrock_handler.handle) as server:
-        yield server
 
 
 @pytest.fixture

@@ -13,8 +13,6 @@ import pytest
 from pydantic import BaseModel
 
 from tests.api.test_bedrock_e2e import AWS_HEADERS, make_client
-from tests.fakes import bedrock as fake_bedrock_handler
-from tests.fakes.server import FakeServer
 
 NATIVE, OPEN_NATIVE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0", "openai.gpt-oss-120b-1:0"
 OLD, LLAMA = "us.anthropic.claude-3-5-sonnet-20240620-v1:0", "us.meta.llama3-1-70b-instruct-v1:0"
@@ -29,12 +27,6 @@ class Person(BaseModel):
 class Team(BaseModel):
     members: list[Person]
     lead: str
-
-
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(fake_bedrock_handler.handle) as server:
-        yield server
 
 
 @pytest.fixture

@@ -12,8 +12,6 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from PIL import Image as PILImage
 
 from tests.fakes import bedrock as fake_bedrock_handler
-from tests.fakes import gemini as fake_gemini_handler
-from tests.fakes.server import FakeServer
 
 CLAUDE = "us.anthropic.claude-3-5-sonnet-20240620-v1:0"
 AWS_HEADERS = {
@@ -45,18 +43,6 @@ def messages(question: str = "What is in the report?", uri: str = PDF_URI) -> li
             ],
         },
     ]
-
-
-@pytest.fixture(scope="module")
-def fake_gemini():
-    with FakeServer(fake_gemini_handler.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(fake_bedrock_handler.handle) as server:
-        yield server
 
 
 def client(iris, api_key: str, **headers: str) -> openai.OpenAI:

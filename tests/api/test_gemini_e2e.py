@@ -10,7 +10,6 @@ from portkey_ai import Portkey
 
 from tests.conftest import SHARED_IMAGES
 from tests.fakes import gemini as fake_gemini_handler
-from tests.fakes.server import FakeServer
 
 KEY = "AIza-fake-gemini-key"
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()
@@ -28,12 +27,6 @@ TOOL = {
         },
     },
 }
-
-
-@pytest.fixture(scope="module")
-def fake_gemini():
-    with FakeServer(fake_gemini_handler.handle) as server:
-        yield server
 
 
 def client_for(iris, fake_gemini, key: str = KEY) -> openai.OpenAI:

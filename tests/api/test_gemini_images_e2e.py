@@ -13,17 +13,10 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from tests.conftest import SHARED_IMAGES
 from tests.fakes import gemini as fake_gemini_handler
 from tests.fakes import gemini_imagen
-from tests.fakes.server import FakeServer
 
 KEY = "AIza-fake-gemini-key"
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()
 COFFEE = (SHARED_IMAGES / "coffee.png").read_bytes()
-
-
-@pytest.fixture(scope="module")
-def fake_gemini():
-    with FakeServer(fake_gemini_handler.handle) as server:
-        yield server
 
 
 @pytest.fixture

@@ -7,17 +7,9 @@ import openai
 import pytest
 
 from tests.api.test_gemini_e2e import client_for
-from tests.fakes import gemini as fake
-from tests.fakes.server import FakeServer
 
 MODEL = "gemini-2.5-flash"
 ASK = [{"role": "user", "content": "Ada Lovelace"}]
-
-
-@pytest.fixture(scope="module")
-def fake_gemini():
-    with FakeServer(fake.handle) as server:
-        yield server
 
 
 @pytest.fixture

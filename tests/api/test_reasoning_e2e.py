@@ -5,36 +5,15 @@ and documented rules, and answers its own thinking shape)."""
 import openai
 import pytest
 
-from tests.fakes import anthropic as fake_anthropic_handler
 from tests.fakes import anthropic_thinking as fake_thinking
 from tests.fakes import bedrock as fake_bedrock_handler
-from tests.fakes import gemini as fake_gemini_handler
 from tests.fakes import gemini_thinking as fake_gemini_thinking
-from tests.fakes.server import FakeServer
 
 QUESTION = "Why is the sky blue?"
 THOUGHT = fake_thinking.thought(QUESTION)
 CLAUDE = "claude-sonnet-4-5"
 BEDROCK_CLAUDE = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 GEMINI = "gemini-2.5-flash"
-
-
-@pytest.fixture(scope="module")
-def fake_anthropic():
-    with FakeServer(fake_anthropic_handler.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(fake_bedrock_handler.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_gemini():
-    with FakeServer(fake_gemini_handler.handle) as server:
-        yield server
 
 
 def client_for(iris, provider: str, host: str, key: str, **headers: str) -> openai.OpenAI:

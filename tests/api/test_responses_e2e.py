@@ -14,7 +14,6 @@ from PIL import Image as PILImage
 from pydantic import BaseModel
 
 from tests.conftest import SHARED_IMAGES
-from tests.fakes import anthropic as fake_anthropic_handler
 from tests.fakes import bedrock as fake_bedrock_handler
 from tests.fakes import gemini as fake_gemini_handler
 from tests.fakes import openai_responses as fake_responses_handler
@@ -76,24 +75,14 @@ def _gemini_parts(data: dict) -> list[dict]:
     return [p for c in data.get("candidates", ()) for p in c["content"]["parts"]]
 
 
-@pytest.fixture(scope="module")
-def fake_anthropic():
-    with FakeServer(fake_anthropic_handler.handle) as server:
-        yield server
-
-
+# Shadows the shared fake_gemini (tests/fakes/fixtures.py): this one echoes for "echo-json".
 @pytest.fixture(scope="module")
 def fake_gemini():
     with FakeServer(echoing(fake_gemini_handler.handle)) as server:
         yield server
 
 
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(fake_bedrock_handler.handle) as server:
-        yield server
-
-
+# Shadows the shared fake_responses (tests/fakes/fixtures.py): this one serves DELETE too.
 @pytest.fixture(scope="module")
 def fake_responses():
     server = FakeServer(fake_responses_handler.handle)

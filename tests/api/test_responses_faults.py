@@ -9,12 +9,12 @@ import httpx
 import openai
 import pytest
 
-from tests.api.test_responses_e2e import CLAUDE, client_for, fake_anthropic  # noqa: F401
+from tests.api.test_responses_e2e import CLAUDE, client_for
 from tests.faults import leave_mid_stream
 
 
 @pytest.fixture
-def claude(iris, fake_anthropic) -> openai.OpenAI:  # noqa: F811
+def claude(iris, fake_anthropic) -> openai.OpenAI:
     return client_for(iris, "anthropic", f"{fake_anthropic.url}/v1", "sk-ant-secret")
 
 
@@ -29,7 +29,7 @@ def test_a_translated_stream_failing_midway_ends_in_an_error_the_sdk_raises(clau
     assert log["error_type"] and log["response_body"]["status"] == "failed"
 
 
-def test_a_stream_the_client_leaves_is_kept_as_failed(claude, iris, fake_anthropic):  # noqa: F811
+def test_a_stream_the_client_leaves_is_kept_as_failed(claude, iris, fake_anthropic):
     headers = {
         "x-portkey-api-key": iris.key,
         "x-portkey-provider": "anthropic",

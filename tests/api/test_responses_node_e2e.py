@@ -18,7 +18,6 @@ import pytest
 from tests.api import test_images_node_e2e as node_e2e
 from tests.api.test_responses_e2e import PDF
 from tests.conftest import SHARED_IMAGES
-from tests.fakes import anthropic as fake_anthropic_handler
 from tests.fakes import openai_responses as fake_responses_handler
 from tests.fakes.server import FakeServer, Received, Reply
 
@@ -67,12 +66,7 @@ def json_answers(handle):
     return wrapped
 
 
-@pytest.fixture(scope="module")
-def fake_anthropic():
-    with FakeServer(fake_anthropic_handler.handle) as server:
-        yield server
-
-
+# Shadows the shared fake_responses (tests/fakes/fixtures.py): JSON answers, OpenAI defaults.
 @pytest.fixture(scope="module")
 def fake_responses():
     with FakeServer(json_answers(fake_responses_handler.handle)) as server:

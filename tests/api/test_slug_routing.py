@@ -13,7 +13,6 @@ from portkey_ai import Portkey
 from tests.conftest import SHARED_IMAGES
 from tests.fakes import azure as fake_azure_handler
 from tests.fakes import bedrock as fake_bedrock_handler
-from tests.fakes.server import FakeServer
 
 ADMIN_KEY = "sk-admin-held-openai-key-9f8e"
 CAT_URI = (
@@ -50,18 +49,6 @@ key, raw = ApiKey.generate("scoped-app", can_read_logs=False)
 key.providers.add(openai_prod)
 print(raw)
 """
-
-
-@pytest.fixture(scope="module")
-def fake_azure():
-    with FakeServer(fake_azure_handler.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(fake_bedrock_handler.handle) as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

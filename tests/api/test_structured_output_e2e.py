@@ -19,7 +19,6 @@ from pydantic import BaseModel
 from tests.api.test_azure_e2e import azure_headers
 from tests.api.test_gemini_e2e import client_for as gemini_client
 from tests.fakes import azure as azure_handler
-from tests.fakes import gemini as gemini_handler
 from tests.fakes.server import FakeServer
 
 ASK = [{"role": "user", "content": "Ada Lovelace"}]
@@ -54,18 +53,6 @@ class Everything(BaseModel):
     nickname: str | None
     tags: list[str]
     lead: Person
-
-
-@pytest.fixture(scope="module")
-def fake_azure():
-    with FakeServer(azure_handler.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_gemini():
-    with FakeServer(gemini_handler.handle) as server:
-        yield server
 
 
 @pytest.fixture
