@@ -9,10 +9,9 @@ from tests.ui.analytics_logs import (  # noqa: F401 (fixtures)
     PNG_SMALL,
     logged,
     prices,
-    writer_rollups,
 )
 
-pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("prices", "writer_rollups")]
+pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("prices")]
 WINDOW = "since=2026-11-20T10:00&until=2026-11-20T13:00"
 CHARTS = "window.irisCharts"
 

@@ -1,6 +1,6 @@
 """Log rows with chosen times, latencies, usage and prices, written the way the gateway
-writes them (Record → save_records, the log writer's path, rollups included), for the tests
-of costs in the list, the logs API and the analytics page."""
+writes them (Record → save_records: the log writer's path, which counts them into the
+analytics rollups), for the tests of costs in the list, the logs API and the analytics page."""
 
 import json
 from datetime import UTC, datetime, timedelta
@@ -9,12 +9,11 @@ from decimal import Decimal
 import pytest
 
 from gateway import log as request_log
-from gateway import pricing, rollups
+from gateway import pricing
 from gateway.chat import parse_chat
 from gateway.errors import GatewayError
-from gateway.log import entry
 from gateway.log.entry import save_records
-from gateway.models import LogImage, RequestLog
+from gateway.models import RequestLog
 from tests.ui.logs import data_uri, png
 
 # USD per million input and output tokens, for these tests only (the real prices are
@@ -39,23 +38,6 @@ def priced(provider, model, endpoint, usage, response_body, **options) -> pricin
 @pytest.fixture
 def prices(monkeypatch):
     monkeypatch.setattr(pricing, "record_cost", priced)
-
-
-@pytest.fixture
-def writer_rollups(monkeypatch):
-    """The log writer's rollups hook (gateway.rollups.add in gateway/log/entry.py's save):
-    added here, as the writer will call it, for as long as the writer does not call it yet."""
-    if "rollups" in entry.save.__code__.co_names:
-        return
-    real = entry.save
-
-    def save(entries):
-        written = real(entries)
-        logs = list(RequestLog.objects.filter(request_id__in=[e.request_id for e in written]))
-        rollups.add(logs, list(LogImage.objects.filter(log__in=logs)))
-        return written
-
-    monkeypatch.setattr(entry, "save", save)
 
 
 def logged(

@@ -19,14 +19,13 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import IntegrityError, transaction
 from django.urls import reverse
 
 from gateway import percentiles, rollups
 from gateway.errors import GatewayError
-from gateway.log import entry, retention
+from gateway.log import retention
 from gateway.logquery import LogFilter
-from gateway.models import ApiKey
+from gateway.models import ApiKey, RequestLog
 from gateway.rollups import Rollup
 from logs_ui import analytics_data, analytics_sql
 from tests.ui.analytics_logs import (  # noqa: F401 (fixtures)
@@ -36,10 +35,9 @@ from tests.ui.analytics_logs import (  # noqa: F401 (fixtures)
     epoch,
     logged,
     prices,
-    writer_rollups,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices", "writer_rollups")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
 DATA = reverse("logs_ui:analytics-data")
 PAGE = reverse("logs_ui:analytics")
 WINDOW = {"since": "2026-11-20T10:00", "until": "2026-11-20T13:00"}
@@ -205,37 +203,27 @@ def test_rebuild_counts_what_the_writer_counted(five):
     assert rollups.purge(BASE + timedelta(days=1)) == len(written)
 
 
-def _calls_rollups(function) -> bool:
-    return "rollups" in function.__code__.co_names
-
-
-@pytest.mark.skipif(
-    not _calls_rollups(entry.save),
-    reason="the log writer does not call gateway.rollups.add yet (asked for: issue 15's notes)",
-)
-def test_the_log_writer_counts_a_batch_in_its_transaction(five):
+def test_the_log_writer_counts_a_batch_in_its_transaction(five, monkeypatch):
     hours = Rollup.objects.filter(span=rollups.HOUR)
     assert sum(hours.values_list("requests", flat=True)) == 5
-    again = entry.prepare(_record(five[0]))  # the same request id: the batch is refused
-    with pytest.raises(IntegrityError), transaction.atomic():
-        entry.save([again])
-    assert sum(hours.values_list("requests", flat=True)) == 5  # rolled back with the rows
+    counted = rollups.add
+
+    def count_then_fail(logs, images):
+        counted(logs, images)
+        assert sum(hours.values_list("requests", flat=True)) == 6  # counted…
+        raise RuntimeError("the batch fails after its rollups")
+
+    monkeypatch.setattr(rollups, "add", count_then_fail)
+    with pytest.raises(RuntimeError):
+        logged(30)
+    assert sum(hours.values_list("requests", flat=True)) == 5  # …and rolled back with the rows
+    assert RequestLog.objects.count() == 5
 
 
-@pytest.mark.skipif(
-    not _calls_rollups(retention.purge),
-    reason="retention does not call gateway.rollups.purge yet (asked for: issue 15's notes)",
-)
 def test_retention_drops_the_rollups_of_what_it_deletes(five):
     assert Rollup.objects.exists()
     retention.purge(days=1)  # the five are days old
     assert not Rollup.objects.exists()
-
-
-def _record(log):
-    from gateway.log.record import Record
-
-    return Record(path="/v1/chat/completions", request_headers={}, request_id=log.request_id)
 
 
 def test_the_command_rebuilds_them(five):

@@ -16,10 +16,9 @@ from tests.ui.analytics_logs import (  # noqa: F401 (fixtures)
     BASE,
     logged,
     prices,
-    writer_rollups,
 )
 
-pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices", "writer_rollups")]
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("prices")]
 LIST = reverse("logs_ui:list")
 HTMX = {"HX-Request": "true"}
 
