@@ -7,38 +7,27 @@ module's traffic. A module that needs a different server (another handler, a wra
 extra methods) defines its own fixture of the same name, which shadows these in it.
 """
 
+from collections.abc import Callable
+
 import pytest
 
 from tests.fakes import anthropic, azure, bedrock, gemini, openai_responses
-from tests.fakes.server import FakeServer
+from tests.fakes.server import FakeServer, Received, Reply
 
 
-@pytest.fixture(scope="module")
-def fake_anthropic():
-    with FakeServer(anthropic.handle) as server:
-        yield server
+def _served(name: str, handle: Callable[[Received], Reply]):
+    """A module-scoped fixture `name`: a FakeServer running `handle`."""
+
+    @pytest.fixture(scope="module", name=name)
+    def fixture():
+        with FakeServer(handle) as server:
+            yield server
+
+    return fixture
 
 
-@pytest.fixture(scope="module")
-def fake_azure():
-    with FakeServer(azure.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_bedrock():
-    with FakeServer(bedrock.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_gemini():
-    with FakeServer(gemini.handle) as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def fake_responses():
-    """The fake OpenAI Responses API (GET and POST)."""
-    with FakeServer(openai_responses.handle) as server:
-        yield server
+fake_anthropic = _served("fake_anthropic", anthropic.handle)
+fake_azure = _served("fake_azure", azure.handle)
+fake_bedrock = _served("fake_bedrock", bedrock.handle)
+fake_gemini = _served("fake_gemini", gemini.handle)
+fake_responses = _served("fake_responses", openai_responses.handle)  # GET and POST
