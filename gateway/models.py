@@ -12,7 +12,7 @@ from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
 
-from gateway import crypto, providers
+from gateway import crypto, percentiles, providers
 
 KEY_PREFIX = "iris-"
 
@@ -495,3 +495,66 @@ class ModelPrice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider}/{self.model}"
+
+
+# The analytics rollups (gateway/rollups.py fills and reads them): what a rollup row is keyed
+# by, what it sums, and its latency and time-to-first-token histograms (gateway/percentiles.py).
+ROLLUP_KEY = (
+    "span",
+    "start",
+    "provider",
+    "model",
+    "key_id",
+    "endpoint",
+    "status_class",
+    "failed",
+    "has_images",
+    "has_outputs",
+)
+ROLLUP_SUMS = (
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_e10",
+    "cost_known",
+    "images",
+    "output_images",
+    "image_bytes",
+    "image_bytes_sent",
+)
+ROLLUP_LATENCY = tuple(f"lat_{k}" for k in range(percentiles.BINS))
+ROLLUP_TTFT = tuple(f"ttft_{k}" for k in range(percentiles.BINS))
+
+
+class Rollup(models.Model):
+    """The log summed over one UTC hour or day and one combination of ROLLUP_KEY's fields."""
+
+    span = models.PositiveIntegerField(help_text="3600 (an hour) or 86400 (a UTC day).")
+    start = models.BigIntegerField(help_text="The span's start, in seconds since the epoch.")
+    provider = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=200, blank=True)
+    key_id = models.BigIntegerField(default=0, help_text="The gateway key's id; 0 for none.")
+    endpoint = models.CharField(max_length=40, blank=True)
+    status_class = models.PositiveSmallIntegerField(help_text="2 for 2xx…; 0: no response.")
+    failed = models.BooleanField(help_text="Status ≥ 400, or an error after the status.")
+    has_images = models.BooleanField()
+    has_outputs = models.BooleanField()
+    requests = models.BigIntegerField(default=0)
+    prompt_tokens = models.BigIntegerField(default=0)
+    completion_tokens = models.BigIntegerField(default=0)
+    cost_e10 = models.BigIntegerField(default=0, help_text="Known costs, in 1e-10 USD.")
+    cost_known = models.BigIntegerField(default=0, help_text="Requests whose cost is known.")
+    images = models.BigIntegerField(default=0)
+    output_images = models.BigIntegerField(default=0)
+    image_bytes = models.BigIntegerField(default=0, help_text="Bytes of the images sent.")
+    image_bytes_sent = models.BigIntegerField(default=0, help_text="…as sent upstream.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=ROLLUP_KEY, name="rollup_key")]
+
+    def __str__(self) -> str:
+        return f"{self.span}@{self.start} {self.provider}/{self.model} ×{self.requests}"
+
+
+for _name in ROLLUP_LATENCY + ROLLUP_TTFT:  # a histogram as columns: rows add up in SQL
+    Rollup.add_to_class(_name, models.IntegerField(default=0))

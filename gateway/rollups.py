@@ -1,10 +1,10 @@
 """Rollups of the request log by hour and by day, for the analytics page (logs_ui/analytics.py).
 
-One row per span (a UTC hour, and a UTC day) and per (provider, model, gateway key, endpoint,
-status class, failed, images sent or not, images made or not): the requests, tokens, cost,
-images and image bytes summed, and a histogram of latency and one of time to first token
-(gateway/percentiles.py). Days are kept beside hours because reading costs per row: a month
-by day reads ~30 times fewer rows than by hour.
+Rows of gateway.models.Rollup: one per span (a UTC hour, and a UTC day) and per (provider,
+model, gateway key, endpoint, status class, failed, images sent or not, images made or not):
+the requests, tokens, cost, images and image bytes summed, and a histogram of latency and one
+of time to first token (gateway/percentiles.py). Days are kept beside hours because reading
+costs per row: a month by day reads ~30 times fewer rows than by hour.
 
 What a rollup can answer: any sum or count over whole hours (days), filtered or grouped by
 those fields; percentiles only as histogram estimates. What it cannot: exact percentiles,
@@ -27,7 +27,16 @@ from decimal import Decimal
 from django.db import connection, models, transaction
 
 from gateway import percentiles
-from gateway.models import Blob, LogImage, RequestLog
+from gateway.models import (
+    ROLLUP_KEY,
+    ROLLUP_LATENCY,
+    ROLLUP_SUMS,
+    ROLLUP_TTFT,
+    Blob,
+    LogImage,
+    RequestLog,
+    Rollup,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,64 +45,10 @@ DAY = 86400
 SPANS = (HOUR, DAY)
 COST_SCALE = 10**10  # RequestLog.cost_usd has 10 decimal places: sums stay exact integers
 INPUT_ROLES = ("input", "mask")
-KEY_FIELDS = (
-    "span",
-    "start",
-    "provider",
-    "model",
-    "key_id",
-    "endpoint",
-    "status_class",
-    "failed",
-    "has_images",
-    "has_outputs",
-)
-SUM_FIELDS = (
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_e10",
-    "cost_known",
-    "images",
-    "output_images",
-    "image_bytes",
-    "image_bytes_sent",
-)
-LATENCY = tuple(f"lat_{k}" for k in range(percentiles.BINS))
-TTFT = tuple(f"ttft_{k}" for k in range(percentiles.BINS))
-
-
-class Rollup(models.Model):
-    span = models.PositiveIntegerField(help_text="3600 (an hour) or 86400 (a UTC day).")
-    start = models.BigIntegerField(help_text="The span's start, in seconds since the epoch.")
-    provider = models.CharField(max_length=50, blank=True)
-    model = models.CharField(max_length=200, blank=True)
-    key_id = models.BigIntegerField(default=0, help_text="The gateway key's id; 0 for none.")
-    endpoint = models.CharField(max_length=40, blank=True)
-    status_class = models.PositiveSmallIntegerField(help_text="2 for 2xx…; 0: no response.")
-    failed = models.BooleanField(help_text="Status ≥ 400, or an error after the status.")
-    has_images = models.BooleanField()
-    has_outputs = models.BooleanField()
-    requests = models.BigIntegerField(default=0)
-    prompt_tokens = models.BigIntegerField(default=0)
-    completion_tokens = models.BigIntegerField(default=0)
-    cost_e10 = models.BigIntegerField(default=0, help_text="Known costs, in 1e-10 USD.")
-    cost_known = models.BigIntegerField(default=0, help_text="Requests whose cost is known.")
-    images = models.BigIntegerField(default=0)
-    output_images = models.BigIntegerField(default=0)
-    image_bytes = models.BigIntegerField(default=0, help_text="Bytes of the images sent.")
-    image_bytes_sent = models.BigIntegerField(default=0, help_text="…as sent upstream.")
-
-    class Meta:
-        app_label = "gateway"
-        constraints = [models.UniqueConstraint(fields=KEY_FIELDS, name="rollup_key")]
-
-    def __str__(self) -> str:
-        return f"{self.span}@{self.start} {self.provider}/{self.model} ×{self.requests}"
-
-
-for _name in LATENCY + TTFT:  # a histogram as columns: rows add up in SQL, bin by bin
-    Rollup.add_to_class(_name, models.IntegerField(default=0))
+KEY_FIELDS = ROLLUP_KEY
+SUM_FIELDS = ROLLUP_SUMS
+LATENCY = ROLLUP_LATENCY
+TTFT = ROLLUP_TTFT
 
 
 @dataclass(frozen=True, slots=True)
