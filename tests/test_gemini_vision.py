@@ -9,13 +9,15 @@ Pages (read 2026-11-26):
   scaled down to fit 3072x3072.
 - MEDIA https://ai.google.dev/gemini-api/docs/media-resolution, "Token counts": Gemini 3
   images 280/560/1120/2240 (LOW/MEDIUM/HIGH/ULTRA_HIGH), default 1120; Gemini 2.5 LOW 64,
-  MEDIUM 256, HIGH "256 + Pan & Scan".
+  MEDIUM 256, HIGH "256 + Pan & Scan". Per part (Gemini 3 only) or in generationConfig.
 """
 
 import base64
+import io
 
 import orjson
 import pytest
+from PIL import Image as PILImage
 
 from gateway import estimate, vision
 from gateway.chat import parse_chat
@@ -23,6 +25,7 @@ from gateway.providers import gemini, gemini_vision
 from gateway.providers.base import Target
 from gateway.vision import Grid
 from tests.conftest import png_bytes
+from tests.fakes import gemini as fake_gemini
 
 
 def tiles(cols: int, rows: int) -> Grid:
@@ -161,52 +164,137 @@ def test_earlier_models_at_an_explicit_media_resolution():
 
 
 # --- what Iris sends: detail and media_resolution --------------------------------------------
+# MEDIA, "Per-part media resolution (Gemini 3 only)": `"media_resolution": {"level": ...}`
+# beside inline_data; "Global media resolution": generationConfig, all multimodal models, every
+# media part of the request. detail low → LOW, high → HIGH, auto or none → nothing.
+
+TARGET = Target(provider="google", api_key="k")
+PDF_MIME = "application/pdf"
 
 
-def _chat(**extra):
+def _pdf_uri() -> str:
+    out = io.BytesIO()
+    PILImage.new("RGB", (60, 40), (0, 90, 200)).save(out, "PDF")
+    return f"data:{PDF_MIME};base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def _image_part(detail: str | None = "low") -> dict:
     png = "data:image/png;base64," + base64.b64encode(png_bytes((960, 540))).decode()
-    part = {"type": "image_url", "image_url": {"url": png, "detail": "low"}}
-    body = {"model": "gemini-3-flash-preview", "messages": [{"role": "user", "content": [part]}]}
+    return {"type": "image_url", "image_url": {"url": png} | ({"detail": detail} if detail else {})}
+
+
+def _chat(*details: str | None, model: str = "gemini-3-flash-preview", pdf=False, **extra):
+    parts = [_image_part(d) for d in details or ("low",)]
+    parts += [{"type": "file", "file": {"file_data": _pdf_uri()}}] if pdf else []
+    body = {"model": model, "messages": [{"role": "user", "content": parts}]}
     return parse_chat(orjson.dumps(body | extra))
 
 
-def test_iris_sends_no_media_resolution_for_detail_or_a_media_resolution_key():
-    """The estimate's premise, checked against the request gemini.py builds: if this fails,
-    gemini.py now translates one of them, and gemini_vision.sent_resolution must follow."""
-    chat = _chat(media_resolution="low")
-    upstream = gemini.build_request(chat, Target(provider="google", api_key="k"))
-    sent = upstream.content.decode()
-    assert "media_resolution" not in sent and "mediaResolution" not in sent
-    assert "media_resolution" in upstream.dropped  # recorded, not silently lost
-    assert chat.image(0, 0).detail == "low"
-    assert gemini_vision.sent_resolution(chat.model, "low", chat.body) is None
+def _sent(chat) -> tuple[list, str | None]:
+    """(each image part's media_resolution level, generationConfig's), as gemini.py sends them,
+    after the fake Gemini (google-genai's strict types) has taken the body."""
+    upstream = gemini.build_request(chat, TARGET)
+    body = orjson.loads(upstream.content)
+    fake_gemini.validate(body, chat.model)  # raises on a field or value the API refuses
+    parts = [p for p in body["contents"][0]["parts"] if p["inline_data"]["mime_type"] != PDF_MIME]
+    levels = [(p.get("media_resolution") or {}).get("level") for p in parts]
+    return levels, body.get("generationConfig", {}).get("mediaResolution")
 
 
-def test_the_estimate_says_detail_and_media_resolution_change_nothing_on_gemini():
-    body = {"media_resolution": "low"}
-    seen = gemini_vision.seen("gemini-3-flash-preview", 960, 540, "low", body)
-    assert seen.tokens == 1120  # the default, as sent, not LOW's 280
+def _estimated(chat) -> list:
+    """Each image's estimated level, as gemini_vision decides it for the estimate."""
+    images = [chat.image(0, j) for j, p in enumerate(chat.body["messages"][0]["content"])
+              if p["type"] == "image_url"]  # fmt: skip
+    return [gemini_vision.sent_resolution(chat.model, img.detail, chat.body) for img in images]
+
+
+def test_gemini_3_gets_each_image_detail_on_its_own_part():
+    chat = _chat("low", "high", "auto", None, media_resolution="low")
+    levels, config = _sent(chat)
+    assert levels == ["MEDIA_RESOLUTION_LOW", "MEDIA_RESOLUTION_HIGH", None, None]
+    assert config is None  # per part only: generationConfig says nothing
+    assert _estimated(chat) == ["LOW", "HIGH", None, None]  # the same decision, by the estimate
+    # The request-level key is not a convention Iris takes: logged as dropped, not sent.
+    assert "media_resolution" in gemini.build_request(chat, TARGET).dropped
+    tokens = [gemini_vision.seen(chat.model, 960, 540, d, chat.body).tokens
+              for d in ("low", "high", "auto", None)]  # fmt: skip
+    assert tokens == [280, 1120, 1120, 1120]  # MEDIA, Gemini 3 Image: LOW 280, HIGH/default 1120
+
+
+def test_detail_low_on_gemini_3_is_estimated_at_280_tokens_not_1120():
+    seen = gemini_vision.seen("gemini-3-flash-preview", 960, 540, "low", {})
+    assert seen.tokens == 280 and seen.rule == "Gemini 3 media_resolution LOW: 280 tokens"
+    assert seen.notes == ()
+    # The request key stays unforwarded, and the estimate says so.
+    noted = gemini_vision.seen("gemini-3-pro-preview", 960, 540, None, {"media_resolution": "low"})
+    assert noted.tokens == 1120
+    assert noted.notes == ("media_resolution is not forwarded by Iris: an image's detail sets it",)
+
+
+@pytest.mark.parametrize("model", ["gemini-2.5-flash", "gemini-2.0-flash-001"])
+def test_earlier_models_get_one_level_in_generation_config_when_every_image_agrees(model):
+    chat = _chat("low", "low", model=model)
+    assert _sent(chat) == ([None, None], "MEDIA_RESOLUTION_LOW")  # never on a part
+    assert _estimated(chat) == ["LOW", "LOW"]
+    # MEDIA, Gemini 2.5 and the MediaResolution enum: LOW is 64 tokens.
+    assert gemini_vision.seen(model, 960, 540, "low", chat.body).tokens == 64
+    high = _chat("high", "high", model=model)
+    assert _sent(high) == ([None, None], "MEDIA_RESOLUTION_HIGH")
+    # HIGH is "256 + Pan & Scan" with no documented total: unknown, not the default's tiles.
+    assert gemini_vision.seen(model, 960, 540, "high", high.body).tokens is None
+    assert _sent(_chat("auto", None, model=model)) == ([None, None], None)
+
+
+@pytest.mark.parametrize(
+    ("details", "pdf"), [(("low", "high"), False), (("low", "auto"), False), (("low",), True)]
+)
+def test_earlier_models_send_nothing_when_images_disagree_or_a_document_rides_along(details, pdf):
+    """One generationConfig level would change the other images (or the PDF) too."""
+    chat = _chat(*details, model="gemini-2.5-flash", pdf=pdf)
+    levels, config = _sent(chat)
+    assert (levels, config) == ([None] * len(details), None)
+    assert _estimated(chat) == [None] * len(details)
+    seen = gemini_vision.seen("gemini-2.5-flash", 960, 540, "low", chat.body)
+    assert seen.tokens == 1548 and seen.grid == tiles(3, 2)  # the default: IMAGES' 6 tiles
     assert seen.notes == (
-        "detail: low is not sent to Gemini: the default resolution applies",
-        "media_resolution is not forwarded by Iris: the default resolution applies",
+        "detail: low is not sent to Gemini (before Gemini 3 one level applies to the whole "
+        "request, and its images ask different ones or it carries a document): the default "
+        "resolution",
     )
-    # The core's "detail: low — the model saw 512 px" remark would be wrong here; it is not made.
-    tiled = gemini_vision.seen("gemini-2.5-flash", 960, 540, "low", {})
-    notes = vision.warnings(tiled, width=960, height=540, detail="low")
-    assert notes == ["detail: low is not sent to Gemini: the default resolution applies"]
-    assert gemini_vision.seen("gemini-2.5-flash", 960, 540, "auto", {}).notes == ()
+    # The core's "detail: low — the model saw 512 px" remark would be wrong; it is not made.
+    notes = vision.warnings(seen, width=960, height=540, detail="low")
+    assert notes == list(seen.notes)
+
+
+def test_a_model_without_a_documented_rule_gets_no_media_resolution():
+    chat = _chat("low", model="gemma-3-27b-it")
+    assert _sent(chat) == ([None], None)
+    seen = gemini_vision.seen("gemma-3-27b-it", 960, 540, "low", chat.body)
+    assert seen.tokens is None
+    assert "detail: low is not sent to Gemini (no documented media_resolution" in seen.notes[0]
+
+
+def test_an_estimate_without_messages_takes_the_image_detail_alone():
+    # /v1/estimate-style calls without a chat body: the one image stands for the request.
+    assert gemini_vision.sent_resolution("gemini-2.5-flash", "low", {}) == "LOW"
+    assert gemini_vision.sent_resolution("gemini-2.5-flash", "auto", {}) is None
+    assert gemini_vision.sent_resolution("gemini-3-pro-preview", "high", {}) == "HIGH"
 
 
 def test_the_request_estimate_adds_up_gemini_images():
-    chat = _chat()
+    chat = _chat(None)
     images = [chat.image(0, 0), chat.image(0, 0)]
     # No body: the texts given are counted (a chat body's messages would be counted instead).
     est = estimate.estimate("google", "gemini-2.5-flash", images, ["a" * 40])
     assert [e.seen.tokens for e in est.images] == [1548, 1548]
     assert est.prompt_tokens == 2 * 1548 + 10
     assert est.images[0].as_json(0)["grid"] == tiles(3, 2).as_json()
-    gemini_3 = estimate.estimate("google", "gemini-3-flash-preview", images, [], chat.body)
-    assert gemini_3.image_tokens == 2240 and gemini_3.problems == []
+    low = _chat("low", "low")
+    images = [low.image(0, 0), low.image(0, 1)]
+    gemini_3 = estimate.estimate("google", "gemini-3-flash-preview", images, [], low.body)
+    assert gemini_3.image_tokens == 2 * 280 and gemini_3.problems == []  # LOW on each part
+    earlier = estimate.estimate("google", "gemini-2.5-flash", images, [], low.body)
+    assert earlier.image_tokens == 2 * 64  # LOW in generationConfig
 
 
 # --- unknown models --------------------------------------------------------------------------

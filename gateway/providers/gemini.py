@@ -10,6 +10,8 @@ Quirks:
   fragment; function calls arrive whole; the last fragment holds the final usage.
 - Gemini 3 refuses a replayed function call without its `thoughtSignature`: it rides in the
   tool call's `extra_content.google.thought_signature`, as in Google's own OpenAI layer.
+- An image's `detail` low/high → media_resolution LOW/HIGH: per part on Gemini 3, else in
+  generationConfig when all images agree (gemini_media.py, gemini_vision.py decides).
 - PDFs (chat `file` parts) go inline as application/pdf, counted in the inline-data limit;
   at most 1000 pages each (gemini_media.py).
 - Image models answer with pictures between text parts: `message.images` / `delta.images`
@@ -67,7 +69,8 @@ def build_request(chat: Chat, target: Target) -> Upstream:
     if system:
         body["systemInstruction"] = {"parts": system}
     thinking = gemini_thinking.thinking_config(chat.body, chat.model)
-    if config := _generation_config(chat.body) | thinking:
+    media = gemini_media.config_resolution(chat.model, chat.body)
+    if config := _generation_config(chat.body) | thinking | media:
         body["generationConfig"] = config
     if tools := chat.body.get("tools"):
         declarations = [_declaration(tool, i) for i, tool in enumerate(tools)]
@@ -136,7 +139,7 @@ def _content_parts(chat: Chat, i: int, message: dict) -> list[dict]:
     for j, part in enumerate(content or []):
         kind = part.get("type") if isinstance(part, dict) else None
         if kind == "image_url":
-            parts.append(_image(chat.image(i, j)))
+            parts.append(_image(chat.image(i, j), chat.model))
         elif kind == "file":
             parts.append(_document(chat.document(i, j)))
         elif kind not in ("text", "refusal"):
@@ -146,11 +149,12 @@ def _content_parts(chat: Chat, i: int, message: dict) -> list[dict]:
     return parts
 
 
-def _image(img: Image) -> dict:
+def _image(img: Image, model: str) -> dict:
     """The one place that knows Gemini's image shape: inline bytes, base64 in the JSON."""
     if img.data is None:  # the core fetches URL images first: a guard, not a path
         raise _invalid("the image URL was not fetched.", img.message, img.part)
-    return {"inline_data": {"mime_type": img.payload_mime, "data": img.payload_base64}}
+    blob = {"mime_type": img.payload_mime, "data": img.payload_base64}
+    return {"inline_data": blob} | gemini_media.part_resolution(model, img.detail)
 
 
 def _document(doc: Image) -> dict:

@@ -18,10 +18,18 @@ Documents going the other way: a chat `file` part's PDF is sent as an inline_dat
 (application/pdf). Google's limits (ai.google.dev/gemini-api/docs/document-processing and
 /file-input-methods, read 2026-11): at most 1000 pages per document, each page billed as an
 image (258 tokens); inline PDFs up to 50 MB, within the request's inline-data limit.
+
+An input image's OpenAI `detail` becomes a media_resolution (which level, and where, is
+gemini_vision's decision, so the estimate follows what is sent): on a Gemini 3 part
+`"media_resolution": {"level": "MEDIA_RESOLUTION_LOW"}` beside `inline_data` (snake_case as
+that part and Google's REST example spell it), on earlier models generationConfig's
+`mediaResolution` (camelCase as the rest of generationConfig).
+https://ai.google.dev/gemini-api/docs/media-resolution (read 2026-11-26).
 """
 
 from gateway.errors import GatewayError
 from gateway.images import Image
+from gateway.providers import gemini_vision
 
 MAX_DOCUMENT_PAGES = 1000
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
@@ -54,6 +62,18 @@ def document_problem(doc: Image) -> str | None:
     if doc.size > MAX_DOCUMENT_BYTES:
         return f"the PDF is {doc.size / 2**20:.1f} MB; Gemini takes inline PDFs up to 50 MB."
     return None
+
+
+def part_resolution(model: str, detail: str | None) -> dict:
+    """The media_resolution field of an input image's part ({} when none is sent)."""
+    level = gemini_vision.part_resolution(model, detail)
+    return {"media_resolution": {"level": f"MEDIA_RESOLUTION_{level}"}} if level else {}
+
+
+def config_resolution(model: str, body: dict) -> dict:
+    """generationConfig's mediaResolution for the request's images ({} when none is sent)."""
+    level = gemini_vision.config_resolution(model, body)
+    return {"mediaResolution": f"MEDIA_RESOLUTION_{level}"} if level else {}
 
 
 def output_config(body: dict) -> dict:

@@ -34,10 +34,23 @@ Where the pages disagree: for Gemini 2.5 with no media_resolution, TOKENS and IM
 follows the tiles (two pages, a formula, an example). For Gemini 1.5, IMAGES (earlier) and
 Vertex give tiles, an older TOKENS a fixed 258; Iris follows the tiles.
 
-What Iris sends decides what the model is asked to do, so the estimate mirrors gemini.py:
-today it translates neither an image part's OpenAI `detail` nor a `media_resolution` key
-(that key is logged as dropped), so every image goes at the model's default resolution.
-`sent_resolution` is the one place to change when gemini.py starts sending one.
+What Iris sends decides what the model is asked to do, so the estimate mirrors gemini.py,
+and both ask this module (part_resolution, config_resolution; sent_resolution for one image).
+MEDIA, "Per-part media resolution (Gemini 3 only)", "Global media resolution" and "Version
+compatibility summary": a part's `media_resolution: {level}` sits beside its inline_data and
+is "exclusive to Gemini 3 models" (the page's earlier revision called it experimental and
+v1alpha-only; its later revision, https://ai.google.dev/gemini-api/docs/generate-content/
+media-resolution, read 2026-11-26, says "available in the v1beta API version", which Iris
+calls);
+generationConfig.mediaResolution "is supported by all multimodal models", applies to every
+media part (PDFs too), and a part's own level overrides it. ULTRA_HIGH is per part only.
+So an image part's OpenAI `detail` low → LOW and high → HIGH (auto or none: nothing, the
+model's default): per part on Gemini 3; on the other documented families in generationConfig
+only when every image of the request asks the same level and no document rides along (one
+request-wide setting would change the others). A request-level `media_resolution` body key
+is not a convention found in Google's OpenAI-compatibility docs (https://ai.google.dev/
+gemini-api/docs/openai, read 2026-11-26: extra_body.google shows thinking_config): it is not
+forwarded (gemini_params logs it as dropped) and changes no estimate.
 """
 
 import math
@@ -87,13 +100,48 @@ def family(model: str) -> str | None:
     return "3" if major == 3 else None
 
 
+# MEDIA: OpenAI's `detail` as a media_resolution level; "auto" (or none) sends nothing.
+DETAIL_LEVELS = {"low": "LOW", "high": "HIGH"}
+
+
+def part_resolution(model: str, detail: str | None) -> str | None:
+    """The level Iris puts on an image's own part (Gemini 3 only), or None."""
+    return DETAIL_LEVELS.get(detail or "") if family(model) == "3" else None
+
+
+def config_resolution(model: str, body: dict, detail: str | None = None) -> str | None:
+    """generationConfig.mediaResolution for a model other than Gemini 3: the level every image
+    of the request asks, when they all ask the same one and the request has no document.
+    `detail` stands for the images of a body that has none (an estimate without messages)."""
+    if family(model) in (None, "3"):
+        return None
+    details, documents = _request_media(body)
+    if not details and not documents:
+        details = [detail]
+    levels = {DETAIL_LEVELS.get(d or "") for d in details}
+    return levels.pop() if len(levels) == 1 and not documents else None
+
+
 def sent_resolution(model: str, detail: str | None, options: dict) -> str | None:
-    """The media_resolution level Iris puts on this image's part or in generationConfig
-    (LOW, MEDIUM, HIGH, ULTRA_HIGH), or None when it sends none. Today it sends none:
-    gemini.py maps no `detail` and forwards no `media_resolution` (tests/test_gemini_vision.py
-    checks that against gemini.build_request). When it does, decide it here and have
-    gemini.py call this, so the estimate and the request cannot drift apart."""
-    return None
+    """The media_resolution level (LOW, HIGH) this image goes at, on its part or in
+    generationConfig, or None when Iris sends none: what gemini.py sends, decided above."""
+    return part_resolution(model, detail) or config_resolution(model, options or {}, detail)
+
+
+def _request_media(body: dict) -> tuple[list[str | None], bool]:
+    """The `detail` of every image part of a chat body, and whether it has a document."""
+    details: list[str | None] = []
+    documents = False
+    messages = body.get("messages") if isinstance(body, dict) else None
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        for part in content if isinstance(content, list) else []:
+            kind = part.get("type") if isinstance(part, dict) else None
+            if kind == "image_url":
+                spec = part.get("image_url")
+                details.append(spec.get("detail") if isinstance(spec, dict) else None)
+            documents = documents or kind == "file"
+    return details, documents
 
 
 def seen(model: str, width: int, height: int, detail: str | None, options: dict) -> Seen:
@@ -102,11 +150,21 @@ def seen(model: str, width: int, height: int, detail: str | None, options: dict)
     level = sent_resolution(model, detail, options)
     result = seen_at(model, width, height, level)
     notes = list(result.notes)
-    if level is None and detail in ("low", "high"):
-        notes.append(f"detail: {detail} is not sent to Gemini: the default resolution applies")
-    if level is None and options.get("media_resolution") is not None:
-        notes.append("media_resolution is not forwarded by Iris: the default resolution applies")
+    if level is None and detail in DETAIL_LEVELS:
+        why = _why_not(model)
+        notes.append(f"detail: {detail} is not sent to Gemini ({why}): the default resolution")
+    if options.get("media_resolution") is not None:
+        notes.append("media_resolution is not forwarded by Iris: an image's detail sets it")
     return Seen(result.width, result.height, result.tokens, result.grid, result.rule, tuple(notes))
+
+
+def _why_not(model: str) -> str:
+    if family(model) is None:
+        return "no documented media_resolution for this model"
+    return (
+        "before Gemini 3 one level applies to the whole request, and its images ask "
+        "different ones or it carries a document"
+    )
 
 
 def seen_at(model: str, width: int, height: int, level: str | None = None) -> Seen:

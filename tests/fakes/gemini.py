@@ -9,6 +9,10 @@ SAFETY, "die" breaks the stream after two fragments, "slow" sleeps 3 s (past Iri
 timeout), "thinking" adds a thought part (so does thinkingConfig.includeThoughts, checked in
 tests/fakes/gemini_thinking.py), and
 "gemini-3-*" refuses a replayed functionCall without its thoughtSignature (as Gemini 3 does).
+A part's own media_resolution is taken on "gemini-3*" models only ("exclusive to Gemini 3
+models", https://ai.google.dev/gemini-api/docs/media-resolution, read 2026-11-26); its level,
+and generationConfig.mediaResolution, must be google-genai's enum values (no ULTRA_HIGH in
+generationConfig: "per part only").
 When tools are declared and the last turn is no function response, the model calls the first
 function; otherwise it answers with how many images it saw (and PDFs, when there are some:
 application/pdf inline data, checked to be a PDF of at most 1000 pages) and the last user text.
@@ -181,6 +185,8 @@ def check_content(content: dict, where: str, model: str) -> None:
             raise Invalid(f"{where}.parts[{j}]: a part holds exactly one kind of data: {held}")
         if part.inline_data and part.inline_data.mime_type not in IMAGE_TYPES | {PDF}:
             raise Invalid(f"Unsupported MIME type: {part.inline_data.mime_type}")
+        if part.media_resolution and not model.startswith("gemini-3"):
+            raise Invalid(f"{where}.parts[{j}].media_resolution: only Gemini 3 takes it per part.")
         if part.inline_data and not part.inline_data.data:
             raise Invalid(f"{where}.parts[{j}].inline_data.data: must not be empty.")
         pdf = part.inline_data and part.inline_data.mime_type == PDF
