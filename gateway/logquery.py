@@ -14,6 +14,7 @@ from django.db.models import Count, F, Func, Q, QuerySet, Sum, TextField, Value
 from django.db.models.functions import Cast
 
 from gateway.models import LogImage, RequestLog
+from gateway.pricing import decimal_str
 
 STATUS_CLASSES = {"2xx": (200, 299), "4xx": (400, 499), "5xx": (500, 599)}
 INPUT_ROLES = ("input", "mask")  # what the client sent; "output" and "partial" the model made
@@ -145,7 +146,9 @@ def page_of(
     if len(rows) <= limit:
         return rows, None
     last = rows[limit - 1]  # a known cost: the cursor goes on along the costs
-    return rows[:limit], last.id if last.cost_usd is None else f"{last.id}@{usd(last.cost_usd)}"
+    return rows[
+        :limit
+    ], last.id if last.cost_usd is None else f"{last.id}@{decimal_str(last.cost_usd)}"
 
 
 def _by_cost(f: LogFilter) -> QuerySet:
@@ -166,14 +169,6 @@ def parse_cursor(token: str) -> tuple[int, Decimal | None]:
     if not found:
         raise ValueError(f"“{token[:40]}” is not a cursor.")
     return int(found[1]), Decimal(found[2]) if found[2] else None
-
-
-def usd(value: Decimal | None) -> str | None:
-    """A cost as the API writes it: a plain decimal string without trailing zeros."""
-    if value is None:
-        return None
-    text = f"{value:f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 @dataclass
@@ -360,6 +355,6 @@ def summary_dict(log: RequestLog) -> dict:
     out["created_at"] = log.created_at.isoformat()
     out["api_key"] = log.api_key.name if log.api_key_id and log.api_key else None
     # A string, as Django's JSON encoder writes every Decimal: no float rounding. null: unknown.
-    out["cost_usd"] = usd(log.cost_usd)
+    out["cost_usd"] = decimal_str(log.cost_usd)
     out["estimate_difference"] = log.estimate_difference  # reported minus estimated tokens
     return out

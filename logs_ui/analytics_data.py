@@ -17,8 +17,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from gateway import logquery, rollups
-from gateway.logquery import LogFilter, Totals, usd
+from gateway.logquery import LogFilter, Totals
 from gateway.models import ApiKey, RequestLog
+from gateway.pricing import decimal_str
 from logs_ui import analytics_sql as sql
 from logs_ui.analytics_sql import OTHER, Cell
 
@@ -181,7 +182,7 @@ def _point(c: Cell) -> dict:
         "prompt_tokens": c.prompt_tokens,
         "completion_tokens": c.completion_tokens,
         # The known costs summed: "0" with no requests, null when none of them has a price.
-        "cost_usd": usd(c.cost) if c.cost_known or not c.requests else None,
+        "cost_usd": decimal_str(c.cost) if c.cost_known or not c.requests else None,
         "cost_unknown": c.requests - c.cost_known,
         "images": c.images,
         "output_images": c.output_images,

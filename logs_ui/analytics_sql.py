@@ -57,18 +57,7 @@ class Cell:
     latency: list = field(default_factory=list)
     ttft: list = field(default_factory=list)
 
-    SUMS = (
-        "requests",
-        "errors",
-        "prompt_tokens",
-        "completion_tokens",
-        "cost_e10",
-        "cost_known",
-        "images",
-        "output_images",
-        "image_bytes",
-        "image_bytes_sent",
-    )
+    SUMS = ("errors", *rollups.SUM_FIELDS)  # what adds up, cell to cell
 
     def add(self, other: "Cell") -> None:
         for name in self.SUMS:

@@ -342,15 +342,3 @@ def economics(log: RequestLog) -> Economics:
         unknown=tuple(str(kind) for kind in unknown),
         breakdown=bool(raw),
     )
-
-
-def usd(value: Decimal | None) -> str:
-    """$0.000425, $12.50; "unknown" for None (never $0 for a price nobody knows)."""
-    if value is None:
-        return "unknown"
-    try:
-        text = f"{value.quantize(Decimal('1e-8')):,f}".rstrip("0")
-    except InvalidOperation:  # too large to show to 8 decimals: no price is, but JSON can be
-        return f"${value:,f}"
-    whole, _, cents = text.partition(".")
-    return f"${whole}.{cents.ljust(2, '0')}"

@@ -1,6 +1,8 @@
-"""Template helpers for what a request and its images cost (logs_ui/seen.py builds the data)."""
+"""Template helpers for costs: the one USD display filter (the list, the analytics page, the
+request page), rates, and what a request and its images cost (logs_ui/seen.py builds the
+data). Machines get costs as gateway.pricing.decimal_str writes them."""
 
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django import template
@@ -28,7 +30,23 @@ def record_economics(log: RequestLog) -> seen.Economics:
 
 @register.filter
 def usd(value: Decimal | None) -> str:
-    return seen.usd(value)
+    """$0.000425, $1,234.50; "unknown" for None (never $0 for a price nobody knows)."""
+    if value is None:
+        return "unknown"
+    try:
+        text = f"{Decimal(value).quantize(Decimal('1e-8')):,f}".rstrip("0")
+    except InvalidOperation:  # too large to show to 8 decimals: no price is, but JSON can be
+        return f"${Decimal(value):,f}"
+    whole, _, cents = text.partition(".")
+    return f"${whole}.{cents.ljust(2, '0')}"
+
+
+@register.filter
+def percent(value: float | None) -> str:
+    """0.0712 → "7.1 %", 0.00042 → "0.04 %"; "–" for None."""
+    if value is None:
+        return "–"
+    return f"{value * 100:.{2 if value < 0.01 else 1}f} %"
 
 
 @register.filter

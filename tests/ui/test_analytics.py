@@ -329,7 +329,7 @@ def test_metadata_grouping_needs_a_key(staff_client):
 
 
 def test_list_totals_add_rollup_hours_to_the_part_hours_read_from_the_log(five):
-    from gateway import logquery
+    from gateway import logquery, pricing
 
     cases = [
         LogFilter(),
@@ -341,7 +341,7 @@ def test_list_totals_add_rollup_hours_to_the_part_hours_read_from_the_log(five):
     expected = [("0.024", 5, 2), ("0.0135", 3, 2), (None, 2, 2), ("0.006", 2, 1), ("0.006", 2, 1)]
     for f, (cost, requests, unknown) in zip(cases, expected, strict=True):
         hybrid, raw = analytics_data.totals(f), logquery.totals(f)
-        assert (logquery.usd(hybrid.cost_usd), hybrid.requests, hybrid.cost_unknown) == (
+        assert (pricing.decimal_str(hybrid.cost_usd), hybrid.requests, hybrid.cost_unknown) == (
             cost,
             requests,
             unknown,

@@ -20,6 +20,7 @@ from PIL import Image as PILImage
 
 from gateway.models import Blob, LogImage, RequestLog
 from logs_ui import seen, seen_grid
+from logs_ui.templatetags import economics
 from tests.ui.logs import make_log, png
 
 pytestmark = pytest.mark.django_db
@@ -362,8 +363,8 @@ def test_the_helpers_in_words():
         seen_grid.formula({**TILES, "cols": 1, "rows": 1}, None)
         == "1 tile × 170 + 85 base = unknown"
     )
-    assert seen.usd(Decimal("0.0004250000")) == "$0.000425"
-    assert seen.usd(Decimal("1234.5")) == "$1,234.50"
-    assert seen.usd(None) == "unknown"
-    assert seen.usd(seen.decimal("1e30")) == "$1,000,000,000,000,000,000,000,000,000,000"
+    assert economics.usd(Decimal("0.0004250000")) == "$0.000425"
+    assert economics.usd(Decimal("1234.5")) == "$1,234.50"
+    assert economics.usd(None) == "unknown"
+    assert economics.usd(seen.decimal("1e30")) == "$1,000,000,000,000,000,000,000,000,000,000"
     assert seen.decimal("NaN") is None and seen.decimal(True) is None

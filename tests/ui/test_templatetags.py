@@ -47,3 +47,33 @@ def test_it_folds_deep_levels_and_survives_very_deep_json():
 def test_it_escapes_quotes_in_keys_and_values():
     html = json_tree({'say "hi"': 'it\'s "fine"'})
     assert "&quot;say \\&quot;hi\\&quot;&quot;" in html
+
+
+def test_one_usd_display_filter_and_one_decimal_string_for_machines():
+    """One template library formats USD for people; machines get pricing.decimal_str."""
+    import pkgutil
+    from decimal import Decimal
+    from importlib import import_module
+    from pathlib import Path
+
+    from django.conf import settings
+
+    from gateway import logquery, pricing
+    from logs_ui import analytics_sql, seen, templatetags
+    from logs_ui.templatetags import economics
+
+    names = [m.name for m in pkgutil.iter_modules(templatetags.__path__)]
+    with_usd = [
+        n for n in names if "usd" in import_module(f"{templatetags.__name__}.{n}").register.filters
+    ]
+    assert with_usd == ["economics"]
+    assert not hasattr(seen, "usd") and not hasattr(logquery, "usd")
+    assert economics.usd(Decimal("0.0004250000")) == "$0.000425"
+    assert economics.usd(Decimal("1234.5")) == "$1,234.50"
+    assert economics.usd(None) == "unknown"
+    assert economics.percent(0.0712) == "7.1 %"
+    assert pricing.decimal_str(Decimal("0.0105000000")) == "0.0105"
+    # The analytics cells add up what the rollups sum, plus errors: one list of them.
+    assert ("errors", *analytics_sql.rollups.SUM_FIELDS) == analytics_sql.Cell.SUMS
+    # The list's columns are sized in iris.css alone.
+    assert not (Path(settings.BASE_DIR) / "static" / "list-cost.css").exists()
