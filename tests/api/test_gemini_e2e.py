@@ -271,3 +271,43 @@ def test_it_works_with_the_portkey_sdk(iris, fake_gemini, stream):
     assert fake_gemini.last().headers["x-goog-api-key"] == KEY
     rows = iris.find_logs(trace_id="trace-gemini-portkey")
     assert rows and rows[0]["provider"] == "google"
+
+
+def test_image_detail_reaches_gemini_as_media_resolution_and_the_log_estimates_it(
+    iris, fake_gemini, client
+):
+    """detail low/high → media_resolution LOW/HIGH (ai.google.dev/gemini-api/docs/
+    media-resolution, read 2026-11-26): on each part for Gemini 3, whose images then cost 280
+    and 1120 tokens ("Token counts"); the fake checks the fields against google-genai's types."""
+    content = [
+        {"type": "text", "text": "compare"},
+        {"type": "image_url", "image_url": {"url": CAT_URI, "detail": "low"}},
+        {"type": "image_url", "image_url": {"url": CAT_URI, "detail": "high"}},
+        {"type": "image_url", "image_url": {"url": CAT_URI}},
+    ]
+    messages = [{"role": "user", "content": content}]
+    raw = client.chat.completions.with_raw_response.create(
+        model="gemini-3-flash-preview", messages=messages
+    )
+    assert raw.parse().choices[0].message.content == "I see 3 image(s). You said: compare"
+    body = fake_gemini.last().json()
+    parts = body["contents"][0]["parts"][1:]
+    assert [p.get("media_resolution") for p in parts] == [
+        {"level": "MEDIA_RESOLUTION_LOW"},
+        {"level": "MEDIA_RESOLUTION_HIGH"},
+        None,
+    ]
+    assert "mediaResolution" not in body.get("generationConfig", {})
+    log = iris.log(raw.headers["x-iris-request-id"])
+    assert [i["estimated_tokens"] for i in log["images"]] == [280, 1120, 1120]
+
+    # Gemini 2.5: one level for the whole request, in generationConfig, when all images agree.
+    both_low = [content[0], content[1], content[1]]
+    raw = client.chat.completions.with_raw_response.create(
+        model="gemini-2.5-flash", messages=[{"role": "user", "content": both_low}]
+    )
+    body = fake_gemini.last().json()
+    assert body["generationConfig"] == {"mediaResolution": "MEDIA_RESOLUTION_LOW"}
+    assert not any("media_resolution" in p for p in body["contents"][0]["parts"])
+    log = iris.log(raw.headers["x-iris-request-id"])
+    assert [i["estimated_tokens"] for i in log["images"]] == [64, 64]  # "Gemini 2.5": LOW 64
