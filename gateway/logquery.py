@@ -17,6 +17,7 @@ from gateway.models import LogImage, RequestLog
 from gateway.pricing import decimal_str
 
 STATUS_CLASSES = {"2xx": (200, 299), "4xx": (400, 499), "5xx": (500, 599)}
+ESTIMATE = "estimate"  # the endpoint of /v1/estimate's records
 INPUT_ROLES = ("input", "mask")  # what the client sent; "output" and "partial" the model made
 # How a list can be ordered: newest first (""), or by cost, cheapest or dearest first; by
 # cost, the requests whose cost is unknown come last, newest first.
@@ -36,7 +37,10 @@ class LogFilter:
     until: datetime | None = None
     has_images: bool | None = None  # images sent
     has_output_images: bool | None = None  # images made
-    endpoint: str = ""  # "chat.completions", "images.generations", …
+    endpoint: str = ""  # "chat.completions", "images.generations", …, "estimate"
+    # Leave out /v1/estimate's records (no usage, no cost: they would count as requests of
+    # unknown cost and skew latency) unless the endpoint filter asks for them: analytics, totals.
+    skip_estimates: bool = False
     search: str = ""
     image_sha256: str = ""  # only requests that sent this image
     prompt: str = ""  # only requests made through this saved prompt
@@ -97,6 +101,8 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(made if f.has_output_images else ~made)
     if f.endpoint:
         qs = qs.filter(endpoint=f.endpoint)
+    elif f.skip_estimates:
+        qs = qs.exclude(endpoint=ESTIMATE)
     if f.search:
         qs = qs.filter(search_text__icontains=f.search)
     if f.prompt:

@@ -60,8 +60,10 @@ class AnalyticsForm(LogFilterForm):
             self.cleaned_data["range"] = ""
             found = super().to_filter()
             self.cleaned_data["range"] = "all"
-            return found
-        return super().to_filter()
+        else:
+            found = super().to_filter()
+        found.skip_estimates = True  # unless the endpoint filter is "estimate"
+        return found
 
     def clean(self) -> dict:
         data = super().clean()

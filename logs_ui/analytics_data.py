@@ -207,6 +207,7 @@ def _labels(group: str, keys: list) -> dict:
 def totals(f: LogFilter) -> Totals:
     """The logs list's totals: from the rollups for the whole hours of the range and from the
     log for the part-hours at its ends, or from the log alone when rollups cannot answer."""
+    f = replace(f, skip_estimates=True)
     where = sql.rollup_filters(f)
     if where is None:
         return logquery.totals(f)

@@ -29,7 +29,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Round
 
 from gateway import percentiles, rollups
-from gateway.logquery import LogFilter, filter_logs, in_window
+from gateway.logquery import ESTIMATE, LogFilter, filter_logs, in_window
 from gateway.models import LogImage
 from gateway.rollups import Rollup
 
@@ -141,6 +141,8 @@ def rollup_filters(f: LogFilter) -> Q | None:
         q &= Q(has_outputs=f.has_output_images)
     if f.endpoint:
         q &= Q(endpoint=f.endpoint)
+    elif f.skip_estimates:
+        q &= ~Q(endpoint=ESTIMATE)
     return q
 
 

@@ -36,6 +36,8 @@ ENDPOINT_CHOICES = [
     ("images.generations", "images.generations"),
     ("images.edits", "images.edits"),
     ("images.variations", "images.variations"),
+    # /v1/estimate: listed, but left out of totals and analytics unless chosen here.
+    ("estimate", "estimate"),
 ]
 COST_CHOICES = [("", "Cost: any"), ("known", "Cost known"), ("unknown", "Cost unknown")]
 _CHOICES_TTL = 60  # seconds; distinct values over a big table are worth caching

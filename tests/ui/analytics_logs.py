@@ -53,13 +53,15 @@ def logged(
     metadata: dict | None = None,
     api_key_id: int | None = None,
     prompt: str = "What is in this image?",
+    endpoint: str = "chat.completions",
 ) -> RequestLog:
     """One request logged `minutes` after BASE, answered (or failed) in `latency` ms."""
     content = [{"type": "text", "text": prompt}]
     content += [{"type": "image_url", "image_url": {"url": data_uri(i)}} for i in images]
     raw = json.dumps({"model": model, "messages": [{"role": "user", "content": content}]})
     record = request_log.Record(
-        path="/v1/chat/completions",
+        path="/v1/estimate" if endpoint == "estimate" else "/v1/chat/completions",
+        endpoint=endpoint,
         request_headers={"x-portkey-provider": provider},
         created_at=BASE + timedelta(minutes=minutes),
         api_key_id=api_key_id,
