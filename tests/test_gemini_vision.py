@@ -239,9 +239,10 @@ def test_earlier_models_get_one_level_in_generation_config_when_every_image_agre
     # MEDIA, Gemini 2.5 and the MediaResolution enum: LOW is 64 tokens.
     assert gemini_vision.seen(model, 960, 540, "low", chat.body).tokens == 64
     high = _chat("high", "high", model=model)
-    assert _sent(high) == ([None, None], "MEDIA_RESOLUTION_HIGH")
-    # HIGH is "256 + Pan & Scan" with no documented total: unknown, not the default's tiles.
-    assert gemini_vision.seen(model, 960, 540, "high", high.body).tokens is None
+    # HIGH is "256 + Pan & Scan" with no documented total, much as the default: not sent, so
+    # the estimate keeps the default's documented tiles.
+    assert _sent(high) == ([None, None], None)
+    assert gemini_vision.seen(model, 960, 540, "high", high.body).tokens == 1548
     assert _sent(_chat("auto", None, model=model)) == ([None, None], None)
 
 

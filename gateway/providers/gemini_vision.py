@@ -110,8 +110,8 @@ def part_resolution(model: str, detail: str | None) -> str | None:
 
 
 def config_resolution(model: str, body: dict, detail: str | None = None) -> str | None:
-    """generationConfig.mediaResolution for a model other than Gemini 3: the level every image
-    of the request asks, when they all ask the same one and the request has no document.
+    """generationConfig.mediaResolution for a model other than Gemini 3: LOW when every image
+    of the request asks `detail: low` and the request has no document.
     `detail` stands for the images of a body that has none (an estimate without messages)."""
     if family(model) in (None, "3"):
         return None
@@ -119,7 +119,10 @@ def config_resolution(model: str, body: dict, detail: str | None = None) -> str 
     if not details and not documents:
         details = [detail]
     levels = {DETAIL_LEVELS.get(d or "") for d in details}
-    return levels.pop() if len(levels) == 1 and not documents else None
+    level = levels.pop() if len(levels) == 1 and not documents else None
+    # Before Gemini 3, HIGH is "256 + Pan & Scan" with no documented total, much as the default
+    # is: sending it would change nothing known and cost the estimate. Only LOW is sent.
+    return level if level == "LOW" else None
 
 
 def sent_resolution(model: str, detail: str | None, options: dict) -> str | None:
