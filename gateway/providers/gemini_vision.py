@@ -154,16 +154,18 @@ def seen(model: str, width: int, height: int, detail: str | None, options: dict)
     result = seen_at(model, width, height, level)
     notes = list(result.notes)
     if level is None and detail in DETAIL_LEVELS:
-        why = _why_not(model)
+        why = _why_not(model, detail)
         notes.append(f"detail: {detail} is not sent to Gemini ({why}): the default resolution")
     if options.get("media_resolution") is not None:
         notes.append("media_resolution is not forwarded by Iris: an image's detail sets it")
     return Seen(result.width, result.height, result.tokens, result.grid, result.rule, tuple(notes))
 
 
-def _why_not(model: str) -> str:
+def _why_not(model: str, detail: str) -> str:
     if family(model) is None:
         return "no documented media_resolution for this model"
+    if detail == "high":
+        return "before Gemini 3, HIGH is the default's Pan & Scan again, its total undocumented"
     return (
         "before Gemini 3 one level applies to the whole request, and its images ask "
         "different ones or it carries a document"
