@@ -98,6 +98,23 @@ def _first_record() -> datetime | None:
     return RequestLog.objects.order_by("created_at").values_list("created_at", flat=True).first()
 
 
+def uncounted(start: int | None) -> str:
+    """Why the rollups cannot answer for a range from `start` (epoch seconds; None: all time):
+    the log has records older than the first hour they count (logged before the upgrade that
+    added them, migration 0012), until `manage.py rollup_logs` counts them. "" when they can."""
+    first = _first_record()
+    begin = sql.rollups_begin()
+    if first is None:
+        return ""
+    if begin is not None and (first.timestamp() >= begin or (start or 0) >= begin):
+        return ""
+    since = f"before {sql.utc(begin):%Y-%m-%d %H:%M} UTC" if begin is not None else "yet"
+    return (
+        f"The rollups count no requests {since}, but the log has some from "
+        f"{first:%Y-%m-%d %H:%M} UTC: run manage.py rollup_logs once to count them."
+    )
+
+
 def cells(p: Plan) -> tuple[dict, str]:
     """{(bucket, group): Cell} and where they came from ("rollups" or "log")."""
     where = sql.rollup_filters(p.filter)
@@ -123,8 +140,10 @@ def _top(found: dict) -> set | None:
 
 def series(p: Plan) -> dict:
     """The analytics answer: every bucket's start, and per group each series and its total
-    over the range (JSON: costs as decimal strings, durations in ms, null where nothing)."""
+    over the range (JSON: costs as decimal strings, durations in ms, null where nothing), and
+    warnings about what the numbers leave out."""
     found, source = cells(p)
+    warnings = [uncounted(p.start)] if source == "rollups" else []
     times = list(range(p.start, p.end, p.size))
     groups: dict = {}
     for (b, g), cell in found.items():
@@ -158,6 +177,7 @@ def series(p: Plan) -> dict:
         "group": p.group,
         "metadata_key": p.meta_key,
         "note": p.note,
+        "warnings": [w for w in warnings if w],
         "times": times,
         "groups": out_groups,
         "total": _point(everything),
@@ -215,6 +235,8 @@ def totals(f: LogFilter) -> Totals:
     last = math.floor(f.until.timestamp() / rollups.HOUR) * rollups.HOUR if f.until else None
     if first is not None and last is not None and first >= last:
         return logquery.totals(f)  # within one hour
+    if uncounted(first):  # records the rollups miss (see uncounted): the log alone
+        return logquery.totals(f)
     found = sql.rollup_sums(where, first, last)
     requests, known = found["requests"], found["cost_known"]
     cost = Decimal(found["cost_e10"]).scaleb(-10)

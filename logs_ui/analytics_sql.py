@@ -19,6 +19,7 @@ from django.db.models import (
     Case,
     F,
     Func,
+    Min,
     Q,
     QuerySet,
     Sum,
@@ -177,6 +178,11 @@ def from_rollups(where: Q, start: int, end: int, size: int, offset: int, group: 
             ttft=[r[f"s_{n}"] for n in rollups.TTFT],
         )
     return cells
+
+
+def rollups_begin() -> int | None:
+    """The start of the first hour the rollups count; None when they count nothing."""
+    return Rollup.objects.filter(span=rollups.HOUR).aggregate(first=Min("start"))["first"]
 
 
 def _fetch(qs: QuerySet) -> list[dict]:
