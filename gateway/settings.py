@@ -215,9 +215,10 @@ GATEWAY_MAX_CONCURRENT_FETCHES = env_int("GATEWAY_MAX_CONCURRENT_FETCHES", 64)  
 # Most pixels Pillow may decode at once (conversion, thumbnails); also Pillow's own
 # Image.MAX_IMAGE_PIXELS, set in gateway/apps.py. Proxying never decodes: bigger images pass.
 GATEWAY_MAX_IMAGE_PIXELS = env_int("GATEWAY_MAX_IMAGE_PIXELS", 40_000_000)
-# How the log and /v1/estimate count text tokens for OpenAI models: "tiktoken" (exact, about
-# 80 MB of memory once loaded) or "approximate" (4 characters a token).
-GATEWAY_TOKENIZER = env_str("GATEWAY_TOKENIZER", "tiktoken").strip().lower()
+# How the log and /v1/estimate count text tokens for OpenAI models: "approximate" (4 characters
+# a token) or "tiktoken" (exact, but ~80 MB more memory per process once loaded and fewer
+# small requests a second: measured in bench/run.py, see README).
+GATEWAY_TOKENIZER = env_str("GATEWAY_TOKENIZER", "approximate").strip().lower()
 if GATEWAY_TOKENIZER not in ("tiktoken", "approximate"):
     raise ValueError("GATEWAY_TOKENIZER must be 'tiktoken' or 'approximate'.")
 GATEWAY_MAX_RESPONSE_BYTES = env_int("GATEWAY_MAX_RESPONSE_BYTES", 32 << 20)  # decompressed

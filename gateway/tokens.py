@@ -13,7 +13,7 @@ read 2026-11-26). `method` always says which was used.
 
 Loading an encoding takes a few hundred milliseconds and about 80 MB of memory (o200k_base;
 cl100k_base another 35 MB, loaded only for the older models that use it), once per process,
-on first use. GATEWAY_TOKENIZER=approximate (see `use_tiktoken`) saves that memory.
+on first use: so it is opt-in, GATEWAY_TOKENIZER=tiktoken (see `use_tiktoken`).
 """
 
 import base64
@@ -52,7 +52,7 @@ TOKENS_PER_NAME = 1
 REPLY_PRIMING = 3
 _OVERHEAD_MODELS = ("gpt-3.5-turbo", "gpt-35-turbo", "gpt-4")
 
-_enabled = True  # GATEWAY_TOKENIZER: set at start-up by the app (gateway/apps.py)
+_enabled = False  # GATEWAY_TOKENIZER=tiktoken turns it on at start-up (gateway/apps.py)
 _lock = threading.Lock()
 _encodings: dict[str, Any] = {}  # name → tiktoken.Encoding, or the Exception that stopped it
 

@@ -52,6 +52,20 @@ COOKBOOK_MESSAGES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def tiktoken_on(monkeypatch):
+    """GATEWAY_TOKENIZER=tiktoken (the default is the approximation)."""
+    monkeypatch.setattr(tokens, "_enabled", True)
+
+
+def test_by_default_openai_text_is_approximated_too(monkeypatch):
+    monkeypatch.setattr(tokens, "_enabled", False)
+    assert tokens.count_text("openai", "gpt-4o", ["tiktoken is great!"]) == (
+        5,
+        tokens.APPROXIMATION,
+    )
+
+
 @pytest.fixture
 def offline(monkeypatch):
     """No socket may connect and tiktoken may not fetch: the shipped files are all there is.

@@ -73,7 +73,10 @@ def test_an_unknown_provider_or_unsized_image_is_unknown_not_zero():
     assert estimate.seen("openai", "gpt-4o", unsized).tokens is None
 
 
-def test_the_text_of_each_api_is_counted_once():
+def test_the_text_of_each_api_is_counted_once(monkeypatch):
+    from gateway import tokens
+
+    monkeypatch.setattr(tokens, "_enabled", True)  # GATEWAY_TOKENIZER=tiktoken
     from gateway.chat import parse_chat
     from gateway.imagejob import ImageJob
     from gateway.responses.request import parse_request

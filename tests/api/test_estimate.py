@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from gateway import tokens
-from tests.conftest import png_bytes
+from tests.conftest import IrisServer, png_bytes
 from tests.fakes import openai as fake_openai_handler
 from tests.fakes.server import FakeServer
 
@@ -108,7 +108,7 @@ def test_openai_tiles_per_image_and_for_the_request(iris, upstream, fake_openai)
     assert answer["images"][3]["origin"] == "url" and answer["images"][3]["bytes"] == 112525
     text, method = text_tokens("openai", "gpt-4o", body)
     assert (answer["text_tokens"], answer["text_method"]) == (text, method)
-    assert method == "tiktoken o200k_base + chat overhead (OpenAI cookbook)"
+    assert method == tokens.APPROXIMATION  # GATEWAY_TOKENIZER's default
     assert answer["image_tokens"] == 765 + 1105 + 85 + 425
     assert answer["estimated_prompt_tokens"] == text + 2380
     # gpt-4o input: $2.50 per million tokens (openai.com/api/pricing, via genai-prices).
@@ -288,3 +288,15 @@ def test_input_cost_prices_image_tokens_at_their_own_price(monkeypatch):
     assert estimate.input_cost("openai", "m", "chat.completions", 1000, None) is None
     monkeypatch.setattr(pricing, "record_cost", lambda *args: None)  # no price: unknown
     assert estimate.input_cost("openai", "m", "chat.completions", 1000, 500) is None
+
+
+def test_text_is_counted_with_tiktoken_when_asked(tmp_path, upstream):
+    server = IrisServer(tmp_path, GATEWAY_TOKENIZER="tiktoken").start()
+    try:
+        body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "tiktoken is great!"}]}
+        answer = estimated(post(server, upstream, "openai", body))
+    finally:
+        server.stop()
+    # The cookbook: "tiktoken is great!" is 6 tokens; one user message: 3 + 1 (role) + 3.
+    assert answer["text_method"] == "tiktoken o200k_base + chat overhead (OpenAI cookbook)"
+    assert answer["text_tokens"] == 6 + 3 + 1 + 3
