@@ -237,6 +237,9 @@ LOG_BATCH_SIZE = env_int("LOG_BATCH_SIZE", 200)
 LOG_FLUSH_SECONDS = env_float("LOG_FLUSH_SECONDS", 0.2)  # longest a record waits for a batch
 LOG_SPOOL_DIR = Path(env_str("LOG_SPOOL_DIR", str(DATA_DIR / "spool")))
 LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", 30)
+# The analytics page reads at most this many log rows (the newest) where the rollups cannot
+# answer, and says so: memory and time stay bounded whatever the range (logs_ui/analytics_log.py).
+ANALYTICS_MAX_LOG_ROWS = env_int("ANALYTICS_MAX_LOG_ROWS", 200_000)
 # --- the log's durability (gateway/log/) ---
 # Records wait in memory up to this many bytes (images included); past it they wait on disk.
 LOG_QUEUE_MAX_BYTES = env_int("LOG_QUEUE_MAX_BYTES", 256 * 1024 * 1024)

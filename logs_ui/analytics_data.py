@@ -20,6 +20,7 @@ from gateway import logquery, rollups
 from gateway.logquery import LogFilter, Totals
 from gateway.models import ApiKey, RequestLog
 from gateway.pricing import decimal_str
+from logs_ui import analytics_log
 from logs_ui import analytics_sql as sql
 from logs_ui.analytics_sql import OTHER, Cell
 
@@ -115,16 +116,27 @@ def uncounted(start: int | None) -> str:
     )
 
 
-def cells(p: Plan) -> tuple[dict, str]:
-    """{(bucket, group): Cell} and where they came from ("rollups" or "log")."""
+def cells(p: Plan) -> tuple[dict, str, list[str]]:
+    """{(bucket, group): Cell}, where they came from ("rollups" or "log"), and warnings
+    about what they leave out."""
     where = sql.rollup_filters(p.filter)
     hourly = p.size != 60 and p.offset % rollups.HOUR == 0 and p.group != "metadata"
     if where is not None and hourly:
         found = sql.from_rollups(where, p.start, p.end, p.size, p.offset, p.group)
-        return sql.fold(found, _top(found)), "rollups"
-    rows = sql.log_rows(p.filter, p.start, p.end)
-    found = sql.from_log(rows, p.size, p.offset, p.group, p.meta_key)
-    return sql.fold(found, _top(found)), "log"
+        warning = uncounted(p.start)
+        return sql.fold(found, _top(found)), "rollups", [warning] if warning else []
+    rows = analytics_log.log_rows(p.filter, p.start, p.end)
+    keep = analytics_log.top_values(rows, p.meta_key, TOP_GROUPS) if p.group == "metadata" else None
+    found, read = analytics_log.from_log(rows, p.size, p.offset, p.group, p.meta_key, keep=keep)
+    warnings = []
+    if read.capped:
+        warnings.append(
+            f"More than {read.rows:,} requests match: only the newest {read.rows:,} were read"
+            f" (ANALYTICS_MAX_LOG_ROWS), back to the {p.bucket} of"
+            f" {sql.utc(read.oldest_bucket):%Y-%m-%d %H:%M} UTC; earlier buckets are missing"
+            " requests. Narrow the range or the filters."
+        )
+    return (found if keep else sql.fold(found, _top(found))), "log", warnings
 
 
 def _top(found: dict) -> set | None:
@@ -142,22 +154,23 @@ def series(p: Plan) -> dict:
     """The analytics answer: every bucket's start, and per group each series and its total
     over the range (JSON: costs as decimal strings, durations in ms, null where nothing), and
     warnings about what the numbers leave out."""
-    found, source = cells(p)
-    warnings = [uncounted(p.start)] if source == "rollups" else []
+    found, source, warnings = cells(p)
+    # From the log, exact unless it read too many rows to keep every value (analytics_log).
+    exact = source == "log" and all(cell.exact for cell in found.values())
     times = list(range(p.start, p.end, p.size))
     groups: dict = {}
     for (b, g), cell in found.items():
         groups.setdefault(g, {})[b] = cell
     labels = _labels(p.group, list(groups))
     out_groups = []
-    everything = Cell(exact=source == "log")
+    everything = Cell(exact=exact)
     for g in sorted(groups, key=lambda g: (g == OTHER, -_requests(groups[g]), str(g))):
         by_bucket = groups[g]
-        total = Cell(exact=source == "log")
+        total = Cell(exact=exact)
         for cell in by_bucket.values():
             total.add(cell)
         everything.add(total)
-        empty = Cell(exact=source == "log")
+        empty = Cell(exact=exact)
         points = [_point(by_bucket.get(t, empty)) for t in times]
         out_groups.append(
             {
@@ -169,7 +182,7 @@ def series(p: Plan) -> dict:
         )
     return {
         "source": source,
-        "percentiles": "exact" if source == "log" else "histogram",
+        "percentiles": "exact" if exact else "histogram",
         "bucket": p.bucket,
         "bucket_seconds": p.size,
         "start": p.start,
@@ -177,7 +190,7 @@ def series(p: Plan) -> dict:
         "group": p.group,
         "metadata_key": p.meta_key,
         "note": p.note,
-        "warnings": [w for w in warnings if w],
+        "warnings": warnings,
         "times": times,
         "groups": out_groups,
         "total": _point(everything),

@@ -2,14 +2,15 @@
 
 - from the rollups (gateway/rollups.py): sums and latency histograms, a row per hour (or
   UTC day) and combination of fields, summed by SQL; fast at any size, percentiles estimated;
-- from the log itself: every row of the range read once and added up here, for any filter,
-  bucket or grouping, with exact percentiles (they need every value anyway).
+- from the log itself (logs_ui/analytics_log.py): the rows of the range streamed once and
+  added up, for any filter, bucket or grouping; percentiles exact up to a number of rows,
+  from histograms past it; at most ANALYTICS_MAX_LOG_ROWS rows.
 
 Both give the same Cells, so logs_ui/analytics_data.py assembles either alike. SQL that
 differs by database: Bucket, and logquery.in_window (both tested in CI's two runs).
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -26,12 +27,9 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast, Round
 
 from gateway import percentiles, rollups
-from gateway.logquery import ESTIMATE, LogFilter, filter_logs, in_window
-from gateway.models import LogImage
+from gateway.logquery import ESTIMATE, LogFilter
 from gateway.rollups import Rollup
 
 OTHER = "(other)"
@@ -39,10 +37,10 @@ UNSET = "(not set)"
 STATUS_CLASSES = {"2xx": 2, "4xx": 4, "5xx": 5}
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
-    """What one bucket of one group adds up to. `latency`, `ttft`: histogram counts (from
-    rollups) or the values themselves (from the log), as `exact` says."""
+    """What one bucket of one group adds up to. `latency`, `ttft`: histogram counts
+    (gateway/percentiles.py; [] for none) or, while `exact`, the values themselves."""
 
     exact: bool
     requests: int = 0
@@ -70,6 +68,27 @@ class Cell:
             self.latency = _plus(self.latency, other.latency)
             self.ttft = _plus(self.ttft, other.ttft)
 
+    def record(self, latency: float | None, ttft: float | None) -> None:
+        """One request's durations: kept while exact, else counted in their bins."""
+        if self.exact:
+            if latency is not None:
+                self.latency.append(latency)
+            if ttft is not None:
+                self.ttft.append(ttft)
+            return
+        if latency is not None:
+            self.latency = self.latency or [0] * percentiles.BINS
+            self.latency[percentiles.bin_of(latency)] += 1
+        if ttft is not None:
+            self.ttft = self.ttft or [0] * percentiles.BINS
+            self.ttft[percentiles.bin_of(ttft)] += 1
+
+    def to_histograms(self) -> None:
+        """From kept values to bin counts (the values are dropped)."""
+        if self.exact:
+            self.latency, self.ttft = _binned(self.latency), _binned(self.ttft)
+            self.exact = False
+
     def percentile(self, which: str, q: float) -> float | None:
         values = getattr(self, which)
         if self.exact:
@@ -80,6 +99,13 @@ class Cell:
     @property
     def cost(self) -> Decimal:
         return Decimal(self.cost_e10).scaleb(-10)
+
+
+def _binned(values: list) -> list:
+    counts = [0] * percentiles.BINS if values else []
+    for value in values:
+        counts[percentiles.bin_of(value)] += 1
+    return counts
 
 
 def _plus(a: list, b: list) -> list:
@@ -233,82 +259,6 @@ def _between(span: int, a: int | None, b: int | None) -> Q:
     if b is not None:
         q &= Q(start__lt=b)
     return q
-
-
-def log_rows(f: LogFilter, start: int, end: int) -> QuerySet:
-    """The log rows of the filter in [start, end) (the filter's own since/until give way)."""
-    window = replace(f, since=None, until=None, before=None, before_cost=None, after=None)
-    return filter_logs(window).filter(in_window(utc(start), utc(end))).order_by()
-
-
-_ROW = (
-    "id",
-    "status_code",
-    "error_type",
-    "prompt_tokens",
-    "completion_tokens",
-    # In 1e-10 USD, as the rollups count it: exact integers (SQLite keeps the column as REAL).
-    Cast(Round(F("cost_usd") * Value(rollups.COST_SCALE)), BigIntegerField()),
-    "latency_ms",
-    "ttft_ms",
-    "image_count",
-    "output_image_count",
-)
-
-
-def from_log(qs: QuerySet, size: int, offset: int, group: str, meta_key: str) -> dict:
-    """{(bucket, group): Cell} from the log rows, read once (a metadata value is parsed once
-    per row), added up here: exact percentiles need every value anyway."""
-    if group == "metadata":
-        by = KeyTextTransform(meta_key, "metadata")
-    else:
-        by = {"": Value(""), "key": F("api_key_id")}.get(group) or F(group)
-    rows = qs.values_list(Bucket(F("created_at"), size, offset), by, *_ROW)
-    cells: dict = {}
-    where: dict[int, tuple] = {}  # rows with images: their cell
-    for b, g, pk, status, error, prompt, completion, cost, latency, ttft, images, made in rows:
-        if group == "metadata":
-            g = UNSET if g is None else str(g)
-        elif group == "key":
-            g = g or 0
-        cell = cells.get((b, g))
-        if cell is None:
-            cell = cells[(b, g)] = Cell(exact=True)
-        cell.requests += 1
-        cell.errors += status >= 400 or bool(error)
-        cell.prompt_tokens += prompt or 0
-        cell.completion_tokens += completion or 0
-        if cost is not None:
-            cell.cost_e10 += cost
-            cell.cost_known += 1
-        if latency is not None:
-            cell.latency.append(latency)
-        if ttft is not None:
-            cell.ttft.append(ttft)
-        if images:
-            cell.images += images
-            where[pk] = (b, g)
-        cell.output_images += made
-    _add_image_bytes(cells, where)
-    return cells
-
-
-def _add_image_bytes(cells: dict, where: dict[int, tuple]) -> None:
-    """The bytes of the images the rows sent (as received, and as sent upstream): read by
-    log id, a list of them or their range (then images of other rows are read and skipped);
-    a join on the window made PostgreSQL read every image row."""
-    if not where:
-        return
-    ids = sorted(where)
-    by_id = Q(log_id__in=ids) if len(ids) <= 1000 else Q(log_id__gte=ids[0], log_id__lte=ids[-1])
-    images = LogImage.objects.filter(
-        by_id, role__in=rollups.INPUT_ROLES, blob__isnull=False
-    ).values_list("log_id", "blob__size", "sent_blob__size")
-    for log_id, received, sent in images.order_by():
-        found = where.get(log_id)
-        if found is not None:
-            cells[found].image_bytes += received
-            cells[found].image_bytes_sent += received if sent is None else sent
 
 
 def utc(epoch: int) -> datetime:
