@@ -11,7 +11,7 @@ were computed (estimated from histograms, or exact).
 
 import math
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django.utils import timezone
@@ -74,6 +74,10 @@ def plan(
         bucket = _auto(until - since)
     note = ""
     while (until - since).total_seconds() / BUCKETS[bucket] > MAX_POINTS[bucket]:
+        if bucket == "day":  # nothing coarser: the range itself is cut
+            since = until - timedelta(days=MAX_POINTS["day"])
+            note = f"Ranges are cut to the last {MAX_POINTS['day']:,} days."
+            break
         coarser = "hour" if bucket == "minute" else "day"
         note = f"{bucket.capitalize()}s over this range would be too many points: by {coarser}."
         bucket = coarser

@@ -352,3 +352,17 @@ def test_list_totals_add_rollup_hours_to_the_part_hours_read_from_the_log(five):
             raw.cost_unknown,
         ), f
     assert percentiles.BINS == 42
+
+
+def test_a_range_of_centuries_is_cut_not_looped_over(staff_client):
+    from datetime import UTC, datetime
+
+    from logs_ui import analytics_data
+
+    now = datetime(2026, 11, 26, tzinfo=UTC)
+    f = LogFilter(since=datetime(1700, 1, 1, tzinfo=UTC))  # 326 years of days: past MAX_POINTS
+    plan = analytics_data.plan(f, "day", "", now=now)
+    assert plan.bucket == "day" and "cut to the last 100,000 days" in plan.note
+    assert (plan.end - plan.start) // 86400 <= analytics_data.MAX_POINTS["day"] + 1
+    response = staff_client.get(reverse("logs_ui:analytics"), {"since": "1700-01-01"})
+    assert response.status_code == 200
