@@ -37,6 +37,30 @@ _TAIL = 4096  # where an end marker is looked for, allowing for bytes appended a
 _unchecked = threading.Lock()
 # PDFium is not thread-safe: one call into it at a time, whichever thread makes it.
 pdfium_lock = threading.Lock()
+
+
+class _DecodeSlots:
+    """How many images the request path may decode at once in this process (auto-fit,
+    conversion), GATEWAY_MAX_CONCURRENT_DECODES: each decode may hold up to
+    GATEWAY_MAX_IMAGE_PIXELS × 4 bytes, so concurrency is what bounds their memory together."""
+
+    def __init__(self) -> None:
+        self._slots: threading.BoundedSemaphore | None = None
+        self.size = 0
+
+    def set(self, size: int) -> None:
+        self._slots, self.size = threading.BoundedSemaphore(max(1, size)), max(1, size)
+
+    def __enter__(self) -> None:
+        if self._slots is None:
+            self.set(2)
+        self._slots.acquire()  # type: ignore[union-attr]
+
+    def __exit__(self, *exc) -> None:
+        self._slots.release()  # type: ignore[union-attr]
+
+
+decode_slots = _DecodeSlots()  # sized at start-up (gateway/apps.py)
 PDF_MIME = "application/pdf"
 
 

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from gateway import estimate, imagefit, vision
 from gateway.errors import GatewayError
-from gateway.images import Image, ImageError
+from gateway.images import Image, ImageError, decode_slots
 from gateway.providers.base import Target
 from gateway.vision import Problem
 
@@ -119,9 +119,14 @@ def _fit_all(
         key = (id(img.data), size)
         if key not in done:
             try:
-                done[key] = imagefit.fit(
-                    img.data or b"", size, mime=img.mime, accepted=accepted, max_pixels=max_pixels
-                )
+                with decode_slots:  # a process-wide bound on decodes held at once
+                    done[key] = imagefit.fit(
+                        img.data or b"",
+                        size,
+                        mime=img.mime,
+                        accepted=accepted,
+                        max_pixels=max_pixels,
+                    )
             except ImageError as exc:  # sent as it is; the provider judges it
                 log.info("auto-fit left an image as it was: the image %s", exc)
                 done[key] = None

@@ -215,6 +215,9 @@ GATEWAY_MAX_CONCURRENT_FETCHES = env_int("GATEWAY_MAX_CONCURRENT_FETCHES", 64)  
 # Most pixels Pillow may decode at once (conversion, thumbnails); also Pillow's own
 # Image.MAX_IMAGE_PIXELS, set in gateway/apps.py. Proxying never decodes: bigger images pass.
 GATEWAY_MAX_IMAGE_PIXELS = env_int("GATEWAY_MAX_IMAGE_PIXELS", 40_000_000)
+# Images decoded at once on the request path (auto-fit, conversion), per process: each may hold
+# GATEWAY_MAX_IMAGE_PIXELS × 4 bytes, so this bounds their memory together.
+GATEWAY_MAX_CONCURRENT_DECODES = env_int("GATEWAY_MAX_CONCURRENT_DECODES", 2)
 # How the log and /v1/estimate count text tokens for OpenAI models: "approximate" (4 characters
 # a token) or "tiktoken" (exact, but ~80 MB more memory per process once loaded and fewer
 # small requests a second: measured in bench/run.py, see README).

@@ -7,7 +7,7 @@ from PIL import Image as PILImage
 from PIL import ImageCms, JpegImagePlugin
 
 from gateway import imagefit
-from gateway.images import ImageError, TooManyPixels, sniff
+from gateway.images import Image, ImageError, TooManyPixels, sniff
 from tests.conftest import SHARED_IMAGES, png_bytes
 
 MAX = 40_000_000
@@ -141,3 +141,38 @@ def test_a_16_bit_png_is_left_alone():
     PILImage.new("I;16", (2000, 2000), 40000).save(out, "PNG")
     with pytest.raises(ImageError, match="high bit depths"):
         imagefit.fit(out.getvalue(), (1000, 1000), mime="image/png", max_pixels=MAX)
+
+
+def test_decodes_on_the_request_path_are_bounded_across_requests(monkeypatch):
+    """GATEWAY_MAX_CONCURRENT_DECODES: however many requests fit images at once, at most that
+    many decodes are held together (each may be GATEWAY_MAX_IMAGE_PIXELS × 4 bytes)."""
+    import threading
+    import time
+
+    from gateway import preflight
+    from gateway.images import decode_slots
+
+    held, most, lock = [0], [0], threading.Lock()
+
+    def fit(*args, **kwargs):
+        with lock:
+            held[0] += 1
+            most[0] = max(most[0], held[0])
+        time.sleep(0.05)
+        with lock:
+            held[0] -= 1
+        return None
+
+    monkeypatch.setattr(preflight.imagefit, "fit", fit)
+    decode_slots.set(2)
+    img = Image(message=0, part=0, origin="base64")
+    img.data = b"x"
+    threads = [
+        threading.Thread(target=preflight._fit_all, args=([(img, (1, 1))], None, 10))
+        for _ in range(6)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 2
