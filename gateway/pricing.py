@@ -109,24 +109,35 @@ class Counts:
     image_output: int = 0
 
     def quantities(self) -> dict[str, int]:
-        rest_in = self.input - self.cached - self.cache_write - self.image_input
-        rest_out = self.output - self.reasoning - self.image_output
+        """Each kind's tokens; a part never more than what is left of its total (an upstream
+        reporting more cached tokens than prompt tokens is not billed past the prompt)."""
+        cached = min(self.cached, self.input)
+        write = min(self.cache_write, self.input - cached)
+        image_in = min(self.image_input, self.input - cached - write)
+        reasoning = min(self.reasoning, self.output)
+        image_out = min(self.image_output, self.output - reasoning)
         return {
-            "input": max(rest_in, 0),
-            "cached_input": self.cached,
-            "cache_write": self.cache_write,
-            "image_input": self.image_input,
-            "output": max(rest_out, 0),
-            "reasoning": self.reasoning,
-            "image_output": self.image_output,
+            "input": self.input - cached - write - image_in,
+            "cached_input": cached,
+            "cache_write": write,
+            "image_input": image_in,
+            "output": self.output - reasoning - image_out,
+            "reasoning": reasoning,
+            "image_output": image_out,
         }
 
 
 def counts(usage: object, endpoint: str = "") -> Counts | None:
-    """The token counts of a recorded usage (chat, Responses or Images API shape)."""
+    """The token counts of a recorded usage (chat, Responses or Images API shape); None when
+    it holds no usable count (empty, negative, not a whole number, absurdly large): the cost
+    is then unknown, not $0."""
     if not isinstance(usage, dict):
         return None
-    if "prompt_tokens" in usage or "completion_tokens" in usage:  # chat completions
+    chat = "prompt_tokens" in usage or "completion_tokens" in usage
+    totals = [usage.get(k) for k in (TOTALS_CHAT if chat else TOTALS_OTHER)]
+    if not any(_valid(v) for v in totals) or any(v is not None and not _valid(v) for v in totals):
+        return None
+    if chat:  # chat completions
         into, outof = (
             _dict(usage, "prompt_tokens_details"),
             _dict(usage, "completion_tokens_details"),
@@ -331,8 +342,17 @@ def decimal_str(value: Decimal | None) -> str | None:
     return "0" if text in ("-0", "0") else text
 
 
+TOTALS_CHAT = ("prompt_tokens", "completion_tokens")
+TOTALS_OTHER = ("input_tokens", "output_tokens")
+_MOST_TOKENS = 2**40  # past any real request: a count beyond is garbage
+
+
+def _valid(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MOST_TOKENS
+
+
 def _n(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+    return value if _valid(value) else 0  # type: ignore[return-value]
 
 
 def _dict(usage: dict, key: str) -> dict:

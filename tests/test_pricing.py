@@ -379,9 +379,37 @@ def test_the_breakdown_is_exactly_the_documented_shape():
 
 
 def test_a_total_no_bill_reaches_is_left_unknown_rather_than_failing_the_row():
-    usage = {"prompt_tokens": 10**15, "completion_tokens": 0}  # cost_usd holds < $1M
+    usage = {"prompt_tokens": 10**12, "completion_tokens": 0}  # cost_usd holds < $1M
     c = cost("openai", "gpt-4o", "chat.completions", usage)
-    assert c.total is None and c.as_json()["lines"][0]["usd"] == "2500000000"
+    assert c.total is None and c.as_json()["lines"][0]["usd"] == "2500000"
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {},
+        {"prompt_tokens": -1000, "completion_tokens": -5},
+        {"prompt_tokens": "1000", "completion_tokens": "5"},
+        {"prompt_tokens": 3.7, "completion_tokens": 1.5e308},
+        {"prompt_tokens": 10**30, "completion_tokens": 5},
+        {"prompt_tokens": True, "completion_tokens": False},
+        {"input_tokens": None, "output_tokens": -1},
+    ],
+)
+def test_usage_with_no_usable_count_is_unknown_never_0(usage):
+    assert pricing.record_cost("openai", "gpt-4o", "chat.completions", usage, None) is None
+
+
+def test_a_part_is_never_billed_past_its_total():
+    usage = {
+        "prompt_tokens": 10,
+        "completion_tokens": 5,
+        "prompt_tokens_details": {"cached_tokens": 99999},
+        "completion_tokens_details": {"reasoning_tokens": 50},
+    }
+    c = pricing.record_cost("openai", "gpt-4o", "chat.completions", usage, None)
+    lines = {line["kind"]: line["quantity"] for line in c.as_json()["lines"]}
+    assert lines == {"input": 0, "cached_input": 10, "output": 0, "reasoning": 5}
 
 
 def test_an_images_estimated_cost_from_the_stored_breakdown():

@@ -291,7 +291,8 @@ def clean_json(value):
 
 def _count(value: object) -> int | None:
     """A token count as the column takes it; an upstream's odd value is dropped, not fatal."""
-    return value if isinstance(value, int) and 0 <= value < 2**31 else None
+    valid = isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 2**31
+    return value if valid else None  # type: ignore[return-value]
 
 
 # What summary_fields() fills: each capped or checked, so a row of them cannot be refused.
