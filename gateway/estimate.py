@@ -111,6 +111,12 @@ def estimate(
     return out
 
 
+def request_images(parsed) -> list[Image]:
+    """The input images a parsed request sends: its own, and a continued conversation's."""
+    own = [img for img in parsed.images if img.role == "input" and not img.is_document]
+    return [*getattr(parsed, "history_images", ()), *own]
+
+
 def request_texts(parsed) -> list[str]:
     """The text a parsed request sends besides a chat's messages (which estimate() counts
     from the body, with the tokenizer's overhead): a Responses request's instructions and
@@ -120,7 +126,8 @@ def request_texts(parsed) -> list[str]:
     if not hasattr(parsed, "input_items"):
         return [parsed.prompt_text()]
     texts = [parsed.body.get("instructions")]
-    for item in parsed.input_items():
+    # A continued conversation: the earlier turns Iris attached from its log come first.
+    for item in [*getattr(parsed, "history", ()), *parsed.input_items()]:
         content = item.get("content") if isinstance(item, dict) else None
         if isinstance(content, str):
             texts.append(content)

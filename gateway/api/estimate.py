@@ -58,6 +58,8 @@ async def create(request: HttpRequest) -> HttpResponse:
         ).response()
 
     async def answer(parsed, target: Target, record: request_log.Record) -> HttpResponse:
+        if name == "responses":  # a continued conversation counts its earlier turns
+            await responses_proxy.with_history(parsed, target, record.api_key_id)
         body = await estimate_request(parsed, target, name)
         record.finish(200, body)
         request_log.submit(record)
@@ -96,8 +98,9 @@ async def estimate_request(parsed, target: Target, endpoint: str) -> dict:
             found.append(_problem(params.get(param), message, param, code, problem.limit))
     # In a thread: tiktoken loads its encoding on first use, and counts in proportion to text.
     texts = estimate.request_texts(parsed)
+    earlier = list(getattr(parsed, "history_images", ()))  # previous_response_id's turns
     result = await asyncio.to_thread(
-        estimate.estimate, target.provider, parsed.model, images, texts, parsed.body
+        estimate.estimate, target.provider, parsed.model, [*images, *earlier], texts, parsed.body
     )
     image_tokens = result.image_tokens
     # Prices may come from the admin's rows (cached, but read from the database at first).
@@ -110,7 +113,10 @@ async def estimate_request(parsed, target: Target, endpoint: str) -> dict:
         "provider": target.provider,
         "model": parsed.model,
         "image_fit": target.options.get(preflight.OPTION, "off"),
-        "images": [_image(item, i, found, sizes) for i, item in enumerate(result.images)],
+        "images": [
+            {**_image(item, i, found, sizes), "earlier_turn": i >= len(images)}
+            for i, item in enumerate(result.images)
+        ],
         "estimated_prompt_tokens": result.prompt_tokens,
         "image_tokens": image_tokens,
         "text_tokens": result.text_tokens,

@@ -15,7 +15,7 @@ def request_estimate(record: Record) -> estimate.Estimate | None:
     """The record's estimate, computed once (image_fields and record_fields both ask)."""
     if record._estimate is None and record.chat is not None and record.provider:
         try:
-            images = [img for img in record.chat.images if img.role == "input"]
+            images = estimate.request_images(record.chat)
             record._estimate = estimate.estimate(
                 record.provider,
                 record.model,

@@ -58,15 +58,21 @@ async def forward(
     req: ResponsesRequest, target: Target, record: request_log.Record
 ) -> HttpResponse:
     """Send the request upstream and answer the client; the record is submitted in every case."""
-    previous = req.previous_response_id
-    if previous and request_id_of(previous):
-        await _attach_history(req, previous, record.api_key_id)
-    elif previous and target.provider not in passthrough.PASSTHROUGH:
-        raise store.not_found(previous, "previous_response_id")
+    await with_history(req, target, record.api_key_id)
     if target.provider in passthrough.PASSTHROUGH:
         return await passthrough.forward(req, target, record)
     await _resolve_references(req, record.api_key_id)
     return await _translated(req, target, record)
+
+
+async def with_history(req: ResponsesRequest, target: Target, key_id: int | None) -> None:
+    """The conversation before a request that continues one Iris made, attached from the log
+    (/v1/estimate counts it too); an unknown id is a 404 where the provider keeps no state."""
+    previous = req.previous_response_id
+    if previous and request_id_of(previous):
+        await _attach_history(req, previous, key_id)
+    elif previous and target.provider not in passthrough.PASSTHROUGH:
+        raise store.not_found(previous, "previous_response_id")
 
 
 async def _resolve_references(req: ResponsesRequest, key_id: int | None) -> None:

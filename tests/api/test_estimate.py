@@ -300,3 +300,48 @@ def test_text_is_counted_with_tiktoken_when_asked(tmp_path, upstream):
     # The cookbook: "tiktoken is great!" is 6 tokens; one user message: 3 + 1 (role) + 3.
     assert answer["text_method"] == "tiktoken o200k_base + chat overhead (OpenAI cookbook)"
     assert answer["text_tokens"] == 6 + 3 + 1 + 3
+
+
+def test_a_continued_conversation_counts_its_earlier_turns(iris, fake_anthropic):
+    headers = iris.headers(
+        **{
+            "x-portkey-provider": "anthropic",
+            "x-portkey-custom-host": f"{fake_anthropic.url}/v1",
+            "authorization": "Bearer sk-not-used",
+        }
+    )
+    picture = {"type": "input_image", "image_url": uri((1000, 1000))}
+    first = {
+        "model": "claude-sonnet-4-5",
+        "input": [{"role": "user", "content": [{"type": "input_text", "text": "What?"}, picture]}],
+    }
+    made = httpx.post(f"{iris.url}/v1/responses", json=first, headers=headers, timeout=30)
+    assert made.status_code == 200, made.text
+    body = {
+        "model": "claude-sonnet-4-5",
+        "previous_response_id": made.json()["id"],
+        "input": "And?",
+    }
+    answer = estimated(
+        httpx.post(
+            f"{iris.url}/v1/estimate",
+            params={"endpoint": "responses"},
+            json=body,
+            headers=headers,
+            timeout=30,
+        )
+    )
+    # The first turn's picture, as Claude sees it again: 1000×1000 → 36×36 patches of 28 px.
+    [earlier] = answer["images"]
+    assert (earlier["earlier_turn"], earlier["estimated_tokens"]) == (True, 1296)
+    assert answer["estimated_prompt_tokens"] == 1296 + answer["text_tokens"]
+    assert answer["text_tokens"] > tokens.count_text("anthropic", "m", ["And?"])[0]
+    unknown = {**body, "previous_response_id": "resp_iris_" + "0" * 32}
+    refused = httpx.post(
+        f"{iris.url}/v1/estimate",
+        params={"endpoint": "responses"},
+        json=unknown,
+        headers=headers,
+        timeout=30,
+    )
+    assert refused.status_code == 404, refused.text  # as /v1/responses answers it
