@@ -92,3 +92,10 @@ def test_the_text_of_each_api_is_counted_once(monkeypatch):
     assert estimate.request_texts(responses) == ["Be brief.", "What is this?"]
     job = ImageJob("images.generations", {"model": "gpt-image-1", "prompt": "A red fox"})
     assert estimate.request_texts(job) == ["A red fox"]
+
+
+def test_a_defect_the_bytes_show_is_a_warning():
+    img = _img(100, 100)
+    img.problem = "is truncated (no end-of-image marker)"
+    found = estimate.estimate("nonesuch", "m", [img], [])
+    assert found.images[0].warnings == ["the image is truncated (no end-of-image marker)"]
