@@ -101,8 +101,8 @@ def estimate(
             exif_orientation=img.exif_orientation,
             detail=img.detail,
         )
-        if img.problem:  # e.g. "is truncated": the provider may refuse it or read half
-            notes.append(f"the image {img.problem}")
+        if img.problem:  # "the image looks truncated: …": the provider may refuse it
+            notes.append(img.problem)
         out.images.append(ImageEstimate(img, s, notes))
     messages = (body or {}).get("messages")
     if isinstance(messages, list):  # a chat: counted with the tokenizer's per-message overhead

@@ -96,6 +96,6 @@ def test_the_text_of_each_api_is_counted_once(monkeypatch):
 
 def test_a_defect_the_bytes_show_is_a_warning():
     img = _img(100, 100)
-    img.problem = "is truncated (no end-of-image marker)"
+    img.problem = "the image looks truncated: the JPEG has no end-of-image marker (FFD9)"
     found = estimate.estimate("nonesuch", "m", [img], [])
-    assert found.images[0].warnings == ["the image is truncated (no end-of-image marker)"]
+    assert found.images[0].warnings == [img.problem]
