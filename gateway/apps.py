@@ -12,5 +12,5 @@ class GatewayConfig(AppConfig):
 
         # Pillow's MAX_IMAGE_PIXELS, set on purpose: see images.limit_pixels.
         images.limit_pixels(settings.GATEWAY_MAX_IMAGE_PIXELS)
-        images.decode_slots.set(settings.GATEWAY_MAX_CONCURRENT_DECODES)
+        images.decodes.set(settings.GATEWAY_MAX_CONCURRENT_DECODES)
         tokens.use_tiktoken(settings.GATEWAY_TOKENIZER == "tiktoken")

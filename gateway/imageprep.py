@@ -3,7 +3,6 @@ the Responses API's translated path, /v1/estimate): the image URLs it cannot tak
 auto-fit, the formats it refuses converted to PNG, then its limits checked (gateway/
 preflight.py). What cannot be sent is a 400, naming the image where one is at fault."""
 
-import asyncio
 from types import ModuleType
 
 from django.conf import settings
@@ -11,7 +10,7 @@ from django.conf import settings
 from gateway import fetching, http, preflight
 from gateway.chat import Chat
 from gateway.errors import GatewayError
-from gateway.images import Image, ImageError, TooManyPixels, decode_slots, to_png
+from gateway.images import Image, ImageError, TooManyPixels, decodes, to_png
 from gateway.providers.base import Target
 
 
@@ -64,16 +63,11 @@ async def prepare_images(
 async def _to_png(img: Image) -> bytes:
     try:  # Pillow, in a thread: a big image takes a while
         data = img.data or b""
-        return await asyncio.to_thread(_bounded_to_png, data)
+        return await decodes.run(to_png, data, max_pixels=settings.GATEWAY_MAX_IMAGE_PIXELS)
     except TooManyPixels as exc:
         raise _image_error(img, f"the image {exc}", "image_too_large") from None
     except ImageError as exc:
         raise _image_error(img, f"the image {exc}", "unsupported_image_format") from None
-
-
-def _bounded_to_png(data: bytes) -> bytes:
-    with decode_slots:  # a process-wide bound on decodes held at once
-        return to_png(data, max_pixels=settings.GATEWAY_MAX_IMAGE_PIXELS)
 
 
 def _check_convertible(img: Image, provider: ModuleType, accepted: frozenset[str]) -> None:

@@ -1,13 +1,18 @@
 """Images in chat requests: data-URI decoding, sniffing with Pillow, hashing. No Django, no I/O."""
 
+import asyncio
 import binascii
+import functools
 import hashlib
 import io
 import re
 import threading
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Any, TypeVar
 
 import pybase64
 from PIL import Image as PILImage
@@ -39,28 +44,34 @@ _unchecked = threading.Lock()
 pdfium_lock = threading.Lock()
 
 
-class _DecodeSlots:
-    """How many images the request path may decode at once in this process (auto-fit,
-    conversion), GATEWAY_MAX_CONCURRENT_DECODES: each decode may hold up to
-    GATEWAY_MAX_IMAGE_PIXELS × 4 bytes, so concurrency is what bounds their memory together."""
+T = TypeVar("T")
+
+
+class _Decodes:
+    """The threads the request path decodes images on (auto-fit, format conversion): a pool
+    of their own, GATEWAY_MAX_CONCURRENT_DECODES threads. Each decode may hold
+    GATEWAY_MAX_IMAGE_PIXELS × 4 bytes, so the pool bounds their memory together; and decodes
+    waiting their turn wait in its queue, holding none of the default pool's threads."""
 
     def __init__(self) -> None:
-        self._slots: threading.BoundedSemaphore | None = None
+        self._pool: ThreadPoolExecutor | None = None
         self.size = 0
 
     def set(self, size: int) -> None:
-        self._slots, self.size = threading.BoundedSemaphore(max(1, size)), max(1, size)
+        old, self.size = self._pool, max(1, size)
+        self._pool = ThreadPoolExecutor(self.size, thread_name_prefix="iris-decode")
+        if old is not None:
+            old.shutdown(wait=False)
 
-    def __enter__(self) -> None:
-        if self._slots is None:
+    async def run(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        if self._pool is None:
             self.set(2)
-        self._slots.acquire()  # type: ignore[union-attr]
-
-    def __exit__(self, *exc) -> None:
-        self._slots.release()  # type: ignore[union-attr]
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._pool, call)
 
 
-decode_slots = _DecodeSlots()  # sized at start-up (gateway/apps.py)
+decodes = _Decodes()  # sized at start-up (gateway/apps.py)
+
 PDF_MIME = "application/pdf"
 
 

@@ -11,7 +11,6 @@ A request without images costs one list check here; with images, arithmetic on t
 its parser already read from their headers (nothing decoded) unless they are resized.
 """
 
-import asyncio
 import copy
 import logging
 from dataclasses import dataclass, field
@@ -20,7 +19,7 @@ from django.conf import settings
 
 from gateway import estimate, imagefit, vision
 from gateway.errors import GatewayError
-from gateway.images import Image, ImageError, decode_slots
+from gateway.images import Image, ImageError, decodes
 from gateway.providers.base import Target
 from gateway.vision import Problem
 
@@ -98,7 +97,7 @@ async def fit(
     if not todo:
         return report
     limit = settings.GATEWAY_MAX_IMAGE_PIXELS
-    results = await asyncio.to_thread(_fit_all, todo, accepted, limit)
+    results = await decodes.run(_fit_all, todo, accepted, limit)  # the decode pool
     for (img, _), result in zip(todo, results, strict=True):
         refused = bool(accepted) and img.mime not in accepted
         if result is not None and (refused or len(result.data) < img.size):
@@ -119,14 +118,9 @@ def _fit_all(
         key = (id(img.data), size)
         if key not in done:
             try:
-                with decode_slots:  # a process-wide bound on decodes held at once
-                    done[key] = imagefit.fit(
-                        img.data or b"",
-                        size,
-                        mime=img.mime,
-                        accepted=accepted,
-                        max_pixels=max_pixels,
-                    )
+                done[key] = imagefit.fit(
+                    img.data or b"", size, mime=img.mime, accepted=accepted, max_pixels=max_pixels
+                )
             except ImageError as exc:  # sent as it is; the provider judges it
                 log.info("auto-fit left an image as it was: the image %s", exc)
                 done[key] = None

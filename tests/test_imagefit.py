@@ -145,34 +145,35 @@ def test_a_16_bit_png_is_left_alone():
 
 def test_decodes_on_the_request_path_are_bounded_across_requests(monkeypatch):
     """GATEWAY_MAX_CONCURRENT_DECODES: however many requests fit images at once, at most that
-    many decodes are held together (each may be GATEWAY_MAX_IMAGE_PIXELS × 4 bytes)."""
+    many decodes run together (each may hold GATEWAY_MAX_IMAGE_PIXELS × 4 bytes), on threads
+    of their own."""
+    import asyncio
     import threading
     import time
 
     from gateway import preflight
-    from gateway.images import decode_slots
+    from gateway.images import decodes
 
-    held, most, lock = [0], [0], threading.Lock()
+    held, most, names, lock = [0], [0], set(), threading.Lock()
 
     def fit(*args, **kwargs):
         with lock:
             held[0] += 1
             most[0] = max(most[0], held[0])
+            names.add(threading.current_thread().name.split("_")[0])
         time.sleep(0.05)
         with lock:
             held[0] -= 1
         return None
 
     monkeypatch.setattr(preflight.imagefit, "fit", fit)
-    decode_slots.set(2)
+    decodes.set(2)
     img = Image(message=0, part=0, origin="base64")
     img.data = b"x"
-    threads = [
-        threading.Thread(target=preflight._fit_all, args=([(img, (1, 1))], None, 10))
-        for _ in range(6)
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert most[0] == 2
+
+    async def six_requests():
+        calls = [decodes.run(preflight._fit_all, [(img, (1, 1))], None, 10) for _ in range(6)]
+        return await asyncio.gather(*calls)
+
+    assert asyncio.run(six_requests()) == [[None]] * 6
+    assert most[0] == 2 and names == {"iris-decode"}
