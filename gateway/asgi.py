@@ -93,10 +93,6 @@ class ApiHandler(ASGIHandler):
             # handler logs the partial stream (not the garbage collector, some time later).
             if (stream := getattr(response, "iris_stream", None)) is not None:
                 await stream.aclose()
-            record = getattr(request, "iris_record", None)
-            if record is not None and not record.submitted:  # gone before any answer
-                record.client_gone()
-                request_log.submit(record)
 
     async def read_body(self, receive):
         keep = settings.GATEWAY_MAX_BODY_BYTES + 1  # one byte over tells the view to refuse

@@ -3,11 +3,11 @@ proxy path rarely touches the database; saving or deleting a key clears the cach
 process (other worker processes see a change within _CACHE_SECONDS)."""
 
 import time
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.db.models.signals import m2m_changed, post_delete, post_save
 from django.dispatch import receiver
-from django.http import HttpRequest
 
 from gateway.db import orm
 from gateway.errors import GatewayError
@@ -18,23 +18,23 @@ _cache: dict[str, tuple[ApiKey | None, float]] = {}
 _MAX_CACHED = 1000
 
 
-def bearer_token(request: HttpRequest) -> str:
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+def bearer_token(headers: Mapping[str, str]) -> str:
+    scheme, _, token = headers.get("authorization", "").partition(" ")
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-def presented_key(request: HttpRequest) -> str:
+def presented_key(headers: Mapping[str, str]) -> str:
     """The gateway key: x-portkey-api-key, or a Bearer token that is one of ours."""
-    if key := request.headers.get("x-portkey-api-key", "").strip():
+    if key := headers.get("x-portkey-api-key", "").strip():
         return key
-    token = bearer_token(request)
+    token = bearer_token(headers)
     return token if token.startswith(KEY_PREFIX) else ""
 
 
-async def check(request: HttpRequest, *, read_logs: bool = False) -> ApiKey | None:
-    """The caller's active key; GatewayError(401) unless keys are optional, 403 when
-    read_logs and the key may not read the logs API."""
-    raw = presented_key(request)
+async def check(headers: Mapping[str, str], *, read_logs: bool = False) -> ApiKey | None:
+    """The caller's active key (by the request's headers); GatewayError(401) unless keys are
+    optional, 403 when read_logs and the key may not read the logs API."""
+    raw = presented_key(headers)
     if not raw:
         if settings.GATEWAY_REQUIRE_API_KEY:
             raise GatewayError(

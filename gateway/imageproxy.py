@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 
 import orjson
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 
 from gateway import fetching, offload, providers, proxy, service
 from gateway import log as request_log
@@ -129,8 +129,8 @@ async def _sent(events: list[dict]) -> AsyncIterator[bytes]:
         yield encode_sse(event)
 
 
-async def _parse(endpoint: str, request: HttpRequest, raw: bytes) -> ImageJob:
-    content_type = request.headers.get("content-type", "")
+async def _parse(endpoint: str, headers: service.Headers, raw: bytes) -> ImageJob:
+    content_type = headers.get("content-type", "")
     limit = min(settings.GATEWAY_MAX_IMAGES_PER_REQUEST, 16)
     return await offload.by_size(
         len(raw), parse_image_job, endpoint, raw, content_type, max_images=limit
@@ -138,8 +138,8 @@ async def _parse(endpoint: str, request: HttpRequest, raw: bytes) -> ImageJob:
 
 
 def _endpoint(name: str) -> service.Endpoint:
-    async def parse(request: HttpRequest, raw: bytes) -> ImageJob:
-        return await _parse(name, request, raw)
+    async def parse(headers: service.Headers, raw: bytes) -> ImageJob:
+        return await _parse(name, headers, raw)
 
     return service.Endpoint(name, parse, forward)
 

@@ -9,7 +9,7 @@ import dataclasses
 import functools
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,49 +25,66 @@ from gateway.providers.base import Target
 log = logging.getLogger(__name__)
 
 
+# Request headers, looked up case-insensitively (Django's request.headers is such a mapping).
+Headers = Mapping[str, str]
 # Makes the body of a request (and may note more on its log record): the client's body as
 # sent, or a saved prompt rendered with the client's variables.
-BodyMaker = Callable[[HttpRequest, request_log.Record], Awaitable[bytes]]
+BodyMaker = Callable[[request_log.Record], Awaitable[bytes]]
 
 
 @dataclass(frozen=True)
 class Endpoint:
     name: str  # as logged: "chat.completions", "images.generations", …
     # The raw body parsed (a Chat, an ImageJob): 400s name what is wrong.
-    parse: Callable[[HttpRequest, bytes], Awaitable[Any]]
+    parse: Callable[[Headers, bytes], Awaitable[Any]]
     # The parsed request sent to the target and answered; submits the record itself.
     forward: Callable[[Any, Target, request_log.Record], Awaitable[HttpResponse]]
 
 
-async def client_body(request: HttpRequest, record: request_log.Record) -> bytes:
-    size = int(request.headers.get("content-length") or 0)
-    return await offload.by_size(size, read_body, request)  # a big body sits in a file
+@dataclass
+class Call:
+    """One client request as the service takes it: explicit values, not Django's request."""
+
+    path: str
+    headers: Headers
+    body: BodyMaker
+    # False for callers who vouch for their user themselves: the logs UI's prompt editor (its
+    # users log in) and the admin's Test connection.
+    authenticate: bool = True
+    record: request_log.Record | None = None  # a record of the caller's, else one is begun
+    target: Target | None = None  # chosen by the caller (Test connection): no routing
+
+    @classmethod
+    def of(cls, request: HttpRequest, body: BodyMaker | None = None, **options) -> "Call":
+        """The call an API view makes of its request: the client's body unless `body`."""
+        return cls(request.path, request.headers, body or client_body(request), **options)
 
 
-async def proxy_path(
-    request: HttpRequest,
-    make_body: BodyMaker = client_body,
-    *,
-    endpoint: Endpoint | None = None,
-    record: request_log.Record | None = None,
-    authenticate: bool = True,
-) -> HttpResponse:
-    """The path of every proxied request (a chat completion unless `endpoint` says otherwise).
-    The logs UI's prompt editor passes its own record and authenticate=False: its users
-    logged in instead of presenting a gateway key."""
+def client_body(request: HttpRequest) -> BodyMaker:
+    async def read(record: request_log.Record) -> bytes:
+        size = int(request.headers.get("content-length") or 0)
+        return await offload.by_size(size, read_body, request)  # a big body sits in a file
+
+    return read
+
+
+async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse:
+    """The path of every proxied request (a chat completion unless `endpoint` says otherwise):
+    auth, the body, routing, the upstream, the record."""
     endpoint = endpoint or CHAT
-    record = request.iris_record = record or request_log.Record.begin(request)
+    headers = call.headers
+    record = call.record or request_log.Record.begin(call.path, headers)
     record.endpoint = endpoint.name
     target = None
     try:
-        key = await auth.check(request) if authenticate else None
+        key = await auth.check(headers) if call.authenticate else None
         record.api_key_id = key.pk if key else None
-        record.raw_body = await make_body(request, record)
-        record.metadata = targets.metadata(request)
-        parsed = record.chat = await endpoint.parse(request, record.raw_body)
+        record.raw_body = await call.body(record)
+        record.metadata = targets.metadata(headers) or record.metadata
+        parsed = record.chat = await endpoint.parse(headers, record.raw_body)
         record.model, record.is_stream = parsed.model, parsed.stream
-        target = await targets.resolve(request, parsed, key=key)
-        target = await with_image_fit(request, target, parsed)
+        target = call.target or await targets.resolve(headers, parsed, key=key)
+        target = await with_image_fit(headers, target, parsed)
         record.provider, record.provider_slug = target.provider, target.slug
         record.model = parsed.model  # "@slug/gpt-4o" went upstream as "gpt-4o"
         response = await endpoint.forward(parsed, target, record)
@@ -77,7 +94,7 @@ async def proxy_path(
             request_log.submit(record)
         raise
     except Exception as exc:
-        error = exc if isinstance(exc, GatewayError) else internal_error(exc, request.path)
+        error = exc if isinstance(exc, GatewayError) else internal_error(exc, call.path)
         targets.scrub(error, record, target)
         record.fail(error)
         request_log.submit(record)
@@ -112,13 +129,13 @@ def with_portkey_headers(view: Callable[..., Awaitable[HttpResponse]]):
     return stamped
 
 
-async def parse(request: HttpRequest, raw: bytes) -> Chat:
+async def parse(headers: Headers, raw: bytes) -> Chat:
     """parse_chat; a provider named by `@slug` in the headers lends its default model to a
     body that names none."""
     try:
         return await _parse_chat(raw)
     except GatewayError as error:
-        raw = await targets.with_default_model(request, raw, error)
+        raw = await targets.with_default_model(headers, raw, error)
         return await _parse_chat(raw)
 
 
@@ -138,11 +155,11 @@ async def _parse_chat(raw: bytes) -> Chat:
 CHAT = Endpoint("chat.completions", parse, proxy.forward)
 
 
-async def with_image_fit(request: HttpRequest, target: Target, parsed: Any) -> Target:
+async def with_image_fit(headers: Headers, target: Target, parsed: Any) -> Target:
     """The target, told whether to auto-fit this request's images (preflight.OPTION): the
     x-iris-image-fit header (auto | off) first, then the admin's Provider.fit_images for an
     `@slug` (already in the target's options), then GATEWAY_IMAGE_FIT."""
-    asked = request.headers.get(preflight.HEADER, "").strip().lower()
+    asked = headers.get(preflight.HEADER, "").strip().lower()
     if asked not in ("", "auto", "off"):
         raise GatewayError(
             400,

@@ -10,12 +10,12 @@ aim an admin's key at another host.
 import dataclasses
 import re
 import time
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 import orjson
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from django.http import HttpRequest
 from yarl import URL
 
 from gateway import auth, crypto, http, offload, providers, redact
@@ -39,6 +39,7 @@ _CLIENT_OPTIONS = {
     "anthropic-beta",
     "drop-params",  # x-portkey-drop-params: true leaves out what a provider cannot honour
 }
+Headers = Mapping[str, str]  # case-insensitive, as Django's request.headers
 _SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _MODEL = re.compile(r"@([^/]*)(?:/(.*))?", re.DOTALL)  # "@slug/model" or "@slug"
 _CACHE_SECONDS = 10.0  # as auth.py: disabling or editing a record reaches other workers this fast
@@ -57,10 +58,10 @@ class Route:
 _routes: dict[str, tuple[Route | None, float]] = {}
 
 
-async def with_default_model(request: HttpRequest, raw: bytes, error: GatewayError) -> bytes:
+async def with_default_model(headers: Headers, raw: bytes, error: GatewayError) -> bytes:
     """The body with the default model of the provider `@slug` in the headers, when parsing
     failed for want of a model and that provider has one; otherwise raises the error."""
-    if error.param != "model" or not (slug := header_slug(request)):
+    if error.param != "model" or not (slug := header_slug(headers)):
         raise error
     route = await _route(slug)
     body = orjson.loads(raw)  # valid JSON: parse_chat checks that before the model
@@ -70,10 +71,10 @@ async def with_default_model(request: HttpRequest, raw: bytes, error: GatewayErr
     return orjson.dumps(body)
 
 
-async def resolve(request: HttpRequest, chat: Chat | ImageJob, *, key: ApiKey | None) -> Target:
+async def resolve(headers: Headers, chat: Chat | ImageJob, *, key: ApiKey | None) -> Target:
     """The Target for this request (its model renamed when routed by `@slug/model`);
     400/403/404 with a message naming what is wrong."""
-    slug, model = header_slug(request), None
+    slug, model = header_slug(headers), None
     if match := _MODEL.fullmatch(chat.model):
         named = _valid_slug(match[1], "model")
         if slug and slug != named:
@@ -81,9 +82,9 @@ async def resolve(request: HttpRequest, chat: Chat | ImageJob, *, key: ApiKey | 
         slug, model = named, match[2] or ""
     if not slug:
         auth.check_provider(key, "")
-        return await _from_headers(request)
+        return await _from_headers(headers)
     auth.check_provider(key, slug)  # before the lookup: a scoped key learns nothing of others
-    if request.headers.get("x-portkey-custom-host", "").strip():
+    if headers.get("x-portkey-custom-host", "").strip():
         raise _conflict("x-portkey-custom-host cannot be combined with a provider @slug")
     route = await _route(slug)
     if route is None:
@@ -103,16 +104,16 @@ async def resolve(request: HttpRequest, chat: Chat | ImageJob, *, key: ApiKey | 
     if model is not None:
         # The body is parsed again and written: in a thread when it is big.
         await offload.by_size(len(chat.raw), chat.set_model, model or _default_model(route))
-    return _with_client_options(route.target, request)
+    return _with_client_options(route.target, headers)
 
 
-def header_slug(request: HttpRequest) -> str:
+def header_slug(headers: Headers) -> str:
     """The slug named by `x-portkey-provider: @slug` or `x-portkey-virtual-key`, or ""."""
     named = set()
-    provider = request.headers.get("x-portkey-provider", "").strip()
+    provider = headers.get("x-portkey-provider", "").strip()
     if provider.startswith("@"):
         named.add(_valid_slug(provider[1:], "x-portkey-provider"))
-    if virtual := request.headers.get("x-portkey-virtual-key", "").strip():
+    if virtual := headers.get("x-portkey-virtual-key", "").strip():
         named.add(_valid_slug(virtual.removeprefix("@"), "x-portkey-virtual-key"))
     if len(named) > 1:
         names = " and ".join(f"@{s}" for s in sorted(named))
@@ -167,9 +168,9 @@ def scrub(error: GatewayError, record: Record, target: Target | None) -> None:
             record.response_body = {"_degraded": "the upstream's body was nested too deep"}
 
 
-async def _from_headers(request: HttpRequest) -> Target:
+async def _from_headers(headers: Headers) -> Target:
     """Portkey's headers alone: x-portkey-provider names a kind, the client brings the key."""
-    name = request.headers.get("x-portkey-provider", "").strip()
+    name = headers.get("x-portkey-provider", "").strip()
     if not name:
         supported = ", ".join(sorted(providers.PROVIDERS))
         raise GatewayError(
@@ -179,7 +180,7 @@ async def _from_headers(request: HttpRequest) -> Target:
             param="x-portkey-provider",
         )
     providers.get(name)  # 400 for an unknown name
-    base_url = _custom_host(request)
+    base_url = _custom_host(headers)
     if base_url:
         try:
             await http.check_url_allowed(base_url)
@@ -193,18 +194,18 @@ async def _from_headers(request: HttpRequest) -> Target:
     return Target(
         provider=name,
         base_url=base_url,
-        api_key=_client_key(request),
-        options=_client_options(request),
+        api_key=_client_key(headers),
+        options=_client_options(headers),
     )
 
 
-def _custom_host(request: HttpRequest) -> str:
+def _custom_host(headers: Headers) -> str:
     """x-portkey-custom-host, or "": an http(s) URL with a host and, as an admin's base URL,
     no user:password@, query or fragment (credentials go in headers; a provider appends its
     path to this URL, which a query would swallow). 400 for anything else, before it can fail
     later as a 500 (yarl refuses a backslash in the authority, aiohttp userinfo beside an
     Authorization header). The message never quotes the URL: it may carry a secret."""
-    value = request.headers.get("x-portkey-custom-host", "").strip()
+    value = headers.get("x-portkey-custom-host", "").strip()
     if not value:
         return ""
     try:
@@ -231,29 +232,29 @@ def _bad_custom_host(reason: str) -> GatewayError:
     )
 
 
-def _client_key(request: HttpRequest) -> str:
-    token = bearer_token(request)
+def _client_key(headers: Headers) -> str:
+    token = bearer_token(headers)
     return "" if token.startswith(KEY_PREFIX) else token
 
 
-def _client_options(request: HttpRequest) -> dict[str, str]:
+def _client_options(headers: Headers) -> dict[str, str]:
     prefix = "x-portkey-"
     return {
         header.lower()[len(prefix) :]: value
-        for header, value in request.headers.items()
+        for header, value in headers.items()
         if header.lower().startswith(prefix) and header.lower()[len(prefix) :] not in _CORE_HEADERS
     }
 
 
-def _with_client_options(target: Target, request: HttpRequest) -> Target:
+def _with_client_options(target: Target, headers: Headers) -> Target:
     """The record's target, plus what the client may add: allowed options the record leaves
     unset, and its own provider key when the record holds none."""
     extra = {
         name: value
-        for name, value in _client_options(request).items()
+        for name, value in _client_options(headers).items()
         if name in _CLIENT_OPTIONS and name not in target.options
     }
-    api_key = target.api_key or _client_key(request)
+    api_key = target.api_key or _client_key(headers)
     if not extra and api_key == target.api_key:
         return target
     return dataclasses.replace(target, options={**target.options, **extra}, api_key=api_key)
@@ -312,9 +313,9 @@ def _forget_cached_routes(**kwargs) -> None:
     _routes.clear()
 
 
-def metadata(request: HttpRequest) -> dict[str, str]:
+def metadata(headers: Headers) -> dict[str, str]:
     """x-portkey-metadata: a JSON object of string values, stored with the log."""
-    raw = request.headers.get("x-portkey-metadata", "").strip()
+    raw = headers.get("x-portkey-metadata", "").strip()
     if not raw:
         return {}
     try:

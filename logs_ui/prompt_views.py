@@ -20,7 +20,7 @@ from gateway import prompts
 from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.models import Prompt, PromptVersion
-from gateway.service import proxy_path
+from gateway.service import Call, complete
 from logs_ui import prompt_forms as pf
 from logs_ui.access import viewer_required
 
@@ -156,7 +156,7 @@ async def prompt_run(request: HttpRequest, slug: str, number: int) -> HttpRespon
         return render(request, "logs_ui/prompt_edit.html#run", {"result": error.body()})
     samples = pf.samples_from_post(request.POST, prompts.variable_names(version.messages))
 
-    async def rendered_body(request: HttpRequest, record: request_log.Record) -> bytes:
+    async def rendered_body(record: request_log.Record) -> bytes:
         rendered = await orm(prompts.render)(f"{slug}@{number}", {"variables": samples})
         record.prompt, record.prompt_version = rendered.prompt, rendered.version
         record.prompt_variables = rendered.variables
@@ -164,7 +164,8 @@ async def prompt_run(request: HttpRequest, slug: str, number: int) -> HttpRespon
 
     # No request headers in the log: the browser's carry the session cookie and CSRF token.
     record = request_log.Record(path=request.path, request_headers={})
-    response = await proxy_path(request, rendered_body, record=record, authenticate=False)
+    call = Call(request.path, {}, rendered_body, authenticate=False, record=record)
+    response = await complete(call)
     result = orjson.loads(response.content)
     context = {"result": result, "reply": _reply(result), "slug": slug, "number": number}
     return render(request, "logs_ui/prompt_edit.html#run", context)

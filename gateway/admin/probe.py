@@ -5,7 +5,6 @@ import asyncio
 import base64
 import dataclasses
 import io
-import logging
 import time
 from functools import cache
 
@@ -14,13 +13,9 @@ from asgiref.sync import async_to_sync
 from PIL import Image
 
 from gateway import log as request_log
-from gateway import proxy, targets
-from gateway.chat import parse_chat
+from gateway import service, targets
 from gateway.errors import GatewayError
 from gateway.models import Provider
-from gateway.providers.base import Target
-
-log = logging.getLogger(__name__)
 
 PROMPT = "This is a connection test from the Iris admin. Reply with one word."
 IMAGE_PROMPT = "This is a connection test from the Iris admin. What colour is this image? One word."
@@ -44,43 +39,41 @@ async def _run_all(items: list[Provider], user: str) -> list[Outcome]:
 
 
 async def _run(provider: Provider, user: str) -> Outcome:
+    """One request through the request path every client takes (gateway/service.py), to the
+    saved record itself: a disabled provider can be tested before it is enabled."""
     try:
         target = targets.target_for(provider)
-        chat = parse_chat(orjson.dumps(_body(provider)))
+        body = orjson.dumps(_body(provider))
     except GatewayError as error:
         return Outcome(provider, False, error.message)
     target = dataclasses.replace(target, timeout=min(target.timeout or TIMEOUT, TIMEOUT))
+    headers = {"x-portkey-provider": f"@{provider.slug}"}
     record = request_log.Record(
         path="/admin/test-connection",
-        request_headers={"x-portkey-provider": f"@{provider.slug}"},
-        provider=provider.kind,
-        provider_slug=provider.slug,
-        model=chat.model,
+        request_headers=headers,
         metadata={"iris": "test-connection", "user": user},
-        raw_body=chat.raw,
-        chat=chat,
+    )
+
+    async def read(record: request_log.Record) -> bytes:
+        return body
+
+    call = service.Call(
+        record.path, headers, read, authenticate=False, record=record, target=target
     )
     started = time.perf_counter()
-    try:
-        response = await proxy.forward(chat, target, record)
-        reply = _reply(orjson.loads(response.content))
-    except Exception as exc:
-        return _failed(exc, provider, record, target)
+    response = await service.complete(call)
     took = (time.perf_counter() - started) * 1000
+    try:
+        answer = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        answer = {}
+    if response.status_code != 200:
+        error = answer.get("error") if isinstance(answer.get("error"), dict) else {}
+        message = error.get("message") or "no error message"
+        return Outcome(provider, False, f"HTTP {response.status_code}: {message}")
+    reply = _reply(answer)
     said = f"replied “{reply[:200]}”" if reply else "answered (with no text)"
-    return Outcome(provider, True, f"{chat.model} {said} in {took:.0f} ms.")
-
-
-def _failed(
-    exc: Exception, provider: Provider, record: request_log.Record, target: Target
-) -> Outcome:
-    if not isinstance(exc, GatewayError):
-        log.exception("test connection of @%s failed unexpectedly", provider.slug)
-        exc = GatewayError(500, f"Internal gateway error ({type(exc).__name__}).")
-    targets.scrub(exc, record, target)
-    record.fail(exc)
-    request_log.submit(record)
-    return Outcome(provider, False, f"HTTP {exc.status}: {exc.message}")
+    return Outcome(provider, True, f"{orjson.loads(body)['model']} {said} in {took:.0f} ms.")
 
 
 def _body(provider: Provider) -> dict:

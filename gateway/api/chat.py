@@ -13,4 +13,4 @@ async def chat_completions(request: HttpRequest) -> HttpResponse:
         response = GatewayError(405, "Use POST.", code="method_not_allowed").response()
         response["Allow"] = "POST"
         return response
-    return await service.proxy_path(request)
+    return await service.complete(service.Call.of(request))

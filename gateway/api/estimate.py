@@ -66,7 +66,7 @@ async def create(request: HttpRequest) -> HttpResponse:
         return JsonResponse(body)
 
     endpoint = service.Endpoint("estimate", PARSERS[name], answer)
-    return await service.proxy_path(request, endpoint=endpoint)
+    return await service.complete(service.Call.of(request), endpoint)
 
 
 async def estimate_request(parsed, target: Target, endpoint: str) -> dict:

@@ -15,7 +15,7 @@ def _view(endpoint: service.Endpoint):
             response = GatewayError(405, "Use POST.", code="method_not_allowed").response()
             response["Allow"] = "POST"
             return response
-        return await service.proxy_path(request, endpoint=endpoint)
+        return await service.complete(service.Call.of(request), endpoint)
 
     return view
 

@@ -47,7 +47,7 @@ def _get_only(view):
 @_get_only
 async def log_list(request: HttpRequest) -> HttpResponse:
     try:
-        await auth.check(request, read_logs=True)
+        await auth.check(request.headers, read_logs=True)
         log_filter, limit = _parse_filter(request)
     except GatewayError as error:
         return error.response()
@@ -70,7 +70,7 @@ def _list(log_filter: LogFilter, limit: int) -> dict:
 @_get_only
 async def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
     try:
-        await auth.check(request, read_logs=True)
+        await auth.check(request.headers, read_logs=True)
         return JsonResponse(await orm(_detail)(request, log_id))
     except GatewayError as error:
         return error.response()
@@ -116,7 +116,7 @@ def _linked(request: HttpRequest, image: LogImage, item: dict) -> dict:
 @_get_only
 async def log_image(request: HttpRequest, log_id: int, image_id: int) -> HttpResponse:
     try:
-        await auth.check(request, read_logs=True)
+        await auth.check(request.headers, read_logs=True)
         image = (
             await LogImage.objects.select_related("blob")
             .filter(pk=image_id, log_id=log_id, blob__isnull=False)

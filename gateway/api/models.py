@@ -79,7 +79,7 @@ async def model_detail(request: HttpRequest, model_id: str) -> HttpResponse:
 
 
 async def _reachable(request: HttpRequest) -> tuple[list[dict], list[str]]:
-    key = await auth.check(request)
+    key = await auth.check(request.headers)
     rows = await orm(_providers)()
     allowed = key.allowed_slugs if key else frozenset()
     rows = [p for p in rows if not allowed or p.slug in allowed]

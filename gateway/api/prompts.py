@@ -10,12 +10,12 @@ import orjson
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from gateway import auth, prompts
+from gateway import auth, prompts, service
 from gateway import log as request_log
 from gateway.chat import parse_chat
 from gateway.db import orm
 from gateway.errors import GatewayError
-from gateway.service import internal_error, proxy_path, read_body
+from gateway.service import internal_error, read_body
 
 
 @csrf_exempt
@@ -24,14 +24,14 @@ async def prompt_completions(request: HttpRequest, ref: str) -> HttpResponse:
     if request.method != "POST":
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
 
-    async def rendered_body(request: HttpRequest, record: request_log.Record) -> bytes:
+    async def rendered_body(record: request_log.Record) -> bytes:
         record.raw_body = read_body(request)  # what the log shows should rendering fail
         rendered = await render(ref, record.raw_body)
         record.prompt, record.prompt_version = rendered.prompt, rendered.version
         record.prompt_variables = rendered.variables
         return orjson.dumps(rendered.body)
 
-    return await proxy_path(request, rendered_body)
+    return await service.complete(service.Call.of(request, rendered_body))
 
 
 @csrf_exempt
@@ -40,7 +40,7 @@ async def prompt_render(request: HttpRequest, ref: str) -> HttpResponse:
     if request.method != "POST":
         return GatewayError(405, "Use POST.", code="method_not_allowed").response()
     try:
-        key = await auth.check(request)
+        key = await auth.check(request.headers)
         rendered = await render(ref, read_body(request))
         auth.check_provider(key, rendered.body["model"].split("/")[0].removeprefix("@"))
         parse_chat(orjson.dumps(rendered.body))  # the images checked as a completion would be

@@ -21,7 +21,7 @@ def _refused(allowed: str) -> HttpResponse:
 async def create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return _refused("POST")
-    return await service.proxy_path(request, endpoint=ENDPOINT)
+    return await service.complete(service.Call.of(request), ENDPOINT)
 
 
 @csrf_exempt

@@ -3,6 +3,7 @@ off the path by the writer (gateway/log/pipeline.py)."""
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -64,10 +65,9 @@ class Record:
     _stream_head: dict = field(default_factory=dict)
 
     @classmethod
-    def begin(cls, request) -> "Record":
-        headers = request.headers
+    def begin(cls, path: str, headers: Mapping[str, str]) -> "Record":
         return cls(
-            path=request.path,
+            path=path,
             request_headers=redact_headers(dict(headers)),
             trace_id=headers.get("x-portkey-trace-id", "")[:200],
         )

@@ -34,12 +34,12 @@ from gateway.responses.request import (
 )
 
 
-async def parse(request: HttpRequest, raw: bytes) -> ResponsesRequest:
+async def parse(headers: service.Headers, raw: bytes) -> ResponsesRequest:
     """parse_request; a provider `@slug` in the headers lends its default model."""
     try:
         return await _parse(raw)
     except GatewayError as error:
-        raw = await targets.with_default_model(request, raw, error)
+        raw = await targets.with_default_model(headers, raw, error)
         return await _parse(raw)
 
 
@@ -242,7 +242,7 @@ async def input_items(request: HttpRequest, response_id: str) -> HttpResponse:
 
 async def _by_id(request: HttpRequest, response_id: str, method: str, path: str) -> HttpResponse:
     try:
-        key = await auth.check(request)
+        key = await auth.check(request.headers)
         if not _RESPONSE_ID.fullmatch(response_id):  # it goes into an upstream URL
             raise store.not_found(response_id)
         rid = request_id_of(response_id)
@@ -294,7 +294,7 @@ class _NoBody:
 
 async def _at_provider(request, key, response_id: str, method: str, path: str) -> HttpResponse:
     """A provider's own response id: the request goes to the provider the headers name."""
-    target = await targets.resolve(request, _NoBody(), key=key)  # type: ignore[arg-type]
+    target = await targets.resolve(request.headers, _NoBody(), key=key)  # type: ignore[arg-type]
     if target.provider not in passthrough.PASSTHROUGH:
         raise store.not_found(response_id)
     if target.slug and not await orm(store.made_by)(response_id, key):
