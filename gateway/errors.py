@@ -1,6 +1,6 @@
 """OpenAI-shaped errors: every failure on /v1/ leaves as {"error": {message, type, param, code}}."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from django.http import HttpResponse
@@ -23,6 +23,8 @@ class GatewayError(Exception):
     type: str = ""
     code: str | None = None
     param: str | None = None
+    # An upstream's error answer: the headers a retry may follow (retry-after and the like).
+    upstream_headers: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.type = self.type or _TYPE_BY_STATUS.get(self.status, "api_error")

@@ -214,6 +214,14 @@ class ApiKey(models.Model):
         help_text="Blank: any provider. Chosen: only these @slugs, and no header-routed "
         "requests (x-portkey-provider: openai with the app's own key).",
     )
+    default_config = models.ForeignKey(
+        "gateway.Config",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="default_for_keys",
+        help_text="Routes the key's requests that send no x-portkey-config header.",
+    )
     can_read_logs = models.BooleanField(
         "may read the logs API",
         default=True,
@@ -327,6 +335,15 @@ class RequestLog(models.Model):
     # From the reported usage and the model's price (gateway/pricing.py); null = unknown.
     cost_usd = models.DecimalField(max_digits=16, decimal_places=10, null=True, blank=True)
     cost_breakdown = models.JSONField(null=True, blank=True)  # per kind of token, the source
+    # Routing by a config (gateway/configs/): each attempt (target, provider, model, status,
+    # latency, error, or why it was skipped) in order; empty for a request with no config.
+    attempts = models.JSONField(default=list, blank=True)
+    config_id = models.CharField(
+        max_length=64, blank=True, help_text="the saved config's id, 'inline', or empty"
+    )
+    retried = models.BooleanField(default=False)  # a target was tried more than once
+    fell_back = models.BooleanField(default=False)  # answered by a target after the first
+    cache_status = models.CharField(max_length=10, blank=True)  # HIT, MISS, REFRESH, DISABLED
 
     class Meta:
         indexes = [
@@ -342,6 +359,8 @@ class RequestLog(models.Model):
             models.Index(fields=["endpoint", "-id"]),
             models.Index(fields=["output_image_count", "-id"]),
             models.Index(fields=["cost_usd", "-id"]),
+            models.Index(fields=["config_id", "-id"]),
+            models.Index(fields=["cache_status", "-id"]),
         ]
 
     def __str__(self) -> str:
@@ -558,3 +577,6 @@ class Rollup(models.Model):
 
 for _name in ROLLUP_LATENCY + ROLLUP_TTFT:  # a histogram as columns: rows add up in SQL
     Rollup.add_to_class(_name, models.IntegerField(default=0))
+
+
+from gateway.configs.models import Config  # noqa: E402, F401 - a model of this app

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 _PASS_HEADERS = ("x-request-id", "retry-after", "openai-processing-ms", "request-id")
 _PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _SLICE_BYTES = 256 * 1024
+RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-ms-retry-after-ms")  # for configs' retries
 
 
 async def forward(chat: Chat, target: Target, record: request_log.Record) -> HttpResponse:
@@ -83,6 +84,9 @@ async def raise_for_status(
         content = await _read(response)
         error = provider.parse_error(response.status, content)
         record.response_body = _json_or_text(content)
+        error.upstream_headers = {
+            name: response.headers[name] for name in RETRY_HEADERS if name in response.headers
+        }
         raise error
 
 

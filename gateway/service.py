@@ -19,6 +19,7 @@ from django.http import HttpRequest, HttpResponse
 from gateway import auth, offload, preflight, proxy, targets
 from gateway import log as request_log
 from gateway.chat import Chat, parse_chat
+from gateway.configs import runner, store
 from gateway.errors import GatewayError
 from gateway.providers.base import Target
 
@@ -83,11 +84,17 @@ async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse
         record.metadata = targets.metadata(headers) or record.metadata
         parsed = record.chat = await endpoint.parse(headers, record.raw_body)
         record.model, record.is_stream = parsed.model, parsed.stream
-        target = call.target or await targets.resolve(headers, parsed, key=key)
-        target = await with_image_fit(headers, target, parsed)
-        record.provider, record.provider_slug = target.provider, target.slug
-        record.model = parsed.model  # "@slug/gpt-4o" went upstream as "gpt-4o"
-        response = await endpoint.forward(parsed, target, record)
+        config = None if call.target else await store.for_request(headers, key)
+        if config is not None:
+            record.config_id = config[1]
+            run = runner.Run(parsed, headers, key, record, endpoint, with_image_fit)
+            response = await runner.run(config[0], run)
+        else:
+            target = call.target or await targets.resolve(headers, parsed, key=key)
+            target = await with_image_fit(headers, target, parsed)
+            record.provider, record.provider_slug = target.provider, target.slug
+            record.model = parsed.model  # "@slug/gpt-4o" went upstream as "gpt-4o"
+            response = await endpoint.forward(parsed, target, record)
     except asyncio.CancelledError:  # the client hung up while we waited on the upstream
         if not record.submitted:
             record.client_gone()
@@ -101,13 +108,18 @@ async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse
         response = error.response()
     response["x-iris-request-id"] = record.request_id
     portkey_headers(response, record.trace_id or record.request_id, record.provider)
+    if record.attempts:
+        last = record.attempts[-1]
+        response["x-portkey-last-used-option-index"] = last["target"]
+        response["x-portkey-retry-attempt-count"] = str(last["retry"])
+        response["x-portkey-cache-status"] = record.cache_status or "DISABLED"
     return response
 
 
 def portkey_headers(response: HttpResponse, trace_id: str, provider: str = "") -> None:
     """The response headers Portkey's gateway sends (the `portkey-ai` SDK's get_headers()
     reads them): the provider, the trace id (the request's, else Iris's request id), and
-    until configs arrive, no retries and no cache."""
+    without a config, no retries and no cache."""
     if provider:
         response["x-portkey-provider"] = provider
     response["x-portkey-trace-id"] = trace_id

@@ -207,6 +207,27 @@ if GATEWAY_IMAGE_FIT not in ("auto", "off"):
     raise ValueError(f"GATEWAY_IMAGE_FIT must be 'auto' or 'off', not {GATEWAY_IMAGE_FIT!r}.")
 # Fetch URL images and send their bytes even to providers that could fetch the URL themselves.
 GATEWAY_INLINE_IMAGE_URLS = env_bool("GATEWAY_INLINE_IMAGE_URLS", False)
+# --- configs (gateway/configs/): retries, fallbacks, load balancing, the response cache ---
+GATEWAY_MAX_CONFIG_BYTES = env_int("GATEWAY_MAX_CONFIG_BYTES", 64 * 1024)  # inline JSON
+GATEWAY_RETRY_BASE_WAIT = env_float("GATEWAY_RETRY_BASE_WAIT", 1.0)  # s, doubled each retry
+GATEWAY_RETRY_MAX_WAIT = env_float("GATEWAY_RETRY_MAX_WAIT", 60.0)  # s, any one wait at most
+GATEWAY_CACHE_MAX_AGE = env_int("GATEWAY_CACHE_MAX_AGE", 7 * 24 * 3600)  # s, unless max_age
+GATEWAY_CACHE_MAX_ENTRY_BYTES = env_int("GATEWAY_CACHE_MAX_ENTRY_BYTES", 4 << 20)  # not kept past
+# Where cached answers live: the database (no server to run) unless IRIS_CACHE_URL names a
+# Redis server (redis://host:6379/0), which several replicas share.
+IRIS_CACHE_URL = env_str("IRIS_CACHE_URL")
+CACHES = {
+    "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    "responses": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": IRIS_CACHE_URL}
+        if IRIS_CACHE_URL.startswith(("redis://", "rediss://", "unix://"))
+        else {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "iris_response_cache",
+            "OPTIONS": {"MAX_ENTRIES": env_int("IRIS_CACHE_MAX_ENTRIES", 100_000)},
+        }
+    ),
+}
 # --- resource limits: no one request may exhaust memory (gateway/fetching.py, proxy.py) ---
 GATEWAY_MAX_IMAGES_PER_REQUEST = env_int("GATEWAY_MAX_IMAGES_PER_REQUEST", 500)  # Iris's bound
 # Bytes fetched from image URLs for one request (each distinct URL counted once).

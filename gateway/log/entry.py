@@ -33,6 +33,7 @@ _JSON_FIELDS = (
     "upstream_body",
     "response_body",
     "prompt_variables",
+    "attempts",
 )
 _DEGRADED_JSON_BYTES = 1_000_000  # a degraded row keeps at most this much of each body
 _ROW_OVERHEAD = 2_048

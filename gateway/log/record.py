@@ -51,6 +51,11 @@ class Record:
     prompt_version: int | None = None
     prompt_variables: dict | None = None
     submitted: bool = False  # handed to the writer (see submit)
+    # Routing by a config (gateway/configs/): its id ("inline" for JSON in the header), each
+    # attempt as the log shows it, and the cache's answer (HIT, MISS, REFRESH, DISABLED).
+    config_id: str = ""
+    attempts: list[dict] = field(default_factory=list)
+    cache_status: str = ""
     # Output images an upstream answered with as URLs (they expire): fetched for the log at
     # once, after the answer (see gateway/log/__init__.py's snapshots).
     url_outputs: list[Image] = field(default_factory=list)

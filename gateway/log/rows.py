@@ -256,6 +256,10 @@ def summary_fields(r: Record) -> dict:
         endpoint=_clean(r.endpoint[:40]),
         prompt=_clean(r.prompt[:64]),
         prompt_version=_count(r.prompt_version),
+        config_id=_clean(r.config_id[:64]),
+        cache_status=_clean(r.cache_status[:10]),
+        retried=any(a.get("retry") for a in r.attempts),
+        fell_back=any(a.get("fell_back") for a in r.attempts),
     )
 
 
@@ -273,6 +277,7 @@ def full_fields(r: Record) -> dict:
         search_text=_clean(_search_text(r.chat, r.response_body)),
         prompt_variables=clean_json(r.prompt_variables),
         dropped_params=[_clean(str(name)[:200]) for name in r.dropped_params[:100]],
+        attempts=clean_json(r.attempts[:100]),
         **economics.record_fields(r),
     )
 

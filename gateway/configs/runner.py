@@ -1,0 +1,259 @@
+"""A config run: its tree walked over the real request path, one attempt at a time.
+
+Each attempt is a copy of the parsed request (the config's override_params applied) sent to
+one leaf's target by the endpoint's own forward(); what happens is noted on the record as an
+attempt. A target whose preflight refuses the request (an image too large for it, a format it
+cannot take) is skipped before any round trip. Images are fetched and parsed once: the copies
+share them.
+"""
+
+import asyncio
+import copy
+import dataclasses
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+from django.conf import settings
+from django.http import HttpResponse
+
+from gateway import log as request_log
+from gateway import offload, targets
+from gateway.configs import cache, plan
+from gateway.configs.schema import Node
+from gateway.errors import GatewayError
+from gateway.models import ApiKey
+from gateway.providers.base import Target
+
+log = logging.getLogger(__name__)
+
+# Request headers that route a request: a config's leaf decides these instead.
+_ROUTING_HEADERS = (
+    "x-portkey-provider",
+    "x-portkey-virtual-key",
+    "x-portkey-custom-host",
+    "x-portkey-config",
+)
+
+
+@dataclasses.dataclass
+class Run:
+    """One client request under a config."""
+
+    parsed: Any  # a Chat, a ResponsesRequest, an ImageJob
+    headers: Any  # the client's, case-insensitive
+    key: ApiKey | None
+    record: request_log.Record
+    endpoint: Any  # service.Endpoint
+    prepare: Callable  # service.with_image_fit
+    draw: Callable[[], float] = random.random
+    last_status: int = 0
+    last_path: str = ""
+
+    @property
+    def context(self) -> dict:
+        """What a conditional's queries read."""
+        body = self.parsed.body if isinstance(self.parsed.body, dict) else {}
+        return {
+            "metadata": self.record.metadata,
+            "params": body,
+            "url": {"pathname": self.record.path},
+        }
+
+
+class Failed(Exception):
+    """A subtree ended without an answer: its last error."""
+
+    def __init__(self, error: GatewayError) -> None:
+        self.error = error
+
+
+async def run(tree: Node, state: Run) -> HttpResponse:
+    """The answer of the first target that gives one, as the strategies say; else the last
+    error is raised (the record holds every attempt either way)."""
+    try:
+        return await _node(tree, "config", plan.Settings(), state)
+    except Failed as failed:
+        raise failed.error from None
+
+
+async def _node(node: Node, path: str, inherited: plan.Settings, state: Run) -> HttpResponse:
+    settings_ = plan.inherit(inherited, node)
+    if node.is_leaf:
+        return await _leaf(node, path, settings_, state)
+    strategy = node.strategy
+    assert strategy is not None  # schema.parse: targets come with a strategy
+    children = node.targets
+    if strategy.mode == "fallback":
+        failed: Failed | None = None
+        for index, child in enumerate(children):
+            try:
+                return await _node(child, f"{path}.targets[{index}]", settings_, state)
+            except Failed as exc:
+                failed = exc
+                if not plan.falls_back(strategy, exc.error.status):
+                    raise
+        assert failed is not None
+        raise failed
+    if strategy.mode == "loadbalance":
+        index = plan.pick_weighted(children, state.draw())
+    elif strategy.mode == "conditional":
+        picked = plan.pick_conditional(strategy, children, state.context)
+        if picked is None:
+            raise Failed(
+                GatewayError(
+                    400,
+                    f"{path}: no condition matched the request and the strategy has no default.",
+                    code="no_matching_condition",
+                    param="x-portkey-config",
+                )
+            )
+        index = picked
+    else:  # single
+        index = 0
+    return await _node(children[index], f"{path}.targets[{index}]", settings_, state)
+
+
+async def _leaf(node: Node, path: str, leaf: plan.Settings, state: Run) -> HttpResponse:
+    record = state.record
+    retried = 0
+    while True:
+        attempt = {
+            "target": path,
+            "retry": retried,
+            "fell_back": bool(record.attempts) and not retried,
+        }
+        record.attempts.append(attempt)
+        started = time.perf_counter()
+        try:
+            response = await _try(node, path, leaf, state, attempt)
+        except GatewayError as error:
+            attempt["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+            attempt["status"] = error.status
+            attempt["error"] = error.message[:500]
+            if attempt.get("skipped"):
+                raise Failed(error) from None
+            if not plan.retries(leaf.retry, error.status, retried):
+                raise Failed(error) from None
+            await asyncio.sleep(_wait(leaf, error, retried, state))
+            retried += 1
+            continue
+        attempt["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        attempt["status"] = response.status_code
+        return response
+
+
+async def _try(
+    node: Node, path: str, leaf: plan.Settings, state: Run, attempt: dict
+) -> HttpResponse:
+    """One attempt at one target; GatewayError if it fails (attempt["skipped"] says why when
+    it never reached the upstream)."""
+    record = state.record
+    parsed = await _with_overrides(state.parsed, leaf.override_params)
+    try:
+        target = await targets.resolve(_leaf_headers(state.headers, node), parsed, key=state.key)
+    except GatewayError as error:
+        attempt["skipped"] = f"routing: {error.message}"
+        raise
+    target = _with_leaf_options(target, node)
+    target = await state.prepare(state.headers, target, parsed)
+    attempt.update(provider=target.provider, slug=target.slug, model=parsed.model)
+    record.provider, record.provider_slug, record.model = target.provider, target.slug, parsed.model
+    record.chat = parsed
+    record.upstream_url = ""
+    entry = None
+    if leaf.cache is not None:
+        entry = await cache.lookup(leaf.cache, target, parsed, state)
+        if entry.response is not None:
+            attempt["cache"] = record.cache_status = "HIT"
+            return entry.response
+        attempt["cache"] = record.cache_status = entry.status
+    try:
+        if leaf.request_timeout:
+            async with asyncio.timeout(leaf.request_timeout / 1000):
+                response = await state.endpoint.forward(parsed, target, record)
+        else:
+            response = await state.endpoint.forward(parsed, target, record)
+    except TimeoutError:
+        raise _timed_out(leaf.request_timeout) from None
+    except GatewayError as error:
+        if not record.upstream_url:  # refused before any round trip: preflight, translation
+            attempt["skipped"] = error.message[:500]
+        targets.scrub(error, record, target)
+        raise
+    if entry is not None:
+        return cache.keep(entry, response, record)
+    return response
+
+
+async def _with_overrides(parsed: Any, overrides: dict) -> Any:
+    """A copy of the request for one attempt: override_params merged into its body (and its
+    raw bytes, which OpenAI-shaped providers send as they are). The copy shares the images."""
+    attempt = copy.copy(parsed)
+    attempt.body = dict(parsed.body)
+    if not overrides:
+        return attempt
+    if getattr(parsed, "multipart", False):
+        if set(overrides) - {"model"}:
+            raise GatewayError(
+                400,
+                "override_params can set only the model of a multipart request.",
+                code="invalid_config",
+                param="x-portkey-config",
+            )
+        attempt.set_model(overrides["model"])
+        return attempt
+    attempt.body.update(overrides)
+
+    def merged() -> bytes:
+        body = orjson.loads(parsed.raw)
+        body.update(overrides)
+        return orjson.dumps(body)
+
+    if parsed.raw:
+        attempt.raw = await offload.by_size(len(parsed.raw), merged)
+    return attempt
+
+
+def _leaf_headers(headers: Any, node: Node) -> dict[str, str]:
+    """The headers targets.resolve routes by: the client's, with the leaf's routing instead
+    of the client's when the leaf names a provider."""
+    if not node.provider:
+        return headers
+    routed = {k.lower(): v for k, v in headers.items() if k.lower() not in _ROUTING_HEADERS}
+    routed["x-portkey-provider"] = node.provider
+    if node.api_key:
+        routed["authorization"] = f"Bearer {node.api_key}"
+    if node.custom_host:
+        routed["x-portkey-custom-host"] = node.custom_host
+    return routed
+
+
+def _with_leaf_options(target: Target, node: Node) -> Target:
+    """A leaf's provider options (an Azure deployment, AWS keys) over what the target has; an
+    admin's saved record keeps its own."""
+    if not node.options:
+        return target
+    extra = {k: v for k, v in node.options.items() if not (target.slug and k in target.options)}
+    return dataclasses.replace(target, options={**target.options, **extra})
+
+
+def _wait(leaf: plan.Settings, error: GatewayError, done: int, state: Run) -> float:
+    cap = settings.GATEWAY_RETRY_MAX_WAIT
+    if leaf.retry and leaf.retry.use_retry_after_header:
+        waited = plan.retry_after(error.upstream_headers, cap)
+        if waited is not None:
+            return waited
+    return plan.backoff(done, state.draw(), base=settings.GATEWAY_RETRY_BASE_WAIT, cap=cap)
+
+
+def _timed_out(ms: int | None) -> GatewayError:
+    return GatewayError(
+        408,
+        f"Request exceeded the config's request_timeout of {ms} ms.",
+        type="timeout_error",
+        code="request_timeout",
+    )
