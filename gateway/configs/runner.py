@@ -21,7 +21,7 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from gateway import log as request_log
-from gateway import offload, targets
+from gateway import offload, preflight, targets
 from gateway.configs import cache, plan
 from gateway.configs.schema import Node
 from gateway.errors import GatewayError
@@ -52,6 +52,10 @@ class Run:
     draw: Callable[[], float] = random.random
     last_status: int = 0
     last_path: str = ""
+    # The images' own state before any attempt, and each kind of target's prepared copies
+    # (auto-fit, conversion: see _images_for); filled by the first attempt.
+    pristine: list[tuple[Any, Any]] | None = None
+    prepared: dict[tuple, list[tuple[Any, Any]]] = dataclasses.field(default_factory=dict)
 
     @property
     def context(self) -> dict:
@@ -160,6 +164,7 @@ async def _try(
         raise
     target = _with_leaf_options(target, node)
     target = await state.prepare(state.headers, target, parsed)
+    prepared_for = _images_for(state, target, parsed)
     attempt.update(provider=target.provider, slug=target.slug, model=parsed.model)
     record.provider, record.provider_slug, record.model = target.provider, target.slug, parsed.model
     record.chat = parsed
@@ -184,6 +189,8 @@ async def _try(
             attempt["skipped"] = error.message[:500]
         targets.scrub(error, record, target)
         raise
+    finally:
+        state.prepared[prepared_for] = _image_state(parsed)
     if entry is not None:
         return cache.keep(entry, response, record)
     return response
@@ -216,6 +223,26 @@ async def _with_overrides(parsed: Any, overrides: dict) -> Any:
     if parsed.raw:
         attempt.raw = await offload.by_size(len(parsed.raw), merged)
     return attempt
+
+
+def _images_for(state: Run, target: Target, parsed: Any) -> tuple:
+    """Set the images as this kind of target has them: the copies an earlier attempt at the
+    same kind made (a retry converts no format again), else the images as the client sent them.
+    An attempt at another provider must not send the copy auto-fit or a conversion made for
+    the one before (a 512 px fit for OpenAI's detail low is not what Anthropic should see).
+    Fetched URL bytes stay: an image is fetched once per request."""
+    kind = (target.provider, parsed.model, target.options.get(preflight.OPTION))
+    images = getattr(parsed, "images", None) or []
+    if state.pristine is None:
+        state.pristine = _image_state(parsed)
+    saved = state.prepared.get(kind, state.pristine)
+    for img, (converted, size) in zip(images, saved, strict=True):
+        img.converted, img.converted_size = converted, size
+    return kind
+
+
+def _image_state(parsed: Any) -> list[tuple[Any, Any]]:
+    return [(img.converted, img.converted_size) for img in getattr(parsed, "images", None) or []]
 
 
 def _leaf_headers(headers: Any, node: Node) -> dict[str, str]:
