@@ -22,6 +22,13 @@ INPUT_ROLES = ("input", "mask")  # what the client sent; "output" and "partial" 
 # How a list can be ordered: newest first (""), or by cost, cheapest or dearest first; by
 # cost, the requests whose cost is unknown come last, newest first.
 SORTS = {"": "Newest first", "-cost": "Cost: highest first", "cost": "Cost: lowest first"}
+# What a config did to a request (gateway/configs/): the `routing` filter's values.
+ROUTING = {
+    "retried": "Retried",
+    "fell_back": "Fell back",
+    "cached": "Cache hit",
+    "config": "Any config",
+}
 _CURSOR = re.compile(r"^(\d+)(?:@(\d{1,6}(?:\.\d{1,10})?))?$")
 
 
@@ -47,6 +54,8 @@ class LogFilter:
     cost_min: Decimal | None = None  # USD; a cost bound leaves out the unknown costs
     cost_max: Decimal | None = None
     cost_unknown: bool | None = None  # True: only requests whose cost is unknown; False: known
+    routing: str = ""  # a key of ROUTING
+    config: str = ""  # only requests routed by this config: its id, or "inline"
     sort: str = ""  # a key of SORTS
     before: int | None = None  # keyset cursor: only ids below this (by cost: see page_of)
     before_cost: Decimal | None = None  # by cost: the cost of the cursor's row
@@ -116,11 +125,27 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(cost_usd__lte=f.cost_max)
     if f.cost_unknown is not None:
         qs = qs.filter(cost_usd__isnull=f.cost_unknown)
+    if f.routing:
+        qs = qs.filter(_routed(f.routing))
+    if f.config:
+        qs = qs.filter(config_id=f.config)
     if f.before:
         qs = qs.filter(id__lt=f.before)
     if f.after:
         qs = qs.filter(id__gt=f.after)
     return qs.order_by("-id")
+
+
+def _routed(routing: str) -> Q:
+    if routing == "retried":
+        return Q(retried=True)
+    if routing == "fell_back":
+        return Q(fell_back=True)
+    if routing == "cached":
+        return Q(cache_status="HIT")
+    if routing == "config":
+        return ~Q(config_id="")
+    raise ValueError(f"routing is one of {', '.join(ROUTING)}.")
 
 
 def page(qs: QuerySet, limit: int) -> tuple[list[RequestLog], int | None]:
@@ -323,6 +348,13 @@ SUMMARY_FIELDS = (
     "estimated_prompt_tokens",
     "cost_usd",
     "cost_breakdown",
+    # Routing by a config: which one, each attempt as stored (they hold no credentials: the
+    # runner scrubs upstream errors), and what happened overall.
+    "config_id",
+    "attempts",
+    "retried",
+    "fell_back",
+    "cache_status",
 )
 
 

@@ -9,7 +9,7 @@ from django.core.validators import RegexValidator
 from django.http import QueryDict
 from django.utils import timezone
 
-from gateway.logquery import SORTS, LogFilter, parse_cursor
+from gateway.logquery import ROUTING, SORTS, LogFilter, parse_cursor
 from gateway.models import RequestLog
 
 STATUS_CHOICES = [
@@ -39,6 +39,7 @@ ENDPOINT_CHOICES = [
     # /v1/estimate: listed, but left out of totals and analytics unless chosen here.
     ("estimate", "estimate"),
 ]
+ROUTING_CHOICES = [("", "Routing: any"), *ROUTING.items()]
 COST_CHOICES = [("", "Cost: any"), ("known", "Cost known"), ("unknown", "Cost unknown")]
 _CHOICES_TTL = 60  # seconds; distinct values over a big table are worth caching
 
@@ -93,6 +94,8 @@ class LogFilterForm(forms.Form):
     cost_min = forms.DecimalField(required=False, min_value=0, max_digits=16, decimal_places=10)
     cost_max = forms.DecimalField(required=False, min_value=0, max_digits=16, decimal_places=10)
     cost = forms.ChoiceField(choices=COST_CHOICES, required=False)
+    routing = forms.ChoiceField(choices=ROUTING_CHOICES, required=False)
+    config = forms.CharField(required=False, max_length=64)  # a saved config's id, or "inline"
     sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
     live = forms.BooleanField(required=False)
     # An id, or "id@cost" when sorted by cost (gateway/logquery.py page_of).
@@ -133,6 +136,8 @@ class LogFilterForm(forms.Form):
             cost_min=data.get("cost_min"),
             cost_max=data.get("cost_max"),
             cost_unknown=None if not cost else cost == "unknown",
+            routing=data.get("routing", ""),
+            config=data.get("config", ""),
             sort=data.get("sort", ""),
             before=before,
             before_cost=before_cost,

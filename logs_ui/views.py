@@ -24,6 +24,7 @@ from gateway.logquery import LogFilter, filter_logs, original_request, page_of
 from gateway.models import Blob, LogImage, RequestLog
 from logs_ui import (
     analytics_data,
+    attempts,
     conversation,
     imagejobs,
     pdfpages,
@@ -46,6 +47,7 @@ _LIST_ONLY = (  # columns a list row never shows, some of them large
     "prompt_variables",
     "search_text",
     "cost_breakdown",
+    "attempts",  # the row shows only the retried / fell back / cached badges
 )
 _IMMUTABLE = "private, max-age=31536000, immutable"  # private: behind a login
 RAW_PARTS = ("request", "upstream", "response", "headers")
@@ -193,6 +195,7 @@ def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
         "replayable": snippets.replayable(log, log.request_body),
         "parts": RAW_PARTS,
         "prompt_variables": conversation.prompt_variables(log),
+        "chain": attempts.chain(log, admin=request.user.is_staff),
     }
     return render(request, "logs_ui/log_detail.html", context)
 

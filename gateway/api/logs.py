@@ -13,6 +13,7 @@ from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.logquery import (
     INPUT_ROLES,
+    ROUTING,
     SORTS,
     SUMMARY_FIELDS,
     LogFilter,
@@ -156,6 +157,8 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             raise ValueError(f"sort is one of {', '.join(s for s in SORTS if s)}.")
         if q.get("cost", "") not in ("", "known", "unknown"):
             raise ValueError("cost is known or unknown.")
+        if q.get("routing", "") not in ("", *ROUTING):
+            raise ValueError(f"routing is one of {', '.join(ROUTING)}.")
         return LogFilter(
             provider=q.get("provider", ""),
             model=q.get("model", ""),
@@ -174,6 +177,8 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             cost_min=decimal_or_none(q.get("cost_min")),
             cost_max=decimal_or_none(q.get("cost_max")),
             cost_unknown={"known": False, "unknown": True}.get(q.get("cost", "")),
+            routing=q.get("routing", ""),
+            config=q.get("config", ""),
             sort=q.get("sort", ""),
             before=before,
             before_cost=before_cost,
