@@ -2,11 +2,13 @@
 Django's cache framework (the "responses" cache: the database by default, Redis to share it
 between replicas; see settings.CACHES).
 
-The key is the normalised request: the target (provider, record, host, a hash of its key),
-the body without its streaming options, and each image by the sha256 of its bytes (so a
-base64 image hits the entry made by the same bytes sent another way) or, for a URL not
-fetched, by its URL. A stream is answered from an entry as server-sent events; a stream's
-answer is kept once it ends cleanly.
+The key is a sha256 of the normalised request: the target (provider, record, host, and a
+hash of its credentials and options: never a secret in clear), the body without its
+streaming options, and each image by the sha256 of its bytes (so a base64 image hits the entry
+made by the same bytes sent another way, or fetched from a URL) or, for a URL not fetched, by
+its URL. A stream is answered from an entry as server-sent events; a stream's answer is kept
+once it has ended cleanly, before its last event goes out, so the client's next request finds
+it. The cache being down costs a MISS (counted in `failures`, logged), never an error.
 """
 
 import asyncio
@@ -23,7 +25,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 
 from gateway import log as request_log
 from gateway import offload, proxy
-from gateway.chat import Chat
+from gateway.chat import DECODED_IMAGE, Chat
 from gateway.configs.schema import Cache
 from gateway.providers.base import Target, encode_sse
 
@@ -31,7 +33,13 @@ log = logging.getLogger(__name__)
 
 FORCE_REFRESH = "x-portkey-cache-force-refresh"
 _STREAM_KEYS = ("stream", "stream_options")
-failures = {"get": 0, "set": 0, "too_large": 0}  # counted, shown by /health (gateway/log/health.py)
+# A cache that does not answer within this is taken as down for the request (a MISS).
+TIMEOUT_SECONDS = 2.0
+# Counted, for /healthz: reads and writes that failed (the cache down, an unreadable entry),
+# answers not kept because they were larger than GATEWAY_CACHE_MAX_ENTRY_BYTES.
+failures = {"get": 0, "set": 0, "too_large": 0}
+# Headers a stream's response is made with again (event_stream sets its own).
+_STREAM_OWN_HEADERS = ("content-type", "cache-control", "x-accel-buffering")
 
 
 @dataclass
@@ -49,15 +57,9 @@ async def lookup(conf: Cache, target: Target, parsed: Any, state: Any) -> Entry:
     key = await offload.by_size(len(parsed.raw), cache_key, target, parsed)
     if state.headers.get(FORCE_REFRESH, "").strip().lower() == "true":
         return Entry(key, "REFRESH", max_age)
-    try:
-        stored = await caches["responses"].aget(key)
-    except Exception:  # the cache is down: answered from the upstream, counted
-        failures["get"] += 1
-        log.warning("the response cache could not be read", exc_info=True)
+    body = await _read(key)
+    if body is None:
         return Entry(key, "MISS", max_age)
-    if stored is None:
-        return Entry(key, "MISS", max_age)
-    body = orjson.loads(stored)
     record = state.record
     record.upstream_url = ""
     record.first_byte()
@@ -67,76 +69,146 @@ async def lookup(conf: Cache, target: Target, parsed: Any, state: Any) -> Entry:
     else:
         record.finish(200, body)
         request_log.submit(record)
-        response = HttpResponse(stored, content_type="application/json")
+        response = HttpResponse(orjson.dumps(body), content_type="application/json")
     return Entry(key, "HIT", max_age, response)
 
 
 def keep(entry: Entry, response: HttpResponse, record: request_log.Record) -> HttpResponse:
-    """The upstream's answer, kept for the next identical request: a whole answer now, a
-    stream once it has ended cleanly."""
+    """The upstream's answer, kept for the next identical request: a whole answer now (written
+    in the background), a stream once it has ended cleanly."""
     if entry.key is None or response.status_code != 200:
         return response
     if isinstance(response, StreamingHttpResponse):
-        stream = response.iris_stream
-        wrapped = proxy.event_stream(_kept_after(stream, entry, record), dict(response.items()))
-        return wrapped
-    _store(entry, response.content)
+        headers = {k: v for k, v in response.items() if k.lower() not in _STREAM_OWN_HEADERS}
+        return proxy.event_stream(_kept_after(response.iris_stream, entry, record), headers)
+    if _keepable(response.content):
+        _writing(entry, response.content)
     return response
 
 
 def cache_key(target: Target, chat: Chat) -> str:
-    body = {k: v for k, v in chat.body.items() if k not in _STREAM_KEYS}
-    images = [
-        [img.message, img.part, img.sha256 if img.data is not None else img.url]
-        for img in chat.images
-    ]
+    """The entry's key: a digest, so neither the prompt nor a credential is readable in it."""
+    body = orjson.loads(orjson.dumps({k: v for k, v in chat.body.items() if k not in _STREAM_KEYS}))
+    images = []
+    for img in chat.images:
+        fetched = img.data is not None
+        images.append([img.message, img.part, img.sha256 if fetched else img.url])
+        if fetched and img.origin == "url":  # keyed by its bytes, as a base64 image is
+            _set_image_url(body, img.message, img.part, DECODED_IMAGE)
     documents = [[d.message, d.part, d.sha256] for d in chat.documents]
-    who = hashlib.sha256(target.api_key.encode()).hexdigest()[:16] if target.api_key else ""
     normalised = {
-        "target": [target.provider, target.slug, target.base_url, who],
+        "target": [target.provider, target.slug, target.base_url, _credentials(target)],
         "body": body,
         "images": images,
         "documents": documents,
     }
-    digest = hashlib.sha256(orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return f"iris:chat:{digest}"
+    dumped = orjson.dumps(normalised, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+    return f"iris:chat:{hashlib.sha256(dumped).hexdigest()}"
 
 
-_writes: set[asyncio.Task] = set()  # held until done: the loop keeps only weak references
+def _credentials(target: Target) -> str:
+    """What else makes the target's answer: its key, its options (an Azure deployment, AWS
+    keys, the image fit), the headers sent upstream. Hashed: secrets stay out of the key."""
+    what = {"key": target.api_key, "options": target.options, "headers": target.headers}
+    dumped = orjson.dumps(what, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
+    return hashlib.sha256(dumped).hexdigest()
 
 
-def _store(entry: Entry, content: bytes) -> None:
-    """Write in the background (a thread: Django's cache backends are synchronous); the
-    answer does not wait. A failure is counted and logged, the answer stands."""
+def _set_image_url(body: dict, message: int, part: int, url: str) -> None:
+    try:
+        spec = body["messages"][message]["content"][part]["image_url"]
+        if isinstance(spec, dict):
+            spec["url"] = url
+    except (KeyError, IndexError, TypeError):  # override_params replaced the messages
+        pass
+
+
+def _keepable(content: bytes) -> bool:
     if len(content) > settings.GATEWAY_CACHE_MAX_ENTRY_BYTES:
         failures["too_large"] += 1
-        return
-    task = asyncio.get_running_loop().create_task(
-        caches["responses"].aset(entry.key, content, entry.max_age)
-    )
-    _writes.add(task)
-    task.add_done_callback(_written)
+        return False
+    return True
 
 
-def _written(task: asyncio.Task) -> None:
-    _writes.discard(task)
-    if not task.cancelled() and task.exception() is not None:
+async def _read(key: str) -> dict | None:
+    """The kept answer, or None: none kept, or the cache down (counted, logged)."""
+    if (pending := _writes.get(key)) is not None:  # this process is writing it: wait for it
+        await asyncio.wait({pending}, timeout=TIMEOUT_SECONDS)
+    try:
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            stored = await caches["responses"].aget(key)
+        if stored is None:
+            return None
+        body = orjson.loads(stored)
+        if not isinstance(body, dict):
+            raise ValueError(f"an entry of type {type(body).__name__}")
+        return body
+    except Exception as exc:  # the cache down, or an entry not ours: answered upstream
+        failures["get"] += 1
+        log.warning("the response cache could not be read: %r", exc)
+        return None
+
+
+async def _write(entry: Entry, content: bytes) -> None:
+    try:
+        async with asyncio.timeout(TIMEOUT_SECONDS):
+            await caches["responses"].aset(entry.key, content, entry.max_age)
+    except Exception as exc:  # the answer stands; the next request asks the upstream again
         failures["set"] += 1
-        log.warning("the response cache could not be written: %r", task.exception())
+        log.warning("the response cache could not be written: %r", exc)
+
+
+_writes: dict[str, asyncio.Task] = {}  # held until done: the loop keeps only weak references
+
+
+def _writing(entry: Entry, content: bytes) -> None:
+    """Write in the background: the answer does not wait for it (a lookup of the same key in
+    this process does)."""
+    assert entry.key is not None
+    key = entry.key
+    task = asyncio.get_running_loop().create_task(_write(entry, content))
+    _writes[key] = task
+    task.add_done_callback(lambda done: _written(key, done))
+
+
+def _written(key: str, task: asyncio.Task) -> None:
+    if _writes.get(key) is task:  # not a later write of the same key
+        del _writes[key]
+
+
+def _complete(record: request_log.Record) -> bool:
+    """A stream that ended as the upstream meant it to: no error, a reason for every choice."""
+    body = record.response_body
+    if record.status_code != 200 or record.error_type or not isinstance(body, dict):
+        return False
+    choices = body.get("choices") or ()
+    return bool(choices) and all(choice.get("finish_reason") for choice in choices)
 
 
 async def _kept_after(
     stream: AsyncIterator[bytes], entry: Entry, record: request_log.Record
 ) -> AsyncIterator[bytes]:
-    async for chunk in stream:
-        yield chunk
-    if record.status_code == 200 and not record.error_type and record.response_body:
-        _store(entry, orjson.dumps(record.response_body))
+    """The upstream's events as they come, the last held back until the answer is kept."""
+    last = None
+    try:
+        async for chunk in stream:
+            if last is not None:
+                yield last
+            last = chunk
+        if _complete(record):
+            content = orjson.dumps(record.response_body)
+            if _keepable(content):
+                await _write(entry, content)
+        if last is not None:
+            yield last
+    finally:
+        await stream.aclose()  # a client gone: the relay logs its partial stream now
 
 
 async def _replayed(body: dict, chat: Chat, record: request_log.Record) -> AsyncIterator[bytes]:
     """A kept completion as a chat.completion.chunk stream: the role and the whole message in
-    one chunk per choice, then the finish reasons, the usage if asked for, then [DONE]."""
+    one chunk per choice (each tool call whole, with its index, as OpenAI's first delta of a
+    call has it), then the finish reasons, the usage if asked for, then [DONE]."""
     head = {
         "id": body.get("id"),
         "object": "chat.completion.chunk",
@@ -147,22 +219,17 @@ async def _replayed(body: dict, chat: Chat, record: request_log.Record) -> Async
     events = []
     for choice in body.get("choices") or ():
         message = dict(choice.get("message") or {})
-        delta = {k: v for k, v in message.items() if v is not None and k != "refusal"}
+        delta = {k: v for k, v in message.items() if v is not None}
         if message.get("tool_calls"):
             delta["tool_calls"] = [
                 {"index": i, **call} for i, call in enumerate(message["tool_calls"])
             ]
         index = choice.get("index", 0)
-        for event in (
-            {**head, "choices": [{"index": index, "delta": delta, "finish_reason": None}]},
-            {
-                **head,
-                "choices": [
-                    {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}
-                ],
-            },
-        ):
-            events.append(event)
+        content = {"index": index, "delta": delta, "finish_reason": None}
+        if choice.get("logprobs") is not None:
+            content["logprobs"] = choice["logprobs"]
+        finish = {"index": index, "delta": {}, "finish_reason": choice.get("finish_reason")}
+        events += [{**head, "choices": [content]}, {**head, "choices": [finish]}]
     if chat.include_usage and body.get("usage"):
         events.append({**head, "choices": [], "usage": body["usage"]})
     try:
