@@ -70,11 +70,19 @@ class RedisServer:
                 self.process.wait(10)
         self.process = None
 
-    def flush(self) -> None:
-        """Forget every key (FLUSHALL), for a test that needs an empty cache."""
+    def command(self, line: str) -> bytes:
+        """One inline command's reply line ("+OK", ":3"), as redis-cli would send it."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
-            sock.sendall(b"FLUSHALL\r\n")
-            assert sock.recv(16).startswith(b"+OK")
+            sock.sendall(line.encode() + b"\r\n")
+            return sock.recv(4096).split(b"\r\n")[0]
+
+    def flush(self) -> None:
+        """Forget every key, for a test that needs an empty cache."""
+        assert self.command("FLUSHALL") == b"+OK"
+
+    def size(self) -> int:
+        """How many keys it holds (DBSIZE)."""
+        return int(self.command("DBSIZE")[1:])
 
 
 def redis_executable() -> str:
