@@ -1,5 +1,6 @@
-"""The admin: providers and their credentials, gateway API keys, prompts, the request log."""
+"""The admin: providers and their credentials, gateway API keys, routing configs, prompts,
+the request log."""
 
-from gateway.admin import keys, logs, prices, prompts, providers
+from gateway.admin import configs, keys, logs, prices, prompts, providers
 
-__all__ = ["keys", "logs", "prices", "prompts", "providers"]
+__all__ = ["configs", "keys", "logs", "prices", "prompts", "providers"]

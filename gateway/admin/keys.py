@@ -36,6 +36,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
         "status",
         "can_read_logs",
         "allowed",
+        "default_config",
         "created_at",
         "last_used_at",
         "expires_at",
@@ -47,10 +48,11 @@ class ApiKeyAdmin(admin.ModelAdmin):
     actions = ("revoke",)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        return super().get_queryset(request).prefetch_related("providers")
+        qs = super().get_queryset(request).select_related("default_config")
+        return qs.prefetch_related("providers")
 
     def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
-        fields = ["name", "can_read_logs", "providers", "expires_at"]
+        fields = ["name", "can_read_logs", "providers", "default_config", "expires_at"]
         if obj is not None:
             fields[1:1] = ["prefix_display", "created_at", "last_used_at", "revoked_at"]
         return fields
