@@ -23,8 +23,10 @@ INLINE = "inline"
 _CACHE_SECONDS = 5.0
 _MAX_CACHED = 256
 _inline: OrderedDict[str, schema.Node] = OrderedDict()
-# By slug, or by "#pk" for a key's default: (tree and slug, or None; when to look again).
-_saved: dict[str, tuple[tuple[schema.Node, str] | None, float]] = {}
+# By slug, or by "#pk" for a key's default: (tree and slug, DISABLED, or None; when to look
+# again).
+DISABLED = "disabled"
+_saved: dict[str, tuple[tuple[schema.Node, str] | str | None, float]] = {}
 
 
 async def for_request(
@@ -73,18 +75,27 @@ async def saved(ref: str) -> tuple[schema.Node, str]:
     if found is None:
         raise GatewayError(
             404,
-            f"No enabled config {ref[:80]!r} is saved in the admin.",
+            f"No config {ref[:80]!r} is saved in the admin.",
             code="config_not_found",
+            param=HEADER,
+        )
+    if isinstance(found, str):  # DISABLED: a 400, as the admin's help text says
+        raise GatewayError(
+            400,
+            f"The config {ref[:80]!r} is disabled in the admin.",
+            code="config_disabled",
             param=HEADER,
         )
     return found
 
 
-def _load(ref: str) -> tuple[schema.Node, str] | None:
+def _load(ref: str) -> tuple[schema.Node, str] | str | None:
     where = {"pk": int(ref[1:])} if ref.startswith("#") else {"slug": ref}
-    config = Config.objects.filter(**where, enabled=True).first()
+    config = Config.objects.filter(**where).first()
     if config is None:
         return None
+    if not config.enabled:
+        return DISABLED
     try:
         return schema.parse(config.body), config.slug
     except schema.ConfigError as exc:  # saved before a rule changed: say so, as a 400 would
