@@ -12,15 +12,19 @@ it. The cache being down costs a MISS (counted in `failures`, logged), never an 
 """
 
 import asyncio
+import functools
 import hashlib
 import logging
+import time
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 from django.conf import settings
 from django.core.cache import caches
+from django.core.cache.backends.db import DatabaseCache
 from django.http import HttpResponse, StreamingHttpResponse
 
 from gateway import log as request_log
@@ -33,11 +37,18 @@ log = logging.getLogger(__name__)
 
 FORCE_REFRESH = "x-portkey-cache-force-refresh"
 _STREAM_KEYS = ("stream", "stream_options")
-# A cache that does not answer within this is taken as down for the request (a MISS).
+# A cache that does not answer within this is taken as down for the request (a MISS), and
+# left alone for COOL_DOWN_SECONDS: requests meanwhile go to the upstream without waiting.
 TIMEOUT_SECONDS = 2.0
+COOL_DOWN_SECONDS = 5.0
 # Counted, for /healthz: reads and writes that failed (the cache down, an unreadable entry),
-# answers not kept because they were larger than GATEWAY_CACHE_MAX_ENTRY_BYTES.
-failures = {"get": 0, "set": 0, "too_large": 0}
+# those not tried while it cooled down after a failure, answers not kept because they were
+# larger than GATEWAY_CACHE_MAX_ENTRY_BYTES.
+failures = {"get": 0, "set": 0, "skipped": 0, "too_large": 0}
+_down_until = 0.0  # time.monotonic() until which the cache is not tried
+# Django runs a cache call on the thread of the request's ORM calls: a Redis that hangs (no
+# answer, no reset) would hold that thread for good. Network caches get threads of their own.
+_network = ThreadPoolExecutor(max_workers=4, thread_name_prefix="iris-response-cache")
 # Headers a stream's response is made with again (event_stream sets its own).
 _STREAM_OWN_HEADERS = ("content-type", "cache-control", "x-accel-buffering")
 
@@ -130,32 +141,63 @@ def _keepable(content: bytes) -> bool:
     return True
 
 
+def _available() -> bool:
+    if time.monotonic() < _down_until:
+        failures["skipped"] += 1
+        return False
+    return True
+
+
+def _failed(what: str, exc: BaseException) -> None:
+    global _down_until
+    failures[what] += 1
+    _down_until = time.monotonic() + COOL_DOWN_SECONDS
+    verb = "read" if what == "get" else "written"
+    log.warning("the response cache could not be %s: %r", verb, exc)
+
+
+async def _call(method: str, *args: Any) -> Any:
+    """The cache's get or set, within TIMEOUT_SECONDS: the database cache on Django's thread
+    (its connection belongs there), another on ours."""
+    backend = caches["responses"]
+    if isinstance(backend, DatabaseCache):
+        call = getattr(backend, f"a{method}")(*args)
+    else:
+        bound = functools.partial(getattr(backend, method), *args)
+        call = asyncio.get_running_loop().run_in_executor(_network, bound)
+    async with asyncio.timeout(TIMEOUT_SECONDS):
+        return await call
+
+
 async def _read(key: str) -> dict | None:
     """The kept answer, or None: none kept, or the cache down (counted, logged)."""
     if (pending := _writes.get(key)) is not None:  # this process is writing it: wait for it
         await asyncio.wait({pending}, timeout=TIMEOUT_SECONDS)
-    try:
-        async with asyncio.timeout(TIMEOUT_SECONDS):
-            stored = await caches["responses"].aget(key)
-        if stored is None:
-            return None
-        body = orjson.loads(stored)
-        if not isinstance(body, dict):
-            raise ValueError(f"an entry of type {type(body).__name__}")
-        return body
-    except Exception as exc:  # the cache down, or an entry not ours: answered upstream
-        failures["get"] += 1
-        log.warning("the response cache could not be read: %r", exc)
+    if not _available():
         return None
+    try:
+        stored = await _call("get", key)
+    except Exception as exc:  # the cache down: answered by the upstream
+        _failed("get", exc)
+        return None
+    if stored is None:
+        return None
+    try:
+        body = orjson.loads(stored)
+    except (orjson.JSONDecodeError, TypeError) as exc:  # an entry not ours: ignored
+        failures["get"] += 1
+        log.warning("an entry of the response cache is not JSON: %r", exc)
+        return None
+    return body if isinstance(body, dict) else None
 
 
 async def _write(entry: Entry, content: bytes) -> None:
+    if not _available():
+        return
     try:
-        async with asyncio.timeout(TIMEOUT_SECONDS):
-            await caches["responses"].aset(entry.key, content, entry.max_age)
+        await _call("set", entry.key, content, entry.max_age)
     except Exception as exc:  # the answer stands; the next request asks the upstream again
-        failures["set"] += 1
-        log.warning("the response cache could not be written: %r", exc)
+        _failed("set", exc)
 
 
 _writes: dict[str, asyncio.Task] = {}  # held until done: the loop keeps only weak references

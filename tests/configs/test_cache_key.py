@@ -5,6 +5,7 @@ counted rather than raised."""
 import asyncio
 import base64
 import dataclasses
+import threading
 import types
 
 import orjson
@@ -173,19 +174,40 @@ def test_a_replay_has_no_usage_unless_asked():
     assert all(b'"usage"' not in event for event in events)
 
 
+REFUSED = "Error 111 connecting to 127.0.0.1:1. Connection refused."
+
+
 class Broken:
-    """A cache backend that is down."""
+    """A cache backend that is down (Django's backends are called synchronously)."""
 
-    async def aget(self, key):
-        raise ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+    def __init__(self) -> None:
+        self.calls = 0
 
-    async def aset(self, key, value, timeout):
-        raise ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
+    def get(self, key):
+        self.calls += 1
+        raise ConnectionError(REFUSED)
+
+    def set(self, key, value, timeout):
+        self.calls += 1
+        raise ConnectionError(REFUSED)
 
 
 class Garbage(Broken):
-    async def aget(self, key):
+    def get(self, key):
+        self.calls += 1
         return b"\x80 not json"
+
+
+class Hung(Broken):
+    """A Redis that never answers, until released."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = threading.Event()
+
+    def get(self, key):
+        self.calls += 1
+        self.release.wait(30)
 
 
 def state(headers=None):
@@ -195,16 +217,52 @@ def state(headers=None):
     return types.SimpleNamespace(headers=headers or {}, record=record, endpoint=endpoint)
 
 
-@pytest.mark.parametrize("backend", [Broken(), Garbage()], ids=["down", "garbage"])
-def test_a_cache_that_fails_is_a_counted_miss(monkeypatch, backend):
-    monkeypatch.setattr(cache, "caches", {"responses": backend})
+def look_up(**headers) -> cache.Entry:
+    return asyncio.run(cache.lookup(Cache("simple", 60), TARGET, chat_of(body()), state(headers)))
+
+
+@pytest.fixture
+def backend(monkeypatch, request):
+    """The "responses" cache replaced by the test's own, the cool-down over."""
+    made = request.param()
+    monkeypatch.setattr(cache, "caches", {"responses": made})
+    monkeypatch.setattr(cache, "_down_until", 0.0)
+    monkeypatch.setattr(cache, "TIMEOUT_SECONDS", 0.2)
+    yield made
+    if isinstance(made, Hung):
+        made.release.set()
+
+
+@pytest.mark.parametrize("backend", [Broken, Hung], indirect=True, ids=["down", "hung"])
+def test_a_cache_down_is_a_counted_miss_then_left_alone_a_while(backend):
     before = dict(cache.failures)
-    entry = asyncio.run(cache.lookup(Cache("simple", 60), TARGET, chat_of(body()), state()))
+    entry = look_up()
     assert (entry.status, entry.response) == ("MISS", None)
     assert cache.failures["get"] == before["get"] + 1
-    entry.key = entry.key or "iris:chat:x"
+    assert backend.calls == 1
+    # Cooling down: neither read nor written, counted; the request is a MISS all the same.
+    assert look_up().status == "MISS"
     asyncio.run(cache._write(entry, b"{}"))
-    assert cache.failures["set"] == before["set"] + 1
+    assert backend.calls == 1
+    assert cache.failures["skipped"] == before["skipped"] + 2
+    cache._down_until = 0.0  # the cool-down over: tried again
+    asyncio.run(cache._write(entry, b"{}"))
+    assert backend.calls == 2 and cache.failures["set"] == before["set"] + 1
+
+
+@pytest.mark.parametrize("backend", [Garbage], indirect=True)
+def test_an_entry_that_is_not_ours_is_a_counted_miss(backend):
+    before = cache.failures["get"]
+    assert look_up().status == "MISS"
+    assert cache.failures["get"] == before + 1
+    assert look_up().status == "MISS"  # no cool-down: the cache itself answered
+    assert backend.calls == 2
+
+
+@pytest.mark.parametrize("backend", [Broken], indirect=True)
+def test_force_refresh_does_not_read(backend):
+    assert look_up(**{cache.FORCE_REFRESH: "true"}).status == "REFRESH"
+    assert backend.calls == 0
 
 
 def test_an_answer_past_the_bound_is_counted_not_kept(settings):
