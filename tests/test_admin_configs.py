@@ -69,6 +69,10 @@ def test_text_that_is_not_json_is_refused(admin_client):
     assert _textarea(response.text) == '{"strategy": {"mode": "fallback"},'
 
 
+def test_the_id_says_what_apps_send(admin_client):
+    assert "<code>x-portkey-config: &lt;id&gt;</code>" in admin_client.get(ADD).text
+
+
 def test_the_json_is_pretty_printed_and_credentials_are_write_only(admin_client):
     config = Config.objects.create(slug="vision", name="Vision", body=FALLBACK)
     page = admin_client.get(_change(config)).text

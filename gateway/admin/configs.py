@@ -101,7 +101,7 @@ class PrettyJSONField(forms.JSONField):
 class ConfigForm(forms.ModelForm):
     body = PrettyJSONField(
         label="Config",
-        widget=forms.Textarea(attrs={"rows": 24, "cols": 90, "class": "vLargeTextField mono"}),
+        widget=forms.Textarea(attrs={"rows": 24, "cols": 90, "class": "vLargeTextField"}),
         help_text=Config._meta.get_field("body").help_text
         + " Stored credentials show as [stored secret n]: leave them to keep them.",
     )
@@ -109,6 +109,11 @@ class ConfigForm(forms.ModelForm):
     class Meta:
         model = Config
         fields = ("slug", "name", "enabled", "body")
+        # The admin shows help text as HTML: the model's "<id>" would vanish as a tag.
+        help_texts = {
+            "slug": "What apps send: <code>x-portkey-config: &lt;id&gt;</code>, or "
+            '<code>config="&lt;id&gt;"</code> in the portkey-ai SDK.',
+        }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
