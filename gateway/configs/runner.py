@@ -69,10 +69,13 @@ class Run:
 
 
 class Failed(Exception):
-    """A subtree ended without an answer: its last error."""
+    """A subtree ended without an answer: its last error; `skipped` when that target was
+    never asked (its preflight refused the request), which a fallback always moves on from:
+    on_status_codes names upstream answers, and there was none."""
 
-    def __init__(self, error: GatewayError) -> None:
+    def __init__(self, error: GatewayError, *, skipped: bool = False) -> None:
         self.error = error
+        self.skipped = skipped
 
 
 async def run(tree: Node, state: Run) -> HttpResponse:
@@ -98,7 +101,7 @@ async def _node(node: Node, path: str, inherited: plan.Settings, state: Run) -> 
                 return await _node(child, f"{path}.targets[{index}]", settings_, state)
             except Failed as exc:
                 failed = exc
-                if not plan.falls_back(strategy, exc.error.status):
+                if not exc.skipped and not plan.falls_back(strategy, exc.error.status):
                     raise
         assert failed is not None
         raise failed
@@ -139,7 +142,7 @@ async def _leaf(node: Node, path: str, leaf: plan.Settings, state: Run) -> HttpR
             attempt["status"] = error.status
             attempt["error"] = error.message[:500]
             if attempt.get("skipped"):
-                raise Failed(error) from None
+                raise Failed(error, skipped=True) from None
             if not plan.retries(leaf.retry, error.status, retried):
                 raise Failed(error) from None
             await asyncio.sleep(_wait(leaf, error, retried, state))
@@ -168,7 +171,9 @@ async def _try(
     attempt.update(provider=target.provider, slug=target.slug, model=parsed.model)
     record.provider, record.provider_slug, record.model = target.provider, target.slug, parsed.model
     record.chat = parsed
-    record.upstream_url = ""
+    # What an earlier attempt left: its upstream, its time to first byte (the answer's must
+    # be logged, not a failed attempt's), its error body (not the body of a later failure).
+    record.upstream_url, record.ttft_ms, record.response_body = "", None, None
     entry = None
     if leaf.cache is not None:
         entry = await cache.lookup(leaf.cache, target, parsed, state)

@@ -74,3 +74,14 @@ def wait_for(condition, timeout: float = 5.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+def row(iris, request_id: str, *fields: str) -> dict:
+    """Fields of the RequestLog row itself (ones the logs API does not show)."""
+    iris.log(request_id)  # waits for the writer
+    code = (
+        "import json; from gateway.models import RequestLog; "
+        f"r = RequestLog.objects.values(*{list(fields)!r}).get(request_id={request_id!r}); "
+        "print(json.dumps(r, default=str))"
+    )
+    return json.loads(iris.manage("shell", "-c", code).splitlines()[-1])

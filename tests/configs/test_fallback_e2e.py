@@ -3,11 +3,9 @@ providers failing on cue; each test checks the upstream call sequence the fakes 
 response's x-portkey-* headers and the attempts logged."""
 
 import base64
-import io
 import json
 
 import httpx
-from PIL import Image as PILImage
 
 from tests.configs.routing import (
     CLAUDE_MODEL,
@@ -17,10 +15,13 @@ from tests.configs.routing import (
     chat,
     openai_leaf,
     routed_headers,
+    row,
     user,
 )
 from tests.conftest import SHARED_IMAGES
+from tests.fakes import openai as openai_fake
 from tests.fakes.cued import Cued
+from tests.fakes.server import Reply
 
 CAT = (SHARED_IMAGES / "chelsea.png").read_bytes()  # 451×300
 CAT_URI = "data:image/png;base64," + base64.b64encode(CAT).decode()
@@ -199,5 +200,14 @@ def test_a_stream_comes_from_the_fallback(routing_iris, cued_openai, cued_anthro
     assert logged["status_code"] == 200 and logged["is_stream"] is True
 
 
-def image_of(block: dict) -> PILImage.Image:
-    return PILImage.open(io.BytesIO(base64.b64decode(block["source"]["data"])))
+def test_the_time_to_first_byte_is_the_answering_targets(routing_iris, cued_openai, cued_anthropic):
+    # The failed attempt answers at once; the fallback's answer takes at least 600 ms. The
+    # logged time to first byte must be the answer's, not the failed attempt's.
+    cued_anthropic.cued.cue(Cued.error(500))
+    late = Reply.json(200, openai_fake.completion("gpt-4o", "late but here"))
+    cued_openai.cued.cue(Cued.slow(0.6, then=late))
+    config = fallback(anthropic_leaf(cued_anthropic), openai_leaf(cued_openai))
+    response = chat(routing_iris, config)
+    assert answer(response) == "late but here"
+    logged = row(routing_iris, response.headers["x-iris-request-id"], "ttft_ms", "latency_ms")
+    assert logged["ttft_ms"] >= 600 and logged["latency_ms"] >= logged["ttft_ms"]

@@ -99,3 +99,17 @@ def test_a_retry_to_openai_sends_the_image_again(routing_iris, cued_openai):
     first, second = (c.request.json() for c in cued_openai.cued.calls)
     assert first == second
     assert second["messages"][0]["content"][1]["image_url"]["url"] == HUBBLE_URI
+
+
+def test_a_skip_moves_on_whatever_the_fallbacks_status_codes(
+    routing_iris, cued_openai, cued_anthropic
+):
+    # on_status_codes names the upstream answers that fall back; a target skipped before any
+    # round trip gave none, and the next target is what the config offers instead.
+    wide = png_bytes(size=(8001, 40))
+    uri = "data:image/png;base64," + base64.b64encode(wide).decode()
+    config = fallback(anthropic_leaf(cued_anthropic), openai_leaf(cued_openai))
+    config["strategy"]["on_status_codes"] = [429, 500, 503]
+    response = chat(routing_iris, config, user("wide", uri))
+    assert answer(response) == "I see 1 image(s). You said: wide"
+    assert cued_anthropic.cued.calls == [] and len(cued_openai.cued.calls) == 1
