@@ -49,6 +49,23 @@ _down_until = 0.0  # time.monotonic() until which the cache is not tried
 # Django runs a cache call on the thread of the request's ORM calls: a Redis that hangs (no
 # answer, no reset) would hold that thread for good. Network caches get threads of their own.
 _network = ThreadPoolExecutor(max_workers=4, thread_name_prefix="iris-response-cache")
+# Target.options that a client's x-portkey-* headers put there but that do not change the
+# answer (tracing, the log, the config's own handling); any other option is in the key, so
+# Portkey's x-portkey-cache-namespace partitions the cache.
+_NOT_KEYED_OPTIONS = frozenset(
+    {
+        "cache-force-refresh",
+        "config",
+        "debug",
+        "metadata",
+        "parent-span-id",
+        "request-timeout",
+        "retry-count",
+        "span-id",
+        "span-name",
+        "trace-id",
+    }
+)
 # Headers a stream's response is made with again (event_stream sets its own).
 _STREAM_OWN_HEADERS = ("content-type", "cache-control", "x-accel-buffering")
 
@@ -120,7 +137,8 @@ def cache_key(target: Target, chat: Chat) -> str:
 def _credentials(target: Target) -> str:
     """What else makes the target's answer: its key, its options (an Azure deployment, AWS
     keys, the image fit), the headers sent upstream. Hashed: secrets stay out of the key."""
-    what = {"key": target.api_key, "options": target.options, "headers": target.headers}
+    options = {k: v for k, v in target.options.items() if k not in _NOT_KEYED_OPTIONS}
+    what = {"key": target.api_key, "options": options, "headers": target.headers}
     dumped = orjson.dumps(what, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS, default=str)
     return hashlib.sha256(dumped).hexdigest()
 

@@ -15,7 +15,8 @@ PROVIDER_KEY = "sk-cache-test-provider-key-0123456789"
 
 
 def cache_config(fake: FakeServer, max_age: int = 60, **leaf) -> str:
-    """An inline x-portkey-config: one OpenAI leaf on the fake, cached."""
+    """An inline x-portkey-config: one OpenAI leaf on the fake, cached (a key given as None
+    is left out)."""
     body = {
         "provider": "openai",
         "api_key": PROVIDER_KEY,
@@ -23,7 +24,7 @@ def cache_config(fake: FakeServer, max_age: int = 60, **leaf) -> str:
         "cache": {"mode": "simple", "max_age": max_age},
         **leaf,
     }
-    return json.dumps(body)
+    return json.dumps({k: v for k, v in body.items() if v is not None})
 
 
 def unique_text() -> str:

@@ -174,12 +174,43 @@ def test_force_refresh_asks_the_upstream_and_renews_the_entry(iris, fake):
     body = {"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}
     assert status(post(iris, body, config)) == "MISS"
     calls = upstream_calls(fake)
+    fake.cued.cue(Reply.json(200, openai_fake.completion("gpt-4o", "a fresher answer")))
     refreshed = post(iris, body, config, **{"x-portkey-cache-force-refresh": "true"})
     assert refreshed.status_code == 200 and status(refreshed) == "REFRESH"
+    assert refreshed.json()["choices"][0]["message"]["content"] == "a fresher answer"
     assert upstream_calls(fake) == calls + 1
     assert logged_status(iris, refreshed) == "REFRESH"
-    after = post(iris, body, config)
+    after = post(iris, body, config)  # the entry the refresh renewed
     assert status(after) == "HIT" and upstream_calls(fake) == calls + 1
+    assert after.json() == refreshed.json()
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["x-portkey-trace-id", "x-portkey-metadata", "x-portkey-span-id", "x-portkey-retry-count"],
+)
+def test_headers_that_do_not_change_the_answer_do_not_change_the_key(iris, fake, header):
+    config, text = cache_config(fake, provider=None, api_key=None, custom_host=None), unique_text()
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}
+    routing = {
+        "x-portkey-provider": "openai",
+        "x-portkey-custom-host": f"{fake.url}/v1",
+        "authorization": "Bearer sk-routed-by-headers-0123456789",
+    }
+    value = '{"user": "a"}' if header == "x-portkey-metadata" else "first"
+    assert status(post(iris, body, config, **routing, **{header: value})) == "MISS"
+    value = '{"user": "b"}' if header == "x-portkey-metadata" else "second"
+    assert status(post(iris, body, config, **routing, **{header: value})) == "HIT"
+
+
+def test_a_cache_namespace_partitions_the_cache(iris, fake):
+    """Portkey's x-portkey-cache-namespace: entries of one namespace are not another's."""
+    config, text = cache_config(fake), unique_text()
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": text}]}
+    team_a = {"x-portkey-cache-namespace": "team-a"}
+    assert status(post(iris, body, config, **team_a)) == "MISS"
+    assert status(post(iris, body, config, **team_a)) == "HIT"
+    assert status(post(iris, body, config, **{"x-portkey-cache-namespace": "team-b"})) == "MISS"
 
 
 def test_an_entry_expires_after_max_age(iris, fake):

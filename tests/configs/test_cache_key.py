@@ -73,6 +73,15 @@ def test_another_target_has_another_key(other):
     assert key(other) != key()
 
 
+@pytest.mark.parametrize("option", ["cache-force-refresh", "trace-id", "span-id", "config"])
+def test_options_that_do_not_change_the_answer_are_not_in_the_key(option):
+    assert key(dataclasses.replace(TARGET, options={option: "true"})) == key()
+
+
+def test_a_cache_namespace_is_in_the_key():
+    assert key(dataclasses.replace(TARGET, options={"cache-namespace": "team-a"})) != key()
+
+
 @pytest.mark.parametrize(
     "request_",
     [
