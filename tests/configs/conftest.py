@@ -5,7 +5,7 @@ Iris takes seconds to start); each test starts with empty cue queues and call li
 import pytest
 
 from tests.conftest import IrisServer
-from tests.fakes import anthropic, openai
+from tests.fakes import anthropic, bedrock, openai
 from tests.fakes.cued import cued_server
 
 
@@ -22,6 +22,12 @@ def cued_anthropic():
 
 
 @pytest.fixture(scope="session")
+def cued_bedrock():
+    with cued_server(bedrock.handle) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
 def routing_iris(tmp_path_factory):
     server = IrisServer(
         tmp_path_factory.mktemp("routing"),
@@ -34,6 +40,6 @@ def routing_iris(tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def _fresh_cues(request):
-    for name in ("cued_openai", "cued_anthropic"):
+    for name in ("cued_openai", "cued_anthropic", "cued_bedrock"):
         if name in request.fixturenames:
             request.getfixturevalue(name).cued.reset()

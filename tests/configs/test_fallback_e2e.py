@@ -19,6 +19,7 @@ from tests.configs.routing import (
     user,
 )
 from tests.conftest import SHARED_IMAGES
+from tests.fakes import bedrock as bedrock_fake
 from tests.fakes import openai as openai_fake
 from tests.fakes.cued import Cued
 from tests.fakes.server import Reply
@@ -211,3 +212,30 @@ def test_the_time_to_first_byte_is_the_answering_targets(routing_iris, cued_open
     assert answer(response) == "late but here"
     logged = row(routing_iris, response.headers["x-iris-request-id"], "ttft_ms", "latency_ms")
     assert logged["ttft_ms"] >= 600 and logged["latency_ms"] >= logged["ttft_ms"]
+
+
+def test_a_500_falls_back_to_bedrock_signed_with_the_leafs_aws_keys(
+    routing_iris, cued_openai, cued_bedrock
+):
+    cued_openai.cued.cue(Cued.error(500))
+    model = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    bedrock_leaf = {
+        "provider": "bedrock",
+        "custom_host": cued_bedrock.url,
+        "aws_access_key_id": bedrock_fake.ACCESS_KEY_ID,
+        "aws_secret_access_key": bedrock_fake.SECRET_ACCESS_KEY,
+        "aws_region": bedrock_fake.REGION,
+        "override_params": {"model": model},
+    }
+    config = fallback(openai_leaf(cued_openai), bedrock_leaf)
+    response = chat(routing_iris, config, user("on bedrock", CAT_URI))
+    assert response.status_code == 200, response.text
+    assert "on bedrock" in answer(response)
+    assert cued_bedrock.cued.models() == [model]  # signed with the leaf's keys: the fake checks
+    call = cued_bedrock.cued.calls[0].request
+    [image] = [b["image"] for b in call.json()["messages"][0]["content"] if "image" in b]
+    assert image["format"] == "png" and base64.b64decode(image["source"]["bytes"]) == CAT
+    assert (
+        bedrock_fake.SECRET_ACCESS_KEY
+        not in routing_iris.log(response.headers["x-iris-request-id"]).__repr__()
+    )

@@ -249,3 +249,18 @@ def test_conditional_without_a_match_or_default_is_a_400(routing_iris, cued_open
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "no_matching_condition"
     assert cued_openai.cued.calls == []
+
+
+def test_a_configs_api_key_stays_out_of_the_log(routing_iris, cued_openai):
+    secret = "sk-config-secret-7f3a9"
+    cued_openai.cued.cue(Cued.error(500, f"bad key {secret}"))  # an upstream echoing it back
+    config = openai_leaf(cued_openai, api_key=secret, retry={"attempts": 1})
+    response = chat(routing_iris, config)
+    assert answer(response)
+    assert [c.request.headers["authorization"] for c in cued_openai.cued.calls] == [
+        f"Bearer {secret}"
+    ] * 2
+    request_id = response.headers["x-iris-request-id"]
+    logged = json.dumps(routing_iris.log(request_id))
+    assert secret not in logged and secret not in json.dumps(attempts(routing_iris, request_id))
+    assert secret not in response.text
