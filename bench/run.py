@@ -261,6 +261,12 @@ def main() -> None:
         help="also run Iris under granian (pip install granian) to compare ASGI servers",
     )
     parser.add_argument(
+        "--config",
+        action="store_true",
+        help="also run each peer with its route given as a config (x-portkey-config: one "
+        "target, no retry, no cache) instead of headers: what a config costs on the chat path",
+    )
+    parser.add_argument(
         "--memory-only",
         action="store_true",
         help="only measure memory growth with the 20 MB image (quick, for memory work)",
@@ -339,6 +345,9 @@ def main() -> None:
             Peer("Portkey", ["node", str(portkey_server), f"--port={GATEWAY_PORT}", "--headless"])
         )
 
+    if args.config:
+        peers += [with_config(peer) for peer in list(peers)]
+
     fake = subprocess.Popen(
         ["taskset", "-c", "1", sys.executable, str(BENCH / "fake_upstream.py"), str(FAKE_PORT)]
     )
@@ -359,12 +368,33 @@ def main() -> None:
         for peer in peers:
             print(f"measuring {peer.name}…", flush=True)
             results[peer.name] = measure(peer, args.seconds, small, image_body, image)
-        growth = {p.name: memory_growth(p, big_body) for p in peers}
+        growth = {p.name: memory_growth(p, big_body) for p in peers if not p.name.endswith(CONFIG)}
+        growth |= {
+            p.name: growth[p.name.removesuffix(CONFIG)] for p in peers if p.name.endswith(CONFIG)
+        }
         report(direct, direct_ttfb, results, growth, len(big))
 
     finally:
         fake.terminate()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+CONFIG = " + config"
+
+
+def with_config(peer: Peer) -> Peer:
+    """The same server, routed by an inline config with one target and nothing else (no
+    retry, no cache) instead of by x-portkey-provider and x-portkey-custom-host."""
+    copy = Peer(peer.name + CONFIG, peer.command, peer.env, peer.lag_dir)
+    routing = ("x-portkey-provider", "x-portkey-custom-host", "authorization")
+    copy.headers = {k: v for k, v in peer.headers.items() if k not in routing}
+    target = {
+        "provider": "openai",
+        "api_key": "sk-bench",
+        "custom_host": peer.headers["x-portkey-custom-host"],
+    }
+    copy.headers["x-portkey-config"] = json.dumps(target)
+    return copy
 
 
 def report(direct: dict, direct_ttfb: float, results: dict, growth: dict, big: int) -> None:

@@ -8,6 +8,7 @@ import orjson
 from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models import Q
 from django.db.models.signals import pre_delete
 from django.dispatch import receiver
 from django.utils import timezone
@@ -361,6 +362,9 @@ class RequestLog(models.Model):
             models.Index(fields=["cost_usd", "-id"]),
             models.Index(fields=["config_id", "-id"]),
             models.Index(fields=["cache_status", "-id"]),
+            # The list's routing filters: few rows match, so partial indexes of those alone.
+            models.Index(fields=["-id"], condition=Q(retried=True), name="requestlog_retried"),
+            models.Index(fields=["-id"], condition=Q(fell_back=True), name="requestlog_fell_back"),
         ]
 
     def __str__(self) -> str:

@@ -92,7 +92,10 @@ async def fit(
         size = imagefit.target_size(
             img.width, img.height, seen.width, seen.height, mime=img.mime, frames=img.frames
         )
-        if size:
+        if size and img.converted is not None and img.converted_size == size:
+            report.sizes[id(img)] = size  # fitted so already (a retry of the same target)
+            report.fitted += 1
+        elif size:
             todo.append((img, size))
     if not todo:
         return report

@@ -111,7 +111,8 @@ async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse
     if record.attempts:
         last = record.attempts[-1]
         response["x-portkey-last-used-option-index"] = last["target"]
-        response["x-portkey-retry-attempt-count"] = str(last["retry"])
+        exhausted = last.get("exhausted")  # Portkey's -1: retries spent, or refused as too long
+        response["x-portkey-retry-attempt-count"] = "-1" if exhausted else str(last["retry"])
         response["x-portkey-cache-status"] = record.cache_status or "DISABLED"
     return response
 

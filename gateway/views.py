@@ -3,6 +3,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from gateway import log as request_log
+from gateway.configs import cache
 from gateway.log import blobs, health
 
 
@@ -26,6 +27,12 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks["log"] = "ok" if not (problem := health.problem(log)) else f"error: {problem}"
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(
-        {"status": "ok" if healthy else "error", **checks, "log_writer": log},
+        {
+            "status": "ok" if healthy else "error",
+            **checks,
+            "log_writer": log,
+            # Counted, not judged: a cache outage costs hits, never answers (gateway/configs/).
+            "response_cache_failures": dict(cache.failures),
+        },
         status=200 if healthy else 503,
     )

@@ -305,6 +305,7 @@ class Economics:
     source: str = ""
     unknown: tuple[str, ...] = ()
     breakdown: bool = False  # a breakdown was recorded
+    saved_by_cache: Decimal | None = None  # a cache HIT: what the upstream would have cost
 
     @property
     def difference_percent(self) -> float | None:
@@ -341,4 +342,5 @@ def economics(log: RequestLog) -> Economics:
         source=str(raw.get("source") or ""),
         unknown=tuple(str(kind) for kind in unknown),
         breakdown=bool(raw),
+        saved_by_cache=decimal(raw.get("saved_by_cache")),
     )

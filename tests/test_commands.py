@@ -68,3 +68,13 @@ def test_healthz_reports_a_broken_storage(client, settings, tmp_path):
     response = client.get("/healthz")
     assert response.status_code == 503
     assert response.json()["storage"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_healthz_counts_response_cache_failures_without_failing(client, monkeypatch):
+    from gateway.configs import cache
+
+    monkeypatch.setitem(cache.failures, "get", 3)
+    response = client.get("/healthz")
+    assert response.status_code == 200  # a cache outage costs hits, never answers
+    assert response.json()["response_cache_failures"]["get"] == 3

@@ -177,3 +177,33 @@ def test_decodes_on_the_request_path_are_bounded_across_requests(monkeypatch):
 
     assert asyncio.run(six_requests()) == [[None]] * 6
     assert most[0] == 2 and names == {"iris-decode"}
+
+
+def test_a_retry_of_the_same_target_reuses_the_fitted_copy(monkeypatch):
+    """Auto-fit decodes an image once per request and target: a retry finds its copy made."""
+    import asyncio
+
+    from gateway import preflight
+    from gateway.providers.base import Target
+
+    img = sniff_image(png_bytes((3000, 2000)))
+    calls = []
+    real = preflight.imagefit.fit
+    monkeypatch.setattr(
+        preflight.imagefit, "fit", lambda *a, **k: calls.append(1) or real(*a, **k)
+    )
+    target = Target(provider="openai", options={preflight.OPTION: "auto"})
+
+    first = asyncio.run(preflight.fit([img], target, "gpt-4o", {}))
+    copy = img.converted
+    second = asyncio.run(preflight.fit([img], target, "gpt-4o", {}))
+
+    assert len(calls) == 1 and first.fitted == second.fitted == 1
+    assert img.converted is copy and second.sizes == first.sizes
+
+
+def sniff_image(data: bytes) -> Image:
+    img = Image(message=0, part=0, origin="base64")
+    img.data = data
+    img.describe(data)
+    return img

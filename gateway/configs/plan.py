@@ -66,11 +66,16 @@ def falls_back(strategy: Strategy, status: int) -> bool:
     return not 200 <= status < 300
 
 
-def retries(retry: Retry | None, status: int, done: int) -> bool:
-    """Whether to try the same target again after `done` retries and this status."""
-    if retry is None or done >= retry.attempts:
+def retryable(retry: Retry | None, status: int) -> bool:
+    """Whether the leaf retries answers of this status at all."""
+    if retry is None or retry.attempts <= 0:
         return False
     return status in (retry.on_status_codes or RETRY_ON)
+
+
+def retries(retry: Retry | None, status: int, done: int) -> bool:
+    """Whether to try the same target again after `done` retries and this status."""
+    return retryable(retry, status) and retry is not None and done < retry.attempts
 
 
 def backoff(done: int, draw: float, *, base: float, cap: float) -> float:
@@ -80,13 +85,11 @@ def backoff(done: int, draw: float, *, base: float, cap: float) -> float:
     return ceiling * (0.5 + draw / 2)
 
 
-def retry_after(headers: dict[str, str], cap: float) -> float | None:
+def retry_after(headers: dict[str, str]) -> float | None:
     """The upstream's own wait, in seconds, from retry-after-ms, x-ms-retry-after-ms or
-    retry-after (seconds; an HTTP date is not followed); None if absent, invalid or over cap."""
+    retry-after (seconds; an HTTP date is not followed); None if absent or invalid."""
     for name in RETRY_AFTER_HEADERS:
         value = (headers.get(name) or "").strip()
-        if not re.fullmatch(r"\d+(\.\d+)?", value):
-            continue
-        seconds = float(value) / (1 if name == "retry-after" else 1000)
-        return seconds if seconds <= cap else None
+        if re.fullmatch(r"\d+(\.\d+)?", value):
+            return float(value) / (1 if name == "retry-after" else 1000)
     return None

@@ -143,9 +143,13 @@ async def _leaf(node: Node, path: str, leaf: plan.Settings, state: Run) -> HttpR
             attempt["error"] = error.message[:500]
             if attempt.get("skipped"):
                 raise Failed(error, skipped=True) from None
-            if not plan.retries(leaf.retry, error.status, retried):
+            wait = _wait(leaf, error, retried, state)
+            if wait is None or not plan.retries(leaf.retry, error.status, retried):
+                # Retries spent, or the upstream asks for a longer wait than Iris allows: the
+                # client is told -1 retries, as Portkey tells it (x-portkey-retry-attempt-count).
+                attempt["exhausted"] = plan.retryable(leaf.retry, error.status)
                 raise Failed(error) from None
-            await asyncio.sleep(_wait(leaf, error, retried, state))
+            await asyncio.sleep(wait)
             retried += 1
             continue
         attempt["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -190,9 +194,9 @@ async def _try(
     except TimeoutError:
         raise _timed_out(leaf.request_timeout) from None
     except GatewayError as error:
+        targets.scrub(error, record, target)  # first: the attempt keeps the scrubbed text
         if not record.upstream_url:  # refused before any round trip: preflight, translation
             attempt["skipped"] = error.message[:500]
-        targets.scrub(error, record, target)
         raise
     finally:
         state.prepared[prepared_for] = _image_state(parsed)
@@ -273,12 +277,15 @@ def _with_leaf_options(target: Target, node: Node) -> Target:
     return dataclasses.replace(target, options={**target.options, **extra})
 
 
-def _wait(leaf: plan.Settings, error: GatewayError, done: int, state: Run) -> float:
+def _wait(leaf: plan.Settings, error: GatewayError, done: int, state: Run) -> float | None:
+    """Seconds before the next retry: the upstream's retry-after when the config follows it
+    (None when that is over GATEWAY_RETRY_MAX_WAIT: not retried, as Portkey means to past its
+    60 s), else exponential backoff with jitter."""
     cap = settings.GATEWAY_RETRY_MAX_WAIT
     if leaf.retry and leaf.retry.use_retry_after_header:
-        waited = plan.retry_after(error.upstream_headers, cap)
-        if waited is not None:
-            return waited
+        asked = plan.retry_after(error.upstream_headers)
+        if asked is not None:
+            return asked if asked <= cap else None
     return plan.backoff(done, state.draw(), base=settings.GATEWAY_RETRY_BASE_WAIT, cap=cap)
 
 

@@ -3,6 +3,7 @@ tokens Iris expected, and the price of what the provider reported. Computed in t
 writer's thread, never on the request path; a failure here costs the estimate, not the row."""
 
 import logging
+from decimal import Decimal
 
 from gateway import estimate, price_overrides, pricing
 from gateway.images import Image
@@ -68,4 +69,11 @@ def record_fields(record: Record) -> dict:
         cost = None
     out["cost_usd"] = cost.total if cost else None
     out["cost_breakdown"] = cost.as_json() if cost else None
+    if cost and record.cache_status == "HIT":  # answered by Iris's cache: nothing paid upstream
+        out["cost_usd"] = Decimal(0)
+        out["cost_breakdown"] = {
+            **cost.as_json(),
+            "total": "0",
+            "saved_by_cache": pricing.decimal_str(cost.total),
+        }
     return out

@@ -45,6 +45,8 @@ def test_iris_takes_portkeys_route(case, parity_iris, upstreams):
     assert outcome.route == parity.expected(case, "Iris"), outcome.detail
     if outcome.status == 200 and outcome.sequence:
         assert outcome.headers["x-portkey-last-used-option-index"].startswith("config")
+    if case.retry_header is not None:
+        assert outcome.headers["x-portkey-retry-attempt-count"] == case.retry_header
     if case.body.get("stream"):
         assert "[DONE] sent" in outcome.detail
 

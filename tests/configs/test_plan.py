@@ -142,10 +142,24 @@ def test_backoff_is_exponential_jittered_in_its_upper_half_and_capped(done):
         ({"retry-after": ""}, None),
         ({"retry-after-ms": "soon", "retry-after": "3"}, 3.0),  # an invalid one is skipped
         ({}, None),
-        ({"retry-after": "30"}, 30.0),  # at the cap
-        ({"retry-after": "31"}, None),  # over it: backoff instead
-        ({"retry-after-ms": "30001"}, None),
+        ({"retry-after": "120"}, 120.0),  # a long wait is read as asked (the runner refuses it)
+        ({"retry-after-ms": "30001"}, 30.001),
     ],
 )
-def test_retry_after_parsing_and_cap(headers, seconds):
-    assert plan.retry_after(headers, cap=30.0) == seconds
+def test_retry_after_parsing(headers, seconds):
+    assert plan.retry_after(headers) == seconds
+
+
+@pytest.mark.parametrize(
+    ("retry", "status", "expected"),
+    [
+        (None, 503, False),
+        (Retry(0, None), 503, False),
+        (Retry(2, None), 503, True),
+        (Retry(2, None), 400, False),
+        (Retry(2, (400,)), 400, True),
+        (Retry(2, (400,)), 503, False),
+    ],
+)
+def test_retryable_says_whether_a_status_is_retried_at_all(retry, status, expected):
+    assert plan.retryable(retry, status) is expected
