@@ -74,6 +74,12 @@ INSTALLED_APPS = [
     "template_partials",
     "gateway",
     "logs_ui",
+    # The debugging workflow (issue 17), an app each: feedback, replays (one record on another
+    # model), batches (replays of many records), exports (datasets of the log).
+    "feedback",
+    "replays",
+    "batches",
+    "exports",
     "axes",  # login throttling (see "login throttling" below)
 ]
 

@@ -1,5 +1,5 @@
 from django.contrib.auth import views as auth_views
-from django.urls import path, register_converter
+from django.urls import include, path, register_converter
 
 from logs_ui import analytics, document_views, prompt_views, seen, views
 
@@ -21,6 +21,10 @@ app_name = "logs_ui"
 
 urlpatterns = [
     path("", views.log_list, name="list"),
+    path("", include("exports.ui_urls")),
+    path("", include("replays.ui_urls")),
+    path("", include("batches.ui_urls")),
+    path("", include("feedback.ui_urls")),
     path("tail/", views.log_tail, name="tail"),
     path("<int:log_id>/", views.log_detail, name="detail"),
     path("<int:log_id>/raw/<str:part>/", views.log_raw, name="raw"),

@@ -1,4 +1,4 @@
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 
 from gateway.api import chat, estimate, images, logs, misc, models, prompts, responses
 
@@ -15,6 +15,11 @@ urlpatterns = [
     path("responses/<str:response_id>/input_items", responses.input_items, name="response-items"),
     path("prompts/<str:ref>/completions", prompts.prompt_completions, name="prompt-completions"),
     path("prompts/<str:ref>/render", prompts.prompt_render, name="prompt-render"),
+    # Before logs/<int:log_id>: /v1/logs/export, /v1/logs/{id}/replay, /v1/feedback, /v1/replays.
+    path("", include("exports.api_urls")),
+    path("", include("replays.api_urls")),
+    path("", include("batches.api_urls")),
+    path("", include("feedback.api_urls")),
     path("logs", logs.log_list, name="api-logs"),
     path("logs/<int:log_id>", logs.log_detail, name="api-log"),
     path("logs/<int:log_id>/images/<int:image_id>", logs.log_image, name="api-log-image"),

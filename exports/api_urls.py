@@ -1,0 +1,3 @@
+"""/v1/ routes of the exports app (included by gateway/api/urls.py)."""
+
+urlpatterns: list = []

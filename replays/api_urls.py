@@ -1,0 +1,3 @@
+"""/v1/ routes of the replays app (included by gateway/api/urls.py)."""
+
+urlpatterns: list = []
