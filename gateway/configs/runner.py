@@ -50,8 +50,6 @@ class Run:
     endpoint: Any  # service.Endpoint
     prepare: Callable  # service.with_image_fit
     draw: Callable[[], float] = random.random
-    last_status: int = 0
-    last_path: str = ""
     # The images' own state before any attempt, and each kind of target's prepared copies
     # (auto-fit, conversion: see _images_for); filled by the first attempt.
     pristine: list[tuple[Any, Any]] | None = None
