@@ -79,6 +79,10 @@ def _fallback(*targets: dict, **strategy) -> dict:
     return {"strategy": {"mode": "fallback", **strategy}, "targets": list(targets)}
 
 
+def _without_host(target: dict) -> dict:
+    return {k: v for k, v in target.items() if k != "custom_host"}
+
+
 def _retry_after(t) -> dict:
     retry = {"attempts": 1, "use_retry_after_header": True}
     return {"strategy": {"mode": "single"}, "targets": [t("a", retry=retry)]}
@@ -224,6 +228,21 @@ CASES = [
         lambda t: {**_fallback(t("a"), t("b")), "request_timeout": 300},
         ["a", "b"],
         cues={"a": [Cue(200, delay=1.5)]},
+    ),
+    Case(
+        "x-portkey-request-timeout header over the config's",
+        lambda t: _fallback(t("a", request_timeout=60000), t("b")),
+        ["a", "b"],
+        cues={"a": [Cue(200, delay=1.5)]},
+        headers={"x-portkey-request-timeout": "300"},
+    ),
+    Case(
+        "custom_host on the fallback node, inherited",
+        lambda t: {
+            **_fallback(_without_host(t("a")), t("b")),
+            "custom_host": t("a")["custom_host"],
+        },
+        ["a"],
     ),
     Case(
         "override_params model per target",

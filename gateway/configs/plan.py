@@ -20,16 +20,18 @@ class Settings:
     retry: Retry | None = None
     cache: Cache | None = None
     request_timeout: int | None = None  # ms
+    custom_host: str = ""
 
 
 def inherit(parent: Settings, node: Node) -> Settings:
-    """override_params merge (the child's keys win); retry, cache and request_timeout are
-    replaced whole by a child that sets them."""
+    """override_params merge (the child's keys win); retry, cache, request_timeout and
+    custom_host are replaced whole by a child that sets them (as Portkey's handler does)."""
     return Settings(
         override_params={**parent.override_params, **(node.override_params or {})},
         retry=node.retry or parent.retry,
         cache=node.cache or parent.cache,
         request_timeout=node.request_timeout or parent.request_timeout,
+        custom_host=node.custom_host or parent.custom_host,
     )
 
 

@@ -163,7 +163,8 @@ async def _try(
     record = state.record
     parsed = await _with_overrides(state.parsed, leaf.override_params)
     try:
-        target = await targets.resolve(_leaf_headers(state.headers, node), parsed, key=state.key)
+        routing = _leaf_headers(state.headers, node, leaf.custom_host)
+        target = await targets.resolve(routing, parsed, key=state.key)
     except GatewayError as error:
         attempt["skipped"] = f"routing: {error.message}"
         raise
@@ -183,14 +184,15 @@ async def _try(
             attempt["cache"] = record.cache_status = "HIT"
             return entry.response
         attempt["cache"] = record.cache_status = entry.status
+    timeout = _request_timeout(state.headers) or leaf.request_timeout
     try:
-        if leaf.request_timeout:
-            async with asyncio.timeout(leaf.request_timeout / 1000):
+        if timeout:
+            async with asyncio.timeout(timeout / 1000):
                 response = await state.endpoint.forward(parsed, target, record)
         else:
             response = await state.endpoint.forward(parsed, target, record)
     except TimeoutError:
-        raise _timed_out(leaf.request_timeout) from None
+        raise _timed_out(timeout) from None
     except GatewayError as error:
         targets.scrub(error, record, target)  # first: the attempt keeps the scrubbed text
         if not record.upstream_url:  # refused before any round trip: preflight, translation
@@ -252,17 +254,19 @@ def _image_state(parsed: Any) -> list[tuple[Any, Any]]:
     return [(img.converted, img.converted_size) for img in getattr(parsed, "images", None) or []]
 
 
-def _leaf_headers(headers: Any, node: Node) -> dict[str, str]:
+def _leaf_headers(headers: Any, node: Node, custom_host: str) -> dict[str, str]:
     """The headers targets.resolve routes by: the client's, with the leaf's routing instead
-    of the client's when the leaf names a provider."""
+    of the client's when the leaf names a provider (its custom_host its own or inherited; a
+    client's x-portkey-custom-host header wins, as in Portkey)."""
     if not node.provider:
         return headers
     routed = {k.lower(): v for k, v in headers.items() if k.lower() not in _ROUTING_HEADERS}
     routed["x-portkey-provider"] = node.provider
     if node.api_key:
         routed["authorization"] = f"Bearer {node.api_key}"
-    if node.custom_host:
-        routed["x-portkey-custom-host"] = node.custom_host
+    host = headers.get("x-portkey-custom-host", "").strip() or custom_host
+    if host and not node.provider.startswith("@"):  # an admin's record decides its own host
+        routed["x-portkey-custom-host"] = host
     return routed
 
 
@@ -285,6 +289,12 @@ def _wait(leaf: plan.Settings, error: GatewayError, done: int, state: Run) -> fl
         if asked is not None:
             return asked if asked <= cap else None
     return plan.backoff(done, state.draw(), base=settings.GATEWAY_RETRY_BASE_WAIT, cap=cap)
+
+
+def _request_timeout(headers: Any) -> int | None:
+    """x-portkey-request-timeout (ms), which wins over the config's, as in Portkey."""
+    value = headers.get("x-portkey-request-timeout", "").strip()
+    return int(value) if value.isdigit() and int(value) > 0 else None
 
 
 def _timed_out(ms: int | None) -> GatewayError:

@@ -139,7 +139,7 @@ def _node(value: Any, path: str, depth: int, counter: list[int]) -> Node:
             _node(t, f"{_at(path, 'targets')}[{i}]", depth + 1, counter)
             for i, t in enumerate(targets)
         )
-        for leaf_key in ("provider", "virtual_key", "api_key", "custom_host"):
+        for leaf_key in ("provider", "virtual_key", "api_key"):  # custom_host is inherited
             if value.get(leaf_key):
                 raise ConfigError(_at(path, leaf_key), "belongs in a target, not beside targets")
     elif strategy is not None:

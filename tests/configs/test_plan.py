@@ -163,3 +163,20 @@ def test_retry_after_parsing(headers, seconds):
 )
 def test_retryable_says_whether_a_status_is_retried_at_all(retry, status, expected):
     assert plan.retryable(retry, status) is expected
+
+
+def test_custom_host_is_inherited_unless_a_child_sets_its_own():
+    tree = parse(
+        {
+            "strategy": {"mode": "fallback"},
+            "custom_host": "http://parent.example/v1",
+            "targets": [
+                {"provider": "openai", "api_key": "sk-a"},
+                {"provider": "openai", "api_key": "sk-b", "custom_host": "http://own.example/v1"},
+            ],
+        }
+    )
+    top = plan.inherit(plan.Settings(), tree)
+    first, second = (plan.inherit(top, child) for child in tree.targets)
+    assert first.custom_host == "http://parent.example/v1"
+    assert second.custom_host == "http://own.example/v1"
