@@ -75,8 +75,7 @@ async def replay(
     replay_body.kind_of(log)  # a clear 400 for what cannot be replayed
     endpoint = _ENDPOINTS[log.endpoint or "chat.completions"]
     call_headers = _headers(log, provider, headers or {})
-    body = await orm(replay_body.replay_body)(log, model, overrides)
-    sent = orjson.dumps(body)
+    model_name, sent = await orm(_prepare)(log, model, overrides)
 
     async def read(record: request_log.Record) -> bytes:
         return sent
@@ -86,7 +85,7 @@ async def replay(
     call = service.Call(path, call_headers, read, authenticate=authenticate, record=record)
     response = await service.complete(call, endpoint)
     answer = await _answer(response, record)
-    target = f"{provider} {record.model or body.get('model') or ''}".strip()[:300]
+    target = f"{provider} {record.model or model_name}".strip()[:300]
     await orm(_link)(log, record.request_id, user, target)
     return Replayed(
         request_id=record.request_id,
@@ -96,6 +95,12 @@ async def replay(
         original_id=log.pk,
         target=target,
     )
+
+
+def _prepare(log: RequestLog, model: str | None, overrides: Mapping | None) -> tuple[str, bytes]:
+    """(the model asked for, the body's bytes): in a thread, as images make it big."""
+    body = replay_body.replay_body(log, model, overrides)
+    return str(body.get("model") or ""), orjson.dumps(body)
 
 
 def _provider(provider: object) -> str:
