@@ -1,3 +1,9 @@
 """Logs UI routes of the feedback app (included by logs_ui/urls.py under /logs/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from feedback import ui
+
+urlpatterns: list = [
+    path("<int:log_id>/feedback/", ui.save, name="feedback-save"),
+]

@@ -13,6 +13,7 @@ from django.db import connection
 from django.db.models import Count, F, Func, Q, QuerySet, Sum, TextField, Value
 from django.db.models.functions import Cast
 
+from feedback.query import filter_by_feedback
 from gateway.models import LogImage, RequestLog
 from gateway.pricing import decimal_str
 
@@ -39,6 +40,9 @@ class LogFilter:
     status: str = ""  # "200", "2xx", "4xx", "5xx" or "error"
     trace_id: str = ""
     request_id: str = ""
+    # Feedback (feedback/query.py): "any", "positive", "negative" or "none"; a feedback label.
+    feedback: str = ""
+    label: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
     since: datetime | None = None
     until: datetime | None = None
@@ -81,6 +85,8 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(trace_id=f.trace_id)
     if f.request_id:
         qs = qs.filter(request_id=f.request_id)
+    if f.feedback or f.label:
+        qs = filter_by_feedback(qs, f.feedback, f.label)
     for n, (key, value) in enumerate(f.metadata.items()):
         if connection.vendor == "postgresql":
             # jsonb containment can use a GIN index on metadata; values are always strings.

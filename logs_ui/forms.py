@@ -119,9 +119,11 @@ class LogFilterForm(forms.Form):
         has_images, has_outputs = data.get("has_images"), data.get("has_output_images")
         before, before_cost = data.get("before") or (None, None)
         cost = data.get("cost")
+        model, contains = model_filter(data.get("model", ""))
         return LogFilter(
             provider=data.get("provider", ""),
-            model=data.get("model", ""),
+            model=model,
+            model_contains=contains,
             status=data.get("status", ""),
             trace_id=data.get("trace_id", ""),
             metadata=data.get("metadata") or {},
@@ -168,6 +170,15 @@ def clean_query(query: QueryDict) -> QueryDict:
     for name in [n for n, v in clean.lists() if not v]:
         del clean[name]
     return clean
+
+
+def model_filter(value: str) -> tuple[str, bool]:
+    """The model box as (name, contains): a model seen under that name, in any case, is
+    matched exactly (the model index serves it, and the totals' rollups can answer); anything
+    else is a case-insensitive part of the name, a scan of the rows the other filters leave."""
+    value = value.strip()
+    same = [m for m in known_values("model") if m.lower() == value.lower()] if value else []
+    return (same[0], False) if len(same) == 1 else (value, bool(value))
 
 
 def known_values(field: str) -> list[str]:

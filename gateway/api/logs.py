@@ -8,6 +8,7 @@ from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
+from feedback.query import FEEDBACK_FILTERS
 from gateway import auth
 from gateway.db import orm
 from gateway.errors import GatewayError
@@ -159,6 +160,8 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             raise ValueError("cost is known or unknown.")
         if q.get("routing", "") not in ("", *ROUTING):
             raise ValueError(f"routing is one of {', '.join(ROUTING)}.")
+        if q.get("feedback", "") not in ("", *FEEDBACK_FILTERS):
+            raise ValueError(f"feedback is one of {', '.join(FEEDBACK_FILTERS)}.")
         return LogFilter(
             provider=q.get("provider", ""),
             model=q.get("model", ""),
@@ -179,6 +182,8 @@ def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             cost_unknown={"known": False, "unknown": True}.get(q.get("cost", "")),
             routing=q.get("routing", ""),
             config=q.get("config", ""),
+            feedback=q.get("feedback", ""),
+            label=q.get("label", ""),
             sort=q.get("sort", ""),
             before=before,
             before_cost=before_cost,
