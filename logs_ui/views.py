@@ -6,7 +6,7 @@ Pages are sync views; image views are async, with Pillow and storage reads in a 
 import asyncio
 import mimetypes
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
@@ -18,7 +18,7 @@ from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling, push_url
 
-from gateway import http
+from gateway import http, logquery
 from gateway.images import PDF_MIME, ImageError, sniff
 from gateway.logquery import LogFilter, filter_logs, original_request, page_of
 from gateway.models import Blob, LogImage, RequestLog
@@ -62,7 +62,7 @@ def log_list(request: HttpRequest) -> HttpResponse:
     log_filter = form.to_filter()
     fragment = _fragment(request)
     if fragment == "#totals":  # asked for once the rows are shown: it reads every match
-        totals = analytics_data.totals(log_filter) if valid else None
+        totals = _totals(log_filter) if valid else None
         response = render(request, "logs_ui/log_list.html#totals", {"totals": totals})
         patch_vary_headers(response, ("HX-Request", "HX-Target"))
         return response
@@ -79,6 +79,7 @@ def log_list(request: HttpRequest) -> HttpResponse:
         "models": lambda: known_values("model"),
         "api_base": request.build_absolute_uri("/v1"),
         "query": clean_query(request.GET).urlencode(),
+        "oob": fragment == "#results",  # the form stays: its "Clear filters" is sent out of band
     }
     response = render(request, "logs_ui/log_list.html" + fragment, context)
     patch_vary_headers(response, ("HX-Request", "HX-Target"))
@@ -87,6 +88,13 @@ def log_list(request: HttpRequest) -> HttpResponse:
         query = clean_query(request.GET).urlencode()
         push_url(response, f"{request.path}?{query}" if query else request.path)
     return response
+
+
+def _totals(log_filter: LogFilter) -> object:
+    """The list's count and cost; a model-name part is not something rollups can count."""
+    if log_filter.model_contains:
+        return logquery.totals(replace(log_filter, skip_estimates=True))
+    return analytics_data.totals(log_filter)
 
 
 def _latest_id() -> int:
