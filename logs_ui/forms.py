@@ -9,6 +9,7 @@ from django.core.validators import RegexValidator
 from django.http import QueryDict
 from django.utils import timezone
 
+from feedback.query import FEEDBACK_FILTERS
 from gateway.logquery import ROUTING, SORTS, LogFilter, parse_cursor
 from gateway.models import RequestLog
 
@@ -66,6 +67,9 @@ class MetadataField(forms.Field):
         return pairs
 
 
+FEEDBACK_CHOICES = [("", "Any feedback or none"), *FEEDBACK_FILTERS.items()]
+
+
 class LogFilterForm(forms.Form):
     """Every filter of /logs/, with the same names as the JSON API's where they overlap."""
 
@@ -96,6 +100,8 @@ class LogFilterForm(forms.Form):
     cost = forms.ChoiceField(choices=COST_CHOICES, required=False)
     routing = forms.ChoiceField(choices=ROUTING_CHOICES, required=False)
     config = forms.CharField(required=False, max_length=64)  # a saved config's id, or "inline"
+    feedback = forms.ChoiceField(choices=FEEDBACK_CHOICES, required=False)  # feedback/query.py
+    label = forms.CharField(required=False, max_length=100)  # a feedback label
     sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
     live = forms.BooleanField(required=False)
     # An id, or "id@cost" when sorted by cost (gateway/logquery.py page_of).
@@ -140,6 +146,8 @@ class LogFilterForm(forms.Form):
             cost_unknown=None if not cost else cost == "unknown",
             routing=data.get("routing", ""),
             config=data.get("config", ""),
+            feedback=data.get("feedback", ""),
+            label=data.get("label", ""),
             sort=data.get("sort", ""),
             before=before,
             before_cost=before_cost,
