@@ -1,9 +1,14 @@
-"""GET /v1/logs, /v1/logs/{id}, /v1/logs/{id}/images/{image_id}: the log, for tools and tests."""
+"""GET /v1/logs, /v1/logs/{id}, /v1/logs/{id}/images/{image_id}: the log, for tools and tests.
 
+{id} is the record's number or the x-iris-request-id its response carried (32 hex digits).
+"""
+
+import re
 from datetime import UTC, datetime
 
 from asgiref.sync import sync_to_async
 from django.core.files.storage import default_storage
+from django.db.models import QuerySet
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -69,8 +74,22 @@ def _list(log_filter: LogFilter, limit: int) -> dict:
     }
 
 
+REQUEST_ID = re.compile(r"^[0-9a-f]{32}$")
+
+
+def by_ref(qs: QuerySet, ref: int | str, via: str = "") -> QuerySet:
+    """The record `ref` names, its id or its request id (x-iris-request-id), in `qs`
+    (`via="log__"` from its images); no record for anything else."""
+    ref = str(ref).lower()
+    if REQUEST_ID.match(ref):  # 32 characters: never an id (a bigint has at most 19 digits)
+        return qs.filter(**{f"{via}request_id": ref})
+    if ref.isdigit() and len(ref) <= 19:
+        return qs.filter(**{f"{via}id": int(ref)})
+    return qs.none()
+
+
 @_get_only
-async def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
+async def log_detail(request: HttpRequest, log_id: int | str) -> HttpResponse:
     try:
         await auth.check(request.headers, read_logs=True)
         return JsonResponse(await orm(_detail)(request, log_id))
@@ -78,8 +97,8 @@ async def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
         return error.response()
 
 
-def _detail(request: HttpRequest, log_id: int) -> dict:
-    log = RequestLog.objects.select_related("api_key").filter(pk=log_id).first()
+def _detail(request: HttpRequest, log_id: int | str) -> dict:
+    log = by_ref(RequestLog.objects.select_related("api_key"), log_id).first()
     if log is None:
         raise GatewayError(404, f"No log with id {log_id}.", code="log_not_found")
     out = summary_dict(log)
@@ -116,14 +135,11 @@ def _linked(request: HttpRequest, image: LogImage, item: dict) -> dict:
 
 
 @_get_only
-async def log_image(request: HttpRequest, log_id: int, image_id: int) -> HttpResponse:
+async def log_image(request: HttpRequest, log_id: int | str, image_id: int) -> HttpResponse:
     try:
         await auth.check(request.headers, read_logs=True)
-        image = (
-            await LogImage.objects.select_related("blob")
-            .filter(pk=image_id, log_id=log_id, blob__isnull=False)
-            .afirst()
-        )
+        images = LogImage.objects.select_related("blob").filter(pk=image_id, blob__isnull=False)
+        image = await by_ref(images, log_id, via="log__").afirst()
         if image is None:
             raise GatewayError(404, "No such image.", code="image_not_found")
     except GatewayError as error:
