@@ -26,6 +26,10 @@ from logs_ui.access import viewer_required
 
 EDIT_PERMISSION = "gateway.change_prompt"
 _NEW_ROWS = [{"role": "user", "parts": [{"kind": "text", "text": ""}]}]
+# The sample values typed before a save, kept in the session for the editor the save
+# redirects to (its "Run" posts them); capped, as data URIs can be big.
+_SAMPLES = "iris:prompt-samples:{}"
+_SAMPLES_MAX = 2_000_000  # characters
 
 
 def can_edit(user) -> bool:
@@ -72,10 +76,12 @@ def _edit(request: HttpRequest, prompt: Prompt, version: PromptVersion | None) -
         rows, errors = pf.rows_from_post(request.POST, request.FILES)
         saved = _save(request, form, version_form, rows, errors)
         if saved is not None:
+            _keep_samples(request, saved.slug)
             return redirect("logs_ui:prompt", saved.slug)
     else:
         rows, errors = (pf.to_rows(version.messages) if version else _NEW_ROWS), []
-    context = _context(request, rows, errors) | {"form": form, "version_form": version_form}
+    kept = request.session.get(_SAMPLES.format(prompt.slug), {}) if prompt.pk else {}
+    context = _context(request, rows, errors, kept) | {"form": form, "version_form": version_form}
     context |= {"prompt": prompt if prompt.pk else None, "version": version}
     return render(request, "logs_ui/prompt_edit.html", context)
 
@@ -102,13 +108,20 @@ def _save(request, form, version_form, rows: list, errors: list) -> Prompt | Non
     return prompt
 
 
-def _context(request: HttpRequest, rows: list[dict], errors: list) -> dict:
-    """What the editor partial shows: the rows, the variables they use, their sample values."""
+def _keep_samples(request: HttpRequest, slug: str) -> None:
+    samples = {k: v for k, v in request.POST.items() if k.startswith("var-") and v.strip()}
+    if sum(len(v) for v in samples.values()) <= _SAMPLES_MAX:
+        request.session[_SAMPLES.format(slug)] = samples
+
+
+def _context(request: HttpRequest, rows: list, errors: list, kept: dict | None = None) -> dict:
+    """What the editor partial shows: the rows, the variables they use, their sample values
+    (posted, or `kept` from before the save that led here)."""
     try:
         names = prompts.variable_names(pf.from_rows(rows))
     except prompts.TemplateError as exc:
         names, errors = [], [*errors, str(exc)]
-    samples = pf.samples_from_post(request.POST, names)
+    samples = pf.samples_from_post(request.POST if request.method == "POST" else kept or {}, names)
     variables = [(name, samples.get(name, "")) for name in names]
     return {"rows": rows, "errors": errors, "variables": variables, "samples": samples} | {
         "roles": pf.ROLES,

@@ -49,3 +49,24 @@ def test_the_strip_shows_its_more_badge_inside_the_cell(page, live_server):
         box = thumb.bounding_box()
         assert cell["x"] <= box["x"] and box["x"] + box["width"] <= cell["right"]
     page.locator("table.log-list").screenshot(path=str(ARTIFACTS / "fixes-strip.png"))
+
+
+def test_the_prompts_list_shows_ids_whole(page, live_server):
+    from gateway.models import Prompt
+
+    slugs = ["customer-support-screenshot-triage-eu-west-1", "receipt-reader-v2", "x" * 64]
+    for slug in slugs:
+        Prompt.objects.create(slug=slug, name="A prompt with a name", provider="@vision")
+    page.goto(f"{live_server.url}/logs/prompts/")
+    for slug in slugs:
+        link = page.locator(f"tr[data-prompt='{slug}'] a.stretch")
+        assert link.inner_text() == slug
+        cell = link.evaluate("(a) => [a.parentElement.scrollWidth, a.parentElement.clientWidth]")
+        assert cell[0] <= cell[1], (slug, cell)  # nothing cut off by the cell's overflow
+        box, td = (
+            link.bounding_box(),
+            link.evaluate(
+                "(a) => { const r = a.parentElement.getBoundingClientRect(); return [r.x, r.right]; }"
+            ),
+        )
+        assert td[0] <= box["x"] and box["x"] + box["width"] <= td[1] + 0.5, (slug, box, td)
