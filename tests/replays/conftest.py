@@ -2,6 +2,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from gateway import http
+from tests.ui.conftest import nobody_client, staff_client, viewer_client  # noqa: F401
 
 
 @pytest.fixture(autouse=True)
