@@ -8,7 +8,7 @@ request_id.
 
 from collections.abc import Iterable
 
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, FloatField, OuterRef, Q, QuerySet, Subquery, Sum, Value
 
 from feedback.models import Feedback, FeedbackLabel
 from gateway.models import RequestLog
@@ -71,33 +71,47 @@ def as_dict(fb: Feedback) -> dict:
     }
 
 
-def _traces(kind: str, label: str) -> QuerySet:
-    """The trace ids that have feedback of this kind ("any", "positive", "negative") and, if
-    given, this label: a values() subquery over one index."""
+def _traces(label: str) -> QuerySet:
+    """The trace ids with any feedback, or with a feedback carrying this label: a values()
+    subquery over one index."""
     if label:
-        qs = FeedbackLabel.objects.filter(name=label).values("trace_id")
-        if kind in ("positive", "negative"):
-            return qs.filter(trace_id__in=_traces(kind, ""))
-        return qs
-    qs = Feedback.objects.values("trace_id")
-    if kind in ("positive", "negative"):
-        net = qs.annotate(net=Sum(F("value") * F("weight"))).order_by()
-        sign = {"net__gt": 0} if kind == "positive" else {"net__lt": 0}
-        return net.filter(**sign).values("trace_id")
-    return qs
+        return FeedbackLabel.objects.filter(name=label).values("trace_id")
+    return Feedback.objects.values("trace_id")
+
+
+def _net() -> Subquery:
+    """Σ value × weight of the outer record's feedback (by its trace id and its request id),
+    per row by the (trace_id, value) index."""
+    mine = Q(trace_id=OuterRef("trace_id")) | Q(trace_id=OuterRef("request_id"))
+    total = (
+        Feedback.objects.filter(mine)
+        .order_by()
+        .annotate(one=Value(1))
+        .values("one")
+        .annotate(net=Sum(F("value") * F("weight")))
+        .values("net")
+    )
+    return Subquery(total, output_field=FloatField())
 
 
 def filter_by_feedback(qs: QuerySet, kind: str = "", label: str = "") -> QuerySet:
-    """RequestLog rows narrowed by feedback ("any", "positive", "negative", "none") and label."""
+    """RequestLog rows narrowed by feedback ("any", "positive", "negative", "none") and label.
+
+    The candidates are the ids of the rows with feedback (with the label), each half of the
+    join by its own index (trace_id's, request_id's unique one): the cost follows the feedback,
+    not the log. (An OR of the two IN tests makes PostgreSQL walk the log newest first testing
+    each row: slow when feedback is rare.) Positive and negative then sum each candidate's
+    feedback, both keys together."""
     if not kind and not label:
         return qs
     if kind == "none" and not label:
         keys = Feedback.objects.values("trace_id")
         return qs.exclude(trace_id__in=keys).exclude(request_id__in=keys)
-    # The ids of the matching rows, each half by its own index (trace_id's, request_id's
-    # unique one): the cost follows the feedback, not the log. (An OR of the two IN tests
-    # makes PostgreSQL walk the log newest first testing each row: slow when feedback is rare.)
-    traces = _traces(kind, label)
+    traces = _traces(label)
     by_trace = RequestLog.objects.filter(trace_id__in=traces).values("id")
     by_request = RequestLog.objects.filter(request_id__in=traces).values("id")
-    return qs.filter(id__in=by_trace.union(by_request))
+    qs = qs.filter(id__in=by_trace.union(by_request))
+    if kind in ("positive", "negative"):
+        sign = {"_fb_net__gt": 0} if kind == "positive" else {"_fb_net__lt": 0}
+        qs = qs.alias(_fb_net=_net()).filter(**sign)
+    return qs
