@@ -1,3 +1,7 @@
 """Logs UI routes of the exports app (included by logs_ui/urls.py under /logs/)."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from exports import views
+
+urlpatterns: list = [path("export/", views.export_dataset, name="export-dataset")]

@@ -1,0 +1,151 @@
+"""A filter's records as a dataset zip, streamed: data.jsonl and images/ (each image once).
+
+Two passes over the same snapshot of the filter (its ids up to the newest at the start):
+1. images/: the distinct blobs the records name, one query the database deduplicates,
+   read from blob storage one at a time in pieces;
+2. data.jsonl: the records in id order, CHUNK_RECORDS at a time by keyset (no cursor held
+   open across a streamed response's pauses), each chunk's images and feedback in one query.
+Memory holds one chunk of records and one piece of one image, whatever the export's size
+(bench/export_memory.py; tests/exports/test_memory.py). Images go first so that the bytes
+the client has received, against the image bytes announced up front, measure the progress.
+"""
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.db.models import Max, QuerySet, Sum
+
+from exports import records
+from exports.zipstream import ZipStream
+from feedback.query import as_dict, for_logs
+from gateway.logquery import LogFilter, filter_logs
+from gateway.models import Blob, LogImage
+
+CHUNK_RECORDS = 100
+READ_BYTES = 256 * 1024
+DEFAULT_MAX_RECORDS = 100_000
+
+
+# Only what a line needs: not search_text (up to 20 kB a row), upstream_body, headers…
+_LOG_FIELDS = (
+    "id",
+    "request_id",
+    "created_at",
+    "provider",
+    "model",
+    "endpoint",
+    "trace_id",
+    "metadata",
+    "request_body",
+    "response_body",
+    "status_code",
+    "error_type",
+    "error_message",
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "cost_usd",
+)
+_IMAGE_FIELDS = (
+    "log_id",
+    "role",
+    "message_index",
+    "part_index",
+    "partial_index",
+    "url",
+    "blob__sha256",
+    "blob__mime",
+)
+
+
+class ExportTooLarge(Exception):
+    """The filter selects more records than GATEWAY_MAX_EXPORT_RECORDS."""
+
+
+def max_records() -> int:
+    return int(getattr(settings, "GATEWAY_MAX_EXPORT_RECORDS", DEFAULT_MAX_RECORDS))
+
+
+@dataclass(frozen=True)
+class Export:
+    """What an export will write: the records' ids are those the filter selects up to
+    `last_id` (records logged after the export started are not in it)."""
+
+    log_filter: LogFilter
+    last_id: int
+    records: int
+    image_bytes: int
+
+    def logs(self) -> QuerySet:
+        return filter_logs(self.log_filter).filter(id__lte=self.last_id).order_by()
+
+    def blobs(self) -> QuerySet:
+        used = LogImage.objects.filter(
+            log_id__in=self.logs().values("id"), role__in=records.EXPORTED_ROLES
+        ).values("blob_id")
+        return Blob.objects.filter(sha256__in=used)
+
+
+def plan(log_filter: LogFilter) -> Export:
+    """Count what the filter selects (all pages, the list's cursors and sort ignored);
+    ExportTooLarge past the limit, before anything is written."""
+    f = replace(log_filter, before=None, before_cost=None, after=None, sort="")
+    selected = filter_logs(f).order_by()
+    found = selected.aggregate(last=Max("id"))
+    last_id = found["last"] or 0
+    draft = Export(f, last_id, 0, 0)
+    count = draft.logs().count()
+    limit = max_records()
+    if count > limit:
+        raise ExportTooLarge(
+            f"The filter selects {count:,} records; an export holds at most {limit:,} "
+            "(GATEWAY_MAX_EXPORT_RECORDS). Narrow the filter, e.g. by time."
+        )
+    image_bytes = draft.blobs().aggregate(total=Sum("size"))["total"] or 0
+    return replace(draft, records=count, image_bytes=image_bytes)
+
+
+def stream(export: Export) -> Iterator[bytes]:
+    """The zip, in chunks of about zipstream.CHUNK bytes."""
+    zip_ = ZipStream()
+    for blob in export.blobs().order_by("sha256").only("sha256", "mime", "size").iterator(500):
+        try:
+            handle = default_storage.open(blob.storage_name, "rb")
+        except OSError:  # the row outlived its file: the line still names it
+            continue
+        with handle:
+            name = records.file_name(blob.sha256, blob.mime)
+            yield from zip_.add(name, _pieces(handle), size=blob.size, compress=False)
+    yield from zip_.add("data.jsonl", _lines(export))
+    yield from zip_.finish()
+
+
+def _pieces(handle) -> Iterator[bytes]:
+    while piece := handle.read(READ_BYTES):
+        yield piece
+
+
+def _lines(export: Export) -> Iterator[bytes]:
+    after = 0
+    while True:
+        rows = export.logs().filter(id__gt=after).order_by("id").only(*_LOG_FIELDS)
+        chunk = list(rows[:CHUNK_RECORDS])
+        if not chunk:
+            return
+        # Not prefetch_related: its caches tie each image back to its record in cycles that
+        # only the garbage collector frees, so every chunk would stay in memory until then.
+        images: dict[int, list[LogImage]] = {}
+        found = LogImage.objects.filter(log_id__in=[log.id for log in chunk])
+        for image in found.select_related("blob").only(*_IMAGE_FIELDS):
+            images.setdefault(image.log_id, []).append(image)
+        feedback = for_logs(chunk)
+        lines = []
+        for log in chunk:
+            given = [as_dict(fb) for fb in feedback.get(log.id, ())]
+            line = records.record_line(log, images.get(log.id, ()), given)
+            lines.append(json.dumps(line, ensure_ascii=False, separators=(",", ":")))
+        yield ("\n".join(lines) + "\n").encode()
+        after = chunk[-1].id
