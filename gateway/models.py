@@ -225,8 +225,8 @@ class ApiKey(models.Model):
     )
     can_read_logs = models.BooleanField(
         "may read the logs API",
-        default=True,
-        help_text="GET /v1/logs returns every request and image. Untick for app keys.",
+        default=False,  # off for new keys; keys made before kept theirs (migration 0015)
+        help_text="GET /v1/logs returns every request and image. Tick only for tool keys.",
     )
 
     class Meta:

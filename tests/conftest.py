@@ -159,7 +159,7 @@ class IrisServer:
         else:
             raise RuntimeError("Iris did not start")
         if not self.key:
-            self.key = self.manage("create_api_key", "tests")
+            self.key = self.manage("create_api_key", "tests", "--read-logs")
         return self
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:

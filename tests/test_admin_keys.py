@@ -58,7 +58,7 @@ def test_it_creates_a_key_limited_to_providers_without_logs_access(admin_client)
 
 
 async def test_it_revokes_keys_and_the_gateway_refuses_them_at_once(admin_client, async_client):
-    key, raw = await sync_to_async(ApiKey.generate)("doomed")
+    key, raw = await sync_to_async(ApiKey.generate)("doomed", can_read_logs=True)
     headers = {"x-portkey-api-key": raw}
     assert (await async_client.get("/v1/logs", headers=headers)).status_code == 200  # cached now
     response = await sync_to_async(admin_client.post)(
@@ -81,7 +81,7 @@ async def test_it_refuses_an_expired_key(async_client):
 
 
 async def test_it_lets_only_keys_with_the_flag_read_the_logs_api(async_client):
-    _, reader = await sync_to_async(ApiKey.generate)("reader")
+    _, reader = await sync_to_async(ApiKey.generate)("reader", can_read_logs=True)
     _, app = await sync_to_async(ApiKey.generate)("app", can_read_logs=False)
     for path in ("/v1/logs", "/v1/logs/1", "/v1/logs/1/images/1"):
         refused = await async_client.get(path, headers={"x-portkey-api-key": app})

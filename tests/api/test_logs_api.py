@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture
 def key() -> str:
-    return ApiKey.generate("tools")[1]
+    return ApiKey.generate("tools", can_read_logs=True)[1]
 
 
 def ids(client, key: str, **params) -> list[int]:

@@ -121,7 +121,7 @@ def test_a_request_without_a_config_has_empty_routing_fields(iris, fake_openai):
 
 @pytest.fixture
 def key(transactional_db) -> str:
-    return ApiKey.generate("tools")[1]
+    return ApiKey.generate("tools", can_read_logs=True)[1]
 
 
 def _ids(client, key: str, **params) -> list[int]:

@@ -16,7 +16,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 @pytest.fixture
 def key() -> str:
-    return ApiKey.generate("tools")[1]
+    return ApiKey.generate("tools", can_read_logs=True)[1]
 
 
 def _list(client, key: str, **params) -> dict:

@@ -215,7 +215,7 @@ def test_viewers_only(nobody_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_logs_api_gives_a_pdfs_page_count(client):
-    key = ApiKey.generate("tools")[1]
+    key = ApiKey.generate("tools", can_read_logs=True)[1]
     log = make_log(images=[png()], files=[(pdf((60, 80, RED), (60, 80, GREEN)), "two.pdf")])
     response = client.get(f"/v1/logs/{log.id}", headers={"x-portkey-api-key": key})
     images = response.json()["images"]
