@@ -85,3 +85,67 @@ async def test_an_image_gone_from_storage_is_a_409(settings, tmp_path):
     with pytest.raises(GatewayError) as caught:
         await replay(log, provider="openai")
     assert caught.value.status == 409 and caught.value.code == "image_not_stored"
+
+
+async def test_a_responses_record_is_replayed_with_its_image_bytes(fake_responses):
+    from tests.ui.logs import data_uri, make_responses_log
+
+    image = png((3, 8), (9, 9, 9))
+    body = {
+        "model": "gpt-4.1",
+        "input": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "What colour?"},
+                    {"type": "input_image", "image_url": data_uri(image), "detail": "low"},
+                ],
+            }
+        ],
+    }
+    log = await sync_to_async(make_responses_log)(body, provider="openai")
+    headers = {"x-portkey-custom-host": f"{fake_responses.url}/v1", "authorization": "Bearer sk-x"}
+    done = await replay(log, provider="openai", headers=headers)
+    assert done.status == 200, done.response
+    part = fake_responses.received[-1].json()["input"][0]["content"][1]
+    assert base64.b64decode(part["image_url"].split(",", 1)[1]) == image
+    assert part["detail"] == "low"
+    assert (await written(done.request_id)).endpoint == "responses"
+
+
+async def test_an_image_generation_is_replayed(fake_openai):
+    from tests.ui.logs import make_image_log
+
+    log = await sync_to_async(make_image_log)("A red fox", outputs=[png()])
+    done = await replay(log, provider="openai", headers=openai_headers(fake_openai))
+    assert done.status == 200, done.response
+    assert fake_openai.received[-1].path.endswith("/images/generations")
+    assert fake_openai.received[-1].json()["prompt"] == "A red fox"
+
+
+async def test_an_image_edit_is_refused_with_what_can_be_replayed():
+    from tests.ui.logs import make_image_log
+
+    log = await sync_to_async(make_image_log)(endpoint="images.edits", inputs=[png()])
+    with pytest.raises(GatewayError) as caught:
+        await replay(log, provider="openai")
+    assert caught.value.status == 400 and caught.value.code == "not_replayable"
+    assert "chat completions, Responses API requests and image generations" in caught.value.message
+
+
+async def test_a_stream_is_replayed_as_one_when_asked(fake_openai):
+    log = await sync_to_async(make_log)("Stream it")
+    done = await replay(
+        log, provider="openai", overrides={"stream": True}, headers=openai_headers(fake_openai)
+    )
+    assert fake_openai.received[-1].json()["stream"] is True
+    assert done.response["choices"][0]["message"]["content"].endswith("You said: Stream it")
+    assert (await written(done.request_id)).is_stream
+
+
+async def test_a_failed_replay_is_answered_and_logged(fake_openai):
+    log = await sync_to_async(make_log)()
+    done = await replay(log, provider="@nowhere")
+    assert done.status == 404 and done.response["error"]["code"] == "provider_not_found"
+    row = await written(done.request_id)
+    assert row.status_code == 404 and row.metadata[METADATA_KEY] == log.request_id
