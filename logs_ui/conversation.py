@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -236,9 +237,12 @@ def image_views(log: RequestLog) -> Images:
     return found
 
 
-def messages(log: RequestLog, images: dict[tuple[int, int], ImageView]) -> list[Message]:
-    """The request's messages, each text and image part in order."""
-    body = log.request_body if isinstance(log.request_body, dict) else {}
+def messages(
+    log: RequestLog, images: dict[tuple[int, int], ImageView], body: dict | None = None
+) -> list[Message]:
+    """The request's messages (of `body`, else the stored one), each part in order."""
+    if body is None:
+        body = log.request_body if isinstance(log.request_body, dict) else {}
     out = []
     for i, raw in enumerate(body.get("messages") or []):
         if not isinstance(raw, dict):
@@ -257,6 +261,71 @@ def messages(log: RequestLog, images: dict[tuple[int, int], ImageView]) -> list[
             message.parts.extend(content_part(p, images.get((i, j))) for j, p in enumerate(content))
         out.append(message)
     return out
+
+
+# Where a refusal points: "messages[0].content[1]: the image data URI is not valid base64".
+_AT_PART = re.compile(r"^messages\[(\d+)\]\.content\[(\d+)\]: (.+)$", re.S)
+_IMAGE_KINDS = frozenset({"image_url", "input_image"})
+
+
+@dataclass
+class Refused:
+    """A request refused while its body was read (one bad image, say): the body as received,
+    when it is JSON after all, and a view of each image it sent, none of them kept."""
+
+    body: dict
+    inputs: dict[tuple[int, int], ImageView]
+
+    @property
+    def model(self) -> str:
+        model = self.body.get("model")
+        return model[:200] if isinstance(model, str) else ""
+
+
+def refused(log: RequestLog) -> Refused | None:
+    """A stored `_unparsed` body read leniently for the page: Iris refused it (an SVG data
+    URI, broken base64) before its messages and images were kept, yet it is a chat body."""
+    stored = log.request_body if isinstance(log.request_body, dict) else {}
+    raw = stored.get("_unparsed")
+    if not isinstance(raw, str) or log.endpoint not in ("", "chat.completions"):
+        return None
+    try:
+        body = json.loads(raw)
+    except ValueError:  # not JSON, or cut at 100,000 characters when stored
+        return None
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return None
+    found = _AT_PART.match(log.error_message or "")
+    blamed = (int(found[1]), int(found[2])) if found else None
+    inputs = {}
+    for i, message in enumerate(body["messages"]):
+        content = message.get("content") if isinstance(message, dict) else None
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, dict) and part.get("type") in _IMAGE_KINDS:
+                why = found[3] if (i, j) == blamed else _NOT_KEPT
+                inputs[(i, j)] = ImageView(_unkept(part, i, j, why))
+    return Refused(body, inputs)
+
+
+_NOT_KEPT = "Not kept: the request was refused before its images were stored."
+
+
+def _unkept(part: dict, i: int, j: int, why: str) -> LogImage:
+    """An image of a refused request, as a LogImage never saved: where it was, and why."""
+    spec = part.get("image_url")
+    url = spec.get("url") if isinstance(spec, dict) else spec
+    url = url if isinstance(url, str) else ""
+    detail = spec.get("detail") if isinstance(spec, dict) else part.get("detail")
+    inline = url.startswith("data:")
+    return LogImage(
+        message_index=i,
+        part_index=j,
+        origin="base64" if inline else "url",
+        url="" if inline else url[:2000],
+        data_uri_prefix=url.partition(",")[0][:100] if inline else "",
+        detail=detail if isinstance(detail, str) else "",
+        error=why,
+    )
 
 
 def content_part(raw: Any, image: ImageView | None) -> Part:

@@ -190,7 +190,12 @@ def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
     log = get_object_or_404(RequestLog.objects.select_related("api_key"), pk=log_id)
     images = conversation.image_views(log)
     resp = responses.responses_request(log, images.inputs)
-    messages = resp.messages if resp else conversation.messages(log, images.inputs)
+    refused = None if resp else conversation.refused(log)
+    if refused:  # refused for one bad image: its messages all the same, the image marked
+        log.model = log.model or refused.model  # shown, never saved
+        messages = conversation.messages(log, refused.inputs, refused.body)
+    else:
+        messages = resp.messages if resp else conversation.messages(log, images.inputs)
     context = {
         "log": log,
         "job": imagejobs.image_request(log, images),
@@ -199,7 +204,7 @@ def log_detail(request: HttpRequest, log_id: int) -> HttpResponse:
         "documents": [p.document for m in messages for p in m.parts if p.document],
         "replies": conversation.replies(log, images),
         "error": conversation.error(log),
-        "unparsed": (log.request_body or {}).get("_unparsed"),
+        "unparsed": None if refused else (log.request_body or {}).get("_unparsed"),
         "replayable": snippets.replayable(log, log.request_body),
         "parts": RAW_PARTS,
         "prompt_variables": conversation.prompt_variables(log),

@@ -35,9 +35,10 @@ def test_create_api_key_gives_the_right_only_when_asked(client, capsys):
 
 def test_the_admin_add_form_starts_unticked(admin_client):
     html = admin_client.get("/admin/gateway/apikey/add/").text
-    box = html.split('name="can_read_logs"')[0].rsplit("<input", 1)[1] + html.split(
-        'name="can_read_logs"'
-    )[1].split(">", 1)[0]
+    box = (
+        html.split('name="can_read_logs"')[0].rsplit("<input", 1)[1]
+        + html.split('name="can_read_logs"')[1].split(">", 1)[0]
+    )
     assert "checked" not in box
     admin_client.post("/admin/gateway/apikey/add/", {"name": "from-admin"})
     assert ApiKey.objects.get(name="from-admin").can_read_logs is False
