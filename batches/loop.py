@@ -1,14 +1,18 @@
 """The event loop bulk replays run on: one per process, in a daemon thread, started on first
 use. Sync views (the logs UI), async views (the API) and Django's test server all hand their
-batches to it; its aiohttp sessions are its own (gateway/http.py keeps them per loop)."""
+batches to it. Its aiohttp sessions (gateway/http.py keeps them per loop) are closed each
+time it has no batch left, so none is left open when the process ends."""
 
 import asyncio
 import threading
 from collections.abc import Coroutine
 from concurrent.futures import Future
 
+from gateway import http
+
 _lock = threading.Lock()
 _loop: asyncio.AbstractEventLoop | None = None
+_active = 0  # batches running on the loop; only touched from the loop's thread
 
 
 def background_loop() -> asyncio.AbstractEventLoop:
@@ -23,4 +27,19 @@ def background_loop() -> asyncio.AbstractEventLoop:
 
 def submit(coroutine: Coroutine) -> Future:
     """Schedule the coroutine on the batches' loop; its Future tells when it ends."""
-    return asyncio.run_coroutine_threadsafe(coroutine, background_loop())
+    return asyncio.run_coroutine_threadsafe(_tracked(coroutine), background_loop())
+
+
+async def _tracked(coroutine: Coroutine) -> object:
+    global _active
+    _active += 1
+    try:
+        return await coroutine
+    finally:
+        _active -= 1
+        if not _active:
+            # This loop's sessions only: the server's own loop keeps its pool.
+            # (gateway/http.py has no public way to close one loop's sessions.)
+            sessions = http._sessions.pop(asyncio.get_running_loop(), {})
+            for session in sessions.values():
+                await session.close()

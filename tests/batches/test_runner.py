@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 from django.utils import timezone
 
 from batches import runner
@@ -16,7 +17,15 @@ from gateway.errors import GatewayError
 from gateway.logquery import LogFilter
 from tests.ui.logs import make_log
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("thread_db")]
+
+
+@pytest.fixture
+async def thread_db():
+    """The async ORM calls run in asgiref's one sync thread: its connection is closed at the
+    end, or PostgreSQL cannot drop the test database."""
+    yield
+    await sync_to_async(connections.close_all)()
 
 
 @dataclass
