@@ -150,8 +150,10 @@ def rollup_filters(f: LogFilter) -> Q | None:
         f.cost_min is not None,
         f.cost_max is not None,
         f.cost_unknown is not None,
-        f.routing,  # rollups do not count by config: the log answers
+        f.routing,  # rollups do not count by config or feedback: the log answers
         f.config,
+        f.feedback,
+        f.label,
     )
     if any(others) or f.status not in ("", "error", *STATUS_CLASSES):
         return None

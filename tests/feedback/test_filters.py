@@ -75,11 +75,6 @@ def test_feedback_on_a_shared_trace_counts_for_every_request_of_it(client):
     assert api_ids(client, feedback="negative") == [second.id, first.id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="logs_ui/analytics_sql.py rollup_filters must return None for f.feedback and "
-    "f.label (rollups do not know feedback); that file is not the feedback app's",
-)
 def test_the_lists_totals_count_only_the_filtered_requests(staff_client, logs):
     response = staff_client.get(
         "/logs/", {"feedback": "positive"}, headers={"HX-Request": "true", "HX-Target": "totals"}
