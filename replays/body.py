@@ -122,7 +122,7 @@ def inline_images(log: RequestLog, body: dict) -> dict:
     prefixes = {
         sha: prefix
         for sha, prefix in LogImage.objects.filter(log=log, blob_id__in=shas)
-        .exclude(data_uri_prefix="")
+        .filter(data_uri_prefix__endswith=";base64,")  # kept whole (it is cut at 100)
         .values_list("blob_id", "data_uri_prefix")
     }
     uris = {}

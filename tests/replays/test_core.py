@@ -149,3 +149,16 @@ async def test_a_failed_replay_is_answered_and_logged(fake_openai):
     assert done.status == 404 and done.response["error"]["code"] == "provider_not_found"
     row = await written(done.request_id)
     assert row.status_code == 404 and row.metadata[METADATA_KEY] == log.request_id
+
+
+async def test_a_pdf_goes_again_as_its_stored_bytes(fake_openai):
+    from tests.ui.logs import pdf
+
+    document = pdf((20, 20, (1, 2, 3)))
+    log = await sync_to_async(make_log)("Summarise", files=[(document, "a.pdf")])
+    done = await replay(log, provider="openai", headers=openai_headers(fake_openai))
+    assert done.status == 200, done.response
+    part = fake_openai.received[-1].json()["messages"][0]["content"][1]
+    assert part["file"]["file_data"].startswith("data:application/pdf;base64,")
+    assert base64.b64decode(part["file"]["file_data"].split(",", 1)[1]) == document
+    assert part["file"]["filename"] == "a.pdf"
