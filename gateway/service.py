@@ -54,6 +54,9 @@ class Call:
     authenticate: bool = True
     record: request_log.Record | None = None  # a record of the caller's, else one is begun
     target: Target | None = None  # chosen by the caller (Test connection): no routing
+    # False: a key's default config does not apply (a replay goes where its user said); an
+    # x-portkey-config header still does.
+    default_config: bool = True
 
     @classmethod
     def of(cls, request: HttpRequest, body: BodyMaker | None = None, **options) -> "Call":
@@ -84,7 +87,11 @@ async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse
         record.metadata = targets.metadata(headers) or record.metadata
         parsed = record.chat = await endpoint.parse(headers, record.raw_body)
         record.model, record.is_stream = parsed.model, parsed.stream
-        config = None if call.target else await store.for_request(headers, key)
+        config = (
+            None
+            if call.target
+            else await store.for_request(headers, key, use_default=call.default_config)
+        )
         if config is not None:
             record.config_id = config[1]
             run = runner.Run(parsed, headers, key, record, endpoint, with_image_fit)

@@ -82,7 +82,10 @@ async def replay(
 
     path = replay_body.KINDS[log.endpoint or "chat.completions"].path
     record = request_log.Record.begin(path, call_headers)
-    call = service.Call(path, call_headers, read, authenticate=authenticate, record=record)
+    # A replay goes where its user said: not where the key's default config would send it.
+    call = service.Call(
+        path, call_headers, read, authenticate=authenticate, record=record, default_config=False
+    )
     response = await service.complete(call, endpoint)
     answer = await _answer(response, record)
     target = f"{provider} {record.model or model_name}".strip()[:300]

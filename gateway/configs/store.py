@@ -30,15 +30,16 @@ _saved: dict[str, tuple[tuple[schema.Node, str] | str | None, float]] = {}
 
 
 async def for_request(
-    headers: Mapping[str, str], key: ApiKey | None
+    headers: Mapping[str, str], key: ApiKey | None, *, use_default: bool = True
 ) -> tuple[schema.Node, str] | None:
-    """(the config's tree, its id or "inline"), or None for a request without one."""
+    """(the config's tree, its id or "inline"), or None for a request without one; the key's
+    default config only when `use_default`."""
     value = headers.get(HEADER, "").strip()
     if value.startswith("{"):
         return parse_inline(value), INLINE
     if value:
         return await saved(value)
-    if key is not None and key.default_config_id:
+    if use_default and key is not None and key.default_config_id:
         return await saved(f"#{key.default_config_id}")
     return None
 

@@ -158,3 +158,31 @@ def test_it_answers_405_to_a_get(iris, keys, original):
         f"{iris.url}/v1/logs/{original['id']}/replay", headers={"x-portkey-api-key": keys[0]}
     )
     assert response.status_code == 405
+
+
+CONFIGURED = """
+from gateway.configs.models import Config
+from gateway.models import ApiKey
+
+ApiKey.objects.filter(name="replayer-configured").delete()
+Config.objects.filter(slug="replay-default").delete()
+config = Config.objects.create(slug="replay-default", body={{
+    "provider": "openai", "api_key": "sk-config", "custom_host": {url!r}}})
+print(ApiKey.generate("replayer-configured", can_read_logs=True, default_config=config)[1])
+"""
+
+
+def test_a_keys_default_config_does_not_reroute_a_replay(
+    iris, keys, original, fake_openai, fake_anthropic
+):
+    """A replay goes where its user said, not where the key's default config sends requests."""
+    out = iris.manage("shell", "-c", CONFIGURED.format(url=f"{fake_openai.url}/v1"))
+    key = out.splitlines()[-1]
+    before = len(fake_anthropic.received)
+
+    response = post(iris, original["id"], {"provider": "@replay-claude", "model": ""}, key)
+
+    assert response.status_code == 200, response.text
+    assert len(fake_anthropic.received) == before + 1
+    replayed = logged(iris, keys[0], response.json()["request_id"])
+    assert replayed["provider_slug"] == "replay-claude" and not replayed["config_id"]
