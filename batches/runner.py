@@ -52,11 +52,11 @@ class BatchError(ValueError):
 
 
 def max_records() -> int:
-    return int(getattr(settings, "GATEWAY_MAX_BATCH_RECORDS", 500))
+    return settings.GATEWAY_MAX_BATCH_RECORDS
 
 
 def max_concurrency() -> int:
-    return int(getattr(settings, "GATEWAY_MAX_BATCH_CONCURRENCY", 16))
+    return settings.GATEWAY_MAX_BATCH_CONCURRENCY
 
 
 def parse_targets(value: object) -> list[dict]:

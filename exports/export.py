@@ -26,7 +26,6 @@ from gateway.models import Blob, LogImage
 
 CHUNK_RECORDS = 100
 READ_BYTES = 256 * 1024
-DEFAULT_MAX_RECORDS = 100_000
 
 
 # Only what a line needs: not search_text (up to 20 kB a row), upstream_body, headers…
@@ -66,7 +65,7 @@ class ExportTooLarge(Exception):
 
 
 def max_records() -> int:
-    return int(getattr(settings, "GATEWAY_MAX_EXPORT_RECORDS", DEFAULT_MAX_RECORDS))
+    return settings.GATEWAY_MAX_EXPORT_RECORDS
 
 
 @dataclass(frozen=True)

@@ -239,6 +239,10 @@ CACHES = {
         }
     ),
 }
+# --- the debugging workflow: bulk replays (batches/) and dataset exports (exports/) ---
+GATEWAY_MAX_BATCH_RECORDS = env_int("GATEWAY_MAX_BATCH_RECORDS", 500)  # records one batch replays
+GATEWAY_MAX_BATCH_CONCURRENCY = env_int("GATEWAY_MAX_BATCH_CONCURRENCY", 16)  # replays in flight
+GATEWAY_MAX_EXPORT_RECORDS = env_int("GATEWAY_MAX_EXPORT_RECORDS", 100_000)  # one dataset zip
 # --- resource limits: no one request may exhaust memory (gateway/fetching.py, proxy.py) ---
 GATEWAY_MAX_IMAGES_PER_REQUEST = env_int("GATEWAY_MAX_IMAGES_PER_REQUEST", 500)  # Iris's bound
 # Bytes fetched from image URLs for one request (each distinct URL counted once).
