@@ -167,3 +167,23 @@ def test_the_compare_page_polls_until_the_replay_is_written(staff_client):
         == 404
     )
     assert RequestLog.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_comparison_draws_each_sides_boxes_over_the_image(staff_client):
+    """Grounding in a comparison: each answer's box_2d drawn over the image, side by side."""
+    original = make_log(
+        images=[png((100, 80))], reply='[{"box_2d": [100, 200, 500, 800], "label": "cat"}]'
+    )
+    again = make_log(
+        images=[png((100, 80))], reply='[{"box_2d": [0, 0, 250, 250], "label": "dog"}]'
+    )
+    Replay.objects.create(original=original, request_id=again.request_id, target="@x m")
+
+    html = staff_client.get(
+        reverse("logs_ui:replay-compare", args=[original.id, again.request_id])
+    ).text
+
+    assert html.count('class="gr-overlay"') == 2
+    assert f'data-grounding="{original.id}"' in html and f'data-grounding="{again.id}"' in html
+    assert ">cat</text>" in html and ">dog</text>" in html
