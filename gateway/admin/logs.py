@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from gateway.models import RequestLog
+from logs_ui.templatetags.iris import ms
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -44,7 +45,7 @@ class RequestLogAdmin(admin.ModelAdmin):
         "model",
         "endpoint",
         "status_code",
-        "latency_ms",
+        "latency",
         "total_tokens",
         "image_count",
         "output_image_count",
@@ -65,6 +66,11 @@ class RequestLogAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: RequestLog | None = None) -> bool:
         return False
+
+    @admin.display(description="latency", ordering="latency_ms")
+    def latency(self, log: RequestLog) -> str:
+        """As the logs UI shows it ("46 ms", "1.53 s"), not a float's seventeen digits."""
+        return ms(log.latency_ms)
 
     def get_view_on_site_url(self, obj: RequestLog | None = None) -> str | None:
         return reverse("logs_ui:detail", args=[obj.pk]) if obj else None

@@ -1,6 +1,7 @@
 """Providers in the admin: write-only credentials, fieldsets per kind, stats, Test connection."""
 
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
@@ -136,8 +137,7 @@ class ProviderAdmin(admin.ModelAdmin):
     form = ProviderForm
     list_display = (
         "slug_display",
-        "name",
-        "kind",
+        "kind_short",
         "enabled",
         "upstream",
         "requests_24h",
@@ -145,7 +145,7 @@ class ProviderAdmin(admin.ModelAdmin):
         "errors_24h",
         "last_error",
     )
-    list_display_links = ("slug_display", "name")
+    list_display_links = ("slug_display",)
     list_filter = ("kind", "enabled")
     search_fields = ("slug", "name", "base_url", "default_model", "notes")
     prepopulated_fields = {"slug": ("name",)}
@@ -196,13 +196,22 @@ class ProviderAdmin(admin.ModelAdmin):
 
     # --- columns ----------------------------------------------------------------------
 
-    @admin.display(description="slug", ordering="slug")
+    @admin.display(description="provider", ordering="slug")
     def slug_display(self, provider: Provider) -> str:
-        return str(provider)
+        """The slug, its name under it: one column for the two."""
+        return format_html('{}<div class="iris-sub">{}</div>', str(provider), provider.name)
+
+    # Short cells, the whole value on hover: the list fits a 1440 px window without scrolling.
+    @admin.display(description="kind", ordering="kind")
+    def kind_short(self, provider: Provider) -> str:
+        return format_html('<span title="{}">{}</span>', provider.get_kind_display(), provider.kind)
 
     @admin.display(description="upstream")
     def upstream(self, provider: Provider) -> str:
-        return provider.base_url or "public API"
+        if not provider.base_url:
+            return "public API"
+        host = urlsplit(provider.base_url).netloc or provider.base_url
+        return format_html('<span title="{}">{}</span>', provider.base_url, host)
 
     @admin.display(description="requests (24 h)", ordering="requests_24h")
     def requests_24h(self, provider: Provider) -> int:
@@ -220,8 +229,8 @@ class ProviderAdmin(admin.ModelAdmin):
     def last_error(self, provider: Provider) -> str:
         if not provider.last_error_id:
             return "—"
-        return format_html(
-            '<a href="{}" title="{}">{} ago · {} {}</a>',
+        return format_html(  # one line, cut to the cell (static/admin.css), whole on hover
+            '<a class="iris-clip" href="{}" title="{}">{} ago · {} {}</a>',
             reverse("logs_ui:detail", args=[provider.last_error_id]),
             provider.last_error_message,
             timesince(provider.last_error_at).split(",")[0],

@@ -63,10 +63,101 @@ def test_the_prompts_list_shows_ids_whole(page, live_server):
         assert link.inner_text() == slug
         cell = link.evaluate("(a) => [a.parentElement.scrollWidth, a.parentElement.clientWidth]")
         assert cell[0] <= cell[1], (slug, cell)  # nothing cut off by the cell's overflow
-        box, td = (
-            link.bounding_box(),
-            link.evaluate(
-                "(a) => { const r = a.parentElement.getBoundingClientRect(); return [r.x, r.right]; }"
-            ),
+        box = link.bounding_box()
+        td = link.evaluate(
+            "(a) => [a.parentElement.getBoundingClientRect()].map((r) => [r.x, r.right])[0]"
         )
         assert td[0] <= box["x"] and box["x"] + box["width"] <= td[1] + 0.5, (slug, box, td)
+
+
+def _providers_with_errors() -> None:
+    from django.contrib.auth import get_user_model
+
+    from gateway.models import Provider, RequestLog
+
+    get_user_model().objects.filter(username="ann").update(is_superuser=True)
+
+    long = "The upstream answered 500: " + "an upstream error message that goes on " * 6
+    for n, kind in enumerate(["openai", "azure-openai", "anthropic"]):
+        Provider.objects.create(
+            slug=f"production-{kind}-eu-west-{n}",
+            name=f"Production {kind} in the EU (west), team vision {n}",
+            kind=kind,
+            base_url=f"https://gateway-{n}.internal.example.com/some/long/path/to/the/v1/api",
+        )
+        RequestLog.objects.create(
+            request_id=f"e{n}",
+            provider_slug=f"production-{kind}-eu-west-{n}",
+            status_code=500,
+            error_message=long,
+            latency_ms=45.676298999978826,
+        )
+
+
+def test_the_admin_provider_list_fits_1440_px(page, live_server):
+    _providers_with_errors()
+    page.goto(f"{live_server.url}/admin/gateway/provider/")
+    page.wait_for_selector("#result_list")
+    page.screenshot(path=str(ARTIFACTS / "fixes-admin-providers.png"), full_page=True)
+    sizes = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+    assert sizes[0] <= sizes[1], sizes  # the page does not scroll sideways
+    scrolls = page.evaluate(  # every box that would scroll sideways: the results' does
+        "[...document.querySelectorAll('body *')].filter((e) =>"
+        " ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))"
+        ".map((e) => [e.id || e.className, e.scrollWidth, e.clientWidth])"
+    )
+    assert scrolls and all(wide <= shown for _, wide, shown in scrolls), scrolls
+    right = page.evaluate("document.querySelector('#result_list').getBoundingClientRect().right")
+    assert right <= page.evaluate("window.innerWidth")
+    last = page.locator("#result_list td.field-last_error a").first
+    assert last.is_visible() and "ago · 500" in last.inner_text()
+
+
+def test_the_admin_request_log_shows_latency_in_ms(page, live_server):
+    _providers_with_errors()
+    page.goto(f"{live_server.url}/admin/gateway/requestlog/")
+    cells = page.locator("#result_list td.field-latency").all_inner_texts()
+    assert cells == ["46 ms"] * 3, cells
+    assert "45.676" not in page.content()
+
+
+HEADER_STYLE = """(e) => { const s = getComputedStyle(e), r = e.getBoundingClientRect();
+  return {bg: s.backgroundColor, color: s.color, height: r.height, top: r.top, left: r.left,
+          width: r.width, font: s.fontFamily + ' ' + s.fontSize}; }"""
+BRAND_STYLE = """(e) => { const s = getComputedStyle(e), r = e.getBoundingClientRect();
+  return {text: e.innerText, color: s.color, size: s.fontSize, weight: s.fontWeight,
+          left: r.left, top: r.top, height: r.height}; }"""
+PAGE_STYLE = """() => { const s = getComputedStyle(document.body);
+  return {bg: s.backgroundColor, ink: s.color}; }"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_admin_wears_the_logs_uis_header_and_colours(page, live_server, scheme):
+    page.emulate_media(color_scheme=scheme)
+    looks = {}
+    for name, path in (("logs", "/logs/"), ("admin", "/admin/")):
+        page.goto(f"{live_server.url}{path}")
+        header = page.locator("header.top")
+        assert header.count() == 1
+        nav = header.locator("nav a").all_inner_texts()
+        looks[name] = {
+            "header": header.evaluate(HEADER_STYLE),
+            "brand": header.locator(".brand").evaluate(BRAND_STYLE),
+            "logo": header.locator(".logo").evaluate(HEADER_STYLE),
+            "page": page.evaluate(PAGE_STYLE),
+            "nav": nav,
+            "current": header.locator("nav a[aria-current]").all_inner_texts(),
+        }
+        header.screenshot(path=str(ARTIFACTS / f"fixes-header-{name}-{scheme}.png"))
+        brand = {"x": 0, "y": 0, "width": 64, "height": 42}  # the logo and "Iris"
+        looks[name]["brand_pixels"] = page.screenshot(clip=brand)
+        page.screenshot(path=str(ARTIFACTS / f"fixes-{name}-{scheme}.png"))
+    logs, admin = looks["logs"], looks["admin"]
+    assert admin.pop("brand_pixels") == logs.pop("brand_pixels")  # the same pixels
+    assert admin["header"] == logs["header"]
+    assert admin["brand"] == logs["brand"] and admin["logo"] == logs["logo"]
+    assert admin["nav"] == logs["nav"] == ["Requests", "Analytics", "Prompts", "Admin"]
+    assert (logs["current"], admin["current"]) == (["Requests"], ["Admin"])
+    assert admin["page"] == logs["page"]  # the same background and ink
+    dark = scheme == "dark"
+    assert logs["page"]["bg"] == ("rgb(15, 17, 22)" if dark else "rgb(246, 247, 249)")
