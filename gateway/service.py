@@ -93,7 +93,7 @@ async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse
             else await store.for_request(headers, key, use_default=call.default_config)
         )
         if config is not None:
-            record.config_id = config[1]
+            record.config_id, record.cache_status = config[1], "DISABLED"  # unless a cache says
             run = runner.Run(parsed, headers, key, record, endpoint, with_image_fit)
             response = await runner.run(config[0], run)
         else:

@@ -217,6 +217,7 @@ GATEWAY_INLINE_IMAGE_URLS = env_bool("GATEWAY_INLINE_IMAGE_URLS", False)
 GATEWAY_MAX_CONFIG_BYTES = env_int("GATEWAY_MAX_CONFIG_BYTES", 64 * 1024)  # inline JSON
 GATEWAY_RETRY_BASE_WAIT = env_float("GATEWAY_RETRY_BASE_WAIT", 1.0)  # s, doubled each retry
 GATEWAY_RETRY_MAX_WAIT = env_float("GATEWAY_RETRY_MAX_WAIT", 60.0)  # s, any one wait at most
+GATEWAY_MAX_ATTEMPTS = env_int("GATEWAY_MAX_ATTEMPTS", 50)  # upstream tries for one request
 GATEWAY_CACHE_MAX_AGE = env_int("GATEWAY_CACHE_MAX_AGE", 7 * 24 * 3600)  # s, unless max_age
 GATEWAY_CACHE_MAX_ENTRY_BYTES = env_int("GATEWAY_CACHE_MAX_ENTRY_BYTES", 4 << 20)  # not kept past
 # Where cached answers live: the database (no server to run) unless IRIS_CACHE_URL names a

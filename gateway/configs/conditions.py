@@ -7,8 +7,9 @@ A field is a dotted path into the request's context: `metadata.*` (x-portkey-met
 `params.*` (the request body), `url.pathname`. A bare value means `$eq`. Pure functions.
 """
 
-import re
 from typing import Any
+
+import regex  # re's API with a timeout: a pattern from a config meets values from clients
 
 _COMPARE = {
     "$eq": lambda a, b: a == b,
@@ -19,19 +20,34 @@ _COMPARE = {
     "$lte": lambda a, b: _ordered(a, b) and a <= b,
     "$in": lambda a, b: a in b,
     "$nin": lambda a, b: a not in b,
-    "$regex": lambda a, b: isinstance(a, str) and re.search(b, a) is not None,
+    "$regex": lambda a, b: isinstance(a, str) and _search(b, a),
 }
 _MAX_REGEX = 500
+_MAX_DEPTH = 16  # $and/$or nesting
+# A $regex runs on the event loop against a value the client chose: a pattern that backtracks
+# catastrophically ("(a+)+$") is cut off after this long and counts as no match.
+REGEX_SECONDS = 0.05
+_MAX_SUBJECT = 10_000  # characters of a value a $regex reads
 
 
-def check_query(query: dict) -> None:
-    """ValueError for a query that could never be evaluated (an unknown operator, a bad regex)."""
+def _search(pattern: str, value: str) -> bool:
+    try:
+        return regex.search(pattern, value[:_MAX_SUBJECT], timeout=REGEX_SECONDS) is not None
+    except TimeoutError:
+        return False
+
+
+def check_query(query: dict, depth: int = 1) -> None:
+    """ValueError for a query that could never be evaluated (an unknown operator, a bad regex,
+    $and/$or nested past _MAX_DEPTH)."""
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"$and and $or nest more than {_MAX_DEPTH} levels deep")
     for key, value in query.items():
         if key in ("$and", "$or"):
             if not isinstance(value, list) or not all(isinstance(q, dict) for q in value):
                 raise ValueError(f"{key} must be an array of queries")
             for inner in value:
-                check_query(inner)
+                check_query(inner, depth + 1)
         elif key.startswith("$"):
             raise ValueError(f"unknown operator {key}")
         elif isinstance(value, dict):
@@ -44,8 +60,8 @@ def check_query(query: dict) -> None:
                     if not isinstance(operand, str) or len(operand) > _MAX_REGEX:
                         raise ValueError(f"{key}: $regex takes a pattern of at most {_MAX_REGEX}")
                     try:
-                        re.compile(operand)
-                    except re.error as exc:
+                        regex.compile(operand)
+                    except regex.error as exc:
                         raise ValueError(f"{key}: invalid $regex ({exc})") from None
 
 

@@ -39,6 +39,9 @@ def pick_weighted(targets: Sequence[Node], draw: float) -> int:
     """A loadbalance's choice for a draw in [0, 1): each target's chance is its weight (1
     unless set) over the sum. None of weight 0 is picked while another has weight."""
     weights = [1.0 if t.weight is None else t.weight for t in targets]
+    largest = max(weights, default=0.0)
+    if largest > 0:  # scaled to at most 1: weights near the float limit must not sum to inf
+        weights = [w / largest for w in weights]
     total = sum(weights)
     if total <= 0:
         return 0

@@ -50,6 +50,7 @@ class Run:
     endpoint: Any  # service.Endpoint
     prepare: Callable  # service.with_image_fit
     draw: Callable[[], float] = random.random
+    last_error: GatewayError | None = None  # of the last attempt that failed
     # The images' own state before any attempt, and each kind of target's prepared copies
     # (auto-fit, conversion: see _images_for); filled by the first attempt.
     pristine: list[tuple[Any, Any]] | None = None
@@ -69,11 +70,13 @@ class Run:
 class Failed(Exception):
     """A subtree ended without an answer: its last error; `skipped` when that target was
     never asked (its preflight refused the request), which a fallback always moves on from:
-    on_status_codes names upstream answers, and there was none."""
+    on_status_codes names upstream answers, and there was none; `spent` when the request's
+    budget of attempts is: nothing more is tried."""
 
-    def __init__(self, error: GatewayError, *, skipped: bool = False) -> None:
+    def __init__(self, error: GatewayError, *, skipped: bool = False, spent: bool = False):
         self.error = error
         self.skipped = skipped
+        self.spent = spent
 
 
 async def run(tree: Node, state: Run) -> HttpResponse:
@@ -99,7 +102,9 @@ async def _node(node: Node, path: str, inherited: plan.Settings, state: Run) -> 
                 return await _node(child, f"{path}.targets[{index}]", settings_, state)
             except Failed as exc:
                 failed = exc
-                if not exc.skipped and not plan.falls_back(strategy, exc.error.status):
+                if exc.spent or (
+                    not exc.skipped and not plan.falls_back(strategy, exc.error.status)
+                ):
                     raise
         assert failed is not None
         raise failed
@@ -126,6 +131,11 @@ async def _leaf(node: Node, path: str, leaf: plan.Settings, state: Run) -> HttpR
     record = state.record
     retried = 0
     while True:
+        if len(record.attempts) >= settings.GATEWAY_MAX_ATTEMPTS and record.attempts:
+            # One request costs at most this many attempts, whatever its config: 99 leaves
+            # with 5 retries each would otherwise be 594 upstream calls and hours of waits.
+            record.attempts[-1]["exhausted"] = True
+            raise Failed(state.last_error or _spent(), spent=True)
         attempt = {
             "target": path,
             "retry": retried,
@@ -139,6 +149,7 @@ async def _leaf(node: Node, path: str, leaf: plan.Settings, state: Run) -> HttpR
             attempt["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
             attempt["status"] = error.status
             attempt["error"] = error.message[:500]
+            state.last_error = error
             if attempt.get("skipped"):
                 raise Failed(error, skipped=True) from None
             wait = _wait(leaf, error, retried, state)
@@ -295,6 +306,11 @@ def _request_timeout(headers: Any) -> int | None:
     """x-portkey-request-timeout (ms), which wins over the config's, as in Portkey."""
     value = headers.get("x-portkey-request-timeout", "").strip()
     return int(value) if value.isdigit() and int(value) > 0 else None
+
+
+def _spent() -> GatewayError:
+    limit = settings.GATEWAY_MAX_ATTEMPTS
+    return GatewayError(502, f"No answer within {limit} attempts (GATEWAY_MAX_ATTEMPTS).")
 
 
 def _timed_out(ms: int | None) -> GatewayError:

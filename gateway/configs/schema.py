@@ -17,6 +17,7 @@ MODES = ("single", "fallback", "loadbalance", "conditional")
 MAX_RETRY_ATTEMPTS = 5  # Portkey's limit
 MAX_DEPTH = 8
 MAX_NODES = 100
+MAX_CACHE_AGE = 365 * 24 * 3600  # seconds: a cache entry lives at most a year
 # Provider options a target may carry, by their Portkey names, as Target.options names them.
 PROVIDER_OPTIONS = {
     "resource_name": "azure-resource-name",
@@ -157,7 +158,7 @@ def _node(value: Any, path: str, depth: int, counter: list[int]) -> Node:
             for key, name in PROVIDER_OPTIONS.items()
             if value.get(key) not in (None, "")
         },
-        override_params=_object(value, "override_params", path),
+        override_params=_overrides(value, path),
         weight=_number(value, "weight", path, minimum=0),
         retry=_retry(value.get("retry"), _at(path, "retry")),
         request_timeout=_timeout(value.get("request_timeout"), _at(path, "request_timeout")),
@@ -265,8 +266,10 @@ def _cache(value: Any, path: str) -> Cache | None:
     if mode != "simple":
         raise ConfigError(_at(path, "mode"), "must be simple")
     max_age = value.get("max_age")
-    if max_age is not None and (not _is_int(max_age) or max_age <= 0):
-        raise ConfigError(_at(path, "max_age"), "must be a positive integer (seconds)")
+    if max_age is not None and (not _is_int(max_age) or not 0 < max_age <= MAX_CACHE_AGE):
+        raise ConfigError(
+            _at(path, "max_age"), f"must be a positive integer of seconds, at most {MAX_CACHE_AGE}"
+        )
     return Cache(mode, max_age)
 
 
@@ -300,6 +303,25 @@ def _object(value: dict, key: str, path: str) -> dict | None:
     if item is not None and not isinstance(item, dict):
         raise ConfigError(_at(path, key), "must be an object")
     return item
+
+
+# Parameters an override may not set: a request's messages and input carry its images, which
+# are parsed, fetched and checked once per request (runner.py's attempts share them).
+_NOT_OVERRIDDEN = ("messages", "input", "prompt", "image", "mask")
+
+
+def _overrides(value: dict, path: str) -> dict | None:
+    overrides = _object(value, "override_params", path)
+    if overrides is None:
+        return None
+    for name in _NOT_OVERRIDDEN:
+        if name in overrides:
+            where = _at(path, f"override_params.{name}")
+            raise ConfigError(where, "cannot be overridden (the request's images are parsed once)")
+    model = overrides.get("model", "")
+    if "model" in overrides and (not isinstance(model, str) or not model):
+        raise ConfigError(_at(path, "override_params.model"), "must be a non-empty string")
+    return overrides
 
 
 def _number(value: dict, key: str, path: str, *, minimum: float) -> float | None:

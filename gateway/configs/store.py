@@ -37,6 +37,8 @@ async def for_request(
     value = headers.get(HEADER, "").strip()
     if value.startswith("{"):
         return parse_inline(value), INLINE
+    if value.startswith("#"):  # "#pk" is how a key's default is looked up: not for clients
+        raise not_found(value)
     if value:
         return await saved(value)
     if use_default and key is not None and key.default_config_id:
@@ -74,12 +76,7 @@ async def saved(ref: str) -> tuple[schema.Node, str]:
             _saved.clear()
         _saved[ref] = (found, time.monotonic() + _CACHE_SECONDS)
     if found is None:
-        raise GatewayError(
-            404,
-            f"No config {ref[:80]!r} is saved in the admin.",
-            code="config_not_found",
-            param=HEADER,
-        )
+        raise not_found(ref)
     if isinstance(found, str):  # DISABLED: a 400, as the admin's help text says
         raise GatewayError(
             400,
@@ -88,6 +85,15 @@ async def saved(ref: str) -> tuple[schema.Node, str]:
             param=HEADER,
         )
     return found
+
+
+def not_found(ref: str) -> GatewayError:
+    return GatewayError(
+        404,
+        f"No config {ref[:80]!r} is saved in the admin.",
+        code="config_not_found",
+        param=HEADER,
+    )
 
 
 def _load(ref: str) -> tuple[schema.Node, str] | str | None:

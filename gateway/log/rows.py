@@ -277,9 +277,26 @@ def full_fields(r: Record) -> dict:
         search_text=_clean(_search_text(r.chat, r.response_body)),
         prompt_variables=clean_json(r.prompt_variables),
         dropped_params=[_clean(str(name)[:200]) for name in r.dropped_params[:100]],
-        attempts=clean_json(r.attempts[:100]),
+        attempts=clean_json(logged_attempts(r)),
         **economics.record_fields(r),
     )
+
+
+_KEPT_ATTEMPTS = 50  # the first and the last this many of a config run's attempts
+
+
+def logged_attempts(r: Record) -> list[dict]:
+    """A config run's attempts as the log keeps them: the answering (last) one brought up to
+    date with how its stream ended, and past 2 × _KEPT_ATTEMPTS the first and the last ones
+    around one entry saying how many in between were not kept."""
+    attempts = list(r.attempts)
+    if attempts and r.is_stream and r.error_type and attempts[-1].get("status") == 200:
+        attempts[-1] = {**attempts[-1], "error": f"the stream ended early: {r.error_message}"}
+    if len(attempts) > 2 * _KEPT_ATTEMPTS:
+        left_out = len(attempts) - 2 * _KEPT_ATTEMPTS
+        gap = {"target": "", "omitted": left_out, "error": f"{left_out} attempts not kept"}
+        attempts = [*attempts[:_KEPT_ATTEMPTS], gap, *attempts[-_KEPT_ATTEMPTS:]]
+    return attempts
 
 
 # PostgreSQL refuses NUL in text and in jsonb: one such character from a client or a model

@@ -57,7 +57,8 @@ def test_an_image_and_every_page_of_a_pdf_render_and_a_page_opens_large(page, li
     assert [alt for alt, _, _ in pages] == [f"Page {n}" for n in range(1, PAGES + 1)]
     assert all((w, h) == (160, 240) for _, w, h in pages), pages
 
-    card.locator(".doc-page[data-page='10'] a").click()
+    # A click opens the image viewer (tests/browser/test_viewer.py); the link's page itself:
+    page.goto(live_server.url + card.locator(".doc-page[data-page='10'] a").get_attribute("href"))
     page.wait_for_url(f"**/pages/10/?log={log.id}")
     large = _rendered(page, ".doc-large img")
     assert large == [(f"Page 10 of {PAGES}", 1067, 1600)], large

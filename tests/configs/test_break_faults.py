@@ -73,6 +73,7 @@ def storm_iris(tmp_path_factory):
         tmp_path_factory.mktemp("storm"),
         GATEWAY_RETRY_BASE_WAIT="0.001",
         GATEWAY_RETRY_MAX_WAIT="0.002",
+        GATEWAY_MAX_ATTEMPTS="600",  # past the worst config: its own bound measured
     ).start()
     readable_logs(server)
     yield server
@@ -101,11 +102,10 @@ def test_the_worst_config_is_bounded_at_594_upstream_calls_per_request(storm_iri
     assert response.headers["x-portkey-last-used-option-index"] == "config.targets[98]"
     assert response.headers["x-portkey-retry-attempt-count"] == "-1"
     logged = attempts(storm_iris, response.headers["x-iris-request-id"])
-    assert len(logged) == 100  # the log keeps the first 100 (see the bug below)
+    assert len(logged) == 101  # the first and last 50, and how many in between were not
 
 
-@BUG(reason="rows.py keeps attempts[:100]")
-def test_bug_the_log_drops_the_attempt_that_answered_past_100(storm_iris, always_500):
+def test_fixed_the_log_keeps_the_last_attempts_past_100(storm_iris, always_500):
     """BUG: gateway/log/rows.py keeps r.attempts[:100]: past 100 attempts the log loses the
     last ones, which include the attempt whose answer the client got; the request page's
     chain ends at a target the response header does not name, and nothing says it was cut.
@@ -120,6 +120,24 @@ def test_bug_the_log_drops_the_attempt_that_answered_past_100(storm_iris, always
     response = chat(storm_iris, fallback(*[leaf] * 21))  # 126 attempts
     logged = attempts(storm_iris, response.headers["x-iris-request-id"])
     assert logged[-1]["target"] == response.headers["x-portkey-last-used-option-index"]
+    assert len(logged) == 101 and logged[50]["omitted"] == 26  # 50, a note of 26, 50
+
+
+def test_a_request_costs_at_most_gateway_max_attempts_upstream_calls(routing_iris, always_500):
+    """Whatever the config, one request makes at most GATEWAY_MAX_ATTEMPTS (50) attempts; the
+    client gets the last error and is told the retries ran out (-1)."""
+    leaf = {
+        "provider": "openai",
+        "api_key": "sk-storm",
+        "custom_host": f"{always_500.url}/v1",
+        "retry": {"attempts": 5},
+    }
+    before = len(always_500.cued.calls)
+    response = chat(routing_iris, fallback(*[leaf] * 20))  # 120 attempts asked for
+    assert response.status_code == 500
+    assert len(always_500.cued.calls) - before == 50
+    assert response.headers["x-portkey-retry-attempt-count"] == "-1"
+    assert response.headers["x-portkey-last-used-option-index"] == "config.targets[8]"
 
 
 def test_retries_set_on_nested_strategies_do_not_multiply(storm_iris, always_500):
@@ -214,8 +232,7 @@ def test_a_stream_dying_on_the_first_target_does_not_fall_back_and_is_logged_as_
     assert attempt["target"] == "config.targets[0]"
 
 
-@BUG(reason="a stream attempt is final on its headers")
-def test_bug_the_attempt_of_a_stream_that_died_says_200_and_no_error(
+def test_fixed_the_attempt_of_a_stream_that_died_says_200_and_no_error(
     routing_iris, cued_openai, cued_anthropic
 ):
     """BUG: the attempt is written when forward() returns the stream's response, before a

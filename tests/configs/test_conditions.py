@@ -87,3 +87,19 @@ def test_lookup():
     assert lookup(CONTEXT, "params.messages.0.content") == "hi"
     assert lookup(CONTEXT, "nothing.here") is None
     assert lookup({"a": [1, 2]}, "a.-1") is None
+
+
+def test_and_or_nest_at_most_16_levels():
+    query: dict = {"metadata.tier": "gold"}
+    for _ in range(15):
+        query = {"$and": [query]}
+    check_query(query)  # 16 levels
+    with pytest.raises(ValueError, match="16 levels"):
+        check_query({"$or": [query]})
+
+
+def test_a_catastrophic_regex_is_cut_off_and_does_not_match():
+    """(a+)+$ against 34 a's and a "!" backtracks for hours with re: cut off, no match."""
+    query = {"metadata.plan": {"$regex": "(a+)+$"}}
+    assert matches(query, {"metadata": {"plan": "a" * 34 + "!"}}) is False
+    assert matches(query, {"metadata": {"plan": "aaa"}}) is True
