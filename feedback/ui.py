@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from feedback import validate
 from feedback.models import Feedback
@@ -34,10 +34,20 @@ def save(request: HttpRequest, log_id: int) -> HttpResponse:
         error = exc.message
     if not request.htmx:
         return redirect(reverse("logs_ui:detail", args=[log.id]) + "#feedback")
-    html = render_to_string(
-        "logs_ui/feedback.html#widget", {"log": log, "feedback_error": error}, request=request
-    )
-    return HttpResponse(html)
+    return _body(request, log, error)
+
+
+@require_GET
+@viewer_required
+def widget(request: HttpRequest, log_id: int) -> HttpResponse:
+    """The widget, loaded by the request page once it is shown (htmx)."""
+    log = get_object_or_404(RequestLog.objects.only("id", "request_id", "trace_id"), pk=log_id)
+    return _body(request, log)
+
+
+def _body(request: HttpRequest, log: RequestLog, error: str = "") -> HttpResponse:
+    context = {"log": log, "feedback_error": error}
+    return HttpResponse(render_to_string("logs_ui/feedback.html#body", context, request=request))
 
 
 def _apply(form, log: RequestLog, mine: Feedback | None, user: str) -> None:

@@ -6,4 +6,5 @@ from feedback import ui
 
 urlpatterns: list = [
     path("<int:log_id>/feedback/", ui.save, name="feedback-save"),
+    path("<int:log_id>/feedback/widget/", ui.widget, name="feedback-widget"),
 ]

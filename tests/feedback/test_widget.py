@@ -16,6 +16,10 @@ def save(client, log, **data):
     return client.post(f"/logs/{log.id}/feedback/", data, headers=HTMX)
 
 
+def widget(client, log) -> str:
+    return client.get(f"/logs/{log.id}/feedback/widget/", headers={"HX-Request": "true"}).text
+
+
 def test_the_page_shows_feedback_from_the_api_by_trace_or_request_id(staff_client):
     log = make_log(trace_id="conv-9")
     key, _ = ApiKey.generate("app")
@@ -24,7 +28,9 @@ def test_the_page_shows_feedback_from_the_api_by_trace_or_request_id(staff_clien
     ).save()
     Feedback(trace_id=log.request_id, value=3, labels=["ocr-miss"], user_name="u1").save()
     Feedback(trace_id="elsewhere", value=10).save()
-    html = staff_client.get(f"/logs/{log.id}/").content.decode()
+    page = staff_client.get(f"/logs/{log.id}/").content.decode()
+    assert f'hx-get="/logs/{log.id}/feedback/widget/"' in page  # loaded after the page
+    html = widget(staff_client, log)
     assert 'id="feedback"' in html
     assert html.count('class="fb-entry"') == 2
     assert "−7" in html and "× 0.5" in html and "+3" in html and "key app" in html
@@ -59,7 +65,7 @@ def test_the_pressed_thumb_again_takes_it_back_and_an_empty_feedback_goes(staff_
 def test_labels_suggest_those_in_use_and_a_bad_label_is_explained(staff_client):
     Feedback(trace_id="t", value=-1, labels=["hallucinated"]).save()
     log = make_log()
-    html = staff_client.get(f"/logs/{log.id}/").content.decode()
+    html = widget(staff_client, log)
     assert '<option value="hallucinated">' in html
     html = save(staff_client, log, add_label="x" * 101).content.decode()
     assert "at most 100" in html and not Feedback.objects.filter(source="ui").exists()
@@ -80,3 +86,9 @@ def test_login_permission_and_csrf_are_required(client, nobody_client, django_us
     assert strict.post(f"/logs/{log.id}/feedback/", {"value": "1"}).status_code == 403
     assert not Feedback.objects.exists()
     assert client.get(f"/logs/{log.id}/feedback/").status_code == 405
+
+
+def test_the_widget_needs_a_login(nobody_client):
+    log = make_log()
+    assert Client().get(f"/logs/{log.id}/feedback/widget/").status_code == 302
+    assert nobody_client.get(f"/logs/{log.id}/feedback/widget/").status_code == 403
