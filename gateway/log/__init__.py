@@ -26,6 +26,7 @@ from django.conf import settings
 
 from gateway import fetching
 from gateway.images import Image
+from gateway.log import answered
 from gateway.log.pipeline import Writer
 from gateway.log.record import Record
 
@@ -34,6 +35,7 @@ __all__ = ["Record", "drain", "status", "submit", "writer"]
 log = logging.getLogger(__name__)
 
 writer = Writer()
+answered.install()  # a provider's 5xx passed on is logged as a WARNING, not as Iris's ERROR
 atexit.register(writer.drain)
 
 # URL images are snapshotted for the log in tasks off the response path; kept here so they
