@@ -28,10 +28,13 @@ def test_clear_filters_follows_the_form(page, live_server):
     page.wait_for_url("**provider=anthropic**")
     clear.wait_for(state="visible")
     assert page.locator("tr.r").count() == 1
+    page.wait_for_function("document.querySelector('#totals').innerText.includes('request')")
+    assert page.locator("#totals").inner_text().startswith("1 request ")
     page.select_option("select[name=provider]", "")
     page.wait_for_function("!location.search.includes('provider')")
     clear.wait_for(state="detached")
     assert page.locator("tr.r").count() == 2
+    page.wait_for_function("document.querySelector('#totals').innerText.startsWith('2 requests')")
 
 
 def test_the_strip_shows_its_more_badge_inside_the_cell(page, live_server):
@@ -161,3 +164,38 @@ def test_the_admin_wears_the_logs_uis_header_and_colours(page, live_server, sche
     assert admin["page"] == logs["page"]  # the same background and ink
     dark = scheme == "dark"
     assert logs["page"]["bg"] == ("rgb(15, 17, 22)" if dark else "rgb(246, 247, 249)")
+
+
+def test_the_list_shows_local_times_with_their_zone_and_utc_on_hover(browser, page, live_server):
+    import datetime as dt
+
+    from gateway.models import RequestLog
+
+    at = dt.datetime(2026, 1, 15, 6, 3, 12, tzinfo=dt.UTC)
+    log = make_log(provider="openai")
+    RequestLog.objects.filter(pk=log.pk).update(created_at=at)
+    # Without the script (as the server renders it): UTC, said plainly.
+    html = page.request.get(f"{live_server.url}/logs/").text()
+    assert '<time datetime="2026-01-15T06:03:12+00:00" data-local="time"' in html
+    assert ">06:03:12</time>" in html and ">UTC</time>" in html
+    context = browser.new_context(
+        timezone_id="Asia/Kolkata", locale="en-GB", storage_state=page.context.storage_state()
+    )
+    local = context.new_page()
+    local.goto(f"{live_server.url}/logs/")
+    cell = local.locator("tr.r td.c-time")
+    cell.locator("time[data-localised]").first.wait_for(state="attached")
+    assert cell.locator("a time").inner_text() == "11:33:12"  # UTC+5:30
+    zone = local.evaluate(
+        "new Intl.DateTimeFormat(undefined, {timeZoneName: 'short'}).formatToParts("
+        "new Date('2026-01-15T06:03:12Z')).find((p) => p.type === 'timeZoneName').value"
+    )
+    assert zone not in ("", "UTC")
+    assert cell.locator(".sub").inner_text() == f"15 Jan {zone}"
+    assert cell.locator("a time").get_attribute("title") == "2026-01-15 06:03:12 UTC"
+    # Rows an htmx swap brings are localised too.
+    local.select_option("select[name=status]", "2xx")
+    local.wait_for_url("**status=2xx**")
+    local.locator("tr.r td.c-time a time[data-localised]").wait_for(state="attached")
+    assert local.locator("tr.r td.c-time a time").inner_text() == "11:33:12"
+    context.close()
