@@ -136,6 +136,7 @@ PAGE_STYLE = """() => { const s = getComputedStyle(document.body);
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_the_admin_wears_the_logs_uis_header_and_colours(page, live_server, scheme):
+    _providers_with_errors()  # and ann a superuser: the admin's index lists its models
     page.emulate_media(color_scheme=scheme)
     looks = {}
     for name, path in (("logs", "/logs/"), ("admin", "/admin/")):
@@ -162,6 +163,8 @@ def test_the_admin_wears_the_logs_uis_header_and_colours(page, live_server, sche
     assert admin["nav"] == logs["nav"] == ["Requests", "Analytics", "Prompts", "Admin"]
     assert (logs["current"], admin["current"]) == (["Requests"], ["Admin"])
     assert admin["page"] == logs["page"]  # the same background and ink
+    page.goto(f"{live_server.url}/admin/gateway/provider/")
+    page.screenshot(path=str(ARTIFACTS / f"fixes-admin-providers-{scheme}.png"))
     dark = scheme == "dark"
     assert logs["page"]["bg"] == ("rgb(15, 17, 22)" if dark else "rgb(246, 247, 249)")
 
