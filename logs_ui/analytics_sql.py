@@ -154,6 +154,7 @@ def rollup_filters(f: LogFilter) -> Q | None:
         f.config,
         f.feedback,
         f.label,
+        f.model_contains,  # a part of a model's name: rollups match names whole
     )
     if any(others) or f.status not in ("", "error", *STATUS_CLASSES):
         return None

@@ -21,7 +21,8 @@ urlpatterns = [
     path("", include("batches.api_urls")),
     path("", include("feedback.api_urls")),
     path("logs", logs.log_list, name="api-logs"),
-    path("logs/<int:log_id>", logs.log_detail, name="api-log"),
-    path("logs/<int:log_id>/images/<int:image_id>", logs.log_image, name="api-log-image"),
+    # {id}: the numeric id, or the x-iris-request-id the client was answered with.
+    path("logs/<str:log_id>", logs.log_detail, name="api-log"),
+    path("logs/<str:log_id>/images/<int:image_id>", logs.log_image, name="api-log-image"),
     re_path(r"", misc.not_found),  # anything else under /v1/: a JSON 404, not an HTML page
 ]

@@ -60,9 +60,6 @@ def test_anything_else_is_a_json_404(client, key, blob_dir):
         assert response.json()["error"]["code"] == "image_not_found"
 
 
-@pytest.mark.xfail(
-    strict=True, reason="gateway/api/urls.py routes logs/<int:log_id>: needs <str:log_id>"
-)
 def test_the_real_routes_take_the_request_id(client, key, blob_dir):
     log = make_log("a")
     assert _get(client, key, f"/v1/logs/{log.request_id}").status_code == 200
