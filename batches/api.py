@@ -13,7 +13,7 @@ from batches import results, runner
 from batches.agreement import parse_rule
 from batches.models import Batch
 from gateway import auth
-from gateway.api.logs import _parse_filter
+from gateway.api.logs import parse_filter
 from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.models import ApiKey
@@ -55,7 +55,7 @@ async def create(request: HttpRequest, key: ApiKey | None) -> HttpResponse:
 
 def _create(spec: dict, key: ApiKey | None) -> Batch:
     query = _query(spec.get("filter"))
-    log_filter, _ = _parse_filter(SimpleNamespace(GET=query))
+    log_filter, _ = parse_filter(SimpleNamespace(GET=query))
     try:
         targets = runner.parse_targets(spec.get("targets"))
         for target in targets:

@@ -12,7 +12,7 @@ from django.views.decorators.http import require_GET
 
 from exports.export import Export, ExportTooLarge, plan, stream
 from gateway import auth
-from gateway.api.logs import _get_only, _parse_filter
+from gateway.api.logs import get_only, parse_filter
 from gateway.db import orm
 from gateway.errors import GatewayError
 from logs_ui.access import viewer_required
@@ -33,11 +33,11 @@ def export_dataset(request: HttpRequest) -> HttpResponse:
     return _response(request, export)
 
 
-@_get_only
+@get_only
 async def api_export(request: HttpRequest) -> HttpResponse:
     try:
         await auth.check(request.headers, read_logs=True)
-        log_filter, _ = _parse_filter(request)
+        log_filter, _ = parse_filter(request)
         export = await orm(plan)(log_filter)
     except GatewayError as error:
         return error.response()

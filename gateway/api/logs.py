@@ -36,7 +36,7 @@ from gateway.logquery import (
 from gateway.models import LogImage, RequestLog
 
 
-def _get_only(view):
+def get_only(view):
     """A read-only view: any method but GET (or HEAD) answers a 405 in OpenAI's shape, as the
     rest of /v1/ does, not Django's HTML (nor its CSRF page: nothing here changes state)."""
 
@@ -51,11 +51,11 @@ def _get_only(view):
     return checked
 
 
-@_get_only
+@get_only
 async def log_list(request: HttpRequest) -> HttpResponse:
     try:
         await auth.check(request.headers, read_logs=True)
-        log_filter, limit = _parse_filter(request)
+        log_filter, limit = parse_filter(request)
     except GatewayError as error:
         return error.response()
     return JsonResponse(await orm(_list)(log_filter, limit))
@@ -88,7 +88,7 @@ def by_ref(qs: QuerySet, ref: int | str, via: str = "") -> QuerySet:
     return qs.none()
 
 
-@_get_only
+@get_only
 async def log_detail(request: HttpRequest, log_id: int | str) -> HttpResponse:
     try:
         await auth.check(request.headers, read_logs=True)
@@ -134,7 +134,7 @@ def _linked(request: HttpRequest, image: LogImage, item: dict) -> dict:
     return item
 
 
-@_get_only
+@get_only
 async def log_image(request: HttpRequest, log_id: int | str, image_id: int) -> HttpResponse:
     try:
         await auth.check(request.headers, read_logs=True)
@@ -163,7 +163,7 @@ async def log_image(request: HttpRequest, log_id: int | str, image_id: int) -> H
     return response
 
 
-def _parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
+def parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
     q = request.GET
     try:
         limit = min(max(int(q.get("limit", 50)), 1), 200)
