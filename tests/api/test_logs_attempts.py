@@ -57,7 +57,7 @@ def test_a_real_fallback_is_logged_with_its_attempts_and_no_secret(
     log = iris.log(response.headers["x-iris-request-id"])
 
     assert log["config_id"] == "inline" and log["fell_back"] is True and log["retried"] is False
-    assert log["cache_status"] == ""  # no cache in this config
+    assert log["cache_status"] == "DISABLED"  # no cache in this config, as the header said
     first, second = log["attempts"]
     assert first["target"] == "config.targets[0]" and first["status"] == 500
     assert first["provider"] == "openai" and first["model"] == "gpt-4o-mini"
