@@ -189,9 +189,7 @@ def test_a_retry_of_the_same_target_reuses_the_fitted_copy(monkeypatch):
     img = sniff_image(png_bytes((3000, 2000)))
     calls = []
     real = preflight.imagefit.fit
-    monkeypatch.setattr(
-        preflight.imagefit, "fit", lambda *a, **k: calls.append(1) or real(*a, **k)
-    )
+    monkeypatch.setattr(preflight.imagefit, "fit", lambda *a, **k: calls.append(1) or real(*a, **k))
     target = Target(provider="openai", options={preflight.OPTION: "auto"})
 
     first = asyncio.run(preflight.fit([img], target, "gpt-4o", {}))

@@ -1,10 +1,9 @@
 """Faults a hostile world throws at a config run: retry storms, odd retry-after values, a
 client that hangs up mid-backoff, a stream dying on the first target, timeouts of a
-millisecond, every target refused by preflight. Tests named test_bug_* are strict xfails,
-each a bug its docstring describes."""
+millisecond, every target refused by preflight. A docstring that starts "Was a bug" names a
+bug the test reproduced before it was fixed."""
 
 import base64
-import functools
 import json
 import threading
 import uuid
@@ -28,7 +27,6 @@ from tests.fakes.cued import Cued, cued_server
 from tests.fakes.server import Reply
 
 # A bug this test exposes: it fails until the bug is fixed (then drop the marker).
-BUG = functools.partial(pytest.mark.xfail, strict=True)
 
 
 def fallback(*targets, **strategy) -> dict:
@@ -105,8 +103,8 @@ def test_the_worst_config_is_bounded_at_594_upstream_calls_per_request(storm_iri
     assert len(logged) == 101  # the first and last 50, and how many in between were not
 
 
-def test_fixed_the_log_keeps_the_last_attempts_past_100(storm_iris, always_500):
-    """BUG: gateway/log/rows.py keeps r.attempts[:100]: past 100 attempts the log loses the
+def test_the_log_keeps_the_first_and_last_attempts_past_100(storm_iris, always_500):
+    """Was a bug: gateway/log/rows.py keeps r.attempts[:100]: past 100 attempts the log loses the
     last ones, which include the attempt whose answer the client got; the request page's
     chain ends at a target the response header does not name, and nothing says it was cut.
     Expected: keep the last attempts (or first and last) and note how many were dropped.
@@ -232,10 +230,10 @@ def test_a_stream_dying_on_the_first_target_does_not_fall_back_and_is_logged_as_
     assert attempt["target"] == "config.targets[0]"
 
 
-def test_fixed_the_attempt_of_a_stream_that_died_says_200_and_no_error(
+def test_the_attempt_of_a_stream_that_died_carries_its_error(
     routing_iris, cued_openai, cued_anthropic
 ):
-    """BUG: the attempt is written when forward() returns the stream's response, before a
+    """Was a bug: the attempt is written when forward() returns the stream's response, before a
     single event is relayed: a stream that then dies keeps attempt status 200 with no error,
     while the record says it failed. The attempt chain shown on the request page reads as a
     success. Expected: the attempt updated when the stream ends in an error (its error, as

@@ -1,9 +1,8 @@
 """Hostile configs, as a demanding user writes them: the header a config arrives in, odd ids,
-limits on size and shape, override_params that do what the schema never checked. Tests named
-test_bug_* are strict xfails, each a bug its docstring describes."""
+limits on size and shape, override_params that do what the schema never checked. A docstring
+that starts "Was a bug" names a bug the test reproduced before it was fixed."""
 
 import base64
-import functools
 import json
 
 import httpx
@@ -16,7 +15,6 @@ from tests.conftest import png_bytes
 PNG_URI = "data:image/png;base64," + base64.b64encode(png_bytes(size=(6, 6))).decode()
 
 # A bug this test exposes: it fails until the bug is fixed (then drop the marker).
-BUG = functools.partial(pytest.mark.xfail, strict=True)
 
 
 def error(response: httpx.Response) -> dict:
@@ -126,8 +124,8 @@ def test_override_params_with_another_slug_is_still_a_route_the_key_must_allow(
 
 
 @pytest.mark.parametrize("ref", ["#abc", "#", "#1.5"])
-def test_fixed_a_hash_config_id_that_is_not_a_number_is_a_500(routing_iris, cued_openai, ref):
-    """BUG: store.for_request takes any header value that is not JSON as a saved config's
+def test_a_hash_config_id_is_not_found(routing_iris, cued_openai, ref):
+    """Was a bug: store.for_request takes any header value that is not JSON as a saved config's
     id; "#<pk>" is the form store.py keeps for a key's default config, and _load does
     int(ref[1:]) on whatever the client sent: "#abc" raises ValueError, a 500
     internal_error. Expected: 404 config_not_found (and "#<pk>" kept out of the client's
@@ -139,8 +137,8 @@ def test_fixed_a_hash_config_id_that_is_not_a_number_is_a_500(routing_iris, cued
 
 
 @pytest.mark.parametrize("model", [123, None, ["gpt-4o"], {"a": 1}, True])
-def test_fixed_override_params_model_that_is_not_a_string_is_a_500(routing_iris, cued_openai, model):
-    """BUG: override_params is checked only to be an object; a model that is not a string
+def test_an_override_model_that_is_not_a_string_is_a_400(routing_iris, cued_openai, model):
+    """Was a bug: override_params is checked only to be an object; a model that is not a string
     reaches targets.resolve, whose regex fullmatch raises TypeError: a 500 internal_error.
     Expected: a 400 invalid_config naming override_params.model.
     gateway/configs/schema.py, _node (override_params=_object(...), values unchecked)."""
@@ -151,8 +149,8 @@ def test_fixed_override_params_model_that_is_not_a_string_is_a_500(routing_iris,
     assert cued_openai.cued.calls == []
 
 
-def test_fixed_a_deeply_nested_and_query_is_a_500_at_request_time(routing_iris, cued_openai):
-    """BUG: schema.parse accepts a query of 480 nested $and (check_query recurses one frame
+def test_a_deeply_nested_and_query_is_refused_not_a_500(routing_iris, cued_openai):
+    """Was a bug: schema.parse accepts a query of 480 nested $and (check_query recurses one frame
     a level), but conditions.matches recurses two frames a level (the generator in all())
     and hits Python's recursion limit on every request: RecursionError, a 500.
     Expected: a depth limit in check_query (a 400 naming the condition), or matches that
@@ -173,10 +171,8 @@ def test_fixed_a_deeply_nested_and_query_is_a_500_at_request_time(routing_iris, 
     not_a_crash(response)
 
 
-def test_fixed_override_params_messages_with_an_image_crash_a_translating_provider(
-    routing_iris, cued_anthropic
-):
-    """BUG: override_params may replace `messages`; the attempt's body gets the new messages
+def test_override_messages_are_refused_before_a_translating_provider(routing_iris, cued_anthropic):
+    """Was a bug: override_params may replace `messages`; the attempt's body gets the new messages
     but its parsed images are still the client's (by message and part index). Anthropic's
     translator looks up the override's image part with chat.image(i, j): KeyError, a 500.
     The override's image never went through parsing or preflight either. Expected: a 400
@@ -189,10 +185,10 @@ def test_fixed_override_params_messages_with_an_image_crash_a_translating_provid
     not_a_crash(response)
 
 
-def test_fixed_override_params_messages_crash_an_openai_target_that_fits_images(
+def test_override_messages_are_refused_before_an_openai_target_that_fits_images(
     routing_iris, cued_openai
 ):
-    """BUG: the same, for OpenAI: the client's image is auto-fitted (converted), so
+    """Was a bug: the same, for OpenAI: the client's image is auto-fitted (converted), so
     openai.body_bytes rewrites chat.body["messages"][img.message]["content"][img.part], which
     the override's text-only messages do not have: a 500. Expected as above.
     gateway/configs/runner.py, _with_overrides; gateway/providers/openai.py, body_bytes."""
@@ -205,8 +201,8 @@ def test_fixed_override_params_messages_crash_an_openai_target_that_fits_images(
     not_a_crash(response)
 
 
-def test_fixed_two_huge_weights_send_every_request_to_the_last_target():
-    """BUG: weights are any finite number >= 0; two of 1e308 sum to infinity, the draw times
+def test_two_huge_weights_still_split_the_traffic():
+    """Was a bug: weights are any finite number >= 0; two of 1e308 sum to infinity, the draw times
     infinity is never below a weight, and every pick falls through to the last target: the
     first gets 0% instead of 50%. Expected: weights capped in schema.py (_number), or
     normalised before summing. gateway/configs/plan.py, pick_weighted."""
