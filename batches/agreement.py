@@ -24,9 +24,13 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+import regex  # re with a timeout: users' patterns meet model answers (pyproject.toml)
+
 RULES = ("exact", "json", "regex")
 MAX_PATTERN = 500  # characters of a user's regex
 _SEARCHED = 100_000  # characters of an answer a regex reads
+REGEX_SECONDS = 0.1
+_TOO_SLOW = object()
 _FENCE = re.compile(r"^```[a-zA-Z0-9_-]*\s*\n(.*?)\n?```$", re.DOTALL)
 _NOT_JSON = object()
 
@@ -58,12 +62,12 @@ def parse_rule(value: object) -> Rule:
     raise ValueError('agreement is "exact", "json" or {"regex": "<pattern>"}.')
 
 
-def compiled(pattern: str) -> re.Pattern:
+def compiled(pattern: str) -> regex.Pattern:
     if not pattern or len(pattern) > MAX_PATTERN:
         raise ValueError(f"The regex must have 1 to {MAX_PATTERN} characters.")
     try:
-        return re.compile(pattern)
-    except re.error as exc:
+        return regex.compile(pattern)
+    except regex.error as exc:
         raise ValueError(f"The regex does not compile: {exc}.") from None
 
 
@@ -103,7 +107,10 @@ def agrees(rule: Rule, original: str, replayed: str, *, original_body=None, repl
         return original.strip() == replayed.strip()
     if rule.kind == "regex":
         pattern = compiled(rule.pattern)
-        return _regex_value(pattern, original) == _regex_value(pattern, replayed)
+        mine, theirs = _regex_value(pattern, original), _regex_value(pattern, replayed)
+        if _TOO_SLOW in (mine, theirs):
+            return None  # not comparable: the pattern took too long on one of them
+        return mine == theirs
     mine = answer_value(original_body) if original_body is not None else _parsed(original)
     theirs = answer_value(replayed_body) if replayed_body is not None else _parsed(replayed)
     if mine is _NOT_JSON:
@@ -145,8 +152,13 @@ class Tally:
         return self.agreed / self.compared if self.compared else None
 
 
-def _regex_value(pattern: re.Pattern, text: str) -> bool | tuple | None:
-    found = pattern.search(text[:_SEARCHED])
+def _regex_value(pattern: regex.Pattern, text: str) -> bool | tuple | None | object:
+    """Whether it matched (no groups) or its groups; _TOO_SLOW past REGEX_SECONDS: a user's
+    pattern that backtracks catastrophically must not hold the batches' event loop."""
+    try:
+        found = pattern.search(text[:_SEARCHED], timeout=REGEX_SECONDS)
+    except TimeoutError:
+        return _TOO_SLOW
     if not pattern.groups:
         return found is not None
     return found.groups() if found else None

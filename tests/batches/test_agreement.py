@@ -106,3 +106,9 @@ def test_tally_counts_rate_over_compared_only():
     assert (tally.done, tally.failed, tally.compared, tally.agreed) == (4, 1, 2, 1)
     assert tally.rate == 0.5
     assert Tally().rate is None
+
+
+def test_a_pattern_that_backtracks_forever_is_not_comparable_not_a_hang():
+    rule = parse_rule({"regex": "(a+)+$"})
+    assert agrees(rule, "a" * 40 + "!", "aaa") is None
+    assert agrees(rule, "aaa", "aa") is True
