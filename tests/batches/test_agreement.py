@@ -109,6 +109,6 @@ def test_tally_counts_rate_over_compared_only():
 
 
 def test_a_pattern_that_backtracks_forever_is_not_comparable_not_a_hang():
-    rule = parse_rule({"regex": "(a+)+$"})
-    assert agrees(rule, "a" * 40 + "!", "aaa") is None
-    assert agrees(rule, "aaa", "aa") is True
+    rule = parse_rule({"regex": "(?:x+x+)+y"})  # backtracks exponentially, even with regex
+    assert agrees(rule, "x" * 3000, "xxy") is None
+    assert agrees(rule, "xxy", "xxxxy") is True

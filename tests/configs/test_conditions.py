@@ -103,3 +103,6 @@ def test_a_catastrophic_regex_is_cut_off_and_does_not_match():
     query = {"metadata.plan": {"$regex": "(a+)+$"}}
     assert matches(query, {"metadata": {"plan": "a" * 34 + "!"}}) is False
     assert matches(query, {"metadata": {"plan": "aaa"}}) is True
+    slow = {"params.text": {"$regex": "(x+x+)+y"}}  # exponential even for regex: timed out
+    assert matches(slow, {"params": {"text": "x" * 3000}}) is False
+    assert matches(slow, {"params": {"text": "xxy"}}) is True
