@@ -54,6 +54,15 @@ class BatchForm(forms.Form):
         if not rows:
             self.add_error("provider_0", "Choose a provider to replay on.")
             return data
+        if kind := next(
+            (r["provider"] for r in rows if not r["provider"].strip().startswith("@")), None
+        ):
+            self.add_error(
+                None,
+                f"{kind.strip()} is a provider kind, and the UI replays on @slug providers; "
+                "use the API with a provider key for a kind.",
+            )
+            return data
         try:
             data["targets"] = runner.parse_targets(rows)
             data["rule"] = Rule(data.get("agreement") or "exact", data.get("pattern") or "")

@@ -1,7 +1,11 @@
 """The logs UI's bulk replay: the "Replay these…" form and a batch's page (progress polled
 by htmx, the answers side by side, each target's agreement)."""
 
+from collections.abc import Callable
+from functools import wraps
+
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -13,10 +17,25 @@ from gateway.logquery import page_of
 from gateway.models import Provider
 from logs_ui.access import viewer_required
 from logs_ui.forms import LogFilterForm, clean_query
+from replays.views import can_replay
+
+
+def replayer_required(view: Callable) -> Callable:
+    """Starting, resuming or stopping a batch spends provider money: it needs what one replay
+    needs (staff, or the "add replay" permission), not only the right to read the logs."""
+
+    @viewer_required
+    @wraps(view)
+    def checked(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if not can_replay(request.user):
+            raise PermissionDenied("You need staff status or the “add replay” permission.")
+        return view(request, *args, **kwargs)
+
+    return checked
 
 
 @require_http_methods(["GET", "POST"])
-@viewer_required
+@replayer_required
 def batch_new(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = BatchForm(request.POST)
@@ -73,7 +92,7 @@ def batch_page(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 @require_POST
-@viewer_required
+@replayer_required
 def batch_resume(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = runner.note_stale(get_object_or_404(Batch, pk=batch_id))
     if runner.claim(batch.id):
@@ -84,7 +103,7 @@ def batch_resume(request: HttpRequest, batch_id: int) -> HttpResponse:
 
 
 @require_POST
-@viewer_required
+@replayer_required
 def batch_cancel(request: HttpRequest, batch_id: int) -> HttpResponse:
     batch = get_object_or_404(Batch, pk=batch_id)
     runner.cancel(batch.id)

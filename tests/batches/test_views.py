@@ -144,5 +144,60 @@ def test_only_log_viewers_may_use_it(client, django_user_model):
     assert client.post(reverse("logs_ui:batch-new"), {}).status_code == 403
 
 
+def test_a_viewer_who_may_not_replay_gets_no_button_and_403(viewer_client, started, slug):
+    """Viewing the logs is not enough: a bulk replay spends provider money, so it needs what
+    a single replay needs (staff, or the "add replay" permission)."""
+    make_log(trace_id="t7")
+    batch = _batch("t7")
+    Batch.objects.filter(pk=batch.pk).update(status="interrupted")
+    html = viewer_client.get(reverse("logs_ui:list"), {"trace_id": "t7"}).content.decode()
+    assert "Replay these…" not in html and "data-batch-new" not in html
+    new = reverse("logs_ui:batch-new")
+    assert viewer_client.get(new, {"trace_id": "t7"}).status_code == 403
+    post = {"query": "trace_id=t7", "provider_0": "@fake", "limit": "1", "concurrency": "1"}
+    assert viewer_client.post(new, {**post, "agreement": "exact"}).status_code == 403
+    assert viewer_client.post(reverse("logs_ui:batch-resume", args=[batch.id])).status_code == 403
+    assert viewer_client.post(reverse("logs_ui:batch-cancel", args=[batch.id])).status_code == 403
+    assert Batch.objects.get().status == "interrupted" and not started
+    page = viewer_client.get(reverse("logs_ui:batch", args=[batch.id])).content.decode()
+    assert ">Resume</button>" not in page  # it would 403
+
+
+def test_a_viewer_with_the_replay_permission_may_start_one(viewer_client, started, slug):
+    from django.contrib.auth.models import Permission, User
+
+    viewer = User.objects.get(username="viewer")
+    viewer.user_permissions.add(Permission.objects.get(codename="add_replay"))
+    make_log(trace_id="t8")
+    html = viewer_client.get(reverse("logs_ui:list"), {"trace_id": "t8"}).content.decode()
+    assert "Replay these…" in html
+    post = {"query": "trace_id=t8", "provider_0": "@fake", "limit": "1", "concurrency": "1"}
+    answer = viewer_client.post(reverse("logs_ui:batch-new"), {**post, "agreement": "exact"})
+    assert answer.status_code == 302 and len(started) == 1
+
+
+def test_the_form_refuses_a_provider_kind(staff_client, started, slug):
+    """The UI has no provider key to send: a kind target would fail every item."""
+    make_log(trace_id="t9")
+    post = {"query": "trace_id=t9", "provider_0": "openai", "limit": "1", "concurrency": "1"}
+    answer = staff_client.post(reverse("logs_ui:batch-new"), {**post, "agreement": "exact"})
+    assert answer.status_code == 400
+    assert "the UI replays on @slug providers" in answer.content.decode()
+    assert not Batch.objects.exists() and not started
+
+
+def _batch(trace: str) -> Batch:
+    return runner.create(
+        _filter(trace),
+        query=f"trace_id={trace}",
+        source="ui",
+        targets=[{"provider": "@fake", "model": None}],
+        limit=5,
+        concurrency=1,
+        rule=runner.Rule("exact"),
+        created_by="staff",
+    )
+
+
 def _filter(trace: str) -> LogFilter:
     return LogFilter(trace_id=trace)
