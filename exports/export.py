@@ -1,10 +1,13 @@
 """A filter's records as a dataset zip, streamed: data.jsonl and images/ (each image once).
 
 Two passes over the same snapshot of the filter (its ids up to the newest at the start):
-1. images/: the distinct blobs the records name, one query the database deduplicates,
-   read from blob storage one at a time in pieces;
-2. data.jsonl: the records in id order, CHUNK_RECORDS at a time by keyset (no cursor held
-   open across a streamed response's pauses), each chunk's images and feedback in one query.
+1. images/: the distinct blobs the records name (the database deduplicates), BLOB_PAGE at
+   a time by keyset on sha256, each read from blob storage in pieces;
+2. data.jsonl: the records in id order, CHUNK_RECORDS at a time by keyset, each chunk's
+   images and feedback in one query.
+Keyset pages, not a cursor: no cursor stays open across the streamed response's pauses. On
+/v1/ every request's ORM work shares one sync thread, where orm() closes connections older
+than CONN_MAX_AGE; an open cursor would die mid-zip (tests/exports/test_connection.py).
 Memory holds one chunk of records and one piece of one image, whatever the export's size
 (bench/export_memory.py; tests/exports/test_memory.py). Images go first so that the bytes
 the client has received, against the image bytes announced up front, measure the progress.
@@ -22,9 +25,10 @@ from exports import records
 from exports.zipstream import ZipStream
 from feedback.query import as_dict, for_logs
 from gateway.logquery import LogFilter, filter_logs
-from gateway.models import Blob, LogImage
+from gateway.models import Blob, LogImage, blob_name
 
 CHUNK_RECORDS = 100
+BLOB_PAGE = 500
 READ_BYTES = 256 * 1024
 
 
@@ -110,16 +114,28 @@ def plan(log_filter: LogFilter) -> Export:
 def stream(export: Export) -> Iterator[bytes]:
     """The zip, in chunks of about zipstream.CHUNK bytes."""
     zip_ = ZipStream()
-    for blob in export.blobs().order_by("sha256").only("sha256", "mime", "size").iterator(500):
+    for sha256, mime, size in _blobs(export):
         try:
-            handle = default_storage.open(blob.storage_name, "rb")
+            handle = default_storage.open(blob_name(sha256), "rb")
         except OSError:  # the row outlived its file: the line still names it
             continue
         with handle:
-            name = records.file_name(blob.sha256, blob.mime)
-            yield from zip_.add(name, _pieces(handle), size=blob.size, compress=False)
+            name = records.file_name(sha256, mime)
+            yield from zip_.add(name, _pieces(handle), size=size, compress=False)
     yield from zip_.add("data.jsonl", _lines(export))
     yield from zip_.finish()
+
+
+def _blobs(export: Export) -> Iterator[tuple[str, str, int]]:
+    """(sha256, mime, size) of the export's blobs in sha256 order, a page per query."""
+    after = ""
+    while True:
+        found = export.blobs().filter(sha256__gt=after).order_by("sha256")
+        page = list(found.values_list("sha256", "mime", "size")[:BLOB_PAGE])
+        if not page:
+            return
+        yield from page
+        after = page[-1][0]
 
 
 def _pieces(handle) -> Iterator[bytes]:
