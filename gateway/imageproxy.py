@@ -56,17 +56,21 @@ async def forward(job: ImageJob, target: Target, record: request_log.Record) -> 
     record.first_byte()
     content, data = await proxy.read_json(response, record)
     body = await offload.by_size(len(content), module.parse_response, data, job)
-    record.url_outputs = _url_outputs(body)  # fetched for the log once submitted
-    record.finish(200, body)
+    # The client's answer is built first, then the record finished and submitted with nothing
+    # awaited after: a cancel (a config's request_timeout, a client gone) must find the record
+    # unsubmitted, so the runner's timeout or the fallback's answer is what the log keeps.
     if job.stream:  # the upstream cannot stream: the whole answer as the stream's events
         events = completed_events(body, job)
+        answer = proxy.event_stream(_sent(events), headers)
         record.is_stream, record.chunk_count = True, len(events)
+    else:  # an answer already in OpenAI's shape goes back as its bytes, untouched
+        size = len(content)
+        payload = content if body is data else await offload.by_size(size, orjson.dumps, body)
+        answer = HttpResponse(payload, content_type="application/json", headers=headers)
+    record.url_outputs = _url_outputs(body)  # fetched for the log once submitted
+    record.finish(200, body)
     request_log.submit(record)
-    if job.stream:
-        return proxy.event_stream(_sent(events), headers)
-    # An answer already in OpenAI's shape goes back as its bytes, untouched.
-    payload = content if body is data else await offload.by_size(len(content), orjson.dumps, body)
-    return HttpResponse(payload, content_type="application/json", headers=headers)
+    return answer
 
 
 def _error_event(error: GatewayError) -> dict:
