@@ -11,6 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 
 from gateway.errors import GatewayError
@@ -116,17 +117,20 @@ def edited(body: dict, model: str | None, overrides: Mapping | None) -> dict:
 def inline_images(log: RequestLog, body: dict) -> dict:
     """The body with every `iris-blob:<sha256>` string as a data URI of the stored bytes,
     prefixed as the client's was (else by the blob's type). 400 if a blob is gone."""
-    shas = set(_refs(body))
-    if not shas:
+    refs = list(_refs(body))
+    if not refs:
         return body
+    shas = set(refs)
     prefixes = {
         sha: prefix
         for sha, prefix in LogImage.objects.filter(log=log, blob_id__in=shas)
         .filter(data_uri_prefix__endswith=";base64,")  # kept whole (it is cut at 100)
         .values_list("blob_id", "data_uri_prefix")
     }
+    blobs = list(Blob.objects.filter(sha256__in=shas))
+    _check_limits(refs, {blob.sha256: blob.size for blob in blobs}, prefixes)
     uris = {}
-    for blob in Blob.objects.filter(sha256__in=shas):
+    for blob in blobs:
         try:
             with default_storage.open(blob.storage_name) as f:
                 data = f.read()
@@ -142,6 +146,29 @@ def inline_images(log: RequestLog, body: dict) -> dict:
             code="image_not_stored",
         )
     return _map(body, lambda s: uris.get(s[len(BLOB_REF) :], s) if _REF.fullmatch(s) else s)
+
+
+def _check_limits(refs: list[str], sizes: dict[str, int], prefixes: dict[str, str]) -> None:
+    """A replay's overrides may name any stored blob, as often as they like: bound the count
+    and the bytes inlined as a client's request is bounded, before a blob is read. Each
+    reference becomes its own data URI, so a blob named twice counts twice."""
+    limit = settings.GATEWAY_MAX_IMAGES_PER_REQUEST
+    if len(refs) > limit:
+        raise refused(
+            f"This replay would send {len(refs)} stored images; a request may have at most "
+            f"{limit} (GATEWAY_MAX_IMAGES_PER_REQUEST).",
+            "too_many_images",
+            "overrides",
+        )
+    # The data URIs' size (base64 is 4/3 of the bytes, plus the prefix), as they will be sent.
+    total = sum(4 * -(-sizes.get(sha, 0) // 3) + len(prefixes.get(sha, "")) + 30 for sha in refs)
+    if total > settings.GATEWAY_MAX_BODY_BYTES:
+        raise refused(
+            f"This replay's images would take {total} bytes as base64; a request body may have "
+            f"at most {settings.GATEWAY_MAX_BODY_BYTES} bytes (GATEWAY_MAX_BODY_BYTES).",
+            "request_too_large",
+            "overrides",
+        )
 
 
 def _refs(value):
