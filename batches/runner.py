@@ -180,7 +180,8 @@ async def run(
     authenticate: bool = False,
     replay: Replay | None = None,
 ) -> None:
-    """Replay every pending item of the batch, at most batch.concurrency at a time."""
+    """Replay every pending item of the batch, at most batch.concurrency at a time (and at
+    most GATEWAY_MAX_BATCH_CONCURRENCY of all batches together)."""
     if replay is None:
         from replays.core import replay
     try:
@@ -191,7 +192,7 @@ async def run(
         options = {"headers": headers, "user": user, "authenticate": authenticate}
 
         async def one(item: BatchItem) -> None:
-            async with gate:
+            async with gate, loop.gate():  # the batch's bound, then the process's
                 if await orm(_started)(item):
                     await _replay_item(item, batch, rule, replay, options)
 

@@ -10,7 +10,7 @@ from asgiref.sync import sync_to_async
 from django.db import connections
 from django.utils import timezone
 
-from batches import runner
+from batches import loop, runner
 from batches.agreement import Rule
 from batches.models import Batch, BatchItem
 from gateway.errors import GatewayError
@@ -79,6 +79,46 @@ async def test_no_more_than_concurrency_replays_are_in_flight():
     batch = await Batch.objects.aget(pk=batch.id)
     assert (batch.status, batch.total, batch.done, batch.failed) == ("done", 12, 12, 0)
     assert await BatchItem.objects.filter(batch=batch, agreed=True).acount() == 12
+
+
+async def test_all_batches_together_stay_under_the_process_bound(settings):
+    """50 API batches × their own concurrency would be hundreds of replays at once: one bound
+    (GATEWAY_MAX_BATCH_CONCURRENCY) holds for every batch of the process together."""
+    settings.GATEWAY_MAX_BATCH_CONCURRENCY = 4
+    await sync_to_async(logs)(6, trace="t-one")
+    await sync_to_async(logs)(6, trace="t-two")
+    one = await sync_to_async(batch_of)(concurrency=3, trace="t-one")
+    two = await sync_to_async(batch_of)(concurrency=3, trace="t-two")
+    in_flight = peak = 0
+    full, release = asyncio.Event(), asyncio.Event()
+
+    async def replay(log, *, provider, model, **options):
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        if in_flight >= 4:
+            full.set()
+        await release.wait()
+        in_flight -= 1
+        return Answer(f"r{log.id}", 200, completion("A cat."))
+
+    async def hold() -> None:
+        """Keep 4 replays in flight until the other 2 that the batches' own bounds let go
+        (3 + 3) are queued at the process's gate, or one more got in."""
+        try:
+            await full.wait()
+            while in_flight <= 4 and loop.gate().waiting < 2:
+                await asyncio.sleep(0.001)
+        finally:
+            release.set()
+
+    holding = asyncio.create_task(hold())
+    await asyncio.gather(runner.run(one.id, replay=replay), runner.run(two.id, replay=replay))
+    await holding
+    assert peak == 4
+    for batch in (one, two):
+        batch = await Batch.objects.aget(pk=batch.id)
+        assert (batch.status, batch.done, batch.failed) == ("done", 6, 0)
 
 
 async def test_items_keep_answers_agreement_and_failures_per_target():
