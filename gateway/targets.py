@@ -32,7 +32,7 @@ from gateway.providers.base import Target
 # as an option (x-portkey-azure-deployment-id → options["azure-deployment-id"]).
 _CORE_HEADERS = {"api-key", "provider", "custom-host", "trace-id", "metadata", "virtual-key"}
 # What a client may add to a record's options (only where the record leaves them unset).
-_CLIENT_OPTIONS = {
+CLIENT_OPTIONS = {
     "azure-deployment-id",
     "azure-api-version",
     "anthropic-version",
@@ -252,7 +252,7 @@ def _with_client_options(target: Target, headers: Headers) -> Target:
     extra = {
         name: value
         for name, value in _client_options(headers).items()
-        if name in _CLIENT_OPTIONS and name not in target.options
+        if name in CLIENT_OPTIONS and name not in target.options
     }
     api_key = target.api_key or _client_key(headers)
     if not extra and api_key == target.api_key:

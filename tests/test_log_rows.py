@@ -184,3 +184,17 @@ def test_a_sent_copy_the_quota_refuses_costs_the_copy_not_the_row(settings):
     assert row.blob_id is None and row.sent_blob_id is None
     assert "image not stored" in row.error
     assert "images not stored" in RequestLog.objects.get(request_id=record.request_id).degraded
+
+
+def test_an_attempt_stamped_after_the_record_was_submitted_takes_the_records_figures():
+    """forward() submits the record before the config run stamps its attempt: the writer
+    may see the attempt without a status, and fills it from the record."""
+    from gateway.log.rows import logged_attempts
+
+    record = request_log.Record(path="/v1/chat/completions", request_headers={})
+    record.attempts = [{"target": "config.targets[0]", "retry": 0, "status": 500}]
+    record.attempts.append({"target": "config.targets[1]", "retry": 0})
+    record.finish(200, {"choices": []})
+    last = logged_attempts(record)[-1]
+    assert last["status"] == 200 and last["latency_ms"] == record.latency_ms
+    assert "status" not in record.attempts[-1]  # the run's own dict is left alone

@@ -32,7 +32,8 @@ _MAX_SUBJECT = 10_000  # characters of a value a $regex reads
 
 def _search(pattern: str, value: str) -> bool:
     try:
-        return regex.search(pattern, value[:_MAX_SUBJECT], timeout=REGEX_SECONDS) is not None
+        found = regex.search(pattern, value[:_MAX_SUBJECT], timeout=REGEX_SECONDS, concurrent=True)
+        return found is not None
     except TimeoutError:
         return False
 
@@ -63,6 +64,17 @@ def check_query(query: dict, depth: int = 1) -> None:
                         regex.compile(operand)
                     except regex.error as exc:
                         raise ValueError(f"{key}: invalid $regex ({exc})") from None
+
+
+def regex_count(query: dict) -> int:
+    """How many $regex a query holds (each may run up to REGEX_SECONDS)."""
+    count = 0
+    for key, value in query.items():
+        if key in ("$and", "$or"):
+            count += sum(regex_count(inner) for inner in value)
+        elif isinstance(value, dict):
+            count += "$regex" in value
+    return count
 
 
 def matches(query: dict, context: dict) -> bool:

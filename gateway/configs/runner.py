@@ -30,6 +30,8 @@ from gateway.providers.base import Target
 
 log = logging.getLogger(__name__)
 
+# Options by which a leaf carries credentials of its own (besides api_key).
+_CREDENTIAL_OPTIONS = {"aws-access-key-id", "aws-secret-access-key", "aws-session-token"}
 # Request headers that route a request: a config's leaf decides these instead.
 _ROUTING_HEADERS = (
     "x-portkey-provider",
@@ -111,7 +113,12 @@ async def _node(node: Node, path: str, inherited: plan.Settings, state: Run) -> 
     if strategy.mode == "loadbalance":
         index = plan.pick_weighted(children, state.draw())
     elif strategy.mode == "conditional":
-        picked = plan.pick_conditional(strategy, children, state.context)
+        if strategy.regexes:  # a $regex may take its whole timeout: not on the event loop
+            picked = await asyncio.to_thread(
+                plan.pick_conditional, strategy, children, state.context
+            )
+        else:
+            picked = plan.pick_conditional(strategy, children, state.context)
         if picked is None:
             raise Failed(
                 GatewayError(
@@ -145,6 +152,9 @@ async def _leaf(node: Node, path: str, leaf: plan.Settings, state: Run) -> HttpR
         started = time.perf_counter()
         try:
             response = await _try(node, path, leaf, state, attempt)
+        except asyncio.CancelledError:  # the client hung up: the attempt says so, the run ends
+            attempt.setdefault("error", "the client went away")
+            raise
         except GatewayError as error:
             attempt["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
             attempt["status"] = error.status
@@ -158,7 +168,11 @@ async def _leaf(node: Node, path: str, leaf: plan.Settings, state: Run) -> HttpR
                 # client is told -1 retries, as Portkey tells it (x-portkey-retry-attempt-count).
                 attempt["exhausted"] = plan.retryable(leaf.retry, error.status)
                 raise Failed(error) from None
-            await asyncio.sleep(wait)
+            try:
+                await asyncio.sleep(wait)
+            except asyncio.CancelledError:
+                attempt["error"] += " (the client went away before the retry)"
+                raise
             retried += 1
             continue
         attempt["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
@@ -267,18 +281,44 @@ def _image_state(parsed: Any) -> list[tuple[Any, Any]]:
 
 def _leaf_headers(headers: Any, node: Node, custom_host: str) -> dict[str, str]:
     """The headers targets.resolve routes by: the client's, with the leaf's routing instead
-    of the client's when the leaf names a provider (its custom_host its own or inherited; a
-    client's x-portkey-custom-host header wins, as in Portkey)."""
+    of the client's when the leaf names a provider (its custom_host its own or inherited).
+
+    A leaf that carries credentials (an api_key, AWS keys) decides where they go: the client
+    may not aim them elsewhere, neither with x-portkey-custom-host (which wins in Portkey, and
+    there would hand a saved config's key to any host a client names) nor with the provider
+    options that choose a host (an Azure resource, an AWS region). Without credentials in the
+    leaf, the provider key is the client's own, and so may be its host."""
     if not node.provider:
         return headers
-    routed = {k.lower(): v for k, v in headers.items() if k.lower() not in _ROUTING_HEADERS}
+    credentialed = bool(node.api_key or set(node.options) & _CREDENTIAL_OPTIONS)
+    routed = {
+        k.lower(): v
+        for k, v in headers.items()
+        if k.lower() not in _ROUTING_HEADERS and not (credentialed and _picks_host(k.lower()))
+    }
     routed["x-portkey-provider"] = node.provider
     if node.api_key:
         routed["authorization"] = f"Bearer {node.api_key}"
-    host = headers.get("x-portkey-custom-host", "").strip() or custom_host
+    client_host = "" if credentialed else headers.get("x-portkey-custom-host", "").strip()
+    host = client_host or custom_host
     if host and not node.provider.startswith("@"):  # an admin's record decides its own host
         routed["x-portkey-custom-host"] = host
     return routed
+
+
+def _picks_host(header: str) -> bool:
+    """A client's x-portkey-* option that could aim a leaf's credentials at another host:
+    any but those that only pick a deployment or an API feature (targets.py allows the same
+    over an admin's record)."""
+    name = header.removeprefix("x-portkey-")
+    return header.startswith("x-portkey-") and name not in targets.CLIENT_OPTIONS | {
+        "trace-id",
+        "metadata",
+        "api-key",
+        "request-timeout",
+        "cache-force-refresh",
+        "cache-namespace",
+    }
 
 
 def _with_leaf_options(target: Target, node: Node) -> Target:

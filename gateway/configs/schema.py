@@ -10,6 +10,7 @@ Unknown keys are refused, not ignored: a config that asks for something Iris doe
 (guardrails, hooks, semantic caching) must not silently do nothing.
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ MODES = ("single", "fallback", "loadbalance", "conditional")
 MAX_RETRY_ATTEMPTS = 5  # Portkey's limit
 MAX_DEPTH = 8
 MAX_NODES = 100
+MAX_REGEXES = 16  # $regex operators in one config: each may run up to conditions.REGEX_SECONDS
 MAX_CACHE_AGE = 365 * 24 * 3600  # seconds: a cache entry lives at most a year
 # Provider options a target may carry, by their Portkey names, as Target.options names them.
 PROVIDER_OPTIONS = {
@@ -79,6 +81,12 @@ class Strategy:
     conditions: tuple[Condition, ...] = ()
     default: str | None = None
 
+    @property
+    def regexes(self) -> int:
+        from gateway.configs.conditions import regex_count
+
+        return sum(regex_count(condition.query) for condition in self.conditions)
+
 
 @dataclass(frozen=True)
 class Node:
@@ -111,7 +119,15 @@ def parse(value: Any) -> Node:
     if not isinstance(value, dict):
         raise ConfigError("", "a config must be a JSON object")
     body = {k: v for k, v in value.items() if k not in _TOP_ONLY_KEYS}
-    return _node(body, "", 1, counter)
+    tree = _node(body, "", 1, counter)
+    if _regexes(tree) > MAX_REGEXES:
+        raise ConfigError("", f"a config may hold at most {MAX_REGEXES} $regex conditions")
+    return tree
+
+
+def _regexes(node: Node) -> int:
+    own = node.strategy.regexes if node.strategy else 0
+    return own + sum(_regexes(child) for child in node.targets)
 
 
 def _node(value: Any, path: str, depth: int, counter: list[int]) -> Node:
@@ -328,8 +344,9 @@ def _number(value: dict, key: str, path: str, *, minimum: float) -> float | None
     item = value.get(key)
     if item is None:
         return None
-    if isinstance(item, bool) or not isinstance(item, int | float) or item < minimum:
-        raise ConfigError(_at(path, key), f"must be a number of at least {minimum}")
+    valid = isinstance(item, int | float) and not isinstance(item, bool)
+    if not valid or not math.isfinite(item) or item < minimum:  # NaN and inf: json.loads's
+        raise ConfigError(_at(path, key), f"must be a finite number of at least {minimum}")
     return float(item)
 
 

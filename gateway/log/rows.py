@@ -290,6 +290,9 @@ def logged_attempts(r: Record) -> list[dict]:
     date with how its stream ended, and past 2 × _KEPT_ATTEMPTS the first and the last ones
     around one entry saying how many in between were not kept."""
     attempts = list(r.attempts)
+    if attempts and "status" not in attempts[-1] and r.status_code:
+        # Submitted by forward() before the run stamped its attempt: the record's own figures.
+        attempts[-1] = {**attempts[-1], "status": r.status_code, "latency_ms": r.latency_ms}
     if attempts and r.is_stream and r.error_type and attempts[-1].get("status") == 200:
         attempts[-1] = {**attempts[-1], "error": f"the stream ended early: {r.error_message}"}
     if len(attempts) > 2 * _KEPT_ATTEMPTS:

@@ -270,3 +270,44 @@ def test_an_invalid_config_error_never_quotes_its_api_key(routing_iris):
     broken = json.dumps({"api_key": SECRET})[:-1]  # not JSON
     response = chat(routing_iris, broken)
     assert response.status_code == 400 and SECRET not in response.text
+
+
+# A config's credentials stay where the config sends them -----------------------------------
+
+
+@pytest.fixture
+def attacker():
+    """An upstream a client would like a config's provider key sent to."""
+    from tests.fakes import openai as openai_fake
+    from tests.fakes.cued import cued_server
+
+    with cued_server(openai_fake.handle) as server:
+        yield server
+
+
+def test_a_client_cannot_aim_a_configs_api_key_at_its_own_host(routing_iris, cued_openai, attacker):
+    """Was a bug (review): the client's x-portkey-custom-host won over the config's, so any
+    key holder could send a saved config's api_key to a host of its choosing."""
+    config = openai_leaf(cued_openai, api_key="sk-config-secret-1234")
+    headers = {
+        "x-portkey-custom-host": f"{attacker.url}/v1",
+        "x-portkey-azure-resource-name": "attacker",
+    }
+    response = chat(routing_iris, config, headers=headers)
+    assert response.status_code == 200, response.text
+    assert attacker.cued.calls == []
+    [call] = cued_openai.cued.calls
+    assert call.request.headers["authorization"] == "Bearer sk-config-secret-1234"
+
+
+def test_a_leaf_without_credentials_goes_where_the_clients_own_key_goes(
+    routing_iris, cued_openai, attacker
+):
+    """No api_key in the leaf: the provider key is the client's, and so may be the host."""
+    config = {"provider": "openai", "custom_host": f"{cued_openai.url}/v1"}
+    headers = {"x-portkey-custom-host": f"{attacker.url}/v1", "authorization": "Bearer sk-own"}
+    response = chat(routing_iris, config, headers=headers)
+    assert response.status_code == 200, response.text
+    assert cued_openai.cued.calls == []
+    [call] = attacker.cued.calls
+    assert call.request.headers["authorization"] == "Bearer sk-own"

@@ -193,3 +193,23 @@ def test_limits_on_depth_and_size():
     fits = {"strategy": {"mode": "loadbalance"}, "targets": [leaf()] * (schema.MAX_NODES - 1)}
     assert len(parse(fits).targets) == schema.MAX_NODES - 1
     assert parse({"retry": {"attempts": schema.MAX_RETRY_ATTEMPTS}}).retry.attempts == 5
+
+
+def test_a_config_holds_at_most_16_regex_conditions():
+    conditions = [{"query": {f"metadata.k{i}": {"$regex": "^a"}}, "then": "a"} for i in range(17)]
+    config = {
+        "strategy": {"mode": "conditional", "conditions": conditions},
+        "targets": [{"provider": "openai", "name": "a"}],
+    }
+    with pytest.raises(ConfigError, match="at most 16 \\$regex"):
+        parse(config)
+    config["strategy"]["conditions"] = conditions[:16]
+    assert parse(config).strategy.regexes == 16
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan"), -float("inf")])
+def test_weights_must_be_finite(weight):
+    """json.loads (the admin's JSON field) reads Infinity and NaN; orjson (the header) does not."""
+    config = {"strategy": "loadbalance", "targets": [{"weight": weight}, {}]}
+    with pytest.raises(ConfigError, match=r"targets\[0\]\.weight"):
+        parse(config)
