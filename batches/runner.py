@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
+from asgiref.sync import ThreadSensitiveContext
 from django.conf import settings
 from django.db import connections, transaction
 from django.db.models import F, Q
@@ -184,12 +185,21 @@ async def run(
     most GATEWAY_MAX_BATCH_CONCURRENCY of all batches together)."""
     if replay is None:
         from replays.core import replay
+    # The batch's ORM calls (and its replays') get a thread of their own, not the one sync
+    # thread that serves all /v1/ traffic; its connection is closed before that thread ends.
+    async with ThreadSensitiveContext():
+        try:
+            await _run(batch_id, replay, headers=headers, user=user, authenticate=authenticate)
+        finally:
+            await orm(connections.close_all)()  # this context's thread's connections only
+
+
+async def _run(batch_id: int, replay: Replay, **options) -> None:
     try:
         batch, pending = await orm(_pending)(batch_id)
         rule = Rule(batch.agreement, batch.pattern)
         gate = asyncio.Semaphore(batch.concurrency)
         beat = asyncio.create_task(_heartbeat(batch_id))
-        options = {"headers": headers, "user": user, "authenticate": authenticate}
 
         async def one(item: BatchItem) -> None:
             async with gate, loop.gate():  # the batch's bound, then the process's
@@ -204,8 +214,6 @@ async def run(
     except Exception:
         log.exception("Bulk replay %s stopped", batch_id)
         raise
-    finally:
-        await orm(connections.close_all)()  # this loop's DB thread outlives the batch
 
 
 def _pending(batch_id: int) -> tuple[Batch, list[BatchItem]]:

@@ -2,17 +2,19 @@
 most `concurrency` at a time, progress and agreement in the database, cancel and resume."""
 
 import asyncio
+import threading
 from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from batches import loop, runner
 from batches.agreement import Rule
 from batches.models import Batch, BatchItem
+from gateway.db import orm
 from gateway.errors import GatewayError
 from gateway.logquery import LogFilter
 from tests.ui.logs import make_log
@@ -119,6 +121,29 @@ async def test_all_batches_together_stay_under_the_process_bound(settings):
     for batch in (one, two):
         batch = await Batch.objects.aget(pk=batch.id)
         assert (batch.status, batch.done, batch.failed) == ("done", 6, 0)
+
+
+async def test_a_batch_works_on_its_own_db_thread_and_closes_only_its_connection():
+    """The lean /v1/ handler's ORM calls share asgiref's one sync thread: a batch must not
+    queue its database work on it, nor close the connection that traffic is using."""
+
+    def shared_thread() -> int:
+        connection.ensure_connection()
+        return threading.get_ident()
+
+    traffic = await sync_to_async(shared_thread)()
+    await sync_to_async(logs)(2)
+    batch = await sync_to_async(batch_of)()
+    seen = set()
+
+    async def replay(log, **options):
+        seen.add(await orm(threading.get_ident)())
+        return Answer("r", 200, completion("A cat."))
+
+    await runner.run(batch.id, replay=replay)
+    assert await sync_to_async(lambda: connection.connection is not None)()  # not closed
+    assert len(seen) == 1 and traffic not in seen
+    assert (await Batch.objects.aget(pk=batch.id)).status == "done"
 
 
 async def test_items_keep_answers_agreement_and_failures_per_target():
