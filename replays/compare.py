@@ -1,16 +1,13 @@
 """Two answers compared: what each said (text, tool calls, structured output), a word diff of
 the texts as escaped HTML, and a path-by-path diff of their JSON. Pure: no Django models."""
 
-import difflib
 import json
-import re
 from dataclasses import dataclass, field
 
-from django.utils.html import escape
-from django.utils.safestring import SafeString, mark_safe
+from replays.textdiff import text_diff
 
-_WORDS = re.compile(r"\s+|\w+|[^\w\s]")
-_MAX_DIFF_TOKENS = 20_000  # past this, difflib's quadratic worst case is not worth it
+__all__ = ["Answer", "Change", "answer_of", "json_diff", "text_diff"]
+
 _MAX_JSON_ROWS = 500
 
 
@@ -106,34 +103,6 @@ def _json_value(text: object) -> object | None:
         return json.loads(stripped)
     except ValueError:
         return None
-
-
-def text_diff(old: str, new: str) -> SafeString:
-    """A word diff as HTML: unchanged text escaped, removed words in <del>, added in <ins>.
-    Changes only a space apart are shown as one: "<del>a b</del><ins>c d</ins>"."""
-    a, b = _WORDS.findall(old), _WORDS.findall(new)
-    if len(a) + len(b) > _MAX_DIFF_TOKENS:
-        a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    runs: list[list] = []  # [changed, removed text, added text]
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        gone, came = "".join(a[i1:i2]), "".join(b[j1:j2])
-        if op != "equal" and runs and runs[-1][0]:
-            runs[-1][1] += gone
-            runs[-1][2] += came
-        elif op != "equal" and len(runs) > 1 and runs[-2][0] and not runs[-1][1].strip():
-            space = runs.pop()[1]  # a space between two changes joins them
-            runs[-1][1] += space + gone
-            runs[-1][2] += space + came
-        else:
-            runs.append([op != "equal", gone, came])
-    out = []
-    for changed, gone, came in runs:
-        if not changed:
-            out.append(escape(gone))
-            continue
-        out.append(f"<del>{escape(gone)}</del>" if gone else "")
-        out.append(f"<ins>{escape(came)}</ins>" if came else "")
-    return mark_safe("".join(out))  # noqa: S308 - every piece of text above is escaped
 
 
 @dataclass(frozen=True)
