@@ -105,15 +105,59 @@ def test_a_placeholder_of_no_stored_secret_is_refused(admin_client):
     assert SECRET not in response.text
 
 
-def test_a_placeholder_moved_out_of_a_credential_stays_a_placeholder(admin_client):
-    """Moved into override_params, the key would be sent upstream as a request parameter."""
+@pytest.mark.parametrize(
+    "where",
+    [
+        ("override_params", "api_key"),  # sent upstream in the body, and logged
+        ("override_params", "user"),
+        ("override_params", "metadata", "api_key"),
+        ("cache", "api_key"),
+    ],
+    ids=".".join,
+)
+def test_a_placeholder_outside_a_targets_credentials_is_refused_with_its_path(admin_client, where):
+    """Only a target's own credential keys get a stored secret back: anywhere else it would be
+    sent upstream (override_params) or kept as text, so an editor could read it out."""
     config = Config.objects.create(slug="vision", body=FALLBACK)
     edited = _shown(admin_client, config)
-    edited["targets"][1]["override_params"] = {"user": "[stored secret 1]"}
+    node = edited["targets"][1]
+    for key in where[:-1]:
+        node = node.setdefault(key, {})
+    node[where[-1]] = "[stored secret 1]"
+    response = _post(admin_client, _change(config), edited)
+    assert response.status_code == 200
+    path = "targets[1]." + ".".join(where)
+    assert f"{path}: [stored secret 1] can only stand for a credential" in response.text
+    assert SECRET not in response.text
+    config.refresh_from_db()
+    assert config.body == FALLBACK
+
+
+def test_a_placeholder_moved_to_another_targets_credential_of_its_kind_is_restored(admin_client):
+    config = Config.objects.create(slug="vision", body=FALLBACK)
+    edited = _shown(admin_client, config)
+    edited["targets"] = [edited["targets"][1], {**edited["targets"][0], "weight": 1}]
     assert _post(admin_client, _change(config), edited).status_code == 302
     config.refresh_from_db()
-    assert config.body["targets"][1]["override_params"] == {"user": "[stored secret 1]"}
-    assert config.body["targets"][0]["api_key"] == SECRET
+    assert config.body["targets"][1]["api_key"] == SECRET
+
+
+def test_a_placeholder_under_another_kind_of_credential_is_refused(admin_client):
+    """An AWS secret is not sent where an API key goes (a bearer token, to any host)."""
+    body = {
+        "provider": "bedrock",
+        "aws_access_key_id": "AKIAEXAMPLE0001",
+        "aws_secret_access_key": "aws-secret-value-0123456789",
+        "aws_region": "us-east-1",
+    }
+    config = Config.objects.create(slug="vision", body=body)
+    edited = _shown(admin_client, config)
+    assert edited["aws_secret_access_key"] == "[stored secret 2]"
+    edited = {"provider": "openai", "api_key": "[stored secret 2]"}
+    response = _post(admin_client, _change(config), edited)
+    assert response.status_code == 200
+    assert "api_key: [stored secret 2] is not a stored api_key" in response.text
+    assert "aws-secret-value" not in response.text
 
 
 def test_an_error_quoting_a_stored_secret_is_replaced():

@@ -30,13 +30,14 @@ _PLACEHOLDER = "[stored secret {}]"  # numbered in the order the stored body hol
 USES_CAP = 10_000  # requests counted on the change page; past it, "10,000+"
 
 
-def _secrets_of(body: Any) -> list[str]:
-    """Every credential in a config body, in document order."""
-    found: list[str] = []
+def _secrets_of(body: Any) -> list[tuple[str, str]]:
+    """Every credential in a config body as (key, value), in document order: wherever its key
+    is a credential's name, so none is ever shown, even one typed outside a target."""
+    found: list[tuple[str, str]] = []
     if isinstance(body, dict):
         for key, value in body.items():
             if key in SECRET_KEYS and isinstance(value, str) and value:
-                found.append(value)
+                found.append((key, value))
             else:
                 found += _secrets_of(value)
     elif isinstance(body, list):
@@ -45,12 +46,12 @@ def _secrets_of(body: Any) -> list[str]:
     return found
 
 
-def _mask(body: Any, secrets: list[str]) -> Any:
+def _mask(body: Any, secrets: list[tuple[str, str]]) -> Any:
     """The body with each credential replaced by its placeholder."""
     if isinstance(body, dict):
         return {
-            key: _PLACEHOLDER.format(secrets.index(value) + 1)
-            if key in SECRET_KEYS and isinstance(value, str) and value in secrets
+            key: _PLACEHOLDER.format(secrets.index((key, value)) + 1)
+            if key in SECRET_KEYS and isinstance(value, str) and (key, value) in secrets
             else _mask(value, secrets)
             for key, value in body.items()
         }
@@ -59,34 +60,60 @@ def _mask(body: Any, secrets: list[str]) -> Any:
     return body
 
 
-def _unmask(body: Any, secrets: list[str], path: str = "") -> Any:
-    """The body with each placeholder replaced by the stored credential it stands for. Only
-    under a credential's key: moved into override_params, one would be sent upstream."""
-    if isinstance(body, dict):
-        return {
-            key: _restored(value, secrets, _at(path, key))
-            if key in SECRET_KEYS
-            else _unmask(value, secrets, _at(path, key))
-            for key, value in body.items()
-        }
-    if isinstance(body, list):
-        return [_unmask(item, secrets, f"{path}[{i}]") for i, item in enumerate(body)]
-    return body
+def _unmask(body: Any, secrets: list[tuple[str, str]], path: str = "") -> Any:
+    """The body with each placeholder replaced by the stored credential it stands for: only
+    at a target's own credential keys (the config's root and each node of `targets`, as
+    gateway/configs/schema.py reads them), and only one of the same kind. Anywhere else
+    (override_params is sent upstream and logged) a placeholder is refused with its path."""
+    if not isinstance(body, dict):
+        return _refuse_placeholders(body, path)
+    node = {}
+    for key, value in body.items():
+        where = _at(path, key)
+        if key in SECRET_KEYS:
+            node[key] = _restored(value, secrets, where, key)
+        elif key == "targets" and isinstance(value, list):
+            node[key] = [_unmask(item, secrets, f"{where}[{i}]") for i, item in enumerate(value)]
+        else:
+            node[key] = _refuse_placeholders(value, where)
+    return node
+
+
+def _refuse_placeholders(value: Any, path: str) -> Any:
+    if isinstance(value, dict):
+        return {key: _refuse_placeholders(item, _at(path, key)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_refuse_placeholders(item, f"{path}[{i}]") for i, item in enumerate(value)]
+    if _is_placeholder(value):
+        raise forms.ValidationError(
+            f"{path}: {value} can only stand for a credential of a target (api_key, aws_*), "
+            "where it was stored: type the value here."
+        )
+    return value
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, str) and value.startswith("[stored secret ")
 
 
 def _at(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
 
 
-def _restored(body: Any, secrets: list[str], path: str) -> Any:
-    if isinstance(body, str) and body.startswith("[stored secret "):
-        number = body.removeprefix("[stored secret ").removesuffix("]")
-        if number.isdigit() and 1 <= int(number) <= len(secrets):
-            return secrets[int(number) - 1]
+def _restored(value: Any, secrets: list[tuple[str, str]], path: str, key: str) -> Any:
+    if not _is_placeholder(value):
+        return _refuse_placeholders(value, path)  # not a string: the schema says what it wants
+    number = value.removeprefix("[stored secret ").removesuffix("]")
+    if number.isdigit() and 1 <= int(number) <= len(secrets):
+        stored_key, secret = secrets[int(number) - 1]
+        if stored_key == key:
+            return secret
         raise forms.ValidationError(
-            f"{path}: {body} is not a stored secret of this config: type the value again."
+            f"{path}: {value} is not a stored {key} (it is an {stored_key}): type the value again."
         )
-    return body
+    raise forms.ValidationError(
+        f"{path}: {value} is not a stored secret of this config: type the value again."
+    )
 
 
 class PrettyJSONField(forms.JSONField):
@@ -132,7 +159,7 @@ class ConfigForm(forms.ModelForm):
             if not isinstance(error, forms.ValidationError):
                 error = forms.ValidationError(error)
             text = json.dumps(error.messages)
-            if any(secret in text for secret in self._stored):
+            if any(secret in text for _, secret in self._stored):
                 error = forms.ValidationError("The config is invalid.")
         super().add_error(field, error)
 
