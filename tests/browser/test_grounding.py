@@ -39,6 +39,7 @@ def test_gemini_boxes_are_drawn_where_the_coordinates_say(page, live_server):
     reply = "Found them:\n```json\n" + json.dumps(boxes, indent=2) + "\n```"
     log = make_log("Detect", reply, images=[_photo((1000, 800))], model="gemini-2.5-flash")
     page.goto(f"{live_server.url}/logs/{log.id}/")
+    page.wait_for_selector("#feedback form")  # loads after the page: measure after it
 
     panel = page.locator(".gr-panel")
     expect(panel).to_contain_text("Gemini box_2d, 0–1000 normalised, [ymin, xmin, ymax, xmax]")
@@ -83,6 +84,7 @@ def test_the_convention_switch_and_the_image_picker(page, live_server):
     log = make_log("Find", json.dumps(boxes), images=[png((400, 300)), _photo((2000, 1500))])
     first, last = LogImage.objects.filter(log=log).order_by("part_index")
     page.goto(f"{live_server.url}/logs/{log.id}/")
+    page.wait_for_selector("#feedback form")  # loads after the page: measure after it
     over_last = page.locator(f'svg.gr-overlay[data-image="{last.id}"]')
     thumb = page.locator(f"#image-{last.id} .img-stack img")
     page.wait_for_function(

@@ -82,6 +82,7 @@ def _logged() -> tuple[RequestLog, LogImage]:
 def test_as_the_model_saw_it_toggles_the_resized_picture_and_its_grid(page, live_server):
     log, image = _logged()
     page.goto(f"{live_server.url}/logs/{log.id}/")
+    page.wait_for_selector("#feedback form")  # loads after the page: measure after it
     card = page.locator(f"#image-{image.id}")
     original = card.locator(".img-stack img")
     resized = card.locator(".seen-pic img")
