@@ -296,6 +296,51 @@ GATEWAY_MAX_JSON_DEPTH = env_int("GATEWAY_MAX_JSON_DEPTH", 64)
 # Past this many bytes of images in blob storage, images are proxied but not stored (0: no cap).
 IRIS_BLOB_QUOTA_BYTES = env_int("IRIS_BLOB_QUOTA_BYTES", 0)
 
+# --- blob storage on S3 (BLOB_STORAGE_BACKEND=storages.backends.s3.S3Storage) ---
+# The bucket (it must exist); credentials come from AWS_ACCESS_KEY_ID/... or boto3's chain.
+IRIS_S3_BUCKET = env_str("IRIS_S3_BUCKET")
+# Any S3-compatible service (MinIO, Ceph, R2, moto...); empty: AWS itself.
+IRIS_S3_ENDPOINT_URL = env_str("IRIS_S3_ENDPOINT_URL")
+# The bucket's region (AWS: where it lives; most other services take any value).
+IRIS_S3_REGION = env_str("IRIS_S3_REGION")
+# "path" (bucket in the URL's path: most self-hosted services), "virtual" or "auto".
+IRIS_S3_ADDRESSING_STYLE = env_str("IRIS_S3_ADDRESSING_STYLE", "auto")
+# A key prefix inside the bucket ("iris/prod"), so deployments can share one.
+IRIS_S3_PREFIX = env_str("IRIS_S3_PREFIX")
+# Seconds to connect, seconds per socket read, attempts per call (botocore's standard retry):
+# a dead S3 holds the log writer's database thread about attempts x (connect + read) per call
+# at most; then the records wait (healthz log_writer) and are written once S3 answers again.
+IRIS_S3_CONNECT_TIMEOUT = env_float("IRIS_S3_CONNECT_TIMEOUT", 3.0)
+IRIS_S3_READ_TIMEOUT = env_float("IRIS_S3_READ_TIMEOUT", 15.0)
+IRIS_S3_MAX_ATTEMPTS = env_int("IRIS_S3_MAX_ATTEMPTS", 3)
+# A blob read from S3 larger than this spools to a temporary file instead of memory.
+IRIS_S3_MAX_MEMORY_BYTES = env_int("IRIS_S3_MAX_MEMORY_BYTES", 16 * 1024 * 1024)
+# Bytes of the per-process set of blobs known to be in remote storage (saves a HEAD per image
+# per request; gateway/log/blobs.py); 0: ask storage every time.
+IRIS_BLOB_PRESENT_CACHE_BYTES = env_int("IRIS_BLOB_PRESENT_CACHE_BYTES", 4 * 1024 * 1024)
+if STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage":
+    from botocore.config import Config as _S3Config
+    from django.core.exceptions import ImproperlyConfigured
+
+    if not IRIS_S3_BUCKET:
+        raise ImproperlyConfigured("S3 blob storage needs IRIS_S3_BUCKET (the bucket's name)")
+    STORAGES["default"]["OPTIONS"] = {
+        "bucket_name": IRIS_S3_BUCKET,
+        "endpoint_url": IRIS_S3_ENDPOINT_URL or None,
+        "region_name": IRIS_S3_REGION or None,
+        "location": IRIS_S3_PREFIX.strip("/"),
+        "file_overwrite": True,  # a blob's name is its content's hash: same name, same bytes
+        "querystring_auth": False,  # Iris serves the bytes itself, never a bucket URL
+        "max_memory_size": IRIS_S3_MAX_MEMORY_BYTES,
+        "client_config": _S3Config(
+            connect_timeout=IRIS_S3_CONNECT_TIMEOUT,
+            read_timeout=IRIS_S3_READ_TIMEOUT,
+            retries={"max_attempts": IRIS_S3_MAX_ATTEMPTS, "mode": "standard"},
+            s3={"addressing_style": IRIS_S3_ADDRESSING_STYLE},
+            signature_version="s3v4",
+        ),
+    }
+
 
 def _persistent_encryption_keys() -> list[str]:
     """Generated once under DATA_DIR: convenient, but whoever copies DATA_DIR (a backup) gets
