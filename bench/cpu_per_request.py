@@ -52,24 +52,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def family(pid: int) -> list[int]:
+    """The process and its descendants (a server's worker processes, e.g. granian's)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    found, frontier = [pid], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
 def cpu_seconds(pid: int) -> float:
-    """utime + stime of the whole process (all its threads), in seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    """utime + stime of the whole process and its children (all threads), in seconds."""
+    return sum(thread_cpu(pid).values())
 
 
 def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds per thread, keyed "name/tid"."""
+    """CPU seconds per thread of the process and its descendants, keyed "name/tid"."""
     out = {}
-    for task in Path(f"/proc/{pid}/task").iterdir():
+    for process in family(pid):
         try:
-            stat = (task / "stat").read_text()
+            tasks = list(Path(f"/proc/{process}/task").iterdir())
         except FileNotFoundError:
             continue
-        name = stat[stat.index("(") + 1 : stat.rindex(")")]
-        fields = stat.rsplit(")", 1)[1].split()
-        label = "main (event loop)" if task.name == str(pid) else f"{name}/{task.name}"
-        out[label] = (int(fields[11]) + int(fields[12])) / TICKS
+        for task in tasks:
+            try:
+                stat = (task / "stat").read_text()
+            except FileNotFoundError:
+                continue
+            name = stat[stat.index("(") + 1 : stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            main = task.name == str(process)
+            label = f"{name} main/{task.name}" if main else f"{name}/{task.name}"
+            out[label] = (int(fields[11]) + int(fields[12])) / TICKS
     return out
 
 
@@ -197,6 +220,7 @@ def main() -> None:
                 [
                     str(Path(py).parent / "py-spy"),
                     "record",
+                    "--subprocesses",
                     "--pid",
                     str(iris.pid),
                     "--format",
