@@ -384,3 +384,8 @@ LOGGING = {
         "axes.apps": {"level": "WARNING"},  # its version banner, at every manage.py command
     },
 }
+
+# --- log retention at scale (gateway/log/retention.py) ---
+# Records deleted per transaction by purge_logs: each batch (and its images' rows) commits on
+# its own, so the log writer's inserts and the UI's reads never wait behind one long delete.
+LOG_RETENTION_BATCH = env_int("LOG_RETENTION_BATCH", 2_000)
