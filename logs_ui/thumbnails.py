@@ -6,6 +6,7 @@ thumbnails: they are cached for good, in storage and in the browser.
 
 import functools
 import io
+import logging
 import threading
 from collections.abc import Callable
 
@@ -16,8 +17,10 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from gateway.images import TooManyPixels, fit_for_decoding, open_image
+from gateway.log import blobs
 from gateway.models import Blob
 
+logger = logging.getLogger(__name__)
 SIZES = (96, 480)  # list strip (shown at 28-48 px) and detail cards (shown at up to 240 px)
 _RECIPE = 1  # bump when the recipe changes: new names, new ETags, old files simply unused
 # Striped locks: within a process, a thumbnail is made once even when asked for twice at once.
@@ -46,21 +49,43 @@ def get_or_make(blob: Blob, size: int) -> bytes:
 
 def cached(blob: Blob, name: str, make: Callable[[bytes], bytes]) -> bytes:
     """The file `name` in storage, made from the blob's bytes by make() on first use (a
-    thumbnail, a document's page). make() raises ThumbnailError when it cannot."""
+    thumbnail, a document's page). make() raises ThumbnailError when it cannot. Read first,
+    no existence check: on S3 a cached thumbnail costs one GET."""
     with _locks[hash(name) % len(_locks)]:
-        if default_storage.exists(name):
-            with default_storage.open(name) as f:
-                return f.read()
         try:
-            with default_storage.open(blob.storage_name) as f:
-                original = f.read()
+            return _read(name)
+        except OSError:  # not made yet (FileNotFoundError), or unreadable: make it anew
+            pass
+        try:
+            original = _read(blob.storage_name)
         except OSError:  # FileNotFoundError: the row outlived its file
             raise ThumbnailError("the bytes are missing from storage") from None
         data = make(original)
-        saved = default_storage.save(name, ContentFile(data))
-        if saved != name:  # another process made it meanwhile; storage kept both, drop ours
-            default_storage.delete(saved)
+        try:
+            saved = default_storage.save(name, ContentFile(data))
+            if saved != name:  # another process made it meanwhile; storage kept both, drop ours
+                default_storage.delete(saved)
+        except Exception as exc:  # storage refused to keep it: shown now, made again next time
+            logger.warning("thumbnail %s not kept: %s", name, unreachable(exc))
         return data
+
+
+def _read(name: str) -> bytes:
+    """A file's bytes; OSError when it is not there. A remote store that fails (S3
+    unreachable, refusing) is a ThumbnailError saying so, never a 500."""
+    try:
+        return blobs.read(name)
+    except OSError:
+        raise
+    except Exception as exc:  # botocore's errors are no OSError
+        raise ThumbnailError(unreachable(exc)) from None
+
+
+def unreachable(exc: BaseException) -> str:
+    """What a storage failure says in a header or a log line: its kind only (a remote
+    store's message can name the endpoint and bucket; never the credentials, but keep it
+    short)."""
+    return f"blob storage unavailable ({type(exc).__name__})"
 
 
 def render(data: bytes, size: int) -> bytes:
