@@ -388,4 +388,12 @@ LOGGING = {
 # --- log retention at scale (gateway/log/retention.py) ---
 # Records deleted per transaction by purge_logs: each batch (and its images' rows) commits on
 # its own, so the log writer's inserts and the UI's reads never wait behind one long delete.
+# --- several replicas (gateway/replicas.py) ---
+# How other processes hear of a saved key/provider/config/price: auto, postgres, redis, poll, off.
+IRIS_CACHE_INVALIDATION = env_str("IRIS_CACHE_INVALIDATION", "auto").strip().lower()
+# The "poll" bus (SQLite): seconds between reads of the generation row.
+IRIS_CACHE_INVALIDATION_POLL_SECONDS = env_float("IRIS_CACHE_INVALIDATION_POLL_SECONDS", 0.5)
+# The live tail re-reads ids this many seconds back: a replica's batch may commit after another's.
+LOGS_TAIL_SETTLE_SECONDS = env_float("LOGS_TAIL_SETTLE_SECONDS", 10.0)
+
 LOG_RETENTION_BATCH = env_int("LOG_RETENTION_BATCH", 2_000)
