@@ -29,7 +29,7 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 from django.http import FileResponse  # noqa: E402
 from django.urls import set_script_prefix  # noqa: E402
 
-from gateway import http, shutdown  # noqa: E402
+from gateway import fastpath, http, shutdown  # noqa: E402
 from gateway import log as request_log  # noqa: E402
 from gateway.errors import GatewayError  # noqa: E402
 from gateway.lagprobe import LagProbe  # noqa: E402
@@ -119,6 +119,8 @@ api_app = ApiHandler()
 
 async def application(scope, receive, send):
     if scope["type"] == "http" and scope["path"].startswith("/v1/"):
+        if fastpath.wants(scope):  # the proxy's hot path, without Django's request
+            return await fastpath.chat(scope, receive, send, api_app)
         return await api_app(scope, receive, send)
     if scope["type"] == "lifespan":
         return await lifespan(receive, send)

@@ -1,0 +1,174 @@
+"""POST /v1/chat/completions straight from ASGI: the proxy's hot path, without Django's request.
+
+Django's HttpRequest (META, QueryDict, the spooled body file), its URL resolver, script
+prefix and handler cost about a fifth of a small request's CPU (bench/cpu_per_request.py);
+service.complete needs none of them, only the path, the headers and the body. Everything a
+client can see stays as the lean Django handler made it (gateway/asgi.py ApiHandler): the
+ALLOWED_HOSTS check, the body cap, headers looked up case-insensitively (duplicates joined
+with ",", "_" read as "-"), a hang-up cancelling the call (logged as 499), the response's
+headers and bytes. Streams are sent by Django's handler code, as before.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from django.conf import settings
+from django.http import HttpResponse
+from django.http.request import split_domain_port, validate_host
+
+from gateway import offload, service
+from gateway.errors import GatewayError
+
+PATH = "/v1/chat/completions"
+_CHECKED_HOSTS_MAX = 256  # Host headers are client input: the cache of verdicts stays small
+_checked_hosts: dict[str, bool] = {}
+
+
+class Headers(dict):
+    """Request headers by lowercase name, looked up case-insensitively (as Django's)."""
+
+    __slots__ = ()
+
+    def __getitem__(self, name: str) -> str:
+        return dict.__getitem__(self, name.lower())
+
+    def get(self, name: str, default=None):
+        return dict.get(self, name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and dict.__contains__(self, name.lower())
+
+
+def wants(scope: dict) -> bool:
+    """Is this request one the fast path serves (else the lean Django handler does)?"""
+    return scope["path"] == PATH and scope["method"] == "POST" and not scope.get("root_path")
+
+
+def headers_of(scope: dict) -> Headers:
+    headers = Headers()
+    for raw_name, raw_value in scope["headers"]:
+        name = raw_name.decode("latin1").lower().replace("_", "-")
+        value = raw_value.decode("latin1")
+        headers[name] = f"{headers[name]},{value}" if name in headers else value
+    return headers
+
+
+def host_allowed(headers: Headers) -> bool | None:
+    """ALLOWED_HOSTS, as request.get_host() checks it; None: no Host header to judge by."""
+    host = headers.get("x-forwarded-host") if settings.USE_X_FORWARDED_HOST else None
+    host = host or headers.get("host")
+    if not host:
+        return None
+    verdict = _checked_hosts.get(host)
+    if verdict is None:
+        allowed = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not allowed:
+            allowed = [".localhost", "127.0.0.1", "[::1]"]
+        domain, _ = split_domain_port(host)
+        verdict = bool(domain and validate_host(domain, allowed))
+        if len(_checked_hosts) >= _CHECKED_HOSTS_MAX:
+            _checked_hosts.clear()
+        _checked_hosts[host] = verdict
+    return verdict
+
+
+async def read_chunks(receive: Callable[[], Awaitable[dict]]) -> list[bytes] | None:
+    """The body's chunks, no more than one byte past GATEWAY_MAX_BODY_BYTES (that byte tells
+    the service to refuse it); None if the client hung up first."""
+    keep = settings.GATEWAY_MAX_BODY_BYTES + 1
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return None
+        if keep > 0 and (chunk := message.get("body", b"")):
+            chunks.append(chunk if len(chunk) <= keep else chunk[:keep])
+            keep -= len(chunk)
+        if not message.get("more_body", False):
+            return chunks
+
+
+def body_maker(headers: Headers, chunks: list[bytes]) -> service.BodyMaker:
+    async def read(record) -> bytes:
+        limit = settings.GATEWAY_MAX_BODY_BYTES
+        if int(headers.get("content-length") or 0) > limit:
+            raise service.too_large(limit)
+        if len(chunks) == 1:
+            body = chunks[0]
+        else:  # a big body comes in many chunks: joined off the loop
+            body = await offload.by_size(sum(map(len, chunks)), b"".join, chunks)
+        chunks.clear()  # the joined bytes are the only copy from here on
+        if len(body) > limit:
+            raise service.too_large(limit)
+        return body
+
+    return read
+
+
+async def chat(scope: dict, receive, send, handler) -> None:
+    """Serve one POST /v1/chat/completions; `handler` (the lean Django one) sends streams
+    and answers a request without a Host header."""
+    headers = headers_of(scope)
+    allowed = host_allowed(headers)
+    if allowed is None:
+        await handler(scope, receive, send)
+        return
+    chunks = await read_chunks(receive)
+    if chunks is None:
+        return
+    if not allowed:
+        await send_plain(_disallowed_host(), send)
+        return
+    call = service.Call(PATH, headers, body_maker(headers, chunks))
+    task = asyncio.current_task()
+    state = {"finished": False, "gone": False}
+
+    async def watch() -> None:
+        # After the body, the only message left for the app is http.disconnect: it comes
+        # when the client hangs up (or once the response is complete, when we stop first).
+        message = await receive()
+        if message["type"] == "http.disconnect" and not state["finished"]:
+            state["gone"] = True
+            task.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
+    response = None
+    try:
+        try:
+            response = await service.complete(call)
+        except Exception as exc:  # a bug of ours: OpenAI's shape, as Django's handler would
+            response = service.internal_error(exc, PATH).response()
+        if response.streaming:
+            await handler.send_response(response, send)
+        else:
+            await send_plain(response, send)
+    except asyncio.CancelledError:
+        if not state["gone"]:
+            raise
+        task.uncancel()  # ours, from watch(): the client left, and the record says so
+    finally:
+        state["finished"] = True
+        watcher.cancel()
+        # A hang-up while sending leaves the relay suspended: close it now, so its own
+        # handler logs the partial stream (not the garbage collector, some time later).
+        if (stream := getattr(response, "iris_stream", None)) is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await stream.aclose()
+
+
+async def send_plain(response: HttpResponse, send) -> None:
+    """A whole (not streamed) response, with the headers Django's handler would send."""
+    headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
+    for cookie in response.cookies.values():
+        headers.append((b"Set-Cookie", cookie.output(header="").encode("ascii").strip()))
+    await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
+    await send({"type": "http.response.body", "body": response.content})
+
+
+def _disallowed_host() -> HttpResponse:
+    return GatewayError(
+        400,
+        "The Host header names a host this gateway does not serve (see ALLOWED_HOSTS).",
+        code="disallowed_host",
+    ).response()
