@@ -29,7 +29,7 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 from django.http import FileResponse  # noqa: E402
 from django.urls import set_script_prefix  # noqa: E402
 
-from gateway import fastpath, http, shutdown  # noqa: E402
+from gateway import fastpath, http, replicas, shutdown  # noqa: E402
 from gateway import log as request_log  # noqa: E402
 from gateway.errors import GatewayError  # noqa: E402
 from gateway.lagprobe import LagProbe  # noqa: E402
@@ -138,11 +138,13 @@ async def lifespan(receive, send) -> None:
             gc.freeze()
             shutdown.install()  # SIGTERM: open streams get their grace, then end cleanly
             request_log.writer.start()  # replays what a killed process left, even if idle
+            replicas.start()  # hears other processes' key/provider/config/price saves
             if settings.IRIS_LOOP_LAG_PROBE:
                 probe = LagProbe(settings.DATA_DIR)
                 probe.start()
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
+            replicas.stop()
             if probe is not None:
                 probe.stop()
             await request_log.drain()
