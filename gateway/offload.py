@@ -7,6 +7,13 @@ from typing import Any
 
 from django.conf import settings
 
+from gateway import malloc
+
+# The threads that get the big bodies share one malloc arena (gateway/malloc.py): set before
+# any of them starts, which importing this module (the request path does, at start-up) is.
+if settings.configured:
+    malloc.limit_arenas(settings.GATEWAY_MALLOC_ARENAS)
+
 
 async def by_size(size: int, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:
     """fn(*args, **kwargs): in a thread when `size` bytes pass GATEWAY_THREAD_BODY_BYTES."""
