@@ -1,17 +1,17 @@
 """Filtered, keyset-paginated reads of the request log, shared by the logs API and UI."""
 
 import base64
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Count, F, Func, Q, QuerySet, Sum, TextField, Value
-from django.db.models.functions import Cast
+from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models.expressions import RawSQL
 
 from feedback.query import filter_by_feedback
 from gateway.models import LogImage, RequestLog
@@ -30,6 +30,9 @@ ROUTING = {
     "cached": "Cache hit",
     "config": "Any config",
 }
+TRIGRAM = 3  # the shortest search an index serves (a trigram)
+_FTS = "gateway_requestlog_fts"  # SQLite (migration 0016): FTS5 over search_text
+_METADATA = "gateway_logmetadata"  # SQLite (migration 0016): (key, value, log_id)
 _CURSOR = re.compile(r"^(\d+)(?:@(\d{1,6}(?:\.\d{1,10})?))?$")
 
 
@@ -90,24 +93,8 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(request_id=f.request_id)
     if f.feedback or f.label:
         qs = filter_by_feedback(qs, f.feedback, f.label)
-    for n, (key, value) in enumerate(f.metadata.items()):
-        if connection.vendor == "postgresql":
-            # jsonb containment can use a GIN index on metadata; values are always strings.
-            qs = qs.filter(metadata__contains={key: value})
-            continue
-        # SQLite: a cheap substring test on the stored JSON text (Django writes it with
-        # json.dumps) skips most rows before JSON_EXTRACT parses the rest; the key is one
-        # literal path step, so "a__b" or "contains" never turns into a nested path or lookup.
-        stored = Cast("metadata", TextField())
-        extracted = Func(
-            F("metadata"),
-            Value(f"$.{json.dumps(key)}"),
-            function="JSON_EXTRACT",
-            output_field=TextField(),
-        )
-        qs = qs.alias(**{f"_mt{n}": stored, f"_mv{n}": extracted}).filter(
-            **{f"_mt{n}__contains": json.dumps(value), f"_mv{n}": value}
-        )
+    for key, value in f.metadata.items():
+        qs = _with_metadata(qs, key, value)
     if f.since:
         qs = qs.filter(created_at__gte=f.since)
     if f.until:
@@ -122,7 +109,7 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
     elif f.skip_estimates:
         qs = qs.exclude(endpoint=ESTIMATE)
     if f.search:
-        qs = qs.filter(search_text__icontains=f.search)
+        qs = _searched(qs, f.search)
     if f.prompt:
         qs = qs.filter(prompt=f.prompt)
     if f.image_sha256:
@@ -143,6 +130,32 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
     if f.after:
         qs = qs.filter(id__gt=f.after)
     return qs.order_by("-id")
+
+
+def _searched(qs: QuerySet, text: str) -> QuerySet:
+    """Records whose search_text holds `text`, case-insensitively. By index from 3 characters
+    (PostgreSQL: pg_trgm, migration 0006; SQLite: FTS5's trigram tokenizer, 0016, the text
+    one quoted phrase, so that quotes, AND, * or NEAR mean themselves). 1-2 characters make
+    no trigram: a scan, bounded to the newest LOG_SEARCH_SHORT_ROWS records."""
+    if len(text) < TRIGRAM:
+        newest = RawSQL(
+            "SELECT MAX(id) - %s FROM gateway_requestlog", [settings.LOG_SEARCH_SHORT_ROWS]
+        )
+        return qs.filter(search_text__icontains=text, id__gt=newest)
+    if connection.vendor != "sqlite":
+        return qs.filter(search_text__icontains=text)
+    phrase = '"' + text.replace('"', '""') + '"'
+    return qs.filter(id__in=RawSQL(f"SELECT rowid FROM {_FTS} WHERE {_FTS} MATCH %s", [phrase]))
+
+
+def _with_metadata(qs: QuerySet, key: str, value: str) -> QuerySet:
+    """Records whose metadata has `key` (one literal key, never a path) set to the string
+    `value`. PostgreSQL: jsonb containment, by the GIN index of migration 0003. SQLite: the
+    (key, value, log) table that migration 0016's triggers keep, walked by its primary key."""
+    if connection.vendor == "postgresql":
+        return qs.filter(metadata__contains={key: value})  # values are always strings
+    found = f"SELECT log_id FROM {_METADATA} WHERE key = %s AND value = %s"
+    return qs.filter(id__in=RawSQL(found, [key, value]))
 
 
 def _routed(routing: str) -> Q:

@@ -280,6 +280,9 @@ LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", 30)
 # The analytics page reads at most this many log rows (the newest) where the rollups cannot
 # answer, and says so: memory and time stay bounded whatever the range (logs_ui/analytics_log.py).
 ANALYTICS_MAX_LOG_ROWS = env_int("ANALYTICS_MAX_LOG_ROWS", 200_000)
+# --- the logs search (gateway/logquery.py) ---
+# A 1-2 character search has no trigram index to use: it scans only this many newest records.
+LOG_SEARCH_SHORT_ROWS = env_int("LOG_SEARCH_SHORT_ROWS", 100_000)
 # --- the log's durability (gateway/log/) ---
 # Records wait in memory up to this many bytes (images included); past it they wait on disk.
 LOG_QUEUE_MAX_BYTES = env_int("LOG_QUEUE_MAX_BYTES", 256 * 1024 * 1024)
