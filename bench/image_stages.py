@@ -173,6 +173,7 @@ def main() -> None:
         wait_for(f"http://127.0.0.1:{FAKE_PORT}/stats")
         iris.start()
         pid = iris.process.pid
+        started_kb = status_kb(pid, "VmRSS")
         run_wrk(iris, body, args.clients, 3)  # warm up
         spy = None
         raw = data_dir / "profile.txt"
@@ -199,7 +200,8 @@ def main() -> None:
         print(
             f"requests {requests}, {requests / (t1 - t0):.0f} req/s wall (noisy), "
             f"CPU {1000 * (cpu1 - cpu0) / requests:.2f} ms/request, "
-            f"peak RSS (VmHWM) {status_kb(pid, 'VmHWM') / 1024:.0f} MB, "
+            f"peak RSS (VmHWM) {status_kb(pid, 'VmHWM') / 1024:.0f} MB "
+            f"(at start {started_kb / 1024:.0f} MB), "
             f"RSS now {status_kb(pid, 'VmRSS') / 1024:.0f} MB, "
             f"threads {status_kb(pid, 'Threads')}, "
             f"minor page faults {(minor_faults(pid) - faults0) / requests:.0f}/request",
