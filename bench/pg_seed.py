@@ -73,6 +73,7 @@ def seed(count: int, templates: int, days: int) -> None:
     )
     _feedback()
     _say("rollups")
+    _sql("SET work_mem = '256MB'")  # this session only: the rollups' joins and groups
     _rollups()
     _sql("DROP TABLE scale_log, scale_image")
     _say("analyze")
@@ -196,9 +197,9 @@ def _rollups() -> None:
         f"{edges}) - 1) END AS lb, "
         f"CASE WHEN ttft_ms IS NULL THEN -1 ELSE greatest(0, width_bucket(ttft_ms, "
         f"{edges}) - 1) END AS tb FROM gateway_requestlog) l "
-        "LEFT JOIN LATERAL (SELECT sum(bl.size) AS bytes "
-        "FROM gateway_logimage i JOIN gateway_blob bl ON bl.sha256 = i.blob_id "
-        "WHERE i.log_id = l.id AND i.role IN ('input', 'mask')) b ON l.image_count > 0 "
+        "LEFT JOIN (SELECT i.log_id, sum(bl.size) AS bytes FROM gateway_logimage i "
+        "JOIN gateway_blob bl ON bl.sha256 = i.blob_id WHERE i.role IN ('input', 'mask') "
+        "GROUP BY i.log_id) b ON b.log_id = l.id "
         "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
     )
     summed = ", ".join(f"sum({c.strip()})" for c in sums.split(","))

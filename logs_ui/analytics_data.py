@@ -131,7 +131,7 @@ def cells(p: Plan) -> tuple[dict, str, list[str]]:
         return sql.fold(found, _top(found)), "rollups", [warning] if warning else []
     rows = analytics_log.log_rows(p.filter, p.start, p.end)
     keep = analytics_log.top_values(rows, p.meta_key, TOP_GROUPS) if p.group == "metadata" else None
-    found, read = analytics_log.from_log(rows, p.size, p.offset, p.group, p.meta_key, keep=keep)
+    found, read = analytics_log.read_log(rows, p.size, p.offset, p.group, p.meta_key, keep=keep)
     warnings = []
     if read.capped:
         warnings.append(

@@ -12,11 +12,12 @@ more says so (Read.capped) instead of taking the memory and time of all of them.
 from dataclasses import dataclass, replace
 
 from django.conf import settings
+from django.db import connection
 from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Round
 
-from gateway import rollups
+from gateway import percentiles, rollups
 from gateway.logquery import LogFilter, filter_logs, in_window
 from gateway.models import LogImage
 from logs_ui.analytics_sql import OTHER, UNSET, Bucket, Cell, utc
@@ -147,3 +148,98 @@ def _add_image_bytes(cells: dict, where: dict[int, tuple]) -> None:
         found = where[log_id]
         cells[found].image_bytes += received
         cells[found].image_bytes_sent += received if sent is None else sent
+
+
+def _bin_sql(column: str) -> str:
+    """A duration's histogram bin (gateway/percentiles.bin_of) in PostgreSQL, -1 for none."""
+    edges = ", ".join(repr(e) for e in percentiles.EDGES)
+    return (
+        f"CASE WHEN {column} IS NULL THEN -1 "
+        f"ELSE greatest(0, width_bucket({column}, ARRAY[{edges}]::float8[]) - 1) END"
+    )
+
+
+def sums_in_sql(
+    qs: QuerySet, size: int, offset: int, group: str, meta_key: str, cap: int, keep: set | None
+) -> tuple[dict, Read]:
+    """from_log's cells with histogram percentiles, summed by PostgreSQL: the rows never come
+    to Python (~10× faster past a few thousand rows). The same cap: the newest `cap` rows."""
+    inner = qs.values(
+        _b=Bucket(F("created_at"), size, offset),
+        _g=_by(group, meta_key),
+        _cost=_ROW[5],
+    ).values("_b", "_g", "id", *[c for c in _ROW if isinstance(c, str) and c != "id"], "_cost")
+    inner_sql, params = inner.order_by("-id")[:cap].query.sql_with_params()
+    params = list(params)
+    folded = "r._g"
+    if group == "metadata":  # unset values as UNSET, then those not kept as OTHER (in SQL)
+        folded = "coalesce(r._g::text, %s)"
+        params = [UNSET] + params
+        if keep is not None:
+            marks = ", ".join(["%s"] * len(keep)) or "NULL"
+            folded = f"CASE WHEN {folded} IN ({marks}) THEN {folded} ELSE %s END"
+            params = [UNSET, *sorted(keep), UNSET, OTHER] + params[1:]
+    bins = range(percentiles.BINS)
+    histograms = ", ".join(
+        [f"count(*) FILTER (WHERE r._lb = {k})" for k in bins]
+        + [f"count(*) FILTER (WHERE r._tb = {k})" for k in bins]
+    )
+    sql = (
+        f"SELECT r._b, {folded}, count(*), min(r.id), "
+        "count(*) FILTER (WHERE r.status_code >= 400 OR r.error_type <> ''), "
+        "coalesce(sum(r.prompt_tokens), 0), coalesce(sum(r.completion_tokens), 0), "
+        "coalesce(sum(r._cost), 0), count(r._cost), coalesce(sum(r.image_count), 0), "
+        "coalesce(sum(r.output_image_count), 0), coalesce(sum(ib.received), 0), "
+        f"coalesce(sum(ib.sent), 0), {histograms} "
+        f"FROM (SELECT s.*, {_bin_sql('s.latency_ms')} AS _lb, {_bin_sql('s.ttft_ms')} AS _tb "
+        f"FROM ({inner_sql}) s) r "
+        "LEFT JOIN LATERAL (SELECT sum(b.size) AS received, sum(coalesce(t.size, b.size)) AS sent "
+        "FROM gateway_logimage i JOIN gateway_blob b ON b.sha256 = i.blob_id "
+        "LEFT JOIN gateway_blob t ON t.sha256 = i.sent_blob_id "
+        "WHERE i.log_id = r.id AND i.role IN ('input', 'mask')) ib ON r.image_count > 0 "
+        "GROUP BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        found = cursor.fetchall()
+    cells, read, oldest = {}, Read(), None
+    width = len(percentiles.EDGES)
+    for b, g, n, first_id, errors, prompt, completion, cost, known, images, made, *rest in found:
+        if group == "key":
+            g = g or 0
+        cells[(int(b), g)] = Cell(
+            exact=False,
+            requests=n,
+            errors=errors,
+            prompt_tokens=int(prompt),
+            completion_tokens=int(completion),
+            cost_e10=int(cost),
+            cost_known=known,
+            images=int(images),
+            output_images=int(made),
+            image_bytes=int(rest[0]),
+            image_bytes_sent=int(rest[1]),
+            latency=_counts(rest[2 : 2 + width]),
+            ttft=_counts(rest[2 + width :]),
+        )
+        read.rows += n
+        oldest = first_id if oldest is None else min(oldest, first_id)
+        read.oldest_bucket = min(read.oldest_bucket or int(b), int(b))
+    if read.rows >= cap and oldest is not None:
+        read.capped = qs.filter(id__lt=oldest).exists()
+    return cells, read
+
+
+def _counts(histogram: list) -> list:
+    return list(histogram) if any(histogram) else []  # none: [], as Cell.record leaves it
+
+
+def read_log(
+    qs: QuerySet, size: int, offset: int, group: str, meta_key: str, keep: set | None = None
+) -> tuple[dict, Read]:
+    """from_log (exact percentiles) up to EXACT_ROWS rows; past them, on PostgreSQL, the sums
+    and histograms of sums_in_sql; elsewhere from_log, which goes over to histograms itself."""
+    if connection.vendor == "postgresql" and qs[: EXACT_ROWS + 1].count() > EXACT_ROWS:
+        cap = settings.ANALYTICS_MAX_LOG_ROWS
+        return sums_in_sql(qs, size, offset, group, meta_key, cap, keep)
+    return from_log(qs, size, offset, group, meta_key, keep=keep)
