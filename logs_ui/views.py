@@ -5,9 +5,11 @@ Pages are sync views; image views are async, with Pillow and storage reads in a 
 
 import asyncio
 import mimetypes
+import time
 from collections import defaultdict
 from dataclasses import dataclass, replace
 
+from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
@@ -34,6 +36,7 @@ from logs_ui import (
 )
 from logs_ui.access import viewer_required
 from logs_ui.forms import LogFilterForm, clean_query, known_values
+from logs_ui.tailstate import TailState
 
 PAGE_SIZE = 50
 TAIL_LIMIT = 100  # per poll; the next poll picks up the rest, oldest first
@@ -113,17 +116,30 @@ def _fragment(request: HttpRequest) -> str:
 @require_GET
 @viewer_required
 def log_tail(request: HttpRequest) -> HttpResponse:
-    """Rows newer than ?after=<id> for the live tail; 204 when there are none yet."""
+    """Rows the live tail has not shown yet (logs_ui/tailstate.py: above its floor, not in
+    its shown ids); 204 when there are none and its floor stays."""
     form = LogFilterForm(request.GET)
     if not form.is_valid() or not form.cleaned_data["live"]:
         return HttpResponseStopPolling()
+    state = TailState.parse(request.GET)
     log_filter = form.to_filter()
-    log_filter.before, log_filter.after = None, log_filter.after or 0
+    log_filter.before, log_filter.after = None, state.floor
+    unseen = _rows(log_filter)
+    for first, last in state.ranges():
+        unseen = unseen.exclude(id__range=(first, last))
     # Oldest first, so a burst larger than TAIL_LIMIT arrives over several polls, without gaps.
-    rows = list(_rows(log_filter).order_by("id")[:TAIL_LIMIT])[::-1]
-    if not rows:
+    rows = list(unseen.order_by("id")[:TAIL_LIMIT])
+    floor = state.floor
+    state.saw(row.id for row in rows)
+    now = time.time()
+    if state.mark is None or now - state.mark_at >= settings.LOGS_TAIL_SETTLE_SECONDS:
+        if state.mark is not None:  # every id up to the mark has committed (or never will)
+            state.settle(state.mark if len(rows) < TAIL_LIMIT else min(state.mark, rows[-1].id))
+        state.mark, state.mark_at = _latest_id(), now
+    state.bound()
+    if not rows and state.floor == floor:
         return HttpResponse(status=204)
-    context = {"form": form, "rows": _with_thumbnails(rows), "newest": rows[0].id, "fresh": True}
+    context = {"form": form, "rows": _with_thumbnails(rows[::-1]), "tail": state, "fresh": True}
     return render(request, "logs_ui/log_list.html#tail", context)
 
 
