@@ -15,6 +15,7 @@ one (NAT64, 6to4, SIIT, IPv4-mapped or -compatible) is judged by the IPv4 addres
 """
 
 import asyncio
+import functools
 import ipaddress
 import socket
 import time
@@ -132,6 +133,9 @@ def session(*, trusted: bool) -> aiohttp.ClientSession:
         )
         existing = sessions[guarded] = aiohttp.ClientSession(
             connector=connector,
+            # No cookies kept: one client's upstream cookie must not go out with another's
+            # request (and the jar's per-request filtering costs CPU on the hot path).
+            cookie_jar=aiohttp.DummyCookieJar(),
             auto_decompress=True,
             trust_env=False,
             timeout=aiohttp.ClientTimeout(
@@ -295,6 +299,7 @@ async def read_capped(
     return b"".join(pieces)
 
 
+@functools.lru_cache(maxsize=1024)  # the same few upstream URLs, request after request
 def redact_url(url: str) -> str:
     """The URL for the log: no userinfo, no fragment, every query value masked but those of
     _PLAIN_PARAMS (a token can hide under any name: access_token, api-key, client_secret...)."""
