@@ -388,9 +388,6 @@ LOGGING = {
     },
 }
 
-# --- log retention at scale (gateway/log/retention.py) ---
-# Records deleted per transaction by purge_logs: each batch (and its images' rows) commits on
-# its own, so the log writer's inserts and the UI's reads never wait behind one long delete.
 # --- several replicas (gateway/replicas.py) ---
 # How other processes hear of a saved key/provider/config/price: auto, postgres, redis, poll, off.
 IRIS_CACHE_INVALIDATION = env_str("IRIS_CACHE_INVALIDATION", "auto").strip().lower()
@@ -399,6 +396,9 @@ IRIS_CACHE_INVALIDATION_POLL_SECONDS = env_float("IRIS_CACHE_INVALIDATION_POLL_S
 # The live tail re-reads ids this many seconds back: a replica's batch may commit after another's.
 LOGS_TAIL_SETTLE_SECONDS = env_float("LOGS_TAIL_SETTLE_SECONDS", 10.0)
 
+# --- log retention at scale (gateway/log/retention.py) ---
+# Records deleted per transaction by purge_logs: each batch (and its images' rows) commits on
+# its own, so the log writer's inserts and the UI's reads never wait behind one long delete.
 LOG_RETENTION_BATCH = env_int("LOG_RETENTION_BATCH", 2_000)
 
 # --- request memory (perf-image: gateway/malloc.py, gateway/offload.py) ---
@@ -406,3 +406,7 @@ LOG_RETENTION_BATCH = env_int("LOG_RETENTION_BATCH", 2_000)
 # touches a megabyte body would otherwise get an arena of its own that keeps its peak (RSS);
 # one arena reuses the same pages (fewer page faults too). MALLOC_ARENA_MAX, if set, wins.
 GATEWAY_MALLOC_ARENAS = env_int("GATEWAY_MALLOC_ARENAS", 1)
+
+# --- the proxy's hot path and the log writer's wake-ups (perf-small) ---
+# Image bytes waiting in the log's inbox that wake the journal thread before LOG_FSYNC_SECONDS.
+LOG_INBOX_IMAGE_BYTES = env_int("LOG_INBOX_IMAGE_BYTES", 8 * 1024 * 1024)

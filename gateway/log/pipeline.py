@@ -68,6 +68,7 @@ class Writer:
         self._inbox: collections.deque[tuple[float, Record, bool]] = collections.deque()
         self._queue: collections.deque[Waiting] = collections.deque()
         self._queued_bytes = 0
+        self._inbox_image_bytes = 0  # roughly: a wake-up hint, not an account
         self._cond = threading.Condition()
         self._wake_journal = threading.Event()
         self._stop = threading.Event()  # set by drain: pauses end, loops finish up
@@ -91,6 +92,12 @@ class Writer:
         if not provisional:
             self._puts += 1
         self._inbox.append((time.monotonic(), record, provisional))
+        if images := getattr(record.chat, "images", None):
+            # Each waits up to LOG_FSYNC_SECONDS holding its decoded image: past a few MB of
+            # them, journal now (memory), while small records keep the fsync batching.
+            self._inbox_image_bytes += sum(img.size for img in images)
+            if self._inbox_image_bytes > settings.LOG_INBOX_IMAGE_BYTES:
+                self._wake_journal.set()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -181,6 +188,7 @@ class Writer:
                 record = batch[-1][1]
                 image_bytes += sum(img.size for img in record.chat.images) if record.chat else 0
                 image_bytes += outputs.encoded_size(record)
+            self._inbox_image_bytes = max(0, self._inbox_image_bytes - image_bytes)
             if batch:
                 prepared = [(since, entries.prepare(r), p) for since, r, p in batch]
                 try:
