@@ -2,19 +2,23 @@
 memory. `python bench/imageserver.py PORT DIR` serves DIR's files at /NAME.
 
 GET /stats reports per file how many times it was fetched and the serve times in ms (from the
-request's head read to the last byte handed to the socket and drained), so the benchmark can
-tell whether a gateway fetched a URL at all and how long a fetch took from the host's side.
+request's head read to the last byte taken by the socket), so the benchmark can tell whether
+a gateway fetched a URL at all and how long a fetch took from the host's side. The socket's
+send buffer is kept small (SEND_BUFFER) and nothing is buffered above it, so that time
+follows the gateway's reading: it ends when all but the last SEND_BUFFER bytes are read.
 GET /reset clears them. Serve times are kept in a ring of the last 10,000 per file.
 """
 
 import asyncio
 import collections
 import json
+import socket
 import sys
 import time
 from pathlib import Path
 
 KEEP = 10_000
+SEND_BUFFER = 64 * 1024
 CONTENT_TYPES = {".jpeg": "image/jpeg", ".jpg": "image/jpeg", ".png": "image/png"}
 
 files: dict[str, tuple[bytes, str]] = {}
@@ -31,6 +35,8 @@ def head(status: str, length: int, content_type: str) -> bytes:
 
 
 async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    writer.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
+    writer.transport.set_write_buffer_limits(high=0)
     try:
         while True:
             request = await reader.readuntil(b"\r\n\r\n")

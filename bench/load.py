@@ -76,10 +76,21 @@ end
 """
 
 
+ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+
+
 @dataclass
 class Body:
     data: bytes
     vary_at: int | None = None  # 0-based offset of the 4 base64 characters to vary
+
+    def numbered(self, n: int) -> bytes:
+        """The body of request number n, as the Lua script makes it (tag: n in base 64,
+        least significant digit first)."""
+        if self.vary_at is None:
+            return self.data
+        tag = bytes(ALPHABET[(n >> (6 * i)) & 63] for i in range(4))
+        return self.data[: self.vary_at] + tag + self.data[self.vary_at + 4 :]
 
 
 def wrk(

@@ -19,6 +19,7 @@ IMAGE_HOST = f"http://127.0.0.1:{IMAGE_PORT}"
 GROUPS = ("small", "image", "stream", "photos", "urls", "mix")
 # The 1.38 MB body of the main table: a JPEG whose base64 makes the request 1.38 MB.
 MAIN_IMAGE_BODY_BYTES = 1_380_000
+SETTLE_SECONDS = 0.5  # a gateway is idle once this long passes with no upstream request
 PAD = "AAAA"  # base64 of the 3 zero bytes after an image's end, varied per request
 
 
@@ -189,13 +190,13 @@ def check(peer: Peer, scenario: Scenario) -> str:
 
 def settled(peer: Peer) -> dict:
     """The upstream's stats once the gateway is idle (its counter still and the gateway's CPU
-    near zero for half a second): requests it still had in flight when the last wrk run
+    near zero for SETTLE_SECONDS): requests it still had in flight when the last wrk run
     ended (wrk does not wait for them) must not be counted."""
     stats, cpu = httpx.get(f"{UPSTREAM}/stats").json(), peer.cpu_seconds()
-    for _ in range(240):
-        time.sleep(0.5)
+    for _ in range(int(120 / SETTLE_SECONDS)):
+        time.sleep(SETTLE_SECONDS)
         now, cpu_now = httpx.get(f"{UPSTREAM}/stats").json(), peer.cpu_seconds()
-        if now["requests"] == stats["requests"] and cpu_now - cpu < 0.05:
+        if now["requests"] == stats["requests"] and cpu_now - cpu < SETTLE_SECONDS / 10:
             return now
         stats, cpu = now, cpu_now
     raise RuntimeError(f"{peer.name} kept working two minutes after the run ended")
