@@ -42,6 +42,12 @@ def main() -> None:
     bench = sub.add_parser("bench")
     bench.add_argument("--runs", type=int, default=20)
     bench.add_argument("--only", default="", help="run the cases whose name has this text")
+    bench.add_argument(
+        "--python-sums",
+        action="store_true",
+        help="analytics from the log summed in Python "
+        "(as before the database summed them): the 'before' figures",
+    )
     args = parser.parse_args()
     if args.command == "seed":
         _recreate_database()
@@ -58,6 +64,13 @@ def main() -> None:
     else:
         from bench.pg_pages import run
 
+        if args.python_sums:
+            from logs_ui import analytics_log
+
+            def in_python(qs, size, offset, group, meta_key, keep=None):
+                return analytics_log.from_log(qs, size, offset, group, meta_key, keep=keep)
+
+            analytics_log.read_log = in_python
         run(args.runs, args.only)
 
 
