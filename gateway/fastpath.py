@@ -5,7 +5,7 @@ prefix and handler cost about a fifth of a small request's CPU (bench/cpu_per_re
 service.complete needs none of them, only the path, the headers and the body. Everything a
 client can see stays as the lean Django handler made it (gateway/asgi.py ApiHandler): the
 ALLOWED_HOSTS check, the body cap, headers looked up case-insensitively (duplicates joined
-with ",", "_" read as "-"), a hang-up cancelling the call (logged as 499), the response's
+with ",", names with "_" dropped), a hang-up cancelling the call (logged as 499), the response's
 headers and bytes. Streams are sent by Django's handler code, as before.
 """
 
@@ -48,7 +48,9 @@ def wants(scope: dict) -> bool:
 def headers_of(scope: dict) -> Headers:
     headers = Headers()
     for raw_name, raw_value in scope["headers"]:
-        name = raw_name.decode("latin1").lower().replace("_", "-")
+        name = raw_name.decode("latin1").lower()
+        if "_" in name:  # dropped, as Django drops it: x_api_key must not pass for x-api-key
+            continue
         value = raw_value.decode("latin1")
         headers[name] = f"{headers[name]},{value}" if name in headers else value
     return headers
