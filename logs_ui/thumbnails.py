@@ -54,11 +54,11 @@ def cached(blob: Blob, name: str, make: Callable[[bytes], bytes]) -> bytes:
     with _locks[hash(name) % len(_locks)]:
         try:
             return _read(name)
-        except OSError:  # not made yet (FileNotFoundError), or unreadable: make it anew
+        except FileNotFoundError:  # not made yet
             pass
         try:
             original = _read(blob.storage_name)
-        except OSError:  # FileNotFoundError: the row outlived its file
+        except FileNotFoundError:  # the row outlived its file
             raise ThumbnailError("the bytes are missing from storage") from None
         data = make(original)
         try:
@@ -71,13 +71,14 @@ def cached(blob: Blob, name: str, make: Callable[[bytes], bytes]) -> bytes:
 
 
 def _read(name: str) -> bytes:
-    """A file's bytes; OSError when it is not there. A remote store that fails (S3
-    unreachable, refusing) is a ThumbnailError saying so, never a 500."""
+    """A file's bytes; FileNotFoundError when it is not there. Storage that fails otherwise
+    (S3 unreachable, timing out, refusing; a local read error) is a ThumbnailError saying so,
+    never a 500 nor "missing"."""
     try:
         return blobs.read(name)
-    except OSError:
+    except FileNotFoundError:
         raise
-    except Exception as exc:  # botocore's errors are no OSError
+    except Exception as exc:  # botocore's errors, some of them OSErrors (timeouts)
         raise ThumbnailError(unreachable(exc)) from None
 
 

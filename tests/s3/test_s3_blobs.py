@@ -4,6 +4,7 @@ what each image costs in round trips, the quota, a dead S3, the healthz probe, t
 from __future__ import annotations
 
 import hashlib
+import socket
 
 import pytest
 from botocore.config import Config
@@ -92,15 +93,15 @@ def test_the_blob_quota_holds_on_s3(settings, s3_storage, moto_s3):
     assert "quota" in big_log.degraded
 
 
-def dead_s3(settings) -> None:
-    """Storage pointed at a port nobody listens on: S3 down."""
+def dead_s3(settings, endpoint: str = "") -> None:
+    """Storage pointed at a port nobody listens on (S3 down), or at `endpoint`."""
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
             "BACKEND": BACKEND,
             "OPTIONS": {
                 "bucket_name": "nowhere",
-                "endpoint_url": f"http://127.0.0.1:{free_port()}",
+                "endpoint_url": endpoint or f"http://127.0.0.1:{free_port()}",
                 "region_name": "us-east-1",
                 "access_key": "k",
                 "secret_key": "secret-that-must-not-show",
@@ -144,8 +145,39 @@ def test_a_thumbnail_is_made_once_and_kept_in_the_bucket(s3_storage, moto_s3):
     assert calls.take() == [("GET", name)]
 
 
-def test_a_thumbnail_with_s3_down_is_a_thumbnail_error_not_a_500(settings):
+@pytest.mark.parametrize("fault", ["down", "hung"])
+def test_a_thumbnail_with_s3_down_or_hung_is_a_thumbnail_error_saying_so(settings, fault):
     blob = Blob(sha256="ab" * 32, mime="image/png", size=10)
-    dead_s3(settings)
-    with pytest.raises(thumbnails.ThumbnailError, match=r"blob storage unavailable \(\w+\)"):
-        thumbnails.get_or_make(blob, 96)
+    with socket.socket() as hole:  # listens, never accepts: requests time out
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)
+        dead_s3(settings, f"http://127.0.0.1:{hole.getsockname()[1]}" if fault == "hung" else "")
+        with pytest.raises(thumbnails.ThumbnailError) as raised:
+            thumbnails.get_or_make(blob, 96)
+    kind = "ReadTimeoutError" if fault == "hung" else "EndpointConnectionError"
+    assert str(raised.value) == f"blob storage unavailable ({kind})"
+
+
+def test_retention_deletes_a_blob_and_its_thumbnails_from_the_bucket_and_it_comes_back(
+    settings, s3_storage, moto_s3
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from gateway.log.retention import purge
+
+    photo = png_bytes(size=(120, 90), color=(77, 7, 7))
+    sha = hashlib.sha256(photo).hexdigest()
+    entries.save_records([record_with_image(photo, "old")])
+    thumbnails.get_or_make(Blob.objects.get(), 96)
+    assert moto_s3.keys(s3_storage, "images/") and moto_s3.keys(s3_storage, "thumbs/")
+    long_ago = timezone.now() - dt.timedelta(days=settings.LOG_RETENTION_DAYS + 1)
+    RequestLog.objects.update(created_at=long_ago)
+    Blob.objects.update(created_at=long_ago)
+    assert purge() == (1, 1)
+    assert moto_s3.keys(s3_storage, "images/") == set()
+    assert moto_s3.keys(s3_storage, "thumbs/") == set()
+    assert sha in blobs.present  # still listed here, but its row is gone: not trusted
+    entries.save_records([record_with_image(photo, "sent again")])
+    assert moto_s3.get(s3_storage, blob_name(sha)) == photo
