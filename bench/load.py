@@ -35,10 +35,16 @@ local function read(path)
   return data
 end
 
+-- The whole request is formatted once; a numbered one is then a single concatenation of
+-- what comes before the 4 characters, the number, and what follows (one copy of the body).
 local function load(into, body_var, vary_var)
-  into.body = read(os.getenv(body_var))
-  into.vary = tonumber(os.getenv(vary_var) or "")
-  into.fixed = wrk.format(nil, nil, nil, into.body)
+  local body = read(os.getenv(body_var))
+  local vary = tonumber(os.getenv(vary_var) or "")
+  into.fixed = wrk.format(nil, nil, nil, body)
+  if vary then
+    local at = #into.fixed - #body + vary
+    into.before, into.after = into.fixed:sub(1, at - 1), into.fixed:sub(at + 4)
+  end
 end
 
 local function tag(k)
@@ -52,11 +58,10 @@ local function tag(k)
 end
 
 local function build(kind)
-  if not kind.vary then
+  if not kind.before then
     return kind.fixed
   end
-  local at = kind.vary
-  return wrk.format(nil, nil, nil, kind.body:sub(1, at - 1) .. tag(n) .. kind.body:sub(at + 4))
+  return kind.before .. tag(n) .. kind.after
 end
 
 init = function(args)

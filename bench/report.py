@@ -6,9 +6,12 @@ WHAT = """Each gateway runs alone, pinned to core 0 (Iris with N workers: cores 
 fake upstream, the image host and this script share core 1. "added" is the gateway's
 percentile minus the fake upstream's alone with the same bodies and clients. CPU is the
 gateway's process-tree user+system seconds from /proc over the timed run, per request (or per
-MB of image sent). Peak RSS is VmHWM summed over the gateway's processes, reset before each
-run. Each image request carries a distinct image (3 bytes after its end marker differ), so
-a gateway storing images by hash stores each one, as with real traffic (--same-image: not)."""
+MB of image sent), counted until the gateway is idle again (its log writer's tail
+included), per request that reached the upstream. Peak RSS is VmHWM summed over the
+gateway's processes, reset before each run (to the RSS at its start, shown in brackets:
+memory earlier runs freed but did not give back). Each image request carries a distinct
+image (3 bytes after its end marker differ), so a gateway storing images by hash stores each
+one, as with real traffic (--same-image: not)."""
 
 
 def _f(value: float | None, digits: int = 1) -> str:
@@ -74,7 +77,8 @@ def ratios(results: dict, versus: str = "Portkey") -> list[str]:
 
 def scenario_table(results: dict) -> list[str]:
     rows = [
-        "| scenario | peer | upstream got | req/s | added p50 / p99 | peak RSS | CPU per MB "
+        "| scenario | peer | upstream got | req/s | added p50 / p99 | peak RSS (at start) "
+        "| CPU per MB "
         "| fetches, fetch time p50 / p99 |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -92,7 +96,8 @@ def scenario_table(results: dict) -> list[str]:
             rows.append(
                 f"| {scenario} | {peer_name} | {run['form']} | {run['rps']:.1f} "
                 f"| {run['added_p50']:.1f} / {run['added_p99']:.1f} ms "
-                f"| {run['peak_rss_mb']:.0f} MB | {_f(run.get('cpu_ms_per_mb'), 2)} ms "
+                f"| {run['peak_rss_mb']:.0f} ({_f(run.get('rss_before_mb'), 0)}) MB "
+                f"| {_f(run.get('cpu_ms_per_mb'), 2)} ms "
                 f"| {fetch} |" + _errors(run)
             )
     return rows

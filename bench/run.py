@@ -92,6 +92,9 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--same-image", action="store_true", help="one image for every request")
     parser.add_argument(
+        "--fresh", action="store_true", help="restart each gateway before each image scenario"
+    )
+    parser.add_argument(
         "--clients", default="1,8", help="client counts of the photos and urls groups"
     )
     parser.add_argument("--config", action="store_true", help="also each peer routed by a config")
@@ -148,6 +151,10 @@ def measure(
     try:
         load.wrk(peer.url, peer.headers, Body(scenarios.chat([])), 8, 2)  # warm-up
         for scenario in chosen:
+            if args.fresh and scenario.group not in ("small", "image"):
+                peer.stop()  # each image scenario's peak RSS from a fresh process
+                peer.start()
+                load.wrk(peer.url, peer.headers, Body(scenarios.chat([])), 8, 1)
             peer.lag()
             results[scenario.name] = scenarios.run(
                 peer, scenario, args.seconds, bases[scenario.name]

@@ -226,6 +226,7 @@ def run(peer: Peer, scenario: Scenario, seconds: float, base: dict) -> dict:
     if scenario.image_file:
         httpx.get(f"{IMAGE_HOST}/reset")
     upstream_before = settled(peer)["requests"]
+    rss_before = peer.rss_mb()  # memory earlier runs left behind (freed, not given back)
     peer.reset_peak_rss()
     cpu_before = peer.cpu_seconds()
     result = wrk(
@@ -247,6 +248,7 @@ def run(peer: Peer, scenario: Scenario, seconds: float, base: dict) -> dict:
         "cpu_s": cpu,
         "cpu_ms_per_request": cpu * 1000 / max(forwarded, 1),
         "peak_rss_mb": peer.peak_rss_mb(),
+        "rss_before_mb": rss_before,
         "rss_mb": peer.rss_mb(),
     }
     if scenario.image_bytes:
