@@ -115,16 +115,16 @@ def run(runs: int, only: str = "") -> None:
     client = _staff_client()
     rows = RequestLog.objects.order_by("-id").values_list("id", flat=True).first()
     print(f"\n~{rows:,} logs on {connection.vendor}, {runs} runs each\n")
-    print("| page | case | median ms | p95 ms | queries | target |")
-    print("|---|---|---:|---:|---:|---|")
+    print("| page | case | median ms | p95 ms | SQL ms | CPU ms | queries | target |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
     for kind, name, url, headers in cases():
         if only and only not in name and only != kind:
             continue
-        median, p95, queries = _time(client, url, headers, runs)
+        median, p95, in_sql, cpu, queries = _time(client, url, headers, runs)
         verdict = "ok" if p95 <= TARGETS[kind] else "SLOW"
         print(
-            f"| {kind} | {name} | {median:.1f} | {p95:.1f} | {queries} | "
-            f"≤{TARGETS[kind]:.0f} {verdict} |",
+            f"| {kind} | {name} | {median:.1f} | {p95:.1f} | {in_sql:.1f} | {cpu:.1f} | "
+            f"{queries} | ≤{TARGETS[kind]:.0f} {verdict} |",
             flush=True,
         )
     cache.clear()
@@ -132,7 +132,7 @@ def run(runs: int, only: str = "") -> None:
     client.get("/logs/")
     print(
         f"| list | first page, cold cache (distinct providers/models) | "
-        f"{(time.perf_counter() - start) * 1000:.1f} | – | – | once |"
+        f"{(time.perf_counter() - start) * 1000:.1f} | – | – | – | – | once |"
     )
 
 
@@ -145,21 +145,39 @@ def _staff_client() -> Client:
     return client
 
 
-def _time(client: Client, url: str, headers: dict, runs: int) -> tuple[float, float, int]:
-    """As bench/ui_bench.py: warmed twice, queries counted once, then timed `runs` times."""
+def _time(client: Client, url: str, headers: dict, runs: int) -> tuple:
+    """As bench/ui_bench.py: warmed twice, queries counted once, then timed `runs` times: wall
+    time, time in SQL (the database's answer, network included) and this process's CPU time
+    (Django, templates), each per request."""
     for _ in range(2):
         response = client.get(url, headers=headers)
         assert response.status_code == 200, (url, response.status_code)
     queries = []
     with connection.execute_wrapper(lambda run, sql, *rest: queries.append(sql) or run(sql, *rest)):
         client.get(url, headers=headers)
-    samples = []
-    for _ in range(runs):
+    samples, in_sql, cpu = [], [], []
+    spent = [0.0]
+
+    def timed(run, sql, *rest):
         start = time.perf_counter()
-        client.get(url, headers=headers)
-        samples.append((time.perf_counter() - start) * 1000)
+        try:
+            return run(sql, *rest)
+        finally:
+            spent[0] += time.perf_counter() - start
+
+    with connection.execute_wrapper(timed):
+        for _ in range(runs):
+            spent[0] = 0.0
+            start, cpu_start = time.perf_counter(), time.process_time()
+            client.get(url, headers=headers)
+            samples.append((time.perf_counter() - start) * 1000)
+            cpu.append((time.process_time() - cpu_start) * 1000)
+            in_sql.append(spent[0] * 1000)
+    p95 = sorted(samples)[max(0, int(len(samples) * 0.95) - 1)]
     return (
         statistics.median(samples),
-        sorted(samples)[max(0, int(len(samples) * 0.95) - 1)],
+        p95,
+        statistics.median(in_sql),
+        statistics.median(cpu),
         len(queries),
     )
