@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, F, Func, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from feedback.query import filter_by_feedback
@@ -33,6 +33,14 @@ ROUTING = {
 TRIGRAM = 3  # the shortest search an index serves (a trigram)
 _FTS = "gateway_requestlog_fts"  # SQLite (migration 0016): FTS5 over search_text
 _METADATA = "gateway_logmetadata"  # SQLite (migration 0016): (key, value, log_id)
+RARE_ROWS = 20_000  # see _by_index_if_rare
+MODEL_NAMES_WALKED = 1000  # a model "contains" filter looks through at most this many names
+_LOOSE_SCAN = """WITH RECURSIVE names(name) AS (
+    SELECT MIN(model) FROM gateway_requestlog
+    UNION ALL
+    SELECT (SELECT MIN(model) FROM gateway_requestlog WHERE model > names.name)
+    FROM names WHERE names.name IS NOT NULL
+) SELECT name FROM names LIMIT %s"""
 _CURSOR = re.compile(r"^(\d+)(?:@(\d{1,6}(?:\.\d{1,10})?))?$")
 
 
@@ -79,10 +87,10 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
     if f.provider:
         qs = qs.filter(provider=f.provider)
     if f.model:
-        qs = qs.filter(model__icontains=f.model) if f.model_contains else qs.filter(model=f.model)
+        qs = _model_containing(qs, f.model) if f.model_contains else qs.filter(model=f.model)
     if f.status in STATUS_CLASSES:
         low, high = STATUS_CLASSES[f.status]
-        qs = qs.filter(status_code__gte=low, status_code__lte=high)
+        qs = _by_index_if_rare(qs, status_code__gte=low, status_code__lte=high)
     elif f.status == "error":
         qs = qs.filter(Q(status_code__gte=400) | ~Q(error_type=""))
     elif f.status.isdigit():
@@ -95,10 +103,9 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = filter_by_feedback(qs, f.feedback, f.label)
     for key, value in f.metadata.items():
         qs = _with_metadata(qs, key, value)
-    if f.since:
-        qs = qs.filter(created_at__gte=f.since)
-    if f.until:
-        qs = qs.filter(created_at__lt=f.until)
+    if f.since or f.until:
+        window = {"created_at__gte": f.since, "created_at__lt": f.until}
+        qs = _by_index_if_rare(qs, **{k: v for k, v in window.items() if v is not None})
     if f.has_images is not None:
         qs = qs.filter(image_count__gt=0) if f.has_images else qs.filter(image_count=0)
     if f.has_output_images is not None:
@@ -121,7 +128,9 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
         qs = qs.filter(cost_usd__lte=f.cost_max)
     if f.cost_unknown is not None:
         qs = qs.filter(cost_usd__isnull=f.cost_unknown)
-    if f.routing:
+    if f.routing == "config":  # routed by a config: config_id's index serves "> ''"
+        qs = _by_index_if_rare(qs, config_id__gt="")
+    elif f.routing:
         qs = qs.filter(_routed(f.routing))
     if f.config:
         qs = qs.filter(config_id=f.config)
@@ -130,6 +139,45 @@ def filter_logs(f: LogFilter, queryset: QuerySet | None = None) -> QuerySet:
     if f.after:
         qs = qs.filter(id__gt=f.after)
     return qs.order_by("-id")
+
+
+def _by_index_if_rare(qs: QuerySet, **lookups: object) -> QuerySet:
+    """A range test on one indexed column, for SQLite's planner, which has no statistics: it
+    would walk the column's index and sort every match (status 2xx: 930,000 of 1M), or walk
+    the log newest first past every miss (the last 15 minutes of an idle day: all of it).
+    So the matches are counted by the index up to RARE_ROWS: fewer, and they are read by it
+    (their ids); more, and the log is walked newest first with the index out of the way, a
+    page filling fast. PostgreSQL plans these well by its statistics."""
+    if connection.vendor != "sqlite":
+        return qs.filter(**lookups)
+    matching = RequestLog.objects.filter(**lookups).order_by().values("id")
+    if matching[:RARE_ROWS].count() < RARE_ROWS:
+        return qs.filter(id__in=matching)
+    column = next(iter(lookups)).split("__")[0]
+    field = RequestLog._meta.get_field(column)
+    unindexed = Func(F(column), template="+%(expressions)s", output_field=field)  # "+col"
+    alias = f"_unindexed_{column}"
+    return qs.alias(**{alias: unindexed}).filter(
+        **{alias + "__" + key.split("__", 1)[1]: value for key, value in lookups.items()}
+    )
+
+
+def _model_containing(qs: QuerySet, part: str) -> QuerySet:
+    """Records whose model name holds `part` in any case: the few distinct names that do,
+    then the model index (a scan of the log tested every row: 1M rows when nothing matched)."""
+    names = _model_names()
+    if names is None:  # too many names to walk one by one: the scan
+        return qs.filter(model__icontains=part)
+    return qs.filter(model__in=[n for n in names if part.casefold() in n.casefold()])
+
+
+def _model_names() -> list[str] | None:
+    """Every distinct model name, each found by one seek of the model index (a loose index
+    scan), or None past MODEL_NAMES_WALKED of them."""
+    with connection.cursor() as cursor:
+        cursor.execute(_LOOSE_SCAN, [MODEL_NAMES_WALKED + 1])
+        names = [name for (name,) in cursor.fetchall() if name is not None]
+    return None if len(names) > MODEL_NAMES_WALKED else names
 
 
 def _searched(qs: QuerySet, text: str) -> QuerySet:

@@ -137,3 +137,32 @@ def test_a_record_whose_metadata_is_not_an_object_is_still_written_and_updated()
     assert _ids(metadata={"k": "v"}) == []
     RequestLog.objects.all().delete()
     _assert_in_step()
+
+
+@pytest.mark.parametrize("walked", [1000, 1])  # the names by index, or past the cap a scan
+def test_a_part_of_a_model_name_matches_in_any_case(monkeypatch, walked):
+    monkeypatch.setattr("gateway.logquery.MODEL_NAMES_WALKED", walked)
+    sonnet = make_log("x", "ok", model="claude-sonnet-4-5")
+    haiku = make_log("x", "ok", model="Claude-Haiku")
+    make_log("x", "ok", model="gpt-4o")
+    assert _ids(model="CLAUDE", model_contains=True) == [haiku.id, sonnet.id]
+    assert _ids(model="sonnet-4", model_contains=True) == [sonnet.id]
+    assert _ids(model="llama", model_contains=True) == []
+
+
+@pytest.mark.parametrize("rare_rows", [20_000, 1])  # read by the index, or the log walked
+def test_range_filters_answer_the_same_by_either_plan(monkeypatch, rare_rows):
+    monkeypatch.setattr("gateway.logquery.RARE_ROWS", rare_rows)
+    ok, failed = make_log("a", "ok"), make_log("b", "ok")
+    RequestLog.objects.filter(id=failed.id).update(status_code=503)
+    routed = make_log("c", "ok")
+    RequestLog.objects.filter(id=routed.id).update(config_id="inline")
+    old = make_log("d", "ok")
+    RequestLog.objects.filter(id=old.id).update(created_at=timezone.now() - dt.timedelta(days=3))
+    assert _ids(status="5xx") == [failed.id]
+    assert _ids(status="2xx") == [old.id, routed.id, ok.id]
+    assert _ids(routing="config") == [routed.id]
+    day_ago = timezone.now() - dt.timedelta(days=1)
+    assert _ids(since=day_ago) == [routed.id, failed.id, ok.id]
+    assert _ids(until=day_ago) == [old.id]
+    assert _ids(since=day_ago - dt.timedelta(days=5), until=day_ago) == [old.id]
