@@ -111,14 +111,14 @@ def cases() -> list[tuple[str, str, str, dict]]:
     return out
 
 
-def run(runs: int, only: str = "") -> None:
+def run(runs: int, only: str = "", skip: str = "") -> None:
     client = _staff_client()
     rows = RequestLog.objects.order_by("-id").values_list("id", flat=True).first()
     print(f"\n~{rows:,} logs on {connection.vendor}, {runs} runs each\n")
     print("| page | case | median ms | p95 ms | SQL ms | CPU ms | queries | target |")
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for kind, name, url, headers in cases():
-        if only and only not in name and only != kind:
+        if only and only not in name and only != kind or skip and skip in name:
             continue
         median, p95, in_sql, cpu, queries = _time(client, url, headers, runs)
         verdict = "ok" if p95 <= TARGETS[kind] else "SLOW"

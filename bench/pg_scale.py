@@ -42,6 +42,7 @@ def main() -> None:
     bench = sub.add_parser("bench")
     bench.add_argument("--runs", type=int, default=20)
     bench.add_argument("--only", default="", help="run the cases whose name has this text")
+    bench.add_argument("--skip", default="", help="leave out the cases whose name has this text")
     bench.add_argument(
         "--python-sums",
         action="store_true",
@@ -71,7 +72,7 @@ def main() -> None:
                 return analytics_log.from_log(qs, size, offset, group, meta_key, keep=keep)
 
             analytics_log.read_log = in_python
-        run(args.runs, args.only)
+        run(args.runs, args.only, args.skip)
 
 
 if __name__ == "__main__":
