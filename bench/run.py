@@ -54,8 +54,9 @@ PUBLISHED, RESULTS = BENCH / "published", BENCH / "results"
 
 
 def chat_body(image: bytes | None = None, *, stream: bool = False, mime="image/jpeg") -> bytes:
-    parts = [{"type": "image_url", "image_url": {"url": photos.data_uri(image, mime)}}]
-    return scenarios.chat(parts if image else [], stream=stream)
+    uri = photos.data_uri(image, mime) if image else ""
+    parts = [{"type": "image_url", "image_url": {"url": uri}}] if image else []
+    return scenarios.chat(parts, stream=stream)
 
 
 def wrk(url: str, headers: dict, body: bytes, clients: int, seconds: float) -> dict:
