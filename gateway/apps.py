@@ -8,7 +8,7 @@ class GatewayConfig(AppConfig):
     def ready(self) -> None:
         from django.conf import settings
 
-        from gateway import images, tokens
+        from gateway import images, replicas, tokens  # noqa: F401 - replicas: saves from any process are announced
 
         # Pillow's MAX_IMAGE_PIXELS, set on purpose: see images.limit_pixels.
         images.limit_pixels(settings.GATEWAY_MAX_IMAGE_PIXELS)

@@ -3,6 +3,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
 from gateway import log as request_log
+from gateway import replicas
 from gateway.configs import cache
 from gateway.log import blobs, health
 
@@ -33,6 +34,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
             "log_writer": log,
             # Counted, not judged: a cache outage costs hits, never answers (gateway/configs/).
             "response_cache_failures": dict(cache.failures),
+            # Likewise: a failing bus costs up to the caches' TTL of staleness (gateway/replicas.py)
+            "cache_invalidation": replicas.status(),
         },
         status=200 if healthy else 503,
     )

@@ -10,7 +10,6 @@ from collections import defaultdict
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.shortcuts import get_object_or_404, render
@@ -22,6 +21,7 @@ from django_htmx.http import HttpResponseStopPolling, push_url
 
 from gateway import http, logquery
 from gateway.images import PDF_MIME, ImageError, sniff
+from gateway.log import blobs
 from gateway.logquery import LogFilter, filter_logs, original_request, page_of
 from gateway.models import Blob, LogImage, RequestLog
 from logs_ui import (
@@ -318,9 +318,12 @@ async def image(request: HttpRequest, sha256: str) -> HttpResponse:
     if blob is None:
         raise Http404("No such image.")
     try:
-        data = await asyncio.to_thread(_read, blob.storage_name)
-    except OSError:  # FileNotFoundError: the row outlived its file
+        data = await asyncio.to_thread(blobs.read, blob.storage_name)
+    except FileNotFoundError:  # the row outlived its file
         return _gone()
+    except Exception as exc:  # S3 down or timing out (an OSError too): not "missing"
+        message = f"Blob storage is unavailable ({type(exc).__name__}); try again."
+        return HttpResponse(message, status=503, content_type="text/plain; charset=utf-8")
     mime = blob.mime or "application/octet-stream"
     inline = mime in conversation.INLINE_TYPES and "download" not in request.GET
     extension = mimetypes.guess_extension(mime) or ".bin"
@@ -339,11 +342,6 @@ def _download_stem(name: str) -> str:
 def _gone() -> HttpResponse:
     message = "The image's bytes are missing from blob storage."
     return HttpResponse(message, status=404, content_type="text/plain; charset=utf-8")
-
-
-def _read(name: str) -> bytes:
-    with default_storage.open(name) as f:
-        return f.read()
 
 
 @require_GET

@@ -20,6 +20,8 @@ class Command(BaseCommand):
                     token = crypto.rotate(provider.encrypted_credentials)
                 except crypto.DecryptionError as exc:
                     raise CommandError(f"@{provider.slug}: {exc}; nothing was changed.") from None
-                Provider.objects.filter(pk=provider.pk).update(encrypted_credentials=token)
+                provider.encrypted_credentials = token
+                # save(), not update(): its signal makes every process drop its cached routes
+                provider.save(update_fields=["encrypted_credentials"])
                 rotated += 1
         self.stdout.write(f"Re-encrypted the credentials of {rotated} provider(s).")
