@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import Count, F, Func, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, F, Func, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from feedback.query import filter_by_feedback
@@ -168,7 +168,7 @@ def _model_containing(qs: QuerySet, part: str) -> QuerySet:
     names = _model_names()
     if names is None:  # too many names to walk one by one: the scan
         return qs.filter(model__icontains=part)
-    return qs.filter(model__in=[n for n in names if part.casefold() in n.casefold()])
+    return _by_index_if_rare(qs, model__in=[n for n in names if part.casefold() in n.casefold()])
 
 
 def _model_names() -> list[str] | None:
@@ -193,7 +193,7 @@ def _searched(qs: QuerySet, text: str) -> QuerySet:
     if connection.vendor != "sqlite":
         return qs.filter(search_text__icontains=text)
     phrase = '"' + text.replace('"', '""') + '"'
-    return qs.filter(id__in=RawSQL(f"SELECT rowid FROM {_FTS} WHERE {_FTS} MATCH %s", [phrase]))
+    return _joined(qs, f"SELECT rowid FROM {_FTS} WHERE {_FTS} MATCH %s", "rowid", [phrase])
 
 
 def _with_metadata(qs: QuerySet, key: str, value: str) -> QuerySet:
@@ -203,7 +203,35 @@ def _with_metadata(qs: QuerySet, key: str, value: str) -> QuerySet:
     if connection.vendor == "postgresql":
         return qs.filter(metadata__contains={key: value})  # values are always strings
     found = f"SELECT log_id FROM {_METADATA} WHERE key = %s AND value = %s"
-    return qs.filter(id__in=RawSQL(found, [key, value]))
+    return _joined(qs, found, "log_id", [key, value])
+
+
+def _joined(qs: QuerySet, ids: str, column: str, params: list) -> QuerySet:
+    """Records whose id the side table's query `ids` finds. Few (under RARE_ROWS): their ids,
+    newest first, each record read by its key. Many (a common word, app=ocr): reading them
+    all costs more than walking the log newest first and asking the side table of each row,
+    which fills a page after a few dozen rows."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({ids} LIMIT %s)", [*params, RARE_ROWS])
+        rare = cursor.fetchone()[0] < RARE_ROWS
+    if rare:
+        return qs.filter(id__in=RawSQL(ids, params))
+    return qs.filter(_Probe(ids, column, params))
+
+
+class _Probe(Func):
+    """EXISTS (ids AND column = the row's id): the row's id compiled as Django names it, so
+    that the test holds inside a subquery too (an export's images: `id__in=logs`)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, ids: str, column: str, params: list) -> None:
+        super().__init__(F("id"))
+        self.ids, self.column, self.params = ids, column, params
+
+    def as_sql(self, compiler, connection, **extra) -> tuple[str, list]:
+        outer, outer_params = compiler.compile(self.source_expressions[0])
+        return f"EXISTS ({self.ids} AND {self.column} = {outer})", [*self.params, *outer_params]
 
 
 def _routed(routing: str) -> Q:
