@@ -282,7 +282,7 @@ LOG_RETENTION_DAYS = env_int("LOG_RETENTION_DAYS", 30)
 ANALYTICS_MAX_LOG_ROWS = env_int("ANALYTICS_MAX_LOG_ROWS", 200_000)
 # --- the logs search (gateway/logquery.py) ---
 # A 1-2 character search has no trigram index to use: it scans only this many newest records.
-LOG_SEARCH_SHORT_ROWS = env_int("LOG_SEARCH_SHORT_ROWS", 100_000)
+LOG_SEARCH_SHORT_ROWS = env_int("LOG_SEARCH_SHORT_ROWS", 50_000)
 # --- the log's durability (gateway/log/) ---
 # Records wait in memory up to this many bytes (images included); past it they wait on disk.
 LOG_QUEUE_MAX_BYTES = env_int("LOG_QUEUE_MAX_BYTES", 256 * 1024 * 1024)

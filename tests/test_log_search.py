@@ -171,10 +171,11 @@ def test_range_filters_answer_the_same_by_either_plan(monkeypatch, rare_rows):
 @pytest.mark.parametrize("rare_rows", [20_000, 1])  # the side tables' ids, or a probe per row
 def test_search_and_metadata_by_either_plan_also_inside_a_subquery(monkeypatch, rare_rows):
     monkeypatch.setattr("gateway.logquery.RARE_ROWS", rare_rows)
-    hit = make_log("an Invoice here", "ok", metadata={"app": "ocr", "user": "u1"})
+    hit = make_log("an Invoice from ZÜRICH", "ok", metadata={"app": "ocr", "user": "u1"})
     make_log("an invoice there", "ok", metadata={"app": "ocr", "user": "u2"})
     make_log("nothing", "ok", metadata={"app": "ocr", "user": "u1"})
     f = LogFilter(search="INVOICE", metadata={"app": "ocr", "user": "u1"})
     assert _ids(**vars(f)) == [hit.id]
+    assert _ids(search="zürich") == [hit.id] and _ids(search="invoices") == []
     outer = RequestLog.objects.filter(id__in=filter_logs(f).order_by().values("id"))
     assert list(outer.values_list("id", flat=True)) == [hit.id]
