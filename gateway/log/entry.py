@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from gateway import rollups
-from gateway.log import blobs, rows
+from gateway.log import blobs, insert, rows
 from gateway.models import ApiKey, Blob, LogImage, RequestLog
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def save(entries: list[Entry]) -> list[Entry]:
     rows_ = [RequestLog(**e.row) for e in entries]
     with transaction.atomic():
         Blob.objects.bulk_create(new_blobs, ignore_conflicts=True)
-        RequestLog.objects.bulk_create(rows_)
+        insert.insert_logs(rows_)  # bulk_create's rows at less than half its CPU
         images = [
             LogImage(log=row, **img)
             for row, e in zip(rows_, entries, strict=True)
