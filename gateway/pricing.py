@@ -45,8 +45,9 @@ is; others only when their quantity is not 0. `total` is rounded to RequestLog.c
 
 from __future__ import annotations
 
+import bisect
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -199,18 +200,25 @@ def price(
     per_image: image_prices.ImagePrice | None,
 ) -> Cost:
     """The breakdown from counts and the prices found (pure)."""
-    lib = library.resolve(found.input if found else 0) if library else {}
-    own = admin.prices if admin else {}
-    rates: dict[str, tuple[Decimal | None, str]] = {}
-    for kind in TOKEN_KINDS:
-        rates[kind] = _rate(kind, own, lib, rates)
+    lib = library.resolve(found.input if found else 0) if library else _NONE
+    own = admin.prices if admin else _NONE
+    rates = _rates(lib, own)
     lines, used = [], set()
     if found is not None:
         quantities = found.quantities()
         for kind in TOKEN_KINDS:
-            quantity, (rate, origin) = quantities[kind], rates[kind]
+            quantity, (rate, origin, shown) = quantities[kind], rates.by_kind[kind]
             if quantity or kind in ("input", "output"):
-                lines.append(_line(kind, quantity, "token", "usd_per_million", rate, MILLION))
+                usd = None if rate is None else rate * quantity / MILLION
+                lines.append(
+                    {
+                        "kind": kind,
+                        "quantity": quantity,
+                        "unit": "token",
+                        "usd_per_million": shown,
+                        "usd": decimal_str(usd),
+                    }
+                )
                 used.add(origin)
     if made and (per_image is not None or "images" in own or found is None):
         rate, origin = own.get("images"), "admin"
@@ -234,11 +242,53 @@ def price(
         "currency": "USD",
         "source": "; ".join(sources) or "unknown",
         "lines": lines,
-        "input_usd_per_million": decimal_str(rates["input"][0]),
-        "image_input_usd_per_million": decimal_str(_own_rate("image_input", own, lib)),
+        "input_usd_per_million": rates.by_kind["input"][2],
+        "image_input_usd_per_million": rates.image_input,
         "unknown": unknown,
     }
     return Cost(total, parts)
+
+
+_NONE: dict = {}  # no prices: one object, so that its rates are cached like any other's
+
+
+@dataclass(frozen=True)
+class _Rates:
+    """Each kind's rate, where it came from and its text, for one library and one admin
+    price: the same for every request to a model, so worked out once (the log writer prices
+    every record; this was most of a small record's cost)."""
+
+    lib: dict
+    own: dict
+    by_kind: dict[str, tuple[Decimal | None, str, str | None]]
+    image_input: str | None  # image_input_usd_per_million
+
+
+_RATES: dict[tuple[int, int], _Rates] = {}
+_MAX_RATES = 1024  # (library, admin) pairs kept; past it the cache starts again
+
+
+def _rates(lib: dict, own: dict) -> _Rates:
+    """The rates of a library and an admin price dict, cached by their identity: both come
+    from caches that make a new dict when a price changes (library_price and its resolve;
+    price_overrides' table), so a stale entry is never found, only left to be cleared."""
+    key = (id(lib), id(own))
+    found = _RATES.get(key)
+    if found is not None and found.lib is lib and found.own is own:
+        return found
+    rates: dict[str, tuple[Decimal | None, str]] = {}
+    for kind in TOKEN_KINDS:
+        rates[kind] = _rate(kind, own, lib, rates)
+    found = _Rates(
+        lib,
+        own,
+        {kind: (rate, origin, decimal_str(rate)) for kind, (rate, origin) in rates.items()},
+        decimal_str(_own_rate("image_input", own, lib)),
+    )
+    if len(_RATES) >= _MAX_RATES:
+        _RATES.clear()
+    _RATES[key] = found
+    return found
 
 
 def _rate(kind: str, own: dict, lib: dict, rates: dict) -> tuple[Decimal | None, str]:
@@ -286,9 +336,30 @@ class LibraryPrice:
 
     label: str  # "genai-prices 0.2.3: openai gpt-4o"
     info: object  # genai_prices.types.ModelInfo
+    # (period, tier) → resolved prices: see resolve(). A handful of entries per model.
+    _resolved: dict = field(default_factory=dict, compare=False, repr=False)
 
     def resolve(self, input_tokens: int) -> dict[str, Decimal]:
-        prices = self.info.get_prices(datetime.now(UTC)).__dict__
+        """Each kind's price now for a request of `input_tokens` (read only: shared). Cached
+        while the prices in force cannot change: for good if the model has one set of prices,
+        for the UTC day if they change on start dates; a time-of-day price is read each time."""
+        now = datetime.now(UTC)
+        period = _period(self.info, now)
+        if period is None:
+            return self._resolve(now, input_tokens)
+        starts = self._resolved.get(period)
+        if starts is None:
+            if len(self._resolved) > 64:  # days gone by
+                self._resolved.clear()
+            starts = self._resolved[period] = _tier_starts(self.info.get_prices(now))
+        key = (period, bisect.bisect_left(starts, input_tokens))  # tiers passed
+        found = self._resolved.get(key)
+        if found is None:
+            found = self._resolved[key] = self._resolve(now, input_tokens)
+        return found
+
+    def _resolve(self, now: datetime, input_tokens: int) -> dict[str, Decimal]:
+        prices = self.info.get_prices(now).__dict__
         out = {}
         for kind, key in LIBRARY_KEYS.items():
             value = prices.get(key)
@@ -308,6 +379,30 @@ class LibraryPrice:
         prices = self.resolve(0)
         shown = ", ".join(f"{kind} ${decimal_str(rate)}" for kind, rate in prices.items())
         return f"{self.label} ({shown or 'no token prices'} per million tokens)"
+
+
+def _period(info, now: datetime) -> object:
+    """What the model's prices in force depend on: "always" (one set), the UTC date (prices
+    from start dates), or None (a time-of-day price: not cached)."""
+    prices = info.prices  # type: ignore[attr-defined]
+    if not isinstance(prices, list):
+        return "always"
+    from genai_prices.types import StartDateConstraint
+
+    if all(p.constraint is None or isinstance(p.constraint, StartDateConstraint) for p in prices):
+        return now.date()
+    return None
+
+
+def _tier_starts(prices) -> list[int]:
+    """The sorted token counts past which a tiered price changes (resolve's `tier.start`)."""
+    starts = {
+        tier.start
+        for value in prices.__dict__.values()
+        if value is not None and not isinstance(value, Decimal) and hasattr(value, "tiers")
+        for tier in value.tiers
+    }
+    return sorted(starts)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -348,7 +443,7 @@ _MOST_TOKENS = 2**40  # past any real request: a count beyond is garbage
 
 
 def _valid(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < _MOST_TOKENS
+    return type(value) is int and 0 <= value < _MOST_TOKENS  # type: ignore[operator]  # no bool
 
 
 def _n(value: object) -> int:
