@@ -12,15 +12,41 @@ from gateway import http, offload
 from gateway.images import Image, ImageError
 
 
-async def fetch_images(images: list[Image]) -> None:
-    """Fetch the URL images not fetched yet (each URL once, within the request's byte budget);
-    a failure is recorded in img.error, never raised."""
+async def fetch_images(images: list[Image], shared: http.ByteBudget | None = None) -> int:
+    """Fetch the URL images not fetched yet (each URL once, within the request's byte budget,
+    and within `shared` too when given); a failure is recorded in img.error, never raised.
+    Returns the bytes drawn from `shared`, for the caller to give back once it lets them go."""
     by_url: dict[str, list[Image]] = {}
     for img in images:
         if img.origin == "url" and img.data is None and not img.error:
             by_url.setdefault(img.url or "", []).append(img)
     budget = http.ByteBudget(settings.GATEWAY_MAX_FETCH_BYTES_PER_REQUEST)
+    if shared is not None:
+        budget = _Both(budget, shared)
     await asyncio.gather(*(_fetch_shared(same, budget) for same in by_url.values()))
+    return budget.drawn if isinstance(budget, _Both) else 0
+
+
+class _Both(http.ByteBudget):
+    """A request's budget and a process-wide one, drawn from together."""
+
+    def __init__(self, own: http.ByteBudget, shared: http.ByteBudget) -> None:
+        super().__init__(own.limit)
+        self.own, self.shared, self.drawn = own, shared, 0
+
+    def take(self, n: int) -> None:
+        self.own.take(n)
+        try:
+            self.shared.take(n)
+        except http.FetchError:
+            self.own.give_back(n)
+            raise
+        self.drawn += n
+
+    def give_back(self, n: int) -> None:
+        self.own.give_back(n)
+        self.shared.give_back(n)
+        self.drawn -= n
 
 
 async def _fetch_shared(same: list[Image], budget: http.ByteBudget) -> None:

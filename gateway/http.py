@@ -203,15 +203,17 @@ class Fetched:
 class ByteBudget:
     """The bytes one request may still fetch from image URLs, shared by its fetches."""
 
+    too_much = (
+        "the request's image URLs hold more than {limit} bytes "
+        "(GATEWAY_MAX_FETCH_BYTES_PER_REQUEST)"
+    )
+
     def __init__(self, limit: int) -> None:
         self.limit, self.used = limit, 0
 
     def take(self, n: int) -> None:
         if self.used + n > self.limit:
-            raise FetchError(
-                f"the request's image URLs hold more than {self.limit} bytes "
-                "(GATEWAY_MAX_FETCH_BYTES_PER_REQUEST)"
-            )
+            raise FetchError(self.too_much.format(limit=self.limit))
         self.used += n
 
     def give_back(self, n: int) -> None:

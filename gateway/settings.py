@@ -204,6 +204,9 @@ GATEWAY_IMAGE_FETCH_MAX_BYTES = env_int("GATEWAY_IMAGE_FETCH_MAX_BYTES", 20 * 10
 GATEWAY_IMAGE_FETCH_MAX_REDIRECTS = env_int("GATEWAY_IMAGE_FETCH_MAX_REDIRECTS", 3)
 # Keep a copy of URL images at request time, so signed URLs stay viewable in the logs.
 GATEWAY_SNAPSHOT_URL_IMAGES = env_bool("GATEWAY_SNAPSHOT_URL_IMAGES", True)
+# Bytes of those snapshots held in memory at once, per process, until the log writer takes them;
+# past it a snapshot is not kept and its image says why (the URL is still logged).
+GATEWAY_SNAPSHOT_MAX_BYTES = env_int("GATEWAY_SNAPSHOT_MAX_BYTES", 64 * 1024 * 1024)
 # Images in formats a provider refuses (BMP, TIFF, HEIC…): convert to PNG, or refuse with 400.
 GATEWAY_CONVERT_IMAGES = env_bool("GATEWAY_CONVERT_IMAGES", True)
 # Auto-fit: "auto" downsizes each image to what the model would see before sending it (the

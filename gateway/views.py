@@ -36,6 +36,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             "response_cache_failures": dict(cache.failures),
             # Likewise: a failing bus costs up to the caches' TTL of staleness (gateway/replicas.py)
             "cache_invalidation": replicas.status(),
+            "url_snapshots": request_log.snapshot_status(),  # GATEWAY_SNAPSHOT_MAX_BYTES
         },
         status=200 if healthy else 503,
     )

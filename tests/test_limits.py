@@ -226,3 +226,41 @@ def test_bedrock_stream_takes_the_limit():
     assert stream.feed(prelude + bytes(50)) == []
     with pytest.raises(EventTooLarge):
         stream.feed(bytes(50))
+
+
+async def test_url_snapshots_held_at_once_are_bounded_per_process(
+    image_host, settings, monkeypatch
+):
+    """Answers do not wait for the log's URL snapshots: without a process-wide bound a burst
+    naming big URLs fetched them all at once (bench/run.py: 927 MB). Past it, the image says
+    why and the refusal is counted; bytes go back once the writer has the record."""
+    from gateway import log as request_log
+    from gateway.log.record import Record
+
+    one = len(noise_png(300))
+    settings.GATEWAY_SNAPSHOT_MAX_BYTES = one + one // 2
+    budget = request_log._snapshot_budget
+    refused_before = budget.refused
+    # One snapshot holds its image's bytes...
+    first = url_images(f"{image_host.url}/300-a.png")
+    drawn = await fetching.fetch_images(first, shared=budget)
+    assert drawn == one and budget.used == one and not first[0].error
+    # ...so the next one does not fit, and says so.
+    second = url_images(f"{image_host.url}/300-b.png")
+    assert await fetching.fetch_images(second, shared=budget) == 0
+    assert "GATEWAY_SNAPSHOT_MAX_BYTES" in second[0].error and second[0].data is None
+    assert budget.refused == refused_before + 1 and budget.used == one
+    budget.give_back(drawn)
+    # Through the log's own path: the bytes go back once the record is handed over.
+    record = Record.begin("/v1/chat/completions", {})
+    record.chat = chat_with(f"{image_host.url}/300-c.png")
+    handed = []
+    monkeypatch.setattr(request_log.writer, "put", lambda r, **kw: handed.append(budget.used))
+    await request_log._snapshot_then_put(record, record.chat.images)
+    assert handed == [one]  # held while fetched, until the writer took the record
+    assert budget.used == 0 and record.chat.images[0].data is not None
+    assert request_log.snapshot_status() == {
+        "bytes_in_memory": 0,
+        "limit": one + one // 2,
+        "not_kept": budget.refused,
+    }

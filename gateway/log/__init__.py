@@ -24,7 +24,7 @@ from collections import OrderedDict
 
 from django.conf import settings
 
-from gateway import fetching
+from gateway import fetching, http
 from gateway.images import Image
 from gateway.log import answered
 from gateway.log.pipeline import Writer
@@ -82,11 +82,42 @@ def submit(record: Record) -> None:
         writer.put(record)
 
 
+class _SnapshotBudget(http.ByteBudget):
+    """Bytes of URL snapshots this process holds at once, from the fetch until the writer takes
+    them (its own budgets bound them from there). Answers do not wait for snapshots, so without
+    it a burst of requests naming big URLs fetched them all at once (927 MB, bench/run.py)."""
+
+    too_much = (
+        "not kept: {limit} bytes of URL snapshots were already in memory "
+        "(GATEWAY_SNAPSHOT_MAX_BYTES)"
+    )
+    refused = 0  # snapshots not kept for want of room, since the start (shown in /healthz)
+
+    def take(self, n: int) -> None:
+        self.limit = settings.GATEWAY_SNAPSHOT_MAX_BYTES
+        try:
+            super().take(n)
+        except http.FetchError:
+            self.refused += 1
+            raise
+
+
+_snapshot_budget = _SnapshotBudget(settings.GATEWAY_SNAPSHOT_MAX_BYTES)
+
+
 async def _snapshot_then_put(record: Record, images: list[Image]) -> None:
+    drawn = 0
     try:
-        await fetching.fetch_images(images)  # a URL named many times is fetched once
+        # A URL named many times is fetched once; past the budget, the image says why.
+        drawn = await fetching.fetch_images(images, shared=_snapshot_budget)
     finally:
         writer.put(record)
+        _snapshot_budget.give_back(drawn)
+
+
+def snapshot_status() -> dict:
+    budget = _snapshot_budget
+    return {"bytes_in_memory": budget.used, "limit": budget.limit, "not_kept": budget.refused}
 
 
 async def drain() -> None:
