@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, Q, QuerySet, Sum
+from django.db.models import BooleanField, Count, F, Func, Min, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from feedback.query import filter_by_feedback
@@ -320,6 +320,8 @@ class Totals:
     requests: int
     cost_usd: Decimal | None  # the known costs summed; None when no cost is known
     cost_unknown: int  # requests whose cost is unknown
+    # More than LOG_TOTALS_MAX_ROWS matched: the figures are those of the newest that many.
+    capped: bool = False
 
     @property
     def known(self) -> int:
@@ -327,17 +329,30 @@ class Totals:
 
 
 def totals(f: LogFilter) -> Totals:
-    """What every request the filter selects (all pages) cost, in one aggregate query."""
+    """What the requests the filter selects (all pages) cost, in one aggregate query over
+    the newest LOG_TOTALS_MAX_ROWS of them at most: counting every match read the whole log
+    (metadata app=ocr at 10M on PostgreSQL: 12.9 s). One more is read to tell "more"."""
     unbounded = replace(f, since=None, until=None, before=None, before_cost=None, after=None)
-    qs = filter_logs(unbounded, every_match=True).order_by()
+    qs = filter_logs(unbounded, every_match=True)
     if f.since or f.until:
         qs = qs.filter(in_window(f.since, f.until))
-    found = qs.aggregate(
+    cap = settings.LOG_TOTALS_MAX_ROWS
+    found = qs.order_by("-id")[: cap + 1].aggregate(
         requests=Count("id"),
         cost=Sum("cost_usd"),
         unknown=Count("id", filter=Q(cost_usd__isnull=True)),
+        oldest=Min("id"),
     )
-    return Totals(found["requests"], found["cost"], found["unknown"])
+    requests, cost, unknown = found["requests"], found["cost"], found["unknown"]
+    if requests <= cap:
+        return Totals(requests, cost, unknown)
+    # The one past the cap is the oldest read: its cost is taken back out of the sums.
+    extra = RequestLog.objects.filter(id=found["oldest"]).values_list("cost_usd", flat=True)[0]
+    if extra is None:
+        unknown -= 1
+    else:
+        cost -= extra
+    return Totals(cap, cost if cap > unknown else None, unknown, capped=True)
 
 
 def in_window(since: datetime | None, until: datetime | None, field: str = "pk") -> Q:
