@@ -72,11 +72,12 @@ def family(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """utime + stime of the whole process and its children (all threads), in seconds."""
-    return sum(thread_cpu(pid).values())
+    return sum(user + system for user, system in thread_cpu(pid).values())
 
 
-def thread_cpu(pid: int) -> dict[str, float]:
-    """CPU seconds per thread of the process and its descendants, keyed "name/tid"."""
+def thread_cpu(pid: int) -> dict[str, tuple[float, float]]:
+    """(user, system) CPU seconds per thread of the process and its descendants, keyed
+    "name/tid" (the log writer's threads name themselves: iris-log-journa(l), iris-log-db)."""
     out = {}
     for process in family(pid):
         try:
@@ -92,7 +93,7 @@ def thread_cpu(pid: int) -> dict[str, float]:
             fields = stat.rsplit(")", 1)[1].split()
             main = task.name == str(process)
             label = f"{name} main/{task.name}" if main else f"{name}/{task.name}"
-            out[label] = (int(fields[11]) + int(fields[12])) / TICKS
+            out[label] = (int(fields[11]) / TICKS, int(fields[12]) / TICKS)
     return out
 
 
@@ -242,10 +243,23 @@ def main() -> None:
         result["cpu_ms_per_request"] = (after - before) * 1000 / max(result["requests"], 1)
         result["cpu_seconds"] = after - before
         if args.threads:
+            per = 1000 / max(result["requests"], 1)
+            split = {
+                name: (
+                    (user - threads_before.get(name, (0, 0))[0]) * per,
+                    (system - threads_before.get(name, (0, 0))[1]) * per,
+                )
+                for name, (user, system) in threads_after.items()
+            }
             result["threads_ms_per_request"] = {
-                name: round((cpu - threads_before.get(name, 0)) * 1000 / result["requests"], 4)
-                for name, cpu in threads_after.items()
-                if cpu - threads_before.get(name, 0) > 0
+                name: round(user + system, 4)
+                for name, (user, system) in split.items()
+                if user + system > 0
+            }
+            result["threads_user_system_ms"] = {
+                name: [round(user, 4), round(system, 4)]
+                for name, (user, system) in split.items()
+                if user + system > 0
             }
         if spy is not None:
             spy.wait(args.seconds + 60)
@@ -263,7 +277,8 @@ def main() -> None:
             for name, ms in sorted(
                 result.get("threads_ms_per_request", {}).items(), key=lambda kv: -kv[1]
             ):
-                print(f"  {name}: {ms:.3f} ms per request")
+                user, system = result["threads_user_system_ms"][name]
+                print(f"  {name}: {ms:.3f} ms per request (user {user:.3f}, system {system:.3f})")
     finally:
         if spy is not None and spy.poll() is None:
             spy.kill()

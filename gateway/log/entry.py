@@ -8,8 +8,10 @@ a size, and `degraded` on the row says why.
 
 from __future__ import annotations
 
+import datetime
 import logging
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import orjson
@@ -19,7 +21,7 @@ from django.utils import timezone
 
 from gateway import rollups
 from gateway.log import blobs, insert, rows
-from gateway.models import ApiKey, Blob, LogImage, RequestLog
+from gateway.models import ApiKey, Blob, RequestLog
 
 if TYPE_CHECKING:
     from gateway.log.record import Record
@@ -47,6 +49,14 @@ class Entry:
     replayed: bool = False  # read back from disk: may already be in the database
     refused_by_db: bool = False  # degraded after the database refused it as it was
     original: Entry | None = None  # what a degraded entry was made from
+
+    def __reduce__(self):
+        """Pickled for the journal with created_at and cost_usd as plain values: an aware
+        datetime and a Decimal were 7 of a small entry's 12 µs of pickling. An Entry pickled
+        before this (a plain dataclass pickle, in an older journal) still loads as it was."""
+        row, packed = _packed(self.row)
+        fields = (self.images, self.blobs, self.replayed, self.refused_by_db, self.original)
+        return (_unpacked, (row, packed, *fields))
 
     @property
     def request_id(self) -> str:
@@ -82,6 +92,31 @@ class Entry:
         entry = replace(self, row=row, refused_by_db=True, original=self)
         entry.with_reason(f"the database refused the record: {reason}")
         return entry
+
+
+def _packed(row: dict) -> tuple[dict, tuple[str, ...]]:
+    """The row with an aware UTC created_at made naive and a Decimal cost_usd made text, and
+    the names of the fields so changed (for _unpacked)."""
+    created, cost = row.get("created_at"), row.get("cost_usd")
+    utc = type(created) is datetime.datetime and created.tzinfo is datetime.UTC
+    decimal = type(cost) is Decimal
+    if not (utc or decimal):
+        return row, ()
+    row = dict(row)
+    if utc:
+        row["created_at"] = created.replace(tzinfo=None)
+    if decimal:
+        row["cost_usd"] = str(cost)
+    return row, ("created_at",) * utc + ("cost_usd",) * decimal
+
+
+def _unpacked(row: dict, packed: tuple[str, ...], *fields) -> Entry:
+    """The Entry pickled by Entry.__reduce__."""
+    if "created_at" in packed:
+        row["created_at"] = row["created_at"].replace(tzinfo=datetime.UTC)
+    if "cost_usd" in packed:
+        row["cost_usd"] = Decimal(row["cost_usd"])
+    return Entry(row, *fields)
 
 
 def _without(image: dict, dropped: set[str], reason: str) -> dict:
@@ -157,16 +192,17 @@ def save(entries: list[Entry]) -> list[Entry]:
             RequestLog.objects.filter(request_id__in=replayed).values_list("request_id", flat=True)
         )
         entries = [e for e in entries if e.request_id not in present]
-    rows_ = [RequestLog(**e.row) for e in entries]
     with transaction.atomic():
         Blob.objects.bulk_create(new_blobs, ignore_conflicts=True)
-        insert.insert_logs(rows_)  # bulk_create's rows at less than half its CPU
-        images = [
-            LogImage(log=row, **img)
-            for row, e in zip(rows_, entries, strict=True)
-            for img in e.images
-        ]
-        LogImage.objects.bulk_create(images)
+        # Plain SQL from the field dicts: a third of bulk_create's CPU, no model instances.
+        rows_ = insert.insert_log_rows([e.row for e in entries])
+        images = insert.insert_image_rows(
+            [
+                {**img, "log_id": row.pk}
+                for row, e in zip(rows_, entries, strict=True)
+                for img in e.images
+            ]
+        )
         rollups.add(rows_, images)  # the analytics' sums, in this transaction (never raises)
         used = {e.row.get("api_key_id") for e in entries} - {None}
         if used:

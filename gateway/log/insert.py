@@ -1,19 +1,23 @@
-"""RequestLog rows inserted with plain SQL, for the log writer's database thread.
+"""Log rows inserted with plain SQL, for the log writer's database thread.
 
 bulk_create builds its SQL field by field and value by value in Python (and encodes JSON
 with the standard library): ~0.2 ms of CPU per logged request here, about a quarter of a
-small proxied request's whole cost (bench/cpu_per_request.py --threads). Here each column's
-converter is chosen once, JSON is encoded by orjson, and the new rows' ids are read back by
-their unique request_id (the LogImage rows and the rollups need them).
+small proxied request's whole cost (bench/cpu_per_request.py --threads); making the model
+instances first cost another 15 µs a RequestLog and 10 µs a LogImage. Here each column's
+converter is chosen once, JSON is encoded by orjson, the rows go in as the writer's field
+dicts, and the new RequestLog rows' ids are read back by their unique request_id (the
+LogImage rows and the rollups need them).
 """
 
+import sqlite3
 from collections.abc import Callable, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import orjson
 from django.db import connection, models
 
-from gateway.models import RequestLog
+from gateway.models import LogImage, RequestLog
 
 # Columns whose Python value is already what the database driver takes.
 _AS_IS = (
@@ -48,44 +52,111 @@ def _as_is(value: Any) -> Any:
     return value
 
 
+def _fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+def _insert(model: type[models.Model], fields: list[models.Field], params: list[list]) -> None:
+    """INSERT the rows' converted values (one list per row, in `fields` order)."""
+    quote = connection.ops.quote_name
+    head = "INSERT INTO {} ({}) VALUES ".format(
+        quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
+    )
+    one = "({})".format(", ".join(["%s"] * len(fields)))
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            # Many rows per statement, as bulk_create does (within SQLite's parameter limit):
+            # its search triggers cost far more run statement by statement (measured).
+            per_statement = max(1, connection.ops.bulk_batch_size(fields, params))
+            one = one.replace("%s", "?")
+            for start in range(0, len(params), per_statement):
+                chunk = params[start : start + per_statement]
+                flat = [value for row in chunk for value in row]
+                sql = head + ", ".join([one] * len(chunk))
+                # sqlite3's own execute, with ? written in: Django's rewrites each %s by a
+                # regex (~10 µs a row here). Its errors still become Django's.
+                with connection.wrap_database_errors:
+                    sqlite3.Cursor.execute(cursor.cursor, sql, flat)
+        else:  # PostgreSQL: binding thousands of parameters client-side costs more than this
+            cursor.executemany(head + one, params)
+
+
+def _ids(request_ids: list[str]) -> dict[str, int]:
+    """The ids of the RequestLog rows with these request ids."""
+    quote = connection.ops.quote_name
+    table, pk = quote(RequestLog._meta.db_table), quote(RequestLog._meta.pk.column)
+    found: dict[str, int] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(request_ids), 500):  # SQLite's limit is 999 on old builds
+            chunk = request_ids[start : start + 500]
+            cursor.execute(
+                f"SELECT {pk}, {quote('request_id')} FROM {table} "
+                f"WHERE {quote('request_id')} IN ({', '.join(['%s'] * len(chunk))})",
+                chunk,
+            )
+            found.update((request_id, row_pk) for row_pk, request_id in cursor.fetchall())
+    return found
+
+
 def insert_logs(logs: Sequence[RequestLog]) -> None:
     """INSERT the (unsaved) rows, then set their pk, in the caller's transaction. Raises the
     database's error, as bulk_create would."""
     if not logs:
         return
-    meta = RequestLog._meta
-    fields = [f for f in meta.concrete_fields if not f.primary_key]
+    fields = _fields(RequestLog)
     converters = [(f.attname, _converter(f)) for f in fields]
-    quote = connection.ops.quote_name
-    head = "INSERT INTO {} ({}) VALUES ".format(
-        quote(meta.db_table), ", ".join(quote(f.column) for f in fields)
-    )
-    one = "({})".format(", ".join(["%s"] * len(fields)))
-    by_request_id = {log.request_id: log for log in logs}
-    with connection.cursor() as cursor:
-        if connection.vendor == "sqlite":
-            # Many rows per statement, as bulk_create does (within SQLite's parameter limit):
-            # its search triggers cost far more run statement by statement (measured).
-            per_statement = max(1, connection.ops.bulk_batch_size(fields, logs))
-            for start in range(0, len(logs), per_statement):
-                chunk = logs[start : start + per_statement]
-                params = [
-                    convert(getattr(log, name)) for log in chunk for name, convert in converters
-                ]
-                cursor.execute(head + ", ".join([one] * len(chunk)), params)
-        else:  # PostgreSQL: binding thousands of parameters client-side costs more than this
-            params = [[convert(getattr(log, name)) for name, convert in converters] for log in logs]
-            cursor.executemany(head + one, params)
-        ids = list(by_request_id)
-        pk, request_id = quote(meta.pk.column), quote("request_id")
-        for start in range(0, len(ids), 500):  # SQLite's variable limit is 999 on old builds
-            chunk = ids[start : start + 500]
-            cursor.execute(
-                f"SELECT {pk}, {request_id} FROM {quote(meta.db_table)} "
-                f"WHERE {request_id} IN ({', '.join(['%s'] * len(chunk))})",
-                chunk,
-            )
-            for row_pk, row_request_id in cursor.fetchall():
-                log = by_request_id[row_request_id]
-                log.pk = row_pk
-                log._state.adding, log._state.db = False, connection.alias
+    params = [[convert(getattr(log, name)) for name, convert in converters] for log in logs]
+    _insert(RequestLog, fields, params)
+    ids = _ids([log.request_id for log in logs])
+    for log in logs:
+        log.pk = ids[log.request_id]
+        log._state.adding, log._state.db = False, connection.alias
+
+
+def _filled(model: type[models.Model], rows: Sequence[dict]) -> tuple[list, list[dict], list]:
+    """(fields, the rows with every field, their converted values) for rows given as
+    {attname: value}: a field left out takes its default, as in Model(**row) (worked out once
+    a batch); a name that is no field raises TypeError, as there."""
+    fields = _fields(model)
+    by_name = {f.attname: f for f in fields}
+    names = by_name.keys()
+    defaults: dict[str, Any] = {}
+    full_rows = []
+    for row in rows:
+        if unknown := row.keys() - names:
+            raise TypeError(f"{model.__name__} has no field {sorted(unknown)[0]!r}")
+        if missing := names - row.keys():  # e.g. `degraded`, set only on a degraded row
+            for name in missing - defaults.keys():
+                defaults[name] = by_name[name].get_default()
+            row = row | {name: defaults[name] for name in missing}
+        full_rows.append(row)
+    converters = [(f.attname, _converter(f)) for f in fields]
+    params = [[convert(row[name]) for name, convert in converters] for row in full_rows]
+    return fields, full_rows, params
+
+
+def insert_log_rows(rows: Sequence[dict]) -> list[SimpleNamespace]:
+    """INSERT RequestLog rows given as field dicts, in the caller's transaction; return each
+    as a plain object with every field (defaults filled in) and its new id as `pk` and `id`,
+    for the LogImage rows and the rollups. Raises the database's error."""
+    if not rows:
+        return []
+    fields, full_rows, params = _filled(RequestLog, rows)
+    _insert(RequestLog, fields, params)
+    ids = _ids([row["request_id"] for row in full_rows])
+    saved = []
+    for row in full_rows:
+        pk = ids[row["request_id"]]
+        saved.append(SimpleNamespace(**row, pk=pk, id=pk))
+    return saved
+
+
+def insert_image_rows(rows: Sequence[dict]) -> list[SimpleNamespace]:
+    """INSERT LogImage rows given as field dicts (log_id set), in the caller's transaction;
+    return each as a plain object with every field (the rollups read them). Their ids are
+    not read back: nothing in the writer needs them."""
+    if not rows:
+        return []
+    fields, full_rows, params = _filled(LogImage, rows)
+    _insert(LogImage, fields, params)
+    return [SimpleNamespace(**row) for row in full_rows]

@@ -101,8 +101,7 @@ class Journal:
             slots.append(Slot(segment, offset, len(data)))
             offset += _HEADER.size + len(data)
         try:
-            for chunk in chunks:
-                _write_all(fd, chunk)
+            _write_all(fd, chunks)
             os.fdatasync(fd)
         except OSError:
             self._abandon_segment()
@@ -191,10 +190,23 @@ class Journal:
         return total
 
 
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view) :]
+_IOV_MAX = min(1024, os.sysconf("SC_IOV_MAX"))
+
+
+def _write_all(fd: int, chunks: list[bytes]) -> None:
+    """The chunks written in order, one writev per _IOV_MAX of them (two write calls per
+    entry were a fifth of the journal thread's time); a short write is finished chunk by
+    chunk."""
+    for start in range(0, len(chunks), _IOV_MAX):
+        group = chunks[start : start + _IOV_MAX]
+        written = os.writev(fd, group)
+        for chunk in group:
+            if written >= len(chunk):
+                written -= len(chunk)
+                continue
+            view, written = memoryview(chunk)[written:], 0
+            while view:
+                view = view[os.write(fd, view) :]
 
 
 def final_ids(folder: Path) -> set[str]:
