@@ -4,7 +4,7 @@ import base64
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -42,6 +42,8 @@ _LOOSE_SCAN = """WITH RECURSIVE names(name) AS (
     FROM names WHERE names.name IS NOT NULL
 ) SELECT name FROM names LIMIT %s"""
 _CURSOR = re.compile(r"^(\d+)(?:@(\d{1,6}(?:\.\d{1,10})?))?$")
+_TIME_CURSOR = re.compile(r"^(\d+)@(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)$")
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # a time cursor's created_at, in UTC
 
 
 @dataclass
@@ -77,20 +79,31 @@ class LogFilter:
     sort: str = ""  # a key of SORTS
     before: int | None = None  # keyset cursor: only ids below this (by cost: see page_of)
     before_cost: Decimal | None = None  # by cost: the cost of the cursor's row
+    before_at: datetime | None = None  # in a time window: the created_at of the cursor's row
     after: int | None = None  # live tail: only ids above this
 
 
 def filter_logs(
-    f: LogFilter, queryset: QuerySet | None = None, *, every_match: bool = False
+    f: LogFilter,
+    queryset: QuerySet | None = None,
+    *,
+    every_match: bool = False,
+    by_time: bool = False,
 ) -> QuerySet:
     """The rows the filter selects, newest first, past the id cursors (the sort and the cost
     cursor are page_of's). every_match: for an aggregate of all of them (the totals), where
-    SQLite's search and metadata ids are read whole rather than probed row by row."""
+    SQLite's search and metadata ids are read whole rather than probed row by row. by_time:
+    the window a plain range, for page_of's order by (created_at, id) (see _in_window)."""
     qs = RequestLog.objects.all() if queryset is None else queryset
+    # By time, SQLite (no statistics) would read a common provider's rows by its index and
+    # sort them all (500,000 at 1M) rather than walk created_at's: the index only if rare.
+    plain: Callable[..., QuerySet] = lambda qs, **lookups: qs.filter(**lookups)  # noqa: E731
+    common = _by_index_if_rare if by_time else plain
     if f.provider:
-        qs = qs.filter(provider=f.provider)
+        qs = common(qs, provider__exact=f.provider)
     if f.model:
-        qs = _model_containing(qs, f.model) if f.model_contains else qs.filter(model=f.model)
+        exact = f.model_contains is False
+        qs = common(qs, model__exact=f.model) if exact else _model_containing(qs, f.model)
     if f.status in STATUS_CLASSES:
         low, high = STATUS_CLASSES[f.status]
         qs = _by_index_if_rare(qs, status_code__gte=low, status_code__lte=high)
@@ -108,14 +121,15 @@ def filter_logs(
         qs = _with_metadata(qs, key, value, every_match)
     if f.since or f.until:
         window = {"created_at__gte": f.since, "created_at__lt": f.until}
-        qs = _by_index_if_rare(qs, **{k: v for k, v in window.items() if v is not None})
+        window = {k: v for k, v in window.items() if v is not None}
+        qs = qs.filter(**window) if by_time else _by_index_if_rare(qs, **window)
     if f.has_images is not None:
         qs = qs.filter(image_count__gt=0) if f.has_images else qs.filter(image_count=0)
     if f.has_output_images is not None:
         made = Q(output_image_count__gt=0)
         qs = qs.filter(made if f.has_output_images else ~made)
     if f.endpoint:
-        qs = qs.filter(endpoint=f.endpoint)
+        qs = common(qs, endpoint__exact=f.endpoint)
     elif f.skip_estimates:
         qs = qs.exclude(endpoint=ESTIMATE)
     if f.search:
@@ -273,11 +287,14 @@ def page_of(
     f: LogFilter, limit: int, shape: Callable[[QuerySet], QuerySet] = lambda qs: qs
 ) -> tuple[list[RequestLog], int | str | None]:
     """One page in the filter's order and the cursor of the next (None at the end); `shape`
-    picks the columns. Newest first: the cursor is the last id. By cost: the known costs
+    picks the columns. Newest first: the cursor is the last id; in a time window, by
+    (created_at, id), the cursor "id@created_at" (see _in_window). By cost: the known costs
     first, each page a range of the (cost_usd, -id) index walked one way or the other (ties:
     newest first when cheapest first, oldest first when dearest first), the cursor "id@cost";
     then the unknown costs, newest first, the cursor an id."""
     if f.sort not in ("cost", "-cost"):
+        if f.since or f.until:
+            return _in_window(f, limit, shape)
         return page(shape(filter_logs(f)), limit)
     rows: list[RequestLog] = []
     in_unknown_tail = f.before is not None and f.before_cost is None
@@ -295,6 +312,31 @@ def page_of(
     ], last.id if last.cost_usd is None else f"{last.id}@{decimal_str(last.cost_usd)}"
 
 
+def _in_window(
+    f: LogFilter, limit: int, shape: Callable[[QuerySet], QuerySet]
+) -> tuple[list[RequestLog], str | None]:
+    """A page of a time window, newest first by (created_at, id): the created_at index walked
+    backwards from `until`. By id, a window in the past was found after walking every newer
+    record (20 days ago at 10M on PostgreSQL: seconds). The cursor is "id@created_at" (an id
+    alone, from an older link or client, is read as its row's created_at)."""
+    qs = filter_logs(replace(f, before=None), by_time=True)
+    if f.before is not None:
+        at = f.before_at or _created_at(f.before)
+        if at is None:  # the cursor's row is gone (retention): the ids below it
+            qs = qs.filter(id__lt=f.before)
+        else:  # written so that the index can seek to created_at <= at
+            qs = qs.filter(Q(created_at__lte=at), Q(created_at__lt=at) | Q(id__lt=f.before))
+    rows = list(shape(qs.order_by("-created_at", "-id"))[: limit + 1])
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    return rows[:limit], f"{last.id}@{last.created_at.astimezone(UTC).strftime(_TIME_FORMAT)}"
+
+
+def _created_at(log_id: int) -> datetime | None:
+    return RequestLog.objects.filter(id=log_id).values_list("created_at", flat=True).first()
+
+
 def _by_cost(f: LogFilter) -> QuerySet:
     qs = filter_logs(replace(f, before=None, before_cost=None, cost_unknown=False))
     cost, last = f.before_cost, f.before
@@ -307,12 +349,20 @@ def _by_cost(f: LogFilter) -> QuerySet:
     return qs.order_by("cost_usd", "-id")
 
 
-def parse_cursor(token: str) -> tuple[int, Decimal | None]:
-    """A page_of cursor ("123" or "123@0.0042") as (before, before_cost); ValueError if bad."""
-    found = _CURSOR.match(token.strip())
+def parse_cursor(token: str) -> tuple[int, Decimal | None, datetime | None]:
+    """A page_of cursor ("123", "123@0.0042" by cost, "123@2026-11-20T10:00:00.000000Z" in a
+    time window) as (before, before_cost, before_at); ValueError if bad."""
+    token = token.strip()
+    if timed := _TIME_CURSOR.match(token):
+        try:
+            at = datetime.strptime(timed[2], _TIME_FORMAT).replace(tzinfo=UTC)
+        except ValueError:  # the shape of a time, not one (month 13)
+            raise ValueError(f"“{token[:40]}” is not a cursor.") from None
+        return int(timed[1]), None, at
+    found = _CURSOR.match(token)
     if not found:
         raise ValueError(f"“{token[:40]}” is not a cursor.")
-    return int(found[1]), Decimal(found[2]) if found[2] else None
+    return int(found[1]), Decimal(found[2]) if found[2] else None, None
 
 
 @dataclass

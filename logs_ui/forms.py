@@ -1,6 +1,6 @@
 """The logs list's filters: its query string, validated by a Form and turned into a LogFilter."""
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from django import forms
@@ -104,11 +104,11 @@ class LogFilterForm(forms.Form):
     label = forms.CharField(required=False, max_length=100)  # a feedback label
     sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
     live = forms.BooleanField(required=False)
-    # An id, or "id@cost" when sorted by cost (gateway/logquery.py page_of).
-    before = forms.CharField(required=False, max_length=40)
+    # An id, "id@cost" when sorted by cost, "id@created_at" in a time window (logquery.page_of).
+    before = forms.CharField(required=False, max_length=64)
     after = forms.IntegerField(required=False, min_value=0)
 
-    def clean_before(self) -> tuple[int, Decimal | None] | None:
+    def clean_before(self) -> tuple[int, Decimal | None, datetime | None] | None:
         value = self.cleaned_data.get("before")
         try:
             return parse_cursor(value) if value else None
@@ -123,7 +123,7 @@ class LogFilterForm(forms.Form):
             recent = timezone.now() - RANGES[data["range"]][1]
             since = max(since, recent) if since else recent
         has_images, has_outputs = data.get("has_images"), data.get("has_output_images")
-        before, before_cost = data.get("before") or (None, None)
+        before, before_cost, before_at = data.get("before") or (None, None, None)
         cost = data.get("cost")
         model, contains = model_filter(data.get("model", ""))
         return LogFilter(
@@ -151,6 +151,7 @@ class LogFilterForm(forms.Form):
             sort=data.get("sort", ""),
             before=before,
             before_cost=before_cost,
+            before_at=before_at,
             after=data.get("after"),
         )
 

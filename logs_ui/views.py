@@ -75,7 +75,7 @@ def log_list(request: HttpRequest) -> HttpResponse:
         "form": form,
         "rows": _with_thumbnails(rows),
         "cursor": cursor,
-        "newest": rows[0].id if rows and by_time and not log_filter.before else _latest_id(),
+        "newest": _newest(rows, log_filter) if by_time else _latest_id(),
         "live": valid and form.cleaned_data["live"] and by_time,  # new rows go on top
         "empty_install": not rows and not form.is_filtered and not RequestLog.objects.exists(),
         "providers": lambda: known_values("provider"),
@@ -98,6 +98,14 @@ def _totals(log_filter: LogFilter) -> object:
     if log_filter.model_contains:
         return logquery.totals(replace(log_filter, skip_estimates=True))
     return analytics_data.totals(log_filter)
+
+
+def _newest(rows: list, log_filter: LogFilter) -> int:
+    """The live tail's floor: the highest id of the first page (a window's page is in
+    created_at order, not id order), or the latest id past the first page."""
+    if not rows or log_filter.before:
+        return _latest_id()
+    return max(row.id for row in rows)
 
 
 def _latest_id() -> int:

@@ -65,7 +65,8 @@ def _list(log_filter: LogFilter, limit: int) -> dict:
     only = (*SUMMARY_FIELDS, "created_at", "api_key")  # no bodies: a list never shows them
     rows, cursor = page_of(log_filter, limit, lambda qs: qs.select_related("api_key").only(*only))
     # next_cursor: pass it back as ?cursor=. An id when sorted by time (and in the unknown-cost
-    # tail of a cost sort); "id@cost" while a cost sort walks the known costs.
+    # tail of a cost sort); "id@cost" while a cost sort walks the known costs; "id@created_at"
+    # with since or until (a window is listed by created_at, then id).
     return {
         "object": "list",
         "data": [summary_dict(r) for r in rows],
@@ -169,7 +170,8 @@ def parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
         limit = min(max(int(q.get("limit", 50)), 1), 200)
         metadata = dict(item.split("=", 1) for item in q.getlist("metadata") if "=" in item)
         has_images, has_outputs = q.get("has_images"), q.get("has_output_images")
-        before, before_cost = parse_cursor(q["cursor"]) if q.get("cursor") else (None, None)
+        cursor = parse_cursor(q["cursor"]) if q.get("cursor") else (None, None, None)
+        before, before_cost, before_at = cursor
         if q.get("sort", "") not in SORTS:
             raise ValueError(f"sort is one of {', '.join(s for s in SORTS if s)}.")
         if q.get("cost", "") not in ("", "known", "unknown"):
@@ -203,6 +205,7 @@ def parse_filter(request: HttpRequest) -> tuple[LogFilter, int]:
             sort=q.get("sort", ""),
             before=before,
             before_cost=before_cost,
+            before_at=before_at,
         ), limit
     except ValueError as exc:
         raise GatewayError(400, f"Bad filter: {exc}", code="invalid_filter") from None

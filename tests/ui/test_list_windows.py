@@ -7,7 +7,9 @@ input/output tokens; gpt-4o-mini has none (unknown), nor has a request without u
 """
 
 import re
+from datetime import timedelta
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 from django.urls import reverse
@@ -15,7 +17,9 @@ from django.urls import reverse
 from gateway import logquery
 from gateway.errors import GatewayError
 from gateway.logquery import LogFilter
+from logs_ui import views
 from tests.ui.analytics_logs import (  # noqa: F401 (fixtures)
+    BASE,
     logged,
     prices,
 )
@@ -71,3 +75,94 @@ def test_the_list_says_more_than_when_the_totals_are_capped(settings, staff_clie
     settings.LOG_TOTALS_MAX_ROWS = 5
     html = re.sub(r"\s+", " ", staff_client.get(LIST + "?model=gpt", headers=TOTALS).text)
     assert "<b>5</b> requests" in html and "More than" not in html
+
+
+# --- a time window, paged by (created_at, id) ---
+
+
+def _ids(response) -> list[int]:
+    return [int(i) for i in re.findall(r'<tr class="r[^"]*" data-id="(\d+)"', response.text)]
+
+
+@pytest.fixture
+def out_of_order():
+    """Records whose created_at order differs from their id order: a long stream (and a
+    record from another process) logged after newer records; two share a created_at."""
+    rows = [logged(m) for m in (1, 2, 5, 6, 8)]
+    rows += [logged(3), logged(9), logged(5), logged(0.5), logged(20)]  # late; 5 twice
+    return rows
+
+
+def _window_order(rows, since: float, until: float) -> list[int]:
+    """The ids in [since, until) minutes after BASE, newest first by (created_at, id)."""
+    start, end = BASE + timedelta(minutes=since), BASE + timedelta(minutes=until)
+    inside = [r for r in rows if start <= r.created_at < end]
+    return [r.id for r in sorted(inside, key=lambda r: (r.created_at, r.id), reverse=True)]
+
+
+def _window_query(since: float, until: float) -> str:
+    at = (BASE + timedelta(minutes=since), BASE + timedelta(minutes=until))
+    return "?" + urlencode({"since": at[0].isoformat(), "until": at[1].isoformat()})
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_a_window_pages_every_record_once_by_time(staff_client, out_of_order, monkeypatch, size):
+    expected = _window_order(out_of_order, 0.75, 10)
+    assert len(expected) == 8 and expected != sorted(expected, reverse=True)
+    monkeypatch.setattr(views, "PAGE_SIZE", size)
+    base = _window_query(0.75, 10)
+    seen, query = [], base
+    for _ in range(10):
+        response = staff_client.get(LIST + query, headers={"HX-Request": "true"} if seen else {})
+        seen += _ids(response)
+        cursor = re.search(r'hx-get="[^"]*before=([^"&]+)"', response.text)
+        if not cursor:
+            break
+        assert "%40" in cursor[1]  # "id@created_at"
+        query = f"{base}&before={cursor[1]}"
+    assert seen == expected
+
+
+def test_a_window_without_an_end_pages_by_time_too(out_of_order):
+    expected = _window_order(out_of_order, 0, 60)
+    f = LogFilter(since=BASE)
+    seen = []
+    while True:
+        rows, cursor = logquery.page_of(f, 3)
+        seen += [r.id for r in rows]
+        if cursor is None:
+            break
+        f.before, _, f.before_at = logquery.parse_cursor(cursor)
+    assert seen == expected
+
+
+def test_an_id_cursor_in_a_window_goes_on_from_its_row(out_of_order):
+    expected = _window_order(out_of_order, 0, 10)
+    before = expected[2]  # an older link's cursor: an id alone
+    rows, _ = logquery.page_of(
+        LogFilter(since=BASE, until=BASE + timedelta(minutes=10), before=before), 50
+    )
+    assert [r.id for r in rows] == expected[3:]
+
+
+def test_without_a_window_the_list_stays_in_id_order(staff_client, out_of_order):
+    ids = _ids(staff_client.get(LIST))
+    assert ids == sorted((r.id for r in out_of_order), reverse=True)
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "12@2026-13-01T00:00:00.000000Z",
+        "12@2026-11-20T10:00:00Z",
+        "12@2026-11-20 10:00:00.000000Z",
+        "x@1",
+    ],
+)
+def test_a_bad_time_cursor_is_a_form_error(staff_client, token):
+    response = staff_client.get(
+        LIST + "?" + urlencode({"since": "2026-11-20T10:00", "before": token})
+    )
+    assert response.status_code == 200 and "is not a cursor" in response.text
+    with pytest.raises(ValueError, match="is not a cursor"):
+        logquery.parse_cursor(token)
