@@ -89,18 +89,21 @@ def filter_logs(
     *,
     every_match: bool = False,
     by_time: bool = False,
+    ordered: bool = False,
 ) -> QuerySet:
     """The rows the filter selects, newest first, past the id cursors (the sort and the cost
     cursor are page_of's). every_match: for an aggregate of all of them (the totals), where
     SQLite's search and metadata ids are read whole rather than probed row by row. by_time:
-    the window a plain range, for page_of's order by (created_at, id) (see _in_window)."""
+    the window a plain range, for page_of's order by (created_at, id) (see _in_window).
+    ordered (and by_time): the page's order has an index of its own (cost_usd's, created_at's)."""
     qs = RequestLog.objects.all() if queryset is None else queryset
-    # By time, SQLite (no statistics) would read a common provider's rows by its index and
-    # sort them all (500,000 at 1M) rather than walk created_at's: the index only if rare.
+    # Ordered by time or cost, SQLite (no statistics) would read a common provider's rows by
+    # its index and sort them all (500,000 at 1M) rather than walk the order's index (created_at,
+    # cost_usd): the filter's index is used only when it finds few rows.
     plain: Callable[..., QuerySet] = lambda qs, **lookups: qs.filter(**lookups)  # noqa: E731
-    common = _by_index_if_rare if by_time else plain
-    if f.provider:
-        qs = common(qs, provider__exact=f.provider)
+    common = _by_index_if_rare if by_time or ordered else plain
+    if f.provider:  # by cost: the (provider, cost_usd, id) index serves it (migration 0019)
+        qs = qs.filter(provider=f.provider) if ordered else common(qs, provider__exact=f.provider)
     if f.model:
         exact = f.model_contains is False
         qs = common(qs, model__exact=f.model) if exact else _model_containing(qs, f.model)
@@ -338,7 +341,7 @@ def _created_at(log_id: int) -> datetime | None:
 
 
 def _by_cost(f: LogFilter) -> QuerySet:
-    qs = filter_logs(replace(f, before=None, before_cost=None, cost_unknown=False))
+    qs = filter_logs(replace(f, before=None, before_cost=None, cost_unknown=False), ordered=True)
     cost, last = f.before_cost, f.before
     if f.sort == "-cost":
         if cost is not None:  # written so that the index can seek to cost_usd <= cost
