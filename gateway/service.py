@@ -113,6 +113,8 @@ async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse
         record.fail(error)
         request_log.submit(record)
         response = error.response()
+    if settings.LOG_JOURNAL_BEFORE_ANSWER and record.submitted and not response.streaming:
+        await request_log.writer.journaled(record.request_id)
     response["x-iris-request-id"] = record.request_id
     portkey_headers(response, record.trace_id or record.request_id, record.provider)
     if record.attempts:

@@ -296,6 +296,10 @@ LOG_QUEUE_MAX_BYTES = env_int("LOG_QUEUE_MAX_BYTES", 256 * 1024 * 1024)
 # How often finished records are appended to the write-ahead journal (and fsynced): after a
 # SIGKILL only the records answered in the last LOG_FSYNC_SECONDS can be missing.
 LOG_FSYNC_SECONDS = env_float("LOG_FSYNC_SECONDS", 0.1)
+# Hold each whole (not streamed) answer until its record is in the journal and fsynced, so not
+# even those last LOG_FSYNC_SECONDS can be lost; costs the answer a thread hop and a disk flush.
+LOG_JOURNAL_BEFORE_ANSWER = env_bool("LOG_JOURNAL_BEFORE_ANSWER", False)
+LOG_JOURNAL_WAIT_SECONDS = env_float("LOG_JOURNAL_WAIT_SECONDS", 5.0)  # then answer anyway
 # At shutdown, how long the writer may keep trying a database or storage that fails: what it
 # cannot write by then stays in the journal, written at the next start.
 LOG_DRAIN_SECONDS = env_float("LOG_DRAIN_SECONDS", 5.0)

@@ -15,6 +15,7 @@ class Stats:
     def __init__(self) -> None:
         self.written = self.degraded = self.set_aside = self.replayed = 0
         self.unjournaled = 0  # entries held only in memory because the journal failed
+        self.answers_unjournaled = 0  # LOG_JOURNAL_BEFORE_ANSWER answers sent without waiting
         self.loop_restarts = self.errors = 0
         self.last_error = ""
         self.fault = ""  # the fault the database thread is waiting out, if any
@@ -55,6 +56,7 @@ def report(
         "degraded": stats.degraded,
         "replayed": stats.replayed,
         "unjournaled": stats.unjournaled,
+        "answers_unjournaled": stats.answers_unjournaled,
         "loop_restarts": stats.loop_restarts,
         "errors": stats.errors,
         "last_error": stats.last_error or None,

@@ -20,6 +20,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import contextlib
 import ctypes
@@ -44,6 +45,14 @@ _REPLAY_EVERY = 30.0  # seconds between looks for journals that dead processes l
 _RETRY_MAX = 5.0  # longest wait between two tries of a batch while a fault lasts
 _JOURNAL_BATCH = 1000  # records journaled at once, at most ...
 _JOURNAL_BYTES = 32 * 1024 * 1024  # ... and about this many bytes of images
+
+
+_JOURNALED_IDS_KEPT = 10_000
+
+
+def _resolve(future: asyncio.Future, ok: bool) -> None:
+    if not future.done():  # its answer may have stopped waiting (timeout, client gone)
+        future.set_result(ok)
 
 
 @dataclass
@@ -80,6 +89,11 @@ class Writer:
         self._provisional: dict[str, Slot] = {}  # journaled provisional versions, by id
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()  # start and drain, never put
+        # LOG_JOURNAL_BEFORE_ANSWER: answers waiting for their record's journal append, and the
+        # outcome for ids journaled lately (an answer may ask after the journal thread got there).
+        self._answer_lock = threading.Lock()
+        self._answers: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
+        self._journaled_ids: collections.OrderedDict[str, bool] = collections.OrderedDict()
         self.journal: Journal | None = None
         self.stats = health.Stats()
 
@@ -93,12 +107,48 @@ class Writer:
         if not provisional:
             self._puts += 1
         self._inbox.append((time.monotonic(), record, provisional))
-        if images := getattr(record.chat, "images", None):
+        if settings.LOG_JOURNAL_BEFORE_ANSWER:
+            self._wake_journal.set()  # an answer waits on it: no batching by the clock
+        elif images := getattr(record.chat, "images", None):
             # Each waits up to LOG_FSYNC_SECONDS holding its decoded image: past a few MB of
             # them, journal now (memory), while small records keep the fsync batching.
             self._inbox_image_bytes += sum(img.size for img in images)
             if self._inbox_image_bytes > settings.LOG_INBOX_IMAGE_BYTES:
                 self._wake_journal.set()
+
+    async def journaled(self, request_id: str) -> bool:
+        """Wait until a record with this id (its final or provisional version) is appended to
+        the journal and fsynced: LOG_JOURNAL_BEFORE_ANSWER holds the answer until then, so a
+        SIGKILL or a power cut cannot lose an answered request. False when the journal failed
+        (the record is then held in memory, counted as unjournaled) or did not answer within
+        LOG_JOURNAL_WAIT_SECONDS; the answer goes out anyway."""
+        loop = asyncio.get_running_loop()
+        with self._answer_lock:
+            if (done := self._journaled_ids.get(request_id)) is not None:
+                return done
+            future = self._answers[request_id] = (loop, loop.create_future())
+        self._wake_journal.set()
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(future[1]), settings.LOG_JOURNAL_WAIT_SECONDS
+            )
+        except TimeoutError:
+            self.stats.answers_unjournaled += 1
+            return False
+        finally:
+            with self._answer_lock:
+                self._answers.pop(request_id, None)
+
+    def _answer(self, request_ids: list[str], ok: bool) -> None:
+        """The journal thread: wake the answers waiting on these records."""
+        with self._answer_lock:
+            for request_id in request_ids:
+                self._journaled_ids[request_id] = ok
+                if (waiting := self._answers.pop(request_id, None)) is not None:
+                    loop, future = waiting
+                    loop.call_soon_threadsafe(_resolve, future, ok)
+            while len(self._journaled_ids) > _JOURNALED_IDS_KEPT:
+                self._journaled_ids.popitem(last=False)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -216,11 +266,16 @@ class Writer:
                 entry.blobs = blobs.write_ahead(entry.blobs)
         except Exception as exc:  # storage full: the entries left carry their image bytes
             self._error("image files could not be written ahead", exc)
+        appended = False
         try:
             slots = self.journal.append([e for _, e, _ in batch], [p for _, _, p in batch])
+            appended = True
         except Exception as exc:  # disk full, spool folder unwritable
             self.stats.unjournaled += sum(1 for _, _, p in batch if not p)
             self._error("the journal could not be written", exc)
+        finally:
+            if settings.LOG_JOURNAL_BEFORE_ANSWER:
+                self._answer([e.request_id for _, e, _ in batch], appended)
         self._hand_over([(s, e, p, slot) for (s, e, p), slot in zip(batch, slots, strict=True)])
 
     def _hand_over(self, batch: list[tuple[float, entries.Entry, bool, Slot | None]]) -> None:

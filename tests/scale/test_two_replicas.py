@@ -84,8 +84,11 @@ def logged_ids(server: IrisServer, trace: str) -> list[str]:
         cursor = page["next_cursor"]
 
 
-def test_a_replica_killed_mid_burst_loses_no_answered_request(tmp_path, fake_openai):
-    a, b = start_pair(tmp_path)
+@pytest.mark.parametrize("before_answer", [False, True], ids=["journal-after", "journal-before"])
+def test_a_replica_killed_mid_burst_loses_no_answered_request(tmp_path, fake_openai, before_answer):
+    """By default the journal is appended just after the answer (LOG_FSYNC_SECONDS): the last
+    answers before a kill may be missing, at most once. With LOG_JOURNAL_BEFORE_ANSWER none."""
+    a, b = start_pair(tmp_path, LOG_JOURNAL_BEFORE_ANSWER="1" if before_answer else "0")
     try:
         # Paced, so that most of b's answers come well before the kill (not all in its window).
         per_replica, rate, kill_after, trace = 90, 15.0, 60, "two-replicas"
@@ -121,7 +124,7 @@ def test_a_replica_killed_mid_burst_loses_no_answered_request(tmp_path, fake_ope
             healthz(b)[1]["log_writer"]
         )
 
-        window = FSYNC_SECONDS + SCHEDULING
+        window = 0.0 if before_answer else FSYNC_SECONDS + SCHEDULING
         answered = [x for x in answers_a + answers_b if x.status == 200]
         late = {x.request_id for x in answers_b if x.status == 200 and x.at > killed_at[0] - window}
         must = {x.request_id for x in answered} - late
