@@ -412,12 +412,12 @@ LOGS_TAIL_SETTLE_SECONDS = env_float("LOGS_TAIL_SETTLE_SECONDS", 10.0)
 # its own, so the log writer's inserts and the UI's reads never wait behind one long delete.
 LOG_RETENTION_BATCH = env_int("LOG_RETENTION_BATCH", 2_000)
 
-# --- request memory (perf-image: gateway/malloc.py, gateway/offload.py) ---
+# --- request memory (gateway/malloc.py, gateway/offload.py) ---
 # glibc malloc arenas for the whole process (0: glibc's default, 8 per core). Every thread that
 # touches a megabyte body would otherwise get an arena of its own that keeps its peak (RSS);
 # one arena reuses the same pages (fewer page faults too). MALLOC_ARENA_MAX, if set, wins.
 GATEWAY_MALLOC_ARENAS = env_int("GATEWAY_MALLOC_ARENAS", 1)
 
-# --- the proxy's hot path and the log writer's wake-ups (perf-small) ---
+# --- the log writer's wake-ups (gateway/log/pipeline.py) ---
 # Image bytes waiting in the log's inbox that wake the journal thread before LOG_FSYNC_SECONDS.
 LOG_INBOX_IMAGE_BYTES = env_int("LOG_INBOX_IMAGE_BYTES", 8 * 1024 * 1024)

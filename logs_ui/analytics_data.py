@@ -262,8 +262,10 @@ def totals(f: LogFilter) -> Totals:
         edges.append((f.since, sql.utc(first)))
     if last is not None and sql.utc(last) < f.until:
         edges.append((sql.utc(last), f.until))
+    capped = False
     for a, b in edges:  # the part-hours at the ends: few rows, read from the log
         edge = logquery.totals(replace(f, since=a, until=b))
         requests, known = requests + edge.requests, known + edge.known
         cost += edge.cost_usd or 0
-    return Totals(requests, cost if known else None, requests - known)
+        capped |= edge.capped  # a part-hour past LOG_TOTALS_MAX_ROWS: "more than", never exact
+    return Totals(requests, cost if known else None, requests - known, capped)

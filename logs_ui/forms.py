@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from feedback.query import FEEDBACK_FILTERS
 from gateway.logquery import ROUTING, SORTS, LogFilter, parse_cursor
-from gateway.models import RequestLog
+from logs_ui.known import distinct_values
 
 STATUS_CHOICES = [
     ("", "Any status"),
@@ -195,11 +195,6 @@ def known_values(field: str) -> list[str]:
     key = f"iris:logs:known:{field}"
     values = cache.get(key)
     if values is None:
-        values = list(
-            RequestLog.objects.exclude(**{field: ""})
-            .order_by(field)
-            .values_list(field, flat=True)
-            .distinct()
-        )
+        values = distinct_values(field)  # a skip scan: DISTINCT read every record (4-6 s at 10M)
         cache.set(key, values, _CHOICES_TTL)
     return values

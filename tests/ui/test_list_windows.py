@@ -210,3 +210,27 @@ def test_the_cost_order_of_a_provider_is_read_by_its_index(costs):
         plan = " ".join(str(row) for row in cursor.fetchall())
     assert "requestlog_provider_cost" in plan and "TEMP B-TREE" not in plan, plan
     assert "Sort" not in plan.split("Limit", 1)[-1] if connection.vendor == "postgresql" else True
+
+
+def test_totals_from_rollups_say_more_than_when_a_part_hour_was_capped(settings, monkeypatch):
+    """The rollups answer the whole hours; a part-hour at an end is read from the log, and if
+    that read was capped the sum is a lower bound: it must say so."""
+    from datetime import UTC, datetime
+
+    from logs_ui import analytics_data
+
+    edge_reads = []
+
+    def edge(f):
+        edge_reads.append((f.since, f.until))
+        return logquery.Totals(10, Decimal("1"), 0, capped=len(edge_reads) == 1)
+
+    monkeypatch.setattr(analytics_data.logquery, "totals", edge)
+    window = LogFilter(
+        provider="openai",
+        since=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
+        until=datetime(2026, 11, 20, 12, 30, tzinfo=UTC),
+    )
+    found = analytics_data.totals(window)
+    assert len(edge_reads) == 2  # 9:30-10:00 and 12:00-12:30 from the log
+    assert found.capped and found.requests == 20  # the rollups hold nothing here
