@@ -58,8 +58,12 @@ def headers_of(scope: dict) -> Headers:
 
 def host_allowed(headers: Headers) -> bool | None:
     """ALLOWED_HOSTS, as request.get_host() checks it; None: no Host header to judge by."""
-    host = headers.get("x-forwarded-host") if settings.USE_X_FORWARDED_HOST else None
-    host = host or headers.get("host")
+    if settings.USE_X_FORWARDED_HOST and "x-forwarded-host" in headers:
+        host = headers["x-forwarded-host"]  # present, even empty, it decides (as Django's)
+        if not host:
+            return False
+    else:
+        host = headers.get("host")
     if not host:
         return None
     verdict = _checked_hosts.get(host)

@@ -23,7 +23,12 @@ async def fetch_images(images: list[Image], shared: http.ByteBudget | None = Non
     budget = http.ByteBudget(settings.GATEWAY_MAX_FETCH_BYTES_PER_REQUEST)
     if shared is not None:
         budget = _Both(budget, shared)
-    await asyncio.gather(*(_fetch_shared(same, budget) for same in by_url.values()))
+    try:
+        await asyncio.gather(*(_fetch_shared(same, budget) for same in by_url.values()))
+    except BaseException:  # a bug or a cancellation: nothing is kept, so nothing stays drawn
+        if isinstance(budget, _Both):
+            shared.give_back(budget.drawn)
+        raise
     return budget.drawn if isinstance(budget, _Both) else 0
 
 

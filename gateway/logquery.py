@@ -400,7 +400,8 @@ def totals(f: LogFilter) -> Totals:
     if requests <= cap:
         return Totals(requests, cost, unknown)
     # The one past the cap is the oldest read: its cost is taken back out of the sums.
-    extra = RequestLog.objects.filter(id=found["oldest"]).values_list("cost_usd", flat=True)[0]
+    oldest = RequestLog.objects.filter(id=found["oldest"]).values_list("cost_usd", flat=True)
+    extra = next(iter(oldest[:1]), None)  # purged meanwhile: taken out as an unknown cost
     if extra is None:
         unknown -= 1
     else:

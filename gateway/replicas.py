@@ -74,10 +74,11 @@ def _announce(sender=None, using: str = "default", action: str = "post_", **_kwa
     bus = backend()
     try:
         if bus == "postgres":
-            with connections[using].cursor() as cursor:
+            # A savepoint: a failure here must not abort the saving transaction (PostgreSQL).
+            with transaction.atomic(using=using), connections[using].cursor() as cursor:
                 cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, str(os.getpid())])
         elif bus == "poll":
-            with connections[using].cursor() as cursor:
+            with transaction.atomic(using=using), connections[using].cursor() as cursor:
                 cursor.execute(
                     f"UPDATE {GENERATION_TABLE} SET generation = generation + 1 WHERE id = 1"
                 )

@@ -35,6 +35,7 @@ class TailState:
         state = cls(floor=floor, mark=_int(query.get("mark")))
         state.mark_at = float(_int(query.get("mark_at")) or 0)
         state.shown = sorted({floor + i for i in _offsets(query.get("shown", "")) if i > 0})
+        state.bound()  # before any query: a hand-made URL must not cost thousands of ranges
         return state
 
     def saw(self, ids: Iterable[int]) -> None:

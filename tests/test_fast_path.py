@@ -65,3 +65,14 @@ def test_a_request_without_a_host_header_is_answered_by_django(iris):
     head, _, payload = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 401") and b"x-iris-request-id" in head.lower()
     assert b"missing_api_key" in payload
+
+
+def test_an_empty_forwarded_host_is_refused_as_djangos_request_refuses_it(settings):
+    settings.USE_X_FORWARDED_HOST = True
+    settings.ALLOWED_HOSTS = ["gateway.example"]
+    headers = fastpath.headers_of(
+        _scope([(b"host", b"gateway.example"), (b"x-forwarded-host", b"")])
+    )
+    assert fastpath.host_allowed(headers) is False
+    headers = fastpath.headers_of(_scope([(b"x-forwarded-host", b"gateway.example")]))
+    assert fastpath.host_allowed(headers) is True

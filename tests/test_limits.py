@@ -264,3 +264,22 @@ async def test_url_snapshots_held_at_once_are_bounded_per_process(
         "limit": one + one // 2,
         "not_kept": budget.refused,
     }
+
+
+async def test_a_snapshot_that_raises_gives_its_bytes_back(image_host, settings, monkeypatch):
+    """A bug or a cancellation mid-snapshot must not shrink the process's budget for good."""
+    from gateway import log as request_log
+
+    one = len(noise_png(300))
+    settings.GATEWAY_SNAPSHOT_MAX_BYTES = 10 * one
+    budget = request_log._snapshot_budget
+    real = fetching._fetch_shared
+
+    async def fetch_then_fail(same, budget_):
+        await real(same, budget_)  # the bytes are drawn...
+        raise RuntimeError("a bug after the fetch")  # ...then something breaks
+
+    monkeypatch.setattr(fetching, "_fetch_shared", fetch_then_fail)
+    with pytest.raises(RuntimeError):
+        await fetching.fetch_images(url_images(f"{image_host.url}/300-x.png"), shared=budget)
+    assert budget.used == 0

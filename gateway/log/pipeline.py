@@ -146,7 +146,8 @@ class Writer:
                 self._journaled_ids[request_id] = ok
                 if (waiting := self._answers.pop(request_id, None)) is not None:
                     loop, future = waiting
-                    loop.call_soon_threadsafe(_resolve, future, ok)
+                    with contextlib.suppress(RuntimeError):  # its loop closed (shutdown)
+                        loop.call_soon_threadsafe(_resolve, future, ok)
             while len(self._journaled_ids) > _JOURNALED_IDS_KEPT:
                 self._journaled_ids.popitem(last=False)
 
@@ -213,6 +214,8 @@ class Writer:
         except Exception:
             for entry, _ in final:
                 setaside.put(entry, "the journal could not be written at shutdown")
+        finally:
+            self._answer([e.request_id for e, _ in final], True)  # journaled or set aside
 
     def _supervise(self, loop) -> None:
         """Run the loop until it returns; whatever it raises is counted and it starts over."""
@@ -242,7 +245,11 @@ class Writer:
                 image_bytes += outputs.encoded_size(record)
             self._inbox_image_bytes = max(0, self._inbox_image_bytes - image_bytes)
             if batch:
-                prepared = [(since, entries.prepare(r), p) for since, r, p in batch]
+                try:
+                    prepared = [(since, entries.prepare(r), p) for since, r, p in batch]
+                except BaseException:  # the loop restarts; answers waiting on these go now
+                    self._answer([r.request_id for _, r, _ in batch], False)
+                    raise
                 try:
                     self._journal(prepared)
                 except BaseException:
