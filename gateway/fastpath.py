@@ -12,15 +12,19 @@ headers and bytes. Streams are sent by Django's handler code, as before.
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
 
 from django.conf import settings
 from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
+from django.utils.log import log_response
 
 from gateway import offload, service
 from gateway.errors import GatewayError
 
 PATH = "/v1/chat/completions"
+# What django.request's log records carry of the request (its filters read path and method).
+_REQUEST = SimpleNamespace(path=PATH, method="POST", META={})
 _CHECKED_HOSTS_MAX = 256  # Host headers are client input: the cache of verdicts stays small
 _checked_hosts: dict[str, bool] = {}
 
@@ -145,6 +149,10 @@ async def chat(scope: dict, receive, send, handler) -> None:
             response = await service.complete(call)
         except Exception as exc:  # a bug of ours: OpenAI's shape, as Django's handler would
             response = service.internal_error(exc, PATH).response()
+        if response.status_code >= 400:  # as Django's handler does (gateway/log/answered.py)
+            log_response(
+                "%s: %s", response.reason_phrase, PATH, response=response, request=_REQUEST
+            )
         if response.streaming:
             await handler.send_response(response, send)
         else:

@@ -138,7 +138,10 @@ def test_a_redis_that_never_answers_costs_one_wait_not_one_per_request(black_hol
     """Each request is answered by the upstream (MISS); after the first read that timed out,
     the next requests leave the cache alone for a while instead of each waiting on it."""
     port, connections = black_hole
-    iris = IrisServer(tmp_path, IRIS_CACHE_URL=f"redis://127.0.0.1:{port}/0").start()
+    # The cache's connections only: the replicas' invalidation bus would pick this Redis too.
+    iris = IrisServer(
+        tmp_path, IRIS_CACHE_URL=f"redis://127.0.0.1:{port}/0", IRIS_CACHE_INVALIDATION="poll"
+    ).start()
     requests = 4
     try:
         config = cache_config(fake)
