@@ -208,8 +208,12 @@ def test_the_cost_order_of_a_provider_is_read_by_its_index(costs):
         else:
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         plan = " ".join(str(row) for row in cursor.fetchall())
-    assert "requestlog_provider_cost" in plan and "TEMP B-TREE" not in plan, plan
-    assert "Sort" not in plan.split("Limit", 1)[-1] if connection.vendor == "postgresql" else True
+    if connection.vendor == "postgresql":
+        # On a few rows the planner may walk either cost-ordered index (the plain cost_usd one
+        # with a provider filter, seen in CI): what matters is that no sort reads them all.
+        assert "Index" in plan and "Sort" not in plan.split("Limit", 1)[-1], plan
+    else:
+        assert "requestlog_provider_cost" in plan and "TEMP B-TREE" not in plan, plan
 
 
 def test_totals_from_rollups_say_more_than_when_a_part_hour_was_capped(settings, monkeypatch):
