@@ -421,3 +421,10 @@ GATEWAY_MALLOC_ARENAS = env_int("GATEWAY_MALLOC_ARENAS", 1)
 # --- the log writer's wake-ups (gateway/log/pipeline.py) ---
 # Image bytes waiting in the log's inbox that wake the journal thread before LOG_FSYNC_SECONDS.
 LOG_INBOX_IMAGE_BYTES = env_int("LOG_INBOX_IMAGE_BYTES", 8 * 1024 * 1024)
+
+# --- the collector and request ids on the proxy path (gateway/asgi.py, gateway/log/ids.py) ---
+# Python's cyclic collector thresholds once serving (gen0 allocations, gen1, gen2 passes).
+# Python's default (700, 10, 10) runs a young pass every ~2 small requests: ~10 % of the event
+# loop's CPU (bench/cpu_per_request.py). Few request objects form cycles; refcounting frees the
+# rest at once, so rarer passes cost little memory. "" keeps Python's default.
+GATEWAY_GC_THRESHOLD = tuple(int(n) for n in env_list("GATEWAY_GC_THRESHOLD", "10000,50,100"))

@@ -2,7 +2,6 @@
 off the path by the writer (gateway/log/pipeline.py)."""
 
 import time
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,6 +13,7 @@ from gateway.chat import Chat
 from gateway.errors import GatewayError
 from gateway.imagejob import ImageJob
 from gateway.images import Image
+from gateway.log.ids import new_id
 from gateway.redact import redact_headers, scrub_text
 
 
@@ -24,7 +24,7 @@ class Record:
     path: str
     request_headers: dict
     endpoint: str = "chat.completions"
-    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    request_id: str = field(default_factory=new_id)
     created_at: datetime = field(default_factory=timezone.now)
     started: float = field(default_factory=time.perf_counter)
     api_key_id: int | None = None

@@ -1,0 +1,53 @@
+"""Request ids from gateway/log/ids.py, and the collector thresholds a served process runs with."""
+
+import gc
+import os
+import re
+
+from gateway.asgi import collector_thresholds
+from gateway.log import ids
+from gateway.log.record import Record
+
+
+def test_ids_are_32_hex_digits_and_never_repeat():
+    many = [ids.new_id() for _ in range(ids._IDS_PER_REFILL * 4 + 3)]  # across refills
+    assert all(re.fullmatch(r"[0-9a-f]{32}", one) for one in many)
+    assert len(set(many)) == len(many)
+
+
+def test_a_record_takes_its_id_from_the_pool():
+    first, second = Record("/v1/chat/completions", {}), Record("/v1/chat/completions", {})
+    assert re.fullmatch(r"[0-9a-f]{32}", first.request_id)
+    assert first.request_id != second.request_id
+
+
+def test_a_forked_child_does_not_hand_out_its_parents_ids():
+    ids.new_id()  # the pool holds ids the parent will hand out next
+    parent_next = set()
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its next ids, to the parent
+        os.close(read)
+        os.write(write, "".join(ids.new_id() for _ in range(8)).encode())
+        os._exit(0)
+    os.close(write)
+    child = b""
+    while chunk := os.read(read, 4096):
+        child += chunk
+    os.close(read)
+    os.waitpid(pid, 0)
+    parent_next = {ids.new_id() for _ in range(8)}
+    child_ids = {child[i : i + 32].decode() for i in range(0, len(child), 32)}
+    assert len(child_ids) == 8
+    assert not child_ids & parent_next
+
+
+def test_collector_thresholds_are_set_from_the_setting():
+    before = gc.get_threshold()
+    try:
+        collector_thresholds((12345, 6, 7))
+        assert gc.get_threshold() == (12345, 6, 7)
+        collector_thresholds(())  # empty: left as it was
+        assert gc.get_threshold() == (12345, 6, 7)
+    finally:
+        gc.set_threshold(*before)
