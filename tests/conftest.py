@@ -28,6 +28,27 @@ def _gateway_settings(settings, tmp_path):
     settings.LOG_SPOOL_DIR = tmp_path / "spool"
 
 
+@pytest.fixture(autouse=True)
+def _quiet_log_writer_before_flush(request):
+    """A transactional test ends by emptying every table (TRUNCATE on PostgreSQL). The
+    process's log writer may be inserting then (a record this test's requests submitted, a
+    dead journal replayed, a retention purge), and TRUNCATE against its transaction can
+    deadlock (seen once in CI). Stop it first; the next submit starts it again. Requesting
+    transactional_db here orders this teardown before the database's."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = "transactional_db" in request.fixturenames or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    if not transactional:
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    from gateway.log import writer
+
+    writer.drain(timeout=30)
+
+
 @pytest.fixture
 def written_logs(transactional_db):
     """For tests that send requests in-process: every log record is written before the
