@@ -5,7 +5,7 @@ import time
 
 from django.conf import settings
 
-from gateway.log import setaside
+from gateway.log import setaside, tally
 from gateway.log.journal import Journal
 
 
@@ -52,6 +52,7 @@ def report(
         "waiting_for": stats.fault or None,
         "journal_backlog_bytes": Journal.backlog_bytes(settings.LOG_SPOOL_DIR),
         "set_aside": setaside.count(),
+        "lost_when_killed": tally.lost_total(),
         "written": stats.written,
         "degraded": stats.degraded,
         "replayed": stats.replayed,

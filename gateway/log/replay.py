@@ -11,7 +11,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from gateway.log import setaside
+from gateway.log import setaside, tally
 from gateway.log.entry import Entry, prepare
 from gateway.log.journal import Journal, Unreadable, final_ids, read_segment
 
@@ -36,6 +36,7 @@ def abandoned_journals(journal: Journal, write: Write) -> int:
                 setaside.keep_bytes(f"{folder.name}-{segment.name}", unreadable)
             segment.unlink()
         log.info("replayed the log journal of a stopped process (%s)", folder.name)
+        tally.account_for(folder)  # what it was handed and never journaled: counted
         for leftover in folder.iterdir():
             leftover.unlink(missing_ok=True)
         folder.rmdir()

@@ -2,7 +2,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections
 
 from gateway.log import entry as entries
-from gateway.log import replay, setaside
+from gateway.log import replay, setaside, tally
 from gateway.log.faults import Fault, classify
 
 
@@ -12,7 +12,16 @@ class Command(BaseCommand):
         "as they were or degraded; those refused again stay set aside."
     )
 
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--forget-lost",
+            action="store_true",
+            help="also clear the count of records lost to killed processes (the banner's)",
+        )
+
     def handle(self, *args, **options) -> None:
+        if options["forget_lost"]:
+            self.stdout.write(f"{tally.forget_lost()} lost records' count cleared")
         written = refused = 0
         for path, entry in setaside.entries() + _legacy():
             for attempt in (entry, entry.refused("set aside, then written by replay_failed")):
