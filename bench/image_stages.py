@@ -2,12 +2,14 @@
 peak RSS. CPU seconds per request (from /proc/<pid>/stat) hold up while other work loads the
 machine; wall req/s does not, so this script reports CPU, and the stage shares py-spy sees.
 
-    .venv/bin/python bench/image_stages.py [--seconds 15] [--clients 8] [--profile]
+    .venv/bin/python bench/image_stages.py [--seconds 15] [--clients 8] [--distinct] [--profile]
 
 Iris (one worker, logging on) is pinned to core 0; the fake upstream and wrk to core 1.
 Printed: CPU per request split by thread (user/system; thread names from py-spy dump), minor
 page faults per request (fresh memory touched), peak RSS (VmHWM). --env NAME=VALUE tries an
 environment (e.g. MALLOC_ARENA_MAX=2) on Iris; --base64-bytes 0 sends a text-only body.
+--distinct gives each request a different image (as bench/run.py's scenarios do: 4 base64
+characters of padding after the JPEG's end vary), so each is hashed and written anew.
 --profile samples Iris with py-spy (all threads, idle excluded) and splits its samples into
 the stages of the request path, by the innermost frame of ours (or the library) they are in.
 """
@@ -26,6 +28,8 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import scenarios
+from load import Body
 from run import BENCH, FAKE_PORT, GATEWAY_PORT, PHOTO, ROOT, WRK_SCRIPT, Peer, chat_body, wait_for
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -87,9 +91,9 @@ def upstream_requests() -> int:
     return httpx.get(f"http://127.0.0.1:{FAKE_PORT}/stats").json()["requests"]
 
 
-def run_wrk(peer: Peer, body: bytes, clients: int, seconds: int) -> None:
+def run_wrk(peer: Peer, body: Body, clients: int, seconds: int) -> None:
     with tempfile.NamedTemporaryFile(suffix=".json") as body_file:
-        body_file.write(body)
+        body_file.write(body.data)
         body_file.flush()
         with tempfile.NamedTemporaryFile("w", suffix=".lua") as script:
             script.write(WRK_SCRIPT)
@@ -99,6 +103,8 @@ def run_wrk(peer: Peer, body: bytes, clients: int, seconds: int) -> None:
                 "BENCH_BODY": body_file.name,
                 "BENCH_HEADERS": "\n".join(f"{k}: {v}" for k, v in peer.headers.items()),
             }
+            if body.vary_at is not None:  # the Lua script numbers each request's image
+                env["BENCH_VARY"] = str(body.vary_at + 1)
             command = ["taskset", "-c", "1", "wrk", f"-t{min(clients, 2)}", f"-c{clients}"]
             command += [f"-d{seconds}s", "-s", script.name, peer.url]
             subprocess.run(command, env=env, check=True, capture_output=True)
@@ -142,6 +148,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--base64-bytes", type=int, default=1_380_000)
+    parser.add_argument(
+        "--distinct", action="store_true", help="a different image in each request (run.py's)"
+    )
     parser.add_argument("--profile", action="store_true", help="py-spy the run, split by stage")
     parser.add_argument("--top", type=int, default=0, help="also print the N hottest leaves")
     parser.add_argument(
@@ -149,8 +158,12 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    body = chat_body(jpeg_of_base64_size(args.base64_bytes) if args.base64_bytes else None)
-    print(f"body: {len(body) / 1e6:.2f} MB", flush=True)
+    if args.base64_bytes:
+        image = jpeg_of_base64_size(args.base64_bytes)
+        body = scenarios.base64_body(image, "image/jpeg", vary=args.distinct)
+    else:
+        body = Body(chat_body(None))
+    print(f"body: {len(body.data) / 1e6:.2f} MB, distinct images: {args.distinct}", flush=True)
     data_dir = Path(tempfile.mkdtemp(prefix="iris-stages-"))
     env = {"IRIS_DATA_DIR": str(data_dir), "GATEWAY_ALLOW_PRIVATE_NETWORKS": "true"}
     env |= dict(pair.split("=", 1) for pair in args.env)

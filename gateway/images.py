@@ -312,9 +312,11 @@ def _cut_short(img: PILImage.Image, data: bytes) -> str:
     if fmt == "PNG" and data.rfind(_PNG_END, tail) == -1:
         return "the PNG has no IEND chunk at its end"
     # Bytes may follow a JPEG's end (a motion photo's video): look for it after the scan start,
-    # where Pillow's header read stopped (an EXIF thumbnail's own FFD9 comes before).
+    # where Pillow's header read stopped (an EXIF thumbnail's own FFD9 comes before). From the
+    # end backwards: the marker sits near it, where a forward search reads the whole megabyte
+    # of scan data first (0.9 ms per MB).
     scan = img.fp.tell() if img.fp else 0
-    if fmt == "JPEG" and not data.endswith(b"\xff\xd9") and data.find(b"\xff\xd9", scan) < 0:
+    if fmt == "JPEG" and not data.endswith(b"\xff\xd9") and data.rfind(b"\xff\xd9", scan) < 0:
         return "the JPEG has no end-of-image marker (FFD9)"
     if fmt == "GIF" and not data[-64:].rstrip(b"\x00").endswith(b";"):
         return "the GIF has no trailer (0x3B) at its end"
