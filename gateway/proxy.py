@@ -16,6 +16,8 @@ from gateway import crypto, http, imageprep, offload, preflight, providers, reda
 from gateway import log as request_log
 from gateway.chat import Chat
 from gateway.errors import GatewayError
+from gateway.providers import azure
+from gateway.providers import openai as openai_shape
 from gateway.providers.base import EventTooLarge, Target, Upstream, encode_sse
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 _PASS_HEADERS = ("x-request-id", "retry-after", "openai-processing-ms", "request-id")
 _PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _SLICE_BYTES = 256 * 1024
+# build_request of the providers that send the client's bytes on when no image changed.
+_CLIENT_BYTES_BUILDERS = (openai_shape.build_request, azure.build_request)
 RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-ms-retry-after-ms")  # for configs' retries
 
 
@@ -48,6 +52,8 @@ async def forward(chat: Chat, target: Target, record: request_log.Record) -> Htt
     body = provider.parse_response(data, chat)
     record.finish(200, body)
     request_log.submit(record)
+    if chat.images and not settings.LOG_JOURNAL_BEFORE_ANSWER:  # (which waits for more)
+        await request_log.writer.room()  # images pile up no faster than the log writes them
     # When the provider already speaks OpenAI, hand back its bytes untouched.
     payload = content if body is data else orjson.dumps(body)
     return HttpResponse(payload, content_type="application/json", headers=headers)
@@ -120,9 +126,20 @@ def event_stream(stream: AsyncIterator[bytes], headers: dict[str, str]) -> Strea
 
 async def build_request(provider: ModuleType, chat: Chat, target: Target) -> Upstream:
     """provider.build_request, in a thread for big images: their base64, the JSON around it and
-    Bedrock's SigV4 hash of it all grow with them. Small requests inline (a hop is ~50 µs)."""
+    Bedrock's SigV4 hash of it all grow with them. Small requests inline (a hop is ~50 µs), and
+    so is an OpenAI-shaped one that sends the client's bytes on untouched: nothing to build."""
+    if _sends_client_bytes(provider, chat):
+        return provider.build_request(chat, target)
     size = len(chat.raw) + sum(len(img.payload) for img in chat.images)
     return await offload.by_size(size, provider.build_request, chat, target)
+
+
+def _sends_client_bytes(provider: ModuleType, chat: Chat) -> bool:
+    """Will the provider send chat.raw as it is (gateway/providers/openai.py's body_bytes)? Yes
+    for OpenAI's shape unless an image was converted, or a URL fetched to go inline."""
+    if provider.build_request not in _CLIENT_BYTES_BUILDERS:
+        return False
+    return not any(img.converted or (img.origin == "url" and img.data) for img in chat.images)
 
 
 DONE = b"data: [DONE]\n\n"

@@ -422,6 +422,10 @@ GATEWAY_MALLOC_ARENAS = env_int("GATEWAY_MALLOC_ARENAS", 1)
 # Image bytes waiting in the log's inbox that wake the journal thread before LOG_FSYNC_SECONDS.
 LOG_INBOX_IMAGE_BYTES = env_int("LOG_INBOX_IMAGE_BYTES", 8 * 1024 * 1024)
 
+# --- the log's inbox bound (gateway/log/pipeline.py Writer.room, gateway/proxy.py) ---
+# Image bytes waiting for the journal past which answers wait (0: never): bounds decoded images.
+LOG_INBOX_MAX_IMAGE_BYTES = env_int("LOG_INBOX_MAX_IMAGE_BYTES", 16 * 1024 * 1024)
+
 # --- the collector and request ids on the proxy path (gateway/asgi.py, gateway/log/ids.py) ---
 # Python's cyclic collector thresholds once serving (gen0 allocations, gen1, gen2 passes).
 # Python's default (700, 10, 10) runs a young pass every ~2 small requests: ~10 % of the event
