@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from gateway import price_overrides, pricing
+from gateway import price_library, price_overrides, pricing
 from gateway.models import ModelPrice
 
 D = Decimal
@@ -39,7 +39,7 @@ def test_a_price_that_starts_on_a_date_is_read_for_each_day(monkeypatch):
         def now(cls, tz=None):
             return today[0]
 
-    monkeypatch.setattr(pricing, "datetime", Clock)
+    monkeypatch.setattr(price_library, "datetime", Clock)
     assert input_rate("openai", "o3", 100) == "10"
     assert input_rate("openai", "o3", 100) == "10"
     today[0] = datetime(2025, 6, 10, 0, 1, tzinfo=UTC)
