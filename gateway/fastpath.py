@@ -83,27 +83,44 @@ def host_allowed(headers: Headers) -> bool | None:
     return verdict
 
 
-async def read_chunks(receive: Callable[[], Awaitable[dict]]) -> list[bytes] | None:
-    """The body's chunks, no more than one byte past GATEWAY_MAX_BODY_BYTES (that byte tells
-    the service to refuse it); None if the client hung up first."""
-    keep = settings.GATEWAY_MAX_BODY_BYTES + 1
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        if keep > 0 and (chunk := message.get("body", b"")):
-            chunks.append(chunk if len(chunk) <= keep else chunk[:keep])
-            keep -= len(chunk)
-        if not message.get("more_body", False):
-            return chunks
+class InFlight:
+    """Bytes of request bodies this process holds, from the first chunk until the answer is
+    sent: GATEWAY_MAX_BODY_BYTES bounds one body, this bounds them all (a few hundred clients
+    each sending a large body would otherwise hold them all in memory at once)."""
+
+    used = 0
+
+    @classmethod
+    def take(cls, n: int) -> None:
+        limit = settings.GATEWAY_MAX_BODY_BYTES_IN_FLIGHT
+        if cls.used + n > limit:
+            raise GatewayError(
+                503,
+                f"The gateway is holding {limit} bytes of request bodies already "
+                "(GATEWAY_MAX_BODY_BYTES_IN_FLIGHT); retry in a moment.",
+                code="gateway_busy",
+            )
+        cls.used += n
 
 
-def body_maker(headers: Headers, chunks: list[bytes]) -> service.BodyMaker:
-    async def read(record) -> bytes:
+class Body:
+    """The request body, read from ASGI only when the service asks for it: after the key is
+    checked, so a caller without a valid key never has Iris hold up to GATEWAY_MAX_BODY_BYTES
+    for it (uvicorn discards a body the app answers without reading)."""
+
+    def __init__(self, headers: Headers, receive: Callable[[], Awaitable[dict]]) -> None:
+        self.headers, self.receive = headers, receive
+        self.held = 0  # bytes taken from InFlight, given back by release()
+        self.read_all = False
+        self.client_gone = False
+
+    async def read(self, record) -> bytes:
         limit = settings.GATEWAY_MAX_BODY_BYTES
-        if int(headers.get("content-length") or 0) > limit:
+        declared = int(self.headers.get("content-length") or 0)
+        if declared > limit:
             raise service.too_large(limit)
+        self._take(declared)  # a declared length is held before a byte is read
+        chunks = await self._chunks(limit + 1)  # one byte past the limit says "too large"
         if len(chunks) == 1:
             body = chunks[0]
         else:  # a big body comes in many chunks: joined off the loop
@@ -113,7 +130,32 @@ def body_maker(headers: Headers, chunks: list[bytes]) -> service.BodyMaker:
             raise service.too_large(limit)
         return body
 
-    return read
+    async def _chunks(self, keep: int) -> list[bytes]:
+        chunks: list[bytes] = []
+        received = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.client_gone = True
+                raise asyncio.CancelledError  # logged as a client that went away (499)
+            if keep > 0 and (chunk := message.get("body", b"")):
+                chunk = chunk if len(chunk) <= keep else chunk[:keep]
+                received += len(chunk)
+                self._take(received - self.held)  # past the declared length, if any
+                chunks.append(chunk)
+                keep -= len(chunk)
+            if not message.get("more_body", False):
+                self.read_all = True
+                return chunks
+
+    def _take(self, n: int) -> None:
+        if n > 0:
+            InFlight.take(n)
+            self.held += n
+
+    def release(self) -> None:
+        InFlight.used -= self.held
+        self.held = 0
 
 
 async def chat(scope: dict, receive, send, handler) -> None:
@@ -124,15 +166,13 @@ async def chat(scope: dict, receive, send, handler) -> None:
     if allowed is None:
         await handler(scope, receive, send)
         return
-    chunks = await read_chunks(receive)
-    if chunks is None:
-        return
     if not allowed:
         await send_plain(_disallowed_host(), send)
         return
-    call = service.Call(PATH, headers, body_maker(headers, chunks))
+    body = Body(headers, receive)
     task = asyncio.current_task()
     state = {"finished": False, "gone": False}
+    watcher: asyncio.Task | None = None
 
     async def watch() -> None:
         # After the body, the only message left for the app is http.disconnect: it comes
@@ -142,11 +182,19 @@ async def chat(scope: dict, receive, send, handler) -> None:
             state["gone"] = True
             task.cancel()
 
-    watcher = asyncio.get_running_loop().create_task(watch())
+    async def read_then_watch(record) -> bytes:
+        nonlocal watcher
+        try:
+            raw = await body.read(record)
+        finally:
+            state["gone"] = body.client_gone
+        watcher = asyncio.get_running_loop().create_task(watch())
+        return raw
+
     response = None
     try:
         try:
-            response = await service.complete(call)
+            response = await service.complete(service.Call(PATH, headers, read_then_watch))
         except Exception as exc:  # a bug of ours: OpenAI's shape, as Django's handler would
             response = service.internal_error(exc, PATH).response()
         if response.status_code >= 400:  # as Django's handler does (gateway/log/answered.py)
@@ -160,10 +208,12 @@ async def chat(scope: dict, receive, send, handler) -> None:
     except asyncio.CancelledError:
         if not state["gone"]:
             raise
-        task.uncancel()  # ours, from watch(): the client left, and the record says so
+        task.uncancel()  # ours, from watch() or a hang-up mid-body: the record says so
     finally:
         state["finished"] = True
-        watcher.cancel()
+        body.release()
+        if watcher is not None:
+            watcher.cancel()
         # A hang-up while sending leaves the relay suspended: close it now, so its own
         # handler logs the partial stream (not the garbage collector, some time later).
         if (stream := getattr(response, "iris_stream", None)) is not None:

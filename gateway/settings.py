@@ -197,6 +197,9 @@ STORAGES = {
 GATEWAY_REQUIRE_API_KEY = env_bool("GATEWAY_REQUIRE_API_KEY", True)
 GATEWAY_ALLOW_PRIVATE_NETWORKS = env_bool("GATEWAY_ALLOW_PRIVATE_NETWORKS", False)
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 64 * 1024 * 1024)
+# All request bodies one process holds at once on POST /v1/chat/completions, from the first
+# byte until the answer is sent; past it a request is refused with 503 gateway_busy (logged).
+GATEWAY_MAX_BODY_BYTES_IN_FLIGHT = env_int("GATEWAY_MAX_BODY_BYTES_IN_FLIGHT", 256 * 1024 * 1024)
 GATEWAY_CONNECT_TIMEOUT = env_float("GATEWAY_CONNECT_TIMEOUT", 10.0)
 GATEWAY_UPSTREAM_TIMEOUT = env_float("GATEWAY_UPSTREAM_TIMEOUT", 600.0)
 GATEWAY_IMAGE_FETCH_TIMEOUT = env_float("GATEWAY_IMAGE_FETCH_TIMEOUT", 10.0)
@@ -432,3 +435,10 @@ LOG_INBOX_MAX_IMAGE_BYTES = env_int("LOG_INBOX_MAX_IMAGE_BYTES", 16 * 1024 * 102
 # loop's CPU (bench/cpu_per_request.py). Few request objects form cycles; refcounting frees the
 # rest at once, so rarer passes cost little memory. "" keeps Python's default.
 GATEWAY_GC_THRESHOLD = tuple(int(n) for n in env_list("GATEWAY_GC_THRESHOLD", "10000,50,100"))
+
+# --- the logs UI at 10M records (gateway/rollups.py, logs_ui/analytics*.py, logquery.py) ---
+# Minute rollup rows are kept this many hours (0: none): charts by minute read them, not the log.
+ANALYTICS_MINUTE_ROLLUP_HOURS = env_int("ANALYTICS_MINUTE_ROLLUP_HOURS", 48)
+# The list's totals look at this many newest records first (PostgreSQL): matches sparse there
+# (search invoice, feedback) are totalled over them, saying so, rather than walking 1M records.
+LOG_TOTALS_SCAN_ROWS = env_int("LOG_TOTALS_SCAN_ROWS", 15_000)
