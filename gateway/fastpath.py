@@ -222,12 +222,16 @@ async def chat(scope: dict, receive, send, handler) -> None:
 
 
 async def send_plain(response: HttpResponse, send) -> None:
-    """A whole (not streamed) response, with the headers Django's handler would send."""
+    """A whole (not streamed) response, with the headers Django's handler would send, and
+    its length (else uvicorn frames it in chunks, which every client must then undo)."""
+    content = response.content
     headers = [(name.encode("ascii"), value.encode("latin1")) for name, value in response.items()]
     for cookie in response.cookies.values():
         headers.append((b"Set-Cookie", cookie.output(header="").encode("ascii").strip()))
+    if not response.has_header("content-length"):
+        headers.append((b"content-length", str(len(content)).encode("ascii")))
     await send({"type": "http.response.start", "status": response.status_code, "headers": headers})
-    await send({"type": "http.response.body", "body": response.content})
+    await send({"type": "http.response.body", "body": content})
 
 
 def _disallowed_host() -> HttpResponse:

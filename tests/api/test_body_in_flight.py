@@ -86,6 +86,7 @@ def test_bodies_past_the_process_budget_get_503_and_are_logged(small_budget, fak
             timeout=30,
         )
         assert refused.status_code == 503, refused.text
+        assert refused.headers["content-length"] == str(len(refused.content))  # not chunked
         error = refused.json()["error"]
         assert error["code"] == "gateway_busy"
         assert "GATEWAY_MAX_BODY_BYTES_IN_FLIGHT" in error["message"]
@@ -109,6 +110,7 @@ def test_bodies_past_the_process_budget_get_503_and_are_logged(small_budget, fak
             break
         time.sleep(0.1)
     assert ok.status_code == 200, ok.text
+    assert ok.headers["content-length"] == str(len(ok.content))
 
 
 def test_a_client_that_hangs_up_mid_body_is_logged_as_gone(iris):
