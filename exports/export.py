@@ -13,6 +13,7 @@ Memory holds one chunk of records and one piece of one image, whatever the expor
 the client has received, against the image bytes announced up front, measure the progress.
 """
 
+import itertools
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -24,6 +25,7 @@ from django.db.models import Max, QuerySet, Sum
 from exports import records
 from exports.zipstream import ZipStream
 from feedback.query import as_dict, for_logs
+from gateway.log.health import describe
 from gateway.logquery import LogFilter, filter_logs
 from gateway.models import Blob, LogImage, blob_name
 
@@ -112,17 +114,28 @@ def plan(log_filter: LogFilter) -> Export:
 
 
 def stream(export: Export) -> Iterator[bytes]:
-    """The zip, in chunks of about zipstream.CHUNK bytes."""
+    """The zip, in chunks of about zipstream.CHUNK bytes. An image that cannot be read (its
+    file gone, blob storage down) is left out and listed in missing_images.jsonl: the rest of
+    the dataset still arrives whole, and the lines still name it."""
     zip_ = ZipStream()
+    missing = []
     for sha256, mime, size in _blobs(export):
+        name = records.file_name(sha256, mime)
         try:
             handle = default_storage.open(blob_name(sha256), "rb")
-        except OSError:  # the row outlived its file: the line still names it
+            # Read before the entry begins: S3's file downloads the whole object here, so a
+            # storage failure leaves nothing half-written in the zip.
+            first = handle.read(READ_BYTES)
+        except Exception as exc:  # noqa: BLE001 - OSError, botocore's errors, storages'
+            missing.append({"file": name, "sha256": sha256, "error": describe(exc)})
             continue
         with handle:
-            name = records.file_name(sha256, mime)
-            yield from zip_.add(name, _pieces(handle), size=size, compress=False)
+            pieces = itertools.chain([first], _pieces(handle))
+            yield from zip_.add(name, pieces, size=size, compress=False)
     yield from zip_.add("data.jsonl", _lines(export))
+    if missing:
+        text = "".join(json.dumps(item) + "\n" for item in missing)
+        yield from zip_.add("missing_images.jsonl", [text.encode()])
     yield from zip_.finish()
 
 
