@@ -2,6 +2,8 @@
 
     python bench/pg_scale.py seed [--count 10000000] [--templates 20000] [--days 60]
     python bench/pg_scale.py bench [--runs 20]
+    python bench/pg_scale.py minutes   (the minute rollups again, for the last 48 h: an
+                                        older seed, or a day later)
 
 Works on DATABASE_URL (default postgres://iris:iris@127.0.0.1:5432/iris_scale; `seed`
 drops and creates it) with IRIS_DATA_DIR=var/pgscale (the seeded blobs). `seed` migrates
@@ -39,6 +41,7 @@ def main() -> None:
     seed.add_argument("--count", type=int, default=10_000_000)
     seed.add_argument("--templates", type=int, default=20_000)
     seed.add_argument("--days", type=int, default=60)
+    sub.add_parser("minutes")
     bench = sub.add_parser("bench")
     bench.add_argument("--runs", type=int, default=20)
     bench.add_argument("--only", default="", help="run the cases whose name has this text")
@@ -62,6 +65,10 @@ def main() -> None:
 
         call_command("migrate", verbosity=0)
         fill(args.count, args.templates, args.days)
+    elif args.command == "minutes":
+        from bench.pg_seed import minute_rollups
+
+        minute_rollups()
     else:
         from bench.pg_pages import run
 

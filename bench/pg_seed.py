@@ -13,7 +13,7 @@ import time
 from django.core.management import call_command
 from django.db import connection
 
-from gateway import percentiles
+from gateway import percentiles, rollups
 
 TABLES = ("gateway_requestlog", "gateway_logimage")
 COPIES_PER_STATEMENT = 20  # copies of the templates per INSERT (one transaction each)
@@ -165,25 +165,56 @@ def _feedback() -> None:
 
 def _rollups() -> None:
     """gateway/rollups.py's hours and days, summed in SQL (the same keys and histogram bins):
-    the hours from the log, each day from its hours."""
+    the hours from the log, each day from its hours; then the minutes kept."""
+    _sql(_from_log(3600))
+    summed = ", ".join(f"sum({c})" for c in _SUMS)
+    _sql(
+        f"INSERT INTO gateway_rollup ({_KEYS}, {', '.join(_SUMS)}) SELECT 86400, "
+        "start / 86400 * 86400, provider, model, key_id, endpoint, status_class, failed, "
+        f"has_images, has_outputs, {summed} FROM gateway_rollup WHERE span = 3600 "
+        "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
+    )
+    minute_rollups()
+
+
+def minute_rollups() -> None:
+    """The minute rows of the last ANALYTICS_MINUTE_ROLLUP_HOURS, as the log writer keeps them
+    (bench/pg_scale.py minutes: for a database seeded before they existed)."""
+    since = rollups.minutes_kept_since()
+    _sql("DELETE FROM gateway_rollup WHERE span = 60")
+    if since is not None:
+        _sql(_from_log(60, f"WHERE created_at >= to_timestamp({since})"))
+
+
+_KEYS = (
+    "span, start, provider, model, key_id, endpoint, status_class, failed, has_images, has_outputs"
+)
+_SUMS = [
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost_e10",
+    "cost_known",
+    "images",
+    "output_images",
+    "image_bytes",
+    "image_bytes_sent",
+    *[f"lat_{k}" for k in range(percentiles.BINS)],
+    *[f"ttft_{k}" for k in range(percentiles.BINS)],
+]
+
+
+def _from_log(span: int, where: str = "") -> str:
+    """INSERT the rollup rows of `span` seconds summed from the log rows `where` selects."""
     edges = "ARRAY[" + ", ".join(repr(e) for e in percentiles.EDGES) + "]::float8[]"
     bins = range(percentiles.BINS)
-    keys = (
-        "span, start, provider, model, key_id, endpoint, status_class, failed, has_images, "
-        "has_outputs"
-    )
-    sums = (
-        "requests, prompt_tokens, completion_tokens, cost_e10, cost_known, images, "
-        "output_images, image_bytes, image_bytes_sent, "
-        + ", ".join([f"lat_{k}" for k in bins] + [f"ttft_{k}" for k in bins])
-    )
     histograms = ", ".join(
         [f"count(*) FILTER (WHERE lb = {k})" for k in bins]
         + [f"count(*) FILTER (WHERE tb = {k})" for k in bins]
     )
-    _sql(
-        f"INSERT INTO gateway_rollup ({keys}, {sums}) "
-        "SELECT 3600, floor(extract(epoch FROM l.created_at) / 3600)::bigint * 3600, "
+    return (
+        f"INSERT INTO gateway_rollup ({_KEYS}, {', '.join(_SUMS)}) "
+        f"SELECT {span}, floor(extract(epoch FROM l.created_at) / {span})::bigint * {span}, "
         "l.provider, l.model, coalesce(l.api_key_id, 0), l.endpoint, "
         "CASE WHEN l.status_code >= 100 THEN l.status_code / 100 ELSE 0 END, "
         "l.status_code >= 400 OR l.error_type <> '', l.image_count > 0, "
@@ -193,18 +224,12 @@ def _rollups() -> None:
         "sum(l.image_count), sum(l.output_image_count), coalesce(sum(b.bytes), 0), "
         f"coalesce(sum(b.bytes), 0), {histograms} "
         "FROM (SELECT *, "
-        f"CASE WHEN latency_ms IS NULL THEN -1 ELSE greatest(0, width_bucket(latency_ms, "
+        "CASE WHEN latency_ms IS NULL THEN -1 ELSE greatest(0, width_bucket(latency_ms, "
         f"{edges}) - 1) END AS lb, "
-        f"CASE WHEN ttft_ms IS NULL THEN -1 ELSE greatest(0, width_bucket(ttft_ms, "
-        f"{edges}) - 1) END AS tb FROM gateway_requestlog) l "
+        "CASE WHEN ttft_ms IS NULL THEN -1 ELSE greatest(0, width_bucket(ttft_ms, "
+        f"{edges}) - 1) END AS tb FROM gateway_requestlog {where}) l "
         "LEFT JOIN (SELECT i.log_id, sum(bl.size) AS bytes FROM gateway_logimage i "
         "JOIN gateway_blob bl ON bl.sha256 = i.blob_id WHERE i.role IN ('input', 'mask') "
         "GROUP BY i.log_id) b ON b.log_id = l.id "
         "GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
-    )
-    summed = ", ".join(f"sum({c.strip()})" for c in sums.split(","))
-    _sql(
-        f"INSERT INTO gateway_rollup ({keys}, {sums}) SELECT 86400, start / 86400 * 86400, "
-        "provider, model, key_id, endpoint, status_class, failed, has_images, has_outputs, "
-        f"{summed} FROM gateway_rollup WHERE span = 3600 GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9, 10"
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     CharField,
     F,
     FloatField,
@@ -108,6 +109,8 @@ def filter_by_feedback(qs: QuerySet, kind: str = "", label: str = "") -> QuerySe
     if kind == "none" and not label:
         if ids is not None:
             return qs.exclude(id__in=ids)
+        if connection.vendor == "postgresql":
+            return qs.exclude(_HasFeedback(""))
         return qs.exclude(trace_id__in=keys).exclude(request_id__in=keys)
     if ids is not None:
         qs = qs.filter(id__in=ids)
@@ -115,11 +118,36 @@ def filter_by_feedback(qs: QuerySet, kind: str = "", label: str = "") -> QuerySe
         qs = qs.alias(_fb_trace=_unindexed("trace_id"), _fb_request=_unindexed("request_id"))
         qs = qs.filter(Q(_fb_trace__in=keys) | Q(_fb_request__in=keys))
     else:
-        qs = qs.filter(Q(trace_id__in=keys) | Q(request_id__in=keys))
+        qs = qs.filter(_HasFeedback(label))
     if kind in ("positive", "negative"):
         sign = {"_fb_net__gt": 0} if kind == "positive" else {"_fb_net__lt": 0}
         qs = qs.alias(_fb_net=_net()).filter(**sign)
     return qs
+
+
+class _HasFeedback(Func):
+    """PostgreSQL: EXISTS a feedback (with this label, if any) naming the row's trace id or
+    request id, asked per row of the log walked newest first, by the feedback's trace_id
+    index (FeedbackLabel's (name, trace_id) for a label). `IN (subquery)` hashed every
+    feedback's trace id twice before the first row (50,000: ~100 ms a page). OFFSET 0 keeps
+    PostgreSQL from turning the EXISTS into a join over the whole log."""
+
+    output_field = BooleanField()
+
+    def __init__(self, label: str) -> None:
+        super().__init__(F("trace_id"), F("request_id"))
+        self.label = label
+
+    def as_sql(self, compiler, connection, **extra) -> tuple[str, list]:
+        trace, trace_params = compiler.compile(self.source_expressions[0])
+        request, request_params = compiler.compile(self.source_expressions[1])
+        keys = f"ARRAY[NULLIF({trace}, ''), {request}]::varchar[]"  # no trace: no key
+        if self.label:
+            table, named = FeedbackLabel._meta.db_table, "name = %s AND "
+        else:
+            table, named = Feedback._meta.db_table, ""
+        sql = f"EXISTS (SELECT 1 FROM {table} WHERE {named}trace_id = ANY({keys}) OFFSET 0)"
+        return sql, [*([self.label] if self.label else []), *trace_params, *request_params]
 
 
 def _unindexed(column: str) -> Func:

@@ -1,16 +1,18 @@
-"""Rollups of the request log by hour and by day, for the analytics page (logs_ui/analytics.py).
+"""Rollups of the request log by minute, hour and day, for the analytics page (logs_ui/).
 
-Rows of gateway.models.Rollup: one per span (a UTC hour, and a UTC day) and per (provider,
+Rows of gateway.models.Rollup: one per span (a UTC minute, hour and day) and per (provider,
 model, gateway key, endpoint, status class, failed, images sent or not, images made or not):
 the requests, tokens, cost, images and image bytes summed, and a histogram of latency and one
 of time to first token (gateway/percentiles.py). Days are kept beside hours because reading
-costs per row: a month by day reads ~30 times fewer rows than by hour.
+costs per row: a month by day reads ~30 times fewer rows than by hour. Minutes are kept for
+the last settings.ANALYTICS_MINUTE_ROLLUP_HOURS only (a day by minute read from the log at 10M
+records on PostgreSQL: 5-7 s): older minute rows are deleted by the writer once an hour.
 
 What a rollup can answer: any sum or count over whole hours (days), filtered or grouped by
 those fields; percentiles only as histogram estimates. What it cannot: exact percentiles,
 other filters (search, trace, metadata, an exact status code, an image, a saved prompt, a
-cost range), minute buckets, grouping by metadata: the analytics page reads the log itself
-for those.
+cost range), minute buckets older than the minutes kept, grouping by metadata: the analytics
+page reads the log itself for those.
 
 The log writer calls add() in the transaction that inserts the rows, so the rollups never
 disagree with the log: a record is counted once, when it is written (records are never
@@ -19,11 +21,13 @@ repair), purge() follows the log's retention.
 """
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import connection, models, transaction
 
 from gateway import percentiles
@@ -40,9 +44,10 @@ from gateway.models import (
 
 log = logging.getLogger(__name__)
 
+MINUTE = 60
 HOUR = 3600
 DAY = 86400
-SPANS = (HOUR, DAY)
+SPANS = (MINUTE, HOUR, DAY)
 COST_SCALE = 10**10  # RequestLog.cost_usd has 10 decimal places: sums stay exact integers
 INPUT_ROLES = ("input", "mask")
 KEY_FIELDS = ROLLUP_KEY
@@ -89,19 +94,41 @@ def key_of(fact: Fact, span: int = HOUR) -> tuple:
     )
 
 
-def aggregate(facts: Iterable[Fact]) -> dict[tuple, list[int]]:
-    """Per rollup key (each fact counts in its hour and in its day), the sums (SUM_FIELDS),
-    then the latency and TTFT bins."""
-    out: dict[tuple, list[int]] = {}
+def aggregate(facts: Iterable[Fact], minutes_since: int | None = None) -> dict[tuple, list[int]]:
+    """Per rollup key, the sums (SUM_FIELDS), then the latency and TTFT bins: each fact counts
+    in its minute (if that starts at or after `minutes_since`, epoch seconds; None: always),
+    its hour and its day. Facts are counted once, by minute; hours and days sum those rows
+    (a batch's facts share a few minutes: the sums cost per key, not per fact)."""
+    minutes: dict[tuple, list[int]] = {}
     width = len(SUM_FIELDS)
     for f in facts:
-        row = out.setdefault(key_of(f), [0] * (width + 2 * percentiles.BINS))
+        row = minutes.setdefault(key_of(f, MINUTE), [0] * (width + 2 * percentiles.BINS))
         _count(row, f, width)
-    days: dict[tuple, list[int]] = {}
-    for key, row in out.items():  # a day is the sum of its hours
-        day = (DAY, key[1] // DAY * DAY, *key[2:])
-        days[day] = [a + b for a, b in zip(days[day], row, strict=True)] if day in days else [*row]
-    return out | days
+    hours = _coarser(minutes, HOUR)
+    kept = (
+        minutes
+        if minutes_since is None
+        else {k: v for k, v in minutes.items() if k[1] >= minutes_since}
+    )
+    return kept | hours | _coarser(hours, DAY)
+
+
+def _coarser(rows: dict[tuple, list[int]], span: int) -> dict[tuple, list[int]]:
+    """The rows summed into spans of `span` seconds (an hour of its minutes, a day of hours)."""
+    out: dict[tuple, list[int]] = {}
+    for key, row in rows.items():
+        wider = (span, key[1] // span * span, *key[2:])
+        found = out.get(wider)
+        out[wider] = [*row] if found is None else [a + b for a, b in zip(found, row, strict=True)]
+    return out
+
+
+def minutes_kept_since(now: float | None = None) -> int | None:
+    """The first minute whose rollup rows are kept (epoch seconds), or None for none kept."""
+    hours = settings.ANALYTICS_MINUTE_ROLLUP_HOURS
+    if hours <= 0:
+        return None
+    return (int(now or time.time()) - hours * HOUR) // MINUTE * MINUTE
 
 
 def _count(row: list[int], f: Fact, width: int) -> None:
@@ -160,11 +187,32 @@ def add(logs: Sequence, images: Sequence = ()) -> None:
     repaired by `manage.py rollup_logs`), never the rows: it runs in a savepoint."""
     if not logs:
         return
+    since = minutes_kept_since()
     try:
         with transaction.atomic():
-            upsert(aggregate(facts_of(logs, images)))
+            upsert(_with_minutes(aggregate(facts_of(logs, images), since), since))
+            _drop_old_minutes(since)
     except Exception:
         log.exception("analytics rollups not updated for %d log records", len(logs))
+
+
+def _with_minutes(sums: dict[tuple, list[int]], since: int | None) -> dict[tuple, list[int]]:
+    """Without minute rows when none are kept (ANALYTICS_MINUTE_ROLLUP_HOURS = 0)."""
+    return sums if since is not None else {k: v for k, v in sums.items() if k[0] != MINUTE}
+
+
+_minutes_dropped_in = [-1]  # the hour this process last deleted expired minute rows in
+
+
+def _drop_old_minutes(since: int | None) -> None:
+    """Delete the minute rows older than those kept: once an hour per process, a few thousand
+    rows by the rollup key's (span, start) prefix, so the minutes stay bounded by time."""
+    hour = int(time.time()) // HOUR
+    if _minutes_dropped_in[0] == hour:
+        return
+    kept = Rollup.objects.filter(span=MINUTE)
+    (kept if since is None else kept.filter(start__lt=since)).delete()
+    _minutes_dropped_in[0] = hour
 
 
 def facts_of(logs: Sequence, images: Sequence) -> list[Fact]:
@@ -236,12 +284,13 @@ def rebuild(since: datetime | None = None, until: datetime | None = None, chunk=
     if end is not None:
         rows, old = rows.filter(created_at__lt=_utc(end)), old.filter(start__lt=end)
     old.delete()
-    counted, last = 0, 0
+    counted, last, minutes = 0, 0, minutes_kept_since()
     while batch := list(rows.filter(id__gt=last)[:chunk]):
         images = LogImage.objects.filter(log__in=[r.pk for r in batch], role__in=INPUT_ROLES)
         fields = ("log_id", "role", "blob_id", "sent_blob_id")
         with transaction.atomic():
-            upsert(aggregate(facts_of(batch, list(images.only(*fields)))))
+            facts = facts_of(batch, list(images.only(*fields)))
+            upsert(_with_minutes(aggregate(facts, minutes), minutes))
         counted, last = counted + len(batch), batch[-1].pk
     return counted
 
@@ -249,9 +298,9 @@ def rebuild(since: datetime | None = None, until: datetime | None = None, chunk=
 def purge(before: datetime) -> int:
     """Drop the spans that ended by `before` (the log's retention cutoff)."""
     cutoff = int(before.timestamp())
-    ended = models.Q(span=HOUR, start__lte=cutoff - HOUR) | models.Q(
-        span=DAY, start__lte=cutoff - DAY
-    )
+    ended = models.Q()
+    for span in SPANS:
+        ended |= models.Q(span=span, start__lte=cutoff - span)
     deleted, _ = Rollup.objects.filter(ended).delete()
     return deleted
 

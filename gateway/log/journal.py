@@ -137,6 +137,14 @@ class Journal:
         os.close(fd)  # an unlinked file's space is freed only once no descriptor holds it
         segment.close()
 
+    def open(self) -> Path:
+        """The process's folder, created and locked now if it is not yet (the tally lives in
+        it from the start: gateway/log/tally.py)."""
+        if self.folder is None:
+            self._open_folder()
+        assert self.folder is not None
+        return self.folder
+
     def _open_folder(self) -> None:
         # Locked before it gets its name: no other process sees it unlocked, taking it for a
         # dead one's.

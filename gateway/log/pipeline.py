@@ -34,6 +34,7 @@ from django.db import close_old_connections
 
 from gateway.log import blobs, health, outputs, replay, setaside
 from gateway.log import entry as entries
+from gateway.log import tally as tallies
 from gateway.log.faults import Fault, classify
 from gateway.log.journal import Journal, Slot
 from gateway.log.record import Record
@@ -100,6 +101,8 @@ class Writer:
         self._answers: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
         self._journaled_ids: collections.OrderedDict[str, bool] = collections.OrderedDict()
         self.journal: Journal | None = None
+        # Records put and made safe, counted where a SIGKILL leaves them (gateway/log/tally.py).
+        self.tally: tallies.Tally | None = None
         self.stats = health.Stats()
 
     # --- the event loop's side ------------------------------------------------------------
@@ -111,6 +114,8 @@ class Writer:
             self.start()  # once per process (asgi.py starts it first)
         if not provisional:
             self._puts += 1
+            if self.tally is not None:
+                self.tally.count_put()
         images = getattr(record.chat, "images", None)
         nbytes = sum(img.size for img in images) if images else 0
         self._inbox.append((time.monotonic(), record, provisional, nbytes))
@@ -206,6 +211,11 @@ class Writer:
             self._stop.clear()
             self._give_up_at = float("inf")
             self.journal = Journal(settings.LOG_SPOOL_DIR)
+            try:
+                self.tally = tallies.Tally(self.journal.open())
+            except OSError as exc:  # an unwritable spool: the journal's appends will say so too
+                self.tally = None
+                self._error("the journal folder could not be opened", exc)
             self._threads = [
                 threading.Thread(target=self._supervise, args=(loop,), name=name, daemon=True)
                 for loop, name in (
@@ -244,6 +254,9 @@ class Writer:
             for thread in self._threads:
                 thread.join(max(0.1, self._give_up_at - time.monotonic() + 1))
             self._journal_leftovers()  # put meanwhile (a late snapshot): kept for next start
+            if self.tally is not None:
+                self.tally.close()
+                self.tally = None
             if self.journal is not None:
                 self.journal.close()
             self._threads = []
@@ -258,11 +271,17 @@ class Writer:
             return
         try:
             self.journal.append([e for e, _ in final])
+            self._count_safe(len(final))
         except Exception:
             for entry, _ in final:
-                setaside.put(entry, "the journal could not be written at shutdown")
+                if setaside.put(entry, "the journal could not be written at shutdown"):
+                    self._count_safe(1)
         finally:
             self._answer([e.request_id for e, _ in final], True)  # journaled or set aside
+
+    def _count_safe(self, n: int) -> None:
+        if self.tally is not None:
+            self.tally.count_safe(n)
 
     def _supervise(self, loop) -> None:
         """Run the loop until it returns; whatever it raises is counted and it starts over."""
@@ -343,6 +362,7 @@ class Writer:
         try:
             slots = self.journal.append([e for _, e, _ in batch], [p for _, _, p in batch])
             appended = True
+            self._count_safe(sum(1 for _, _, p in batch if not p))
         except Exception as exc:  # disk full, spool folder unwritable
             self.stats.unjournaled += sum(1 for _, _, p in batch if not p)
             self._error("the journal could not be written", exc)
@@ -445,6 +465,8 @@ class Writer:
                 if waiting.slot is None and waiting.entry is not None:  # only in memory
                     self._keep_somewhere(waiting.entry)
                 continue
+            if waiting.slot is None:  # never journaled: safe only now, in the database
+                self._count_safe(1)
             for slot in (waiting.slot, waiting.provisional):
                 if slot is not None:
                     slot.segment.written()
@@ -454,9 +476,11 @@ class Writer:
         else journaled without its images (small), or else named in the process log."""
         reason = "the database was unavailable at shutdown"
         if setaside.put(entry, reason):
+            self._count_safe(1)
             return
         try:
             self.journal.append([entry.without_blobs(reason)])
+            self._count_safe(1)
         except Exception:
             log.error("log record %s lost at shutdown: %r", entry.request_id, entry.row)
 
