@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 _PASS_HEADERS = ("x-request-id", "retry-after", "openai-processing-ms", "request-id")
 _PASS_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-")
 _SLICE_BYTES = 256 * 1024
+_FIRST_SLICE_BYTES = 4096  # sent with the headers (see _payload)
 # build_request of the providers that send the client's bytes on when no image changed.
 _CLIENT_BYTES_BUILDERS = (openai_shape.build_request, azure.build_request)
 RETRY_HEADERS = ("retry-after", "retry-after-ms", "x-ms-retry-after-ms")  # for configs' retries
@@ -278,13 +279,16 @@ def transport_error(exc: Exception, *, during_stream: bool = False) -> GatewayEr
 
 def _payload(content: bytes) -> bytes | AsyncIterator[memoryview]:
     """A big body goes out in slices, each sent before the next: given as plain bytes, the
-    socket takes what it can and the transport copies the rest (tens of MB for an image)."""
+    socket takes what it can and the transport copies the rest (tens of MB for an image).
+    The first slice is small: aiohttp joins the headers with it into one new bytes object
+    (on Python before 3.12.9 it never uses writelines), a copy of whatever that slice is."""
     if len(content) <= _SLICE_BYTES:
         return content
 
     async def slices() -> AsyncIterator[memoryview]:
         view = memoryview(content)
-        for start in range(0, len(view), _SLICE_BYTES):
+        yield view[:_FIRST_SLICE_BYTES]
+        for start in range(_FIRST_SLICE_BYTES, len(view), _SLICE_BYTES):
             yield view[start : start + _SLICE_BYTES]
 
     return slices()
