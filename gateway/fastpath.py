@@ -27,6 +27,9 @@ PATH = "/v1/chat/completions"
 _REQUEST = SimpleNamespace(path=PATH, method="POST", META={})
 _CHECKED_HOSTS_MAX = 256  # Host headers are client input: the cache of verdicts stays small
 _checked_hosts: dict[str, bool] = {}
+# Bodies up to this size are joined on the loop: 2 MB is a ~0.1-0.2 ms memcpy, while a hop to a
+# thread and back costs ~0.05-0.1 ms of futex wake-ups and switches whatever the size.
+_JOIN_INLINE_BYTES = 2 * 1024 * 1024
 
 
 class Headers(dict):
@@ -121,10 +124,13 @@ class Body:
             raise service.too_large(limit)
         self._take(declared)  # a declared length is held before a byte is read
         chunks = await self._chunks(limit + 1)  # one byte past the limit says "too large"
+        size = sum(map(len, chunks))
         if len(chunks) == 1:
             body = chunks[0]
-        else:  # a big body comes in many chunks: joined off the loop
-            body = await offload.by_size(sum(map(len, chunks)), b"".join, chunks)
+        elif size <= _JOIN_INLINE_BYTES:  # a memcpy costs less than a thread hop's wake-ups
+            body = b"".join(chunks)
+        else:  # a very big body: joined off the loop
+            body = await offload.by_size(size, b"".join, chunks)
         chunks.clear()  # the joined bytes are the only copy from here on
         if len(body) > limit:
             raise service.too_large(limit)

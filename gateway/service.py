@@ -115,6 +115,8 @@ async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse
         response = error.response()
     if settings.LOG_JOURNAL_BEFORE_ANSWER and record.submitted and not response.streaming:
         await request_log.writer.journaled(record.request_id)
+    elif record.submitted and not response.streaming:
+        await request_log.writer.room()  # images pile up no faster than the log writes them
     response["x-iris-request-id"] = record.request_id
     portkey_headers(response, record.trace_id or record.request_id, record.provider)
     if record.attempts:
