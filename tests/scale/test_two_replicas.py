@@ -138,6 +138,12 @@ def test_a_replica_killed_mid_burst_loses_no_answered_request(tmp_path, fake_ope
         )
         counts = Counter(logged_ids(a, trace))
         assert [rid for rid, n in counts.items() if n > 1] == []  # once, never twice
+        # What b lost is counted, not silent (gateway/log/tally.py): at least every answered
+        # request of b's that is not logged, at most every request of b's that is not.
+        lost = healthz(b)[1]["log_writer"]["lost_when_killed"]
+        unlogged_answered = {x.request_id for x in answers_b if x.status == 200} - set(counts)
+        unlogged = {x.request_id for x in answers_b} - set(counts)
+        assert len(unlogged_answered) <= lost <= len(unlogged), (lost, unlogged_answered)
         assert set(counts) <= {x.request_id for x in answered} | {
             x.request_id
             for x in answers_b
@@ -146,7 +152,8 @@ def test_a_replica_killed_mid_burst_loses_no_answered_request(tmp_path, fake_ope
         print(
             f"b killed after {sum(x.status == 200 for x in answers_b)} answers; "
             f"{len(answered)} answered, {len(counts)} logged, {len(late & set(counts))} of "
-            f"{len(late)} answered in the last {window} s before the kill logged"
+            f"{len(late)} answered in the last {window} s before the kill logged; "
+            f"{lost} counted lost"
         )
         blobs = Path(a.env["BLOB_STORAGE_DIR"])
         for request_id in sorted(must)[:: max(1, len(must) // 20)]:  # a spread of 20
