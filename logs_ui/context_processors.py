@@ -10,4 +10,8 @@ def log_health(request: HttpRequest) -> dict:
     if not (user and user.is_authenticated):
         return {}
     status = request_log.status()
-    return {"log_problem": health.problem(status), "log_set_aside": status["set_aside"]}
+    return {
+        "log_problem": health.problem(status),
+        "log_set_aside": status["set_aside"],
+        "log_lost": status["lost_when_killed"],
+    }
