@@ -75,8 +75,8 @@ def main() -> None:
         if args.python_sums:
             from logs_ui import analytics_log
 
-            def in_python(qs, size, offset, group, meta_key, keep=None):
-                return analytics_log.from_log(qs, size, offset, group, meta_key, keep=keep)
+            def in_python(qs, size, offset, group, meta_key, keep=None, cap=None):
+                return analytics_log.from_log(qs, size, offset, group, meta_key, cap, keep)
 
             analytics_log.read_log = in_python
         run(args.runs, args.only, args.skip)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 
 from gateway import logquery, rollups
@@ -120,9 +121,10 @@ def uncounted(start: int | None) -> str:
     )
 
 
-def cells(p: Plan) -> tuple[dict, str, list[str]]:
-    """{(bucket, group): Cell}, where they came from ("rollups" or "log"), and warnings
-    about what they leave out."""
+def cells(p: Plan, first: bool = False) -> tuple[dict, str, list[str], bool]:
+    """{(bucket, group): Cell}, where they came from ("rollups" or "log"), warnings about
+    what they leave out, and whether more of the range is there to read. first: read at most
+    ANALYTICS_FIRST_LOG_ROWS log rows (the page's first answer; the rest follows)."""
     where = sql.rollup_filters(p.filter)
     hourly = p.size != 60 and p.offset % rollups.HOUR == 0 and p.group != "metadata"
     # By minute, for the last ANALYTICS_MINUTE_ROLLUP_HOURS: a day of them from the log read
@@ -131,19 +133,32 @@ def cells(p: Plan) -> tuple[dict, str, list[str]]:
     if where is not None and (hourly or minutely and sql.minutes_cover(p.start)):
         found = sql.from_rollups(where, p.start, p.end, p.size, p.offset, p.group)
         warning = uncounted(p.start) if hourly else ""
-        return sql.fold(found, _top(found)), "rollups", [warning] if warning else []
+        return sql.fold(found, _top(found)), "rollups", [warning] if warning else [], False
     rows = analytics_log.log_rows(p.filter, p.start, p.end)
-    keep = analytics_log.top_values(rows, p.meta_key, TOP_GROUPS) if p.group == "metadata" else None
-    found, read = analytics_log.read_log(rows, p.size, p.offset, p.group, p.meta_key, keep=keep)
+    most = settings.ANALYTICS_MAX_LOG_ROWS
+    cap = min(settings.ANALYTICS_FIRST_LOG_ROWS, most) if first else most
+    keep = None
+    if p.group == "metadata":
+        keep = analytics_log.top_values(rows, p.meta_key, TOP_GROUPS, cap)
+    found, read = analytics_log.read_log(
+        rows, p.size, p.offset, p.group, p.meta_key, keep=keep, cap=cap
+    )
     warnings = []
-    if read.capped:
+    more = read.capped and cap < most
+    if more:
+        warnings.append(
+            f"The newest {read.rows:,} requests so far, back to the {p.bucket} of"
+            f" {sql.utc(read.oldest_bucket):%Y-%m-%d %H:%M} UTC: the rest of the range is"
+            " being read."
+        )
+    elif read.capped:
         warnings.append(
             f"More than {read.rows:,} requests match: only the newest {read.rows:,} were read"
             f" (ANALYTICS_MAX_LOG_ROWS), back to the {p.bucket} of"
             f" {sql.utc(read.oldest_bucket):%Y-%m-%d %H:%M} UTC; earlier buckets are missing"
             " requests. Narrow the range or the filters."
         )
-    return (found if keep else sql.fold(found, _top(found))), "log", warnings
+    return (found if keep else sql.fold(found, _top(found))), "log", warnings, more
 
 
 def _top(found: dict) -> set | None:
@@ -157,11 +172,12 @@ def _top(found: dict) -> set | None:
     return set(ranked[:TOP_GROUPS])
 
 
-def series(p: Plan) -> dict:
+def series(p: Plan, first: bool = False) -> dict:
     """The analytics answer: every bucket's start, and per group each series and its total
     over the range (JSON: costs as decimal strings, durations in ms, null where nothing), and
-    warnings about what the numbers leave out."""
-    found, source, warnings = cells(p)
+    warnings about what the numbers leave out. first: see cells; "more" then says whether
+    the rest of the range is still to be read."""
+    found, source, warnings, more = cells(p, first)
     # From the log, exact unless it read too many rows to keep every value (analytics_log).
     exact = source == "log" and all(cell.exact for cell in found.values())
     times = list(range(p.start, p.end, p.size))
@@ -198,6 +214,7 @@ def series(p: Plan) -> dict:
         "metadata_key": p.meta_key,
         "note": p.note,
         "warnings": warnings,
+        "more": more,
         "times": times,
         "groups": out_groups,
         "total": _point(everything),

@@ -62,10 +62,13 @@ def _by(group: str, meta_key: str):
     return {"": Value(""), "key": F("api_key_id")}.get(group) or F(group)
 
 
-def top_values(qs: QuerySet, meta_key: str, top: int) -> set | None:
-    """The `top` values of a metadata key with the most rows, counted by the database; None
-    when there are no more than that. A key can have a value per request (a user id): its
-    cells are kept for these only, the rest go straight to OTHER."""
+def top_values(qs: QuerySet, meta_key: str, top: int, cap: int | None = None) -> set | None:
+    """The `top` values of a metadata key with the most rows (among the newest `cap`, those
+    read_log reads), counted by the database; None when there are no more than that. A key
+    can have a value per request (a user id): its cells are kept for these only, the rest go
+    straight to OTHER."""
+    if cap is not None:
+        qs = qs.filter(id__in=qs.order_by("-id").values("id")[:cap])
     counted = (
         qs.annotate(_g=_by("metadata", meta_key))
         .values("_g")
@@ -242,11 +245,18 @@ def _counts(histogram: list) -> list:
 
 
 def read_log(
-    qs: QuerySet, size: int, offset: int, group: str, meta_key: str, keep: set | None = None
+    qs: QuerySet,
+    size: int,
+    offset: int,
+    group: str,
+    meta_key: str,
+    keep: set | None = None,
+    cap: int | None = None,
 ) -> tuple[dict, Read]:
     """from_log (exact percentiles) up to EXACT_ROWS rows; past them, on PostgreSQL, the sums
-    and histograms of sums_in_sql; elsewhere from_log, which goes over to histograms itself."""
+    and histograms of sums_in_sql; elsewhere from_log, which goes over to histograms itself.
+    At most `cap` rows, the newest (None: ANALYTICS_MAX_LOG_ROWS)."""
+    cap = settings.ANALYTICS_MAX_LOG_ROWS if cap is None else cap
     if connection.vendor == "postgresql" and qs[: EXACT_ROWS + 1].count() > EXACT_ROWS:
-        cap = settings.ANALYTICS_MAX_LOG_ROWS
         return sums_in_sql(qs, size, offset, group, meta_key, cap, keep)
-    return from_log(qs, size, offset, group, meta_key, keep=keep)
+    return from_log(qs, size, offset, group, meta_key, cap=cap, keep=keep)
