@@ -113,30 +113,71 @@ def plan(log_filter: LogFilter) -> Export:
     return replace(draft, records=count, image_bytes=image_bytes)
 
 
+# Images listed in missing_images.jsonl at most; past it one line says how many more.
+MISSING_LISTED = 10_000
+
+
 def stream(export: Export) -> Iterator[bytes]:
     """The zip, in chunks of about zipstream.CHUNK bytes. An image that cannot be read (its
     file gone, blob storage down) is left out and listed in missing_images.jsonl: the rest of
-    the dataset still arrives whole, and the lines still name it."""
+    the dataset still arrives whole, and the lines still name it. Once storage itself fails
+    (not one file missing), the images left are listed without asking it again: each attempt
+    at a dead S3 costs its timeouts and retries, in the thread the ORM shares."""
     zip_ = ZipStream()
-    missing = []
+    missing: list[dict] = []
+    unreachable = ""  # why storage failed, once it has
     for sha256, mime, size in _blobs(export):
         name = records.file_name(sha256, mime)
+        if unreachable:
+            _note(missing, name, sha256, f"not tried: {unreachable}")
+            yield b""  # one image per step of the response: the shared thread is let go
+            continue
+        handle = None
         try:
             handle = default_storage.open(blob_name(sha256), "rb")
             # Read before the entry begins: S3's file downloads the whole object here, so a
             # storage failure leaves nothing half-written in the zip.
             first = handle.read(READ_BYTES)
         except Exception as exc:  # noqa: BLE001 - OSError, botocore's errors, storages'
-            missing.append({"file": name, "sha256": sha256, "error": describe(exc)})
+            if handle is not None:
+                handle.close()
+            _note(missing, name, sha256, describe(exc))
+            if not _gone(exc):
+                unreachable = f"blob storage failed ({describe(exc)})"
+            yield b""
             continue
         with handle:
             pieces = itertools.chain([first], _pieces(handle))
             yield from zip_.add(name, pieces, size=size, compress=False)
     yield from zip_.add("data.jsonl", _lines(export))
     if missing:
-        text = "".join(json.dumps(item) + "\n" for item in missing)
-        yield from zip_.add("missing_images.jsonl", [text.encode()])
+        yield from zip_.add("missing_images.jsonl", _missing_lines(missing))
     yield from zip_.finish()
+
+
+def _gone(exc: Exception) -> bool:
+    """One file missing (the row outlived it), as opposed to storage failing: a missing file,
+    or S3's 404 / NoSuchKey."""
+    if isinstance(exc, FileNotFoundError):
+        return True
+    code = getattr(exc, "response", {}).get("Error", {}).get("Code")  # botocore's ClientError
+    return code in ("404", "NoSuchKey")
+
+
+def _note(missing: list[dict], name: str, sha256: str, error: str) -> None:
+    if len(missing) < MISSING_LISTED:
+        missing.append({"file": name, "sha256": sha256, "error": error})
+    elif len(missing) == MISSING_LISTED:
+        missing.append({"more": 1})
+    else:
+        missing[-1]["more"] += 1
+
+
+def _missing_lines(missing: list[dict]) -> Iterator[bytes]:
+    for item in missing:
+        if "more" in item:
+            item = {"more_images_not_listed": item["more"]}
+        yield (json.dumps(item) + "\n").encode()
 
 
 def _blobs(export: Export) -> Iterator[tuple[str, str, int]]:
