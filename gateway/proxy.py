@@ -53,8 +53,6 @@ async def forward(chat: Chat, target: Target, record: request_log.Record) -> Htt
     body = provider.parse_response(data, chat)
     record.finish(200, body)
     request_log.submit(record)
-    if chat.images and not settings.LOG_JOURNAL_BEFORE_ANSWER:  # (which waits for more)
-        await request_log.writer.room()  # images pile up no faster than the log writes them
     # When the provider already speaks OpenAI, hand back its bytes untouched.
     payload = content if body is data else orjson.dumps(body)
     return HttpResponse(payload, content_type="application/json", headers=headers)
