@@ -19,7 +19,7 @@ from django.db.models.functions import Cast, Round
 
 from gateway import percentiles, rollups
 from gateway.logquery import LogFilter, filter_logs, in_window
-from gateway.models import LogImage
+from gateway.models import LogImage, RequestLog
 from logs_ui.analytics_sql import OTHER, UNSET, Bucket, Cell, utc
 
 EXACT_ROWS = 20_000  # values kept for exact percentiles: ~1.3 MB of floats at most
@@ -54,6 +54,30 @@ def log_rows(f: LogFilter, start: int, end: int) -> QuerySet:
     """The log rows of the filter in [start, end) (the filter's own since/until give way)."""
     window = replace(f, since=None, until=None, before=None, before_cost=None, after=None)
     return filter_logs(window).filter(in_window(utc(start), utc(end))).order_by()
+
+
+@dataclass
+class Floor:
+    """The newest records of a range start above `id`; the oldest of them was logged at
+    `created_at`."""
+
+    id: int
+    created_at: object
+
+
+def newest_records(start: int, end: int, count: int) -> Floor | None:
+    """Where the newest `count` records of [start, end) begin, or None when it holds no more
+    (ids follow time closely: the newest id of the range less `count`, fewer records where
+    ids were skipped). Three seeks of the created_at and id indexes."""
+    window = RequestLog.objects.filter(created_at__gte=utc(start), created_at__lt=utc(end))
+    ids = window.order_by("created_at").values_list("id", flat=True)
+    oldest, newest = ids.first(), window.order_by("-created_at").values_list("id", flat=True)[:1]
+    newest = next(iter(newest), None)
+    if oldest is None or newest is None or newest - oldest < count:
+        return None
+    floor = newest - count
+    first = RequestLog.objects.filter(id__gt=floor).order_by("id")
+    return Floor(floor, first.values_list("created_at", flat=True).first())
 
 
 def _by(group: str, meta_key: str):

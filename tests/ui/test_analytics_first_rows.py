@@ -75,3 +75,15 @@ def test_rollups_answer_whole_at_once(staff_client):
     data = _totals(staff_client.get(PAGE, query, **CHARTS).text)
     assert data["source"] == "rollups" and data["more"] is False
     assert data["total"]["requests"] == 5
+
+
+@pytest.mark.usefixtures("first_two")
+def test_the_rows_read_are_the_newest_records_matching_or_not(staff_client):
+    """A filter few records match is not chased back through the range: the first answer
+    reads the newest 2 records (D, E), neither of them app=ocr (A and C are)."""
+    query = {**QUERY, "group": "", "metadata": "app=ocr"}
+    html = staff_client.get(PAGE, query, **CHARTS).text
+    assert "No requests in this range for these filters" in html
+    assert "so far, back to the hour of 2026-11-20 11:00 UTC" in html and 'class="a-more"' in html
+    whole = _totals(staff_client.get(PAGE, {**query, "rows": "all"}, **CHARTS).text)
+    assert whole["total"]["requests"] == 2 and whole["more"] is False
