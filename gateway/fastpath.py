@@ -87,16 +87,21 @@ def host_allowed(headers: Headers) -> bool | None:
 
 
 class InFlight:
-    """Bytes of request bodies this process holds, from the first chunk until the answer is
+    """Bytes of request bodies this process holds, from their arrival until the answer is
     sent: GATEWAY_MAX_BODY_BYTES bounds one body, this bounds them all (a few hundred clients
-    each sending a large body would otherwise hold them all in memory at once)."""
+    each sending a large body would otherwise hold them all in memory at once). A body is
+    charged as its bytes arrive (a slow upload holds only what it sent), and a body that is the
+    only one held is always admitted (its own limit still applies)."""
 
     used = 0
+    refused = 0  # since the start, shown in /healthz
 
     @classmethod
-    def take(cls, n: int) -> None:
+    def take(cls, n: int, own: int) -> None:
+        """Charge n more bytes to a body already holding `own`."""
         limit = settings.GATEWAY_MAX_BODY_BYTES_IN_FLIGHT
-        if cls.used + n > limit:
+        if cls.used > own and cls.used + n > limit:
+            cls.refused += 1
             raise GatewayError(
                 503,
                 f"The gateway is holding {limit} bytes of request bodies already "
@@ -105,11 +110,16 @@ class InFlight:
             )
         cls.used += n
 
+    @classmethod
+    def status(cls) -> dict:
+        limit = settings.GATEWAY_MAX_BODY_BYTES_IN_FLIGHT
+        return {"bytes": cls.used, "limit": limit, "refused": cls.refused}
+
 
 class Body:
     """The request body, read from ASGI only when the service asks for it: after the key is
     checked, so a caller without a valid key never has Iris hold up to GATEWAY_MAX_BODY_BYTES
-    for it (uvicorn discards a body the app answers without reading)."""
+    for it."""
 
     def __init__(self, headers: Headers, receive: Callable[[], Awaitable[dict]]) -> None:
         self.headers, self.receive = headers, receive
@@ -119,10 +129,8 @@ class Body:
 
     async def read(self, record) -> bytes:
         limit = settings.GATEWAY_MAX_BODY_BYTES
-        declared = int(self.headers.get("content-length") or 0)
-        if declared > limit:
+        if int(self.headers.get("content-length") or 0) > limit:
             raise service.too_large(limit)
-        self._take(declared)  # a declared length is held before a byte is read
         chunks = await self._chunks(limit + 1)  # one byte past the limit says "too large"
         size = sum(map(len, chunks))
         if len(chunks) == 1:
@@ -138,26 +146,35 @@ class Body:
 
     async def _chunks(self, keep: int) -> list[bytes]:
         chunks: list[bytes] = []
-        received = 0
         while True:
             message = await self.receive()
             if message["type"] == "http.disconnect":
                 self.client_gone = True
                 raise asyncio.CancelledError  # logged as a client that went away (499)
+            self.read_all = not message.get("more_body", False)  # before take() may raise
             if keep > 0 and (chunk := message.get("body", b"")):
                 chunk = chunk if len(chunk) <= keep else chunk[:keep]
-                received += len(chunk)
-                self._take(received - self.held)  # past the declared length, if any
+                InFlight.take(len(chunk), self.held)
+                self.held += len(chunk)
                 chunks.append(chunk)
                 keep -= len(chunk)
-            if not message.get("more_body", False):
-                self.read_all = True
+            if self.read_all:
                 return chunks
 
-    def _take(self, n: int) -> None:
-        if n > 0:
-            InFlight.take(n)
-            self.held += n
+    async def discard(self) -> None:
+        """Read what is left of a body answered early (a refused key, a full budget) without
+        keeping it: a client still uploading then reads its answer, rather than a reset when
+        the server closes a connection that is not kept alive. At most GATEWAY_MAX_BODY_BYTES."""
+        if not self.held and self.headers.get("expect", "").lower() == "100-continue":
+            return  # the client waits for our word before sending it: it gets the answer
+        left = settings.GATEWAY_MAX_BODY_BYTES
+        while not (self.read_all or self.client_gone) and left > 0:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                self.client_gone = True
+                return
+            left -= len(message.get("body", b""))
+            self.read_all = not message.get("more_body", False)
 
     def release(self) -> None:
         InFlight.used -= self.held
@@ -210,6 +227,8 @@ async def chat(scope: dict, receive, send, handler) -> None:
         if response.streaming:
             await handler.send_response(response, send)
         else:
+            body.release()  # answered: its bytes are the record's (the log's budget) now
+            await body.discard()
             await send_plain(response, send)
     except asyncio.CancelledError:
         if not state["gone"]:

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -197,8 +198,9 @@ STORAGES = {
 GATEWAY_REQUIRE_API_KEY = env_bool("GATEWAY_REQUIRE_API_KEY", True)
 GATEWAY_ALLOW_PRIVATE_NETWORKS = env_bool("GATEWAY_ALLOW_PRIVATE_NETWORKS", False)
 GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 64 * 1024 * 1024)
-# All request bodies one process holds at once on POST /v1/chat/completions, from the first
-# byte until the answer is sent; past it a request is refused with 503 gateway_busy (logged).
+# All request bodies one process holds at once on POST /v1/chat/completions, counted as their
+# bytes arrive until the answer; past it a request gets 503 gateway_busy (logged). A body that
+# is the only one held is always admitted.
 GATEWAY_MAX_BODY_BYTES_IN_FLIGHT = env_int("GATEWAY_MAX_BODY_BYTES_IN_FLIGHT", 256 * 1024 * 1024)
 GATEWAY_CONNECT_TIMEOUT = env_float("GATEWAY_CONNECT_TIMEOUT", 10.0)
 GATEWAY_UPSTREAM_TIMEOUT = env_float("GATEWAY_UPSTREAM_TIMEOUT", 600.0)
@@ -337,7 +339,6 @@ IRIS_S3_MAX_MEMORY_BYTES = env_int("IRIS_S3_MAX_MEMORY_BYTES", 16 * 1024 * 1024)
 IRIS_BLOB_PRESENT_CACHE_BYTES = env_int("IRIS_BLOB_PRESENT_CACHE_BYTES", 4 * 1024 * 1024)
 if STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage":
     from botocore.config import Config as _S3Config
-    from django.core.exceptions import ImproperlyConfigured
 
     if not IRIS_S3_BUCKET:
         raise ImproperlyConfigured("S3 blob storage needs IRIS_S3_BUCKET (the bucket's name)")
@@ -435,6 +436,9 @@ LOG_INBOX_MAX_IMAGE_BYTES = env_int("LOG_INBOX_MAX_IMAGE_BYTES", 16 * 1024 * 102
 # loop's CPU (bench/cpu_per_request.py). Few request objects form cycles; refcounting frees the
 # rest at once, so rarer passes cost little memory. "" keeps Python's default.
 GATEWAY_GC_THRESHOLD = tuple(int(n) for n in env_list("GATEWAY_GC_THRESHOLD", "10000,50,100"))
+if len(GATEWAY_GC_THRESHOLD) > 3 or any(n < 1 for n in GATEWAY_GC_THRESHOLD):
+    # gen0 = 0 would turn the collector off: cycles (exceptions, aiohttp's objects) would grow.
+    raise ImproperlyConfigured("GATEWAY_GC_THRESHOLD: one to three whole numbers of 1 or more.")
 
 # --- the logs UI at 10M records (gateway/rollups.py, logs_ui/analytics*.py, logquery.py) ---
 # Minute rollup rows are kept this many hours (0: none): charts by minute read them, not the log.

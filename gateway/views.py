@@ -2,8 +2,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_GET
 
+from gateway import fastpath, replicas
 from gateway import log as request_log
-from gateway import replicas
 from gateway.configs import cache
 from gateway.log import blobs, health
 
@@ -37,6 +37,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
             # Likewise: a failing bus costs up to the caches' TTL of staleness (gateway/replicas.py)
             "cache_invalidation": replicas.status(),
             "url_snapshots": request_log.snapshot_status(),  # GATEWAY_SNAPSHOT_MAX_BYTES
+            "request_bodies_in_flight": fastpath.InFlight.status(),  # and refused past it
         },
         status=200 if healthy else 503,
     )

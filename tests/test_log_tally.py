@@ -73,3 +73,27 @@ def test_replay_failed_forgets_the_count_when_told(tmp_path, settings, capsys, d
     call_command("replay_failed", "--forget-lost")
     assert "6 lost records' count cleared" in capsys.readouterr().out
     assert tally.lost_total() == 0
+
+
+def test_counting_from_many_threads_loses_nothing_and_after_close_is_a_no_op(tmp_path):
+    import threading
+
+    counts = tally.Tally(tmp_path)
+
+    def count() -> None:
+        for _ in range(2000):
+            counts.count_put()
+            counts.count_safe(1)
+
+    threads = [threading.Thread(target=count) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (counts.put, counts.safe) == (8000, 8000)
+    assert tally.unsafe_in(tmp_path) == 0
+    counts.count_put()
+    counts.close()
+    counts.count_put()  # a late put after a drain closed the map: no error
+    counts.count_safe(3)
+    assert tally.unsafe_in(tmp_path) == 1

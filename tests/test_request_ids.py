@@ -23,13 +23,14 @@ def test_a_record_takes_its_id_from_the_pool():
 
 def test_a_forked_child_does_not_hand_out_its_parents_ids():
     ids.new_id()  # the pool holds ids the parent will hand out next
-    parent_next = set()
     read, write = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: its next ids, to the parent
-        os.close(read)
-        os.write(write, "".join(ids.new_id() for _ in range(8)).encode())
-        os._exit(0)
+    if pid == 0:  # the child: its next ids, to the parent; never back into pytest
+        try:
+            os.close(read)
+            os.write(write, "".join(ids.new_id() for _ in range(8)).encode())
+        finally:
+            os._exit(0)
     os.close(write)
     child = b""
     while chunk := os.read(read, 4096):

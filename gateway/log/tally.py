@@ -17,6 +17,7 @@ import logging
 import mmap
 import os
 import struct
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -27,7 +28,7 @@ log = logging.getLogger(__name__)
 
 FILE = "tally"
 _COUNT = struct.Struct("<Q")
-_PUT, _SAFE = 0, _COUNT.size  # each offset written by one thread only: no lock needed
+_PUT, _SAFE = 0, _COUNT.size
 _SIZE = 2 * _COUNT.size
 
 
@@ -38,25 +39,41 @@ class Tally:
         fd = os.open(folder / FILE, os.O_RDWR | os.O_CREAT, 0o600)
         try:
             os.ftruncate(fd, _SIZE)
-            self._map = mmap.mmap(fd, _SIZE)
+            self._map: mmap.mmap | None = mmap.mmap(fd, _SIZE)
         finally:
             os.close(fd)  # the mapping keeps the file
         self.put = self.safe = 0
+        self._lock = threading.Lock()
 
     def count_put(self) -> None:
-        """A record handed to the writer (the event loop's thread)."""
-        self.put += 1
-        _COUNT.pack_into(self._map, _PUT, self.put)
+        """A record handed to the writer."""
+        self._add(_PUT, 1)
 
     def count_safe(self, n: int) -> None:
-        """Records appended to the journal, or written without it (the writer's threads)."""
+        """Records appended to the journal, set aside, or written without it (any thread)."""
         if n:
-            self.safe += n
-            _COUNT.pack_into(self._map, _SAFE, self.safe)
+            self._add(_SAFE, n)
+
+    def _add(self, offset: int, n: int) -> None:
+        # Several threads count (the loop, the journal and database threads, a drain): a lock
+        # keeps each sum whole. After close() (a drain) counting is a no-op, never an error:
+        # put() must not raise.
+        with self._lock:
+            if self._map is None:
+                return
+            if offset == _PUT:
+                self.put += n
+                _COUNT.pack_into(self._map, _PUT, self.put)
+            else:
+                self.safe += n
+                _COUNT.pack_into(self._map, _SAFE, self.safe)
 
     def close(self) -> None:
-        with contextlib.suppress(ValueError, OSError):
-            self._map.close()
+        with self._lock:
+            if self._map is not None:
+                with contextlib.suppress(ValueError, OSError):
+                    self._map.close()
+                self._map = None
 
 
 def unsafe_in(folder: Path) -> int:
