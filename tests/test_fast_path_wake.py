@@ -37,4 +37,4 @@ def test_images_under_the_bound_do_not(settings, writer):
     writer._wake_journal.clear()  # whatever start() did
     writer.put(record_with_image(png_bytes(), "later"))
     assert not writer._wake_journal.is_set()
-    assert writer._inbox_image_bytes > 0 or not writer._inbox  # counted, or taken already
+    assert writer.waiters.inbox_image_bytes > 0 or not writer._inbox  # counted, or taken already

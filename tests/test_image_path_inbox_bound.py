@@ -39,7 +39,7 @@ def test_an_answer_waits_for_room_past_the_bound(settings, writer, held_journal)
     writer.put(record_with_image(image, "first"))
     assert inside.wait(30)  # the journal thread holds the first record's image
     writer.put(record_with_image(png_bytes((33, 33)), "second"))
-    assert writer._inbox_image_bytes > settings.LOG_INBOX_MAX_IMAGE_BYTES
+    assert writer.waiters.inbox_image_bytes > settings.LOG_INBOX_MAX_IMAGE_BYTES
 
     async def answer() -> bool:
         waiting = asyncio.ensure_future(writer.room())
@@ -53,7 +53,7 @@ def test_an_answer_waits_for_room_past_the_bound(settings, writer, held_journal)
     assert asyncio.run(answer()) is True
     assert writer.flush(30)
     assert RequestLog.objects.count() == 2 and LogImage.objects.count() == 2
-    assert writer._inbox_image_bytes == 0  # every byte put was counted out again
+    assert writer.waiters.inbox_image_bytes == 0  # every byte put was counted out again
 
 
 def test_no_wait_under_the_bound(settings, writer, held_journal):
@@ -100,4 +100,4 @@ def test_a_record_is_let_go_once_its_image_file_is_written(settings, writer, mon
     assert writer.flush(30)
     assert alive == [[False, True, True], [False, False, True], [False, False, False]]
     assert LogImage.objects.exclude(blob_id=None).count() == 3
-    assert writer._inbox_image_bytes == 0
+    assert writer.waiters.inbox_image_bytes == 0

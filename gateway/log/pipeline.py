@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import contextlib
 import ctypes
@@ -38,6 +37,7 @@ from gateway.log import tally as tallies
 from gateway.log.faults import Fault, classify
 from gateway.log.journal import Journal, Slot
 from gateway.log.record import Record
+from gateway.log.waiters import Waiters
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +46,6 @@ _REPLAY_EVERY = 30.0  # seconds between looks for journals that dead processes l
 _RETRY_MAX = 5.0  # longest wait between two tries of a batch while a fault lasts
 _JOURNAL_BATCH = 1000  # records journaled at once, at most ...
 _JOURNAL_BYTES = 8 * 1024 * 1024  # ... and about this many bytes of images (held meanwhile)
-
-
-_JOURNALED_IDS_KEPT = 10_000
-
-
-def _resolve(future: asyncio.Future, ok: bool) -> None:
-    if not future.done():  # its answer may have stopped waiting (timeout, client gone)
-        future.set_result(ok)
 
 
 @dataclass
@@ -80,11 +72,6 @@ class Writer:
         self._inbox: collections.deque[tuple[float, Record, bool, int]] = collections.deque()
         self._queue: collections.deque[Waiting] = collections.deque()
         self._queued_bytes = 0
-        # Image bytes put in the inbox (counted by the putting thread only) and let go by the
-        # journal thread (only): each counter has one writer, so their difference is exact.
-        self._put_image_bytes = 0
-        self._taken_image_bytes = 0
-        self._room_waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = []
         self._cond = threading.Condition()
         self._wake_journal = threading.Event()
         self._stop = threading.Event()  # set by drain: pauses end, loops finish up
@@ -95,15 +82,11 @@ class Writer:
         self._provisional: dict[str, Slot] = {}  # journaled provisional versions, by id
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()  # start and drain, never put
-        # LOG_JOURNAL_BEFORE_ANSWER: answers waiting for their record's journal append, and the
-        # outcome for ids journaled lately (an answer may ask after the journal thread got there).
-        self._answer_lock = threading.Lock()
-        self._answers: dict[str, tuple[asyncio.AbstractEventLoop, asyncio.Future]] = {}
-        self._journaled_ids: collections.OrderedDict[str, bool] = collections.OrderedDict()
         self.journal: Journal | None = None
         # Records put and made safe, counted where a SIGKILL leaves them (gateway/log/tally.py).
         self.tally: tallies.Tally | None = None
         self.stats = health.Stats()
+        self.waiters = Waiters(self._wake_journal, self.stats)  # answers waiting on the journal
 
     # --- the event loop's side ------------------------------------------------------------
 
@@ -119,88 +102,22 @@ class Writer:
         images = getattr(record.chat, "images", None)
         nbytes = sum(img.size for img in images) if images else 0
         self._inbox.append((time.monotonic(), record, provisional, nbytes))
-        self._put_image_bytes += nbytes
+        self.waiters.put_image_bytes += nbytes
         if settings.LOG_JOURNAL_BEFORE_ANSWER:
             self._wake_journal.set()  # an answer waits on it: no batching by the clock
-        elif nbytes and self._inbox_image_bytes > settings.LOG_INBOX_IMAGE_BYTES:
+        elif nbytes and self.waiters.inbox_image_bytes > settings.LOG_INBOX_IMAGE_BYTES:
             # Each waits up to LOG_FSYNC_SECONDS holding its decoded image: past a few MB of
             # them, journal now (memory), while small records keep the fsync batching.
             self._wake_journal.set()
 
-    @property
-    def _inbox_image_bytes(self) -> int:
-        return self._put_image_bytes - self._taken_image_bytes
-
     async def room(self) -> None:
-        """Wait while the inbox holds more than LOG_INBOX_MAX_IMAGE_BYTES of images: the
-        answer waits for the journal thread to catch up, so clients cannot pile up decoded
-        images in memory faster than they are written (measured: 200 records and +150 MB of
-        RSS in 8 s at 8 clients, one core). At most LOG_JOURNAL_WAIT_SECONDS; then it goes."""
-        limit = settings.LOG_INBOX_MAX_IMAGE_BYTES
-        if not limit or self._inbox_image_bytes <= limit or not self._threads:
-            return
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        with self._answer_lock:
-            self._room_waiters.append((loop, future))
-            if self._inbox_image_bytes <= limit:  # the journal thread got there meanwhile
-                self._room_waiters.remove((loop, future))
-                return
-        self._wake_journal.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(future), settings.LOG_JOURNAL_WAIT_SECONDS)
-        except TimeoutError:
-            with self._answer_lock, contextlib.suppress(ValueError):
-                self._room_waiters.remove((loop, future))
-
-    def _taken(self, nbytes: int) -> None:
-        """The journal thread let go of a record's images: wake answers waiting for room."""
-        self._taken_image_bytes += nbytes
-        if not self._room_waiters or self._inbox_image_bytes > settings.LOG_INBOX_MAX_IMAGE_BYTES:
-            return
-        self._wake_room_waiters()
-
-    def _wake_room_waiters(self) -> None:
-        with self._answer_lock:
-            waiters, self._room_waiters = self._room_waiters, []
-        for loop, future in waiters:
-            with contextlib.suppress(RuntimeError):  # its loop closed (shutdown)
-                loop.call_soon_threadsafe(_resolve, future, True)
+        """Wait while too many decoded images wait for the journal thread (waiters.py)."""
+        if self._threads:
+            await self.waiters.room()
 
     async def journaled(self, request_id: str) -> bool:
-        """Wait until a record with this id (its final or provisional version) is appended to
-        the journal and fsynced: LOG_JOURNAL_BEFORE_ANSWER holds the answer until then, so a
-        SIGKILL or a power cut cannot lose an answered request. False when the journal failed
-        (the record is then held in memory, counted as unjournaled) or did not answer within
-        LOG_JOURNAL_WAIT_SECONDS; the answer goes out anyway."""
-        loop = asyncio.get_running_loop()
-        with self._answer_lock:
-            if (done := self._journaled_ids.get(request_id)) is not None:
-                return done
-            future = self._answers[request_id] = (loop, loop.create_future())
-        self._wake_journal.set()
-        try:
-            return await asyncio.wait_for(
-                asyncio.shield(future[1]), settings.LOG_JOURNAL_WAIT_SECONDS
-            )
-        except TimeoutError:
-            self.stats.answers_unjournaled += 1
-            return False
-        finally:
-            with self._answer_lock:
-                self._answers.pop(request_id, None)
-
-    def _answer(self, request_ids: list[str], ok: bool) -> None:
-        """The journal thread: wake the answers waiting on these records."""
-        with self._answer_lock:
-            for request_id in request_ids:
-                self._journaled_ids[request_id] = ok
-                if (waiting := self._answers.pop(request_id, None)) is not None:
-                    loop, future = waiting
-                    with contextlib.suppress(RuntimeError):  # its loop closed (shutdown)
-                        loop.call_soon_threadsafe(_resolve, future, ok)
-            while len(self._journaled_ids) > _JOURNALED_IDS_KEPT:
-                self._journaled_ids.popitem(last=False)
+        """Wait until this record is journaled (LOG_JOURNAL_BEFORE_ANSWER, waiters.py)."""
+        return await self.waiters.journaled(request_id)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -265,7 +182,7 @@ class Writer:
 
     def _journal_leftovers(self) -> None:
         batch = [self._inbox.popleft() for _ in range(len(self._inbox))]
-        self._taken(sum(n for *_, n in batch))
+        self.waiters.taken(sum(n for *_, n in batch))
         final = [(e, p) for e, p in ((entries.prepare(r), p) for _, r, p, _ in batch) if not p]
         if not final:
             return
@@ -277,7 +194,7 @@ class Writer:
                 if setaside.put(entry, "the journal could not be written at shutdown"):
                     self._count_safe(1)
         finally:
-            self._answer([e.request_id for e, _ in final], True)  # journaled or set aside
+            self.waiters.answer([e.request_id for e, _ in final], True)  # journaled or set aside
 
     def _count_safe(self, n: int) -> None:
         if self.tally is not None:
@@ -309,12 +226,12 @@ class Writer:
                 image_bytes += _image_bytes(batch[-1][1])
             if batch:
                 ids = [r.request_id for _, r, _, _ in batch]
-                taken = self._taken_image_bytes + sum(n for *_, n in batch)
+                taken = self.waiters.taken_image_bytes + sum(n for *_, n in batch)
                 try:
                     prepared = self._prepare(batch)
                 except BaseException:  # the loop restarts; answers waiting on these go now
-                    self._answer(ids, False)
-                    self._taken(taken - self._taken_image_bytes)
+                    self.waiters.answer(ids, False)
+                    self.waiters.taken(taken - self.waiters.taken_image_bytes)
                     raise
                 try:
                     self._journal(prepared)
@@ -327,7 +244,7 @@ class Writer:
             if self.journal.segment is not None:
                 self.journal.rotate()  # idle: let the written segment go
             if stopping and not self._inbox:
-                self._wake_room_waiters()
+                self.waiters.wake_room()
                 with self._cond:
                     self._queue.append(_JOURNAL_DONE)
                     self._cond.notify_all()
@@ -353,7 +270,7 @@ class Writer:
                     self._error("image files could not be written ahead", exc)
                     writing = False
             prepared.append((since, entry, provisional))
-            self._taken(nbytes)
+            self.waiters.taken(nbytes)
         return prepared
 
     def _journal(self, batch: list[tuple[float, entries.Entry, bool]]) -> None:
@@ -368,7 +285,7 @@ class Writer:
             self._error("the journal could not be written", exc)
         finally:
             if settings.LOG_JOURNAL_BEFORE_ANSWER:
-                self._answer([e.request_id for _, e, _ in batch], appended)
+                self.waiters.answer([e.request_id for _, e, _ in batch], appended)
         self._hand_over([(s, e, p, slot) for (s, e, p), slot in zip(batch, slots, strict=True)])
 
     def _hand_over(self, batch: list[tuple[float, entries.Entry, bool, Slot | None]]) -> None:
