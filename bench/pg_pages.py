@@ -103,6 +103,13 @@ def cases() -> list[tuple[str, str, str, dict]]:
         "24 h group metadata app (log)": ("range=24h&group=metadata&meta_key=app", CHARTS),
         "7 d search invoice (log)": ("range=7d&q=invoice", CHARTS),
         "30 d feedback any (log)": ("range=30d&feedback=any", CHARTS),
+        # The charts' second request where the first read only the newest records (rows=all).
+        "24 h group metadata app (log), whole": (
+            "range=24h&group=metadata&meta_key=app&rows=all",
+            CHARTS,
+        ),
+        "7 d search invoice (log), whole": ("range=7d&q=invoice&rows=all", CHARTS),
+        "30 d feedback any (log), whole": ("range=30d&feedback=any&rows=all", CHARTS),
         "json 30 d": ("range=30d", {}),
     }
     for name, (q, headers) in charts.items():
