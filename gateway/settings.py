@@ -445,7 +445,7 @@ if len(GATEWAY_GC_THRESHOLD) > 3 or any(n < 1 for n in GATEWAY_GC_THRESHOLD):
 ANALYTICS_MINUTE_ROLLUP_HOURS = env_int("ANALYTICS_MINUTE_ROLLUP_HOURS", 48)
 # The list's totals look at this many newest records first (PostgreSQL): matches sparse there
 # (search invoice, feedback) are totalled over them, saying so, rather than walking 1M records.
-LOG_TOTALS_SCAN_ROWS = env_int("LOG_TOTALS_SCAN_ROWS", 15_000)
+LOG_TOTALS_SCAN_ROWS = env_int("LOG_TOTALS_SCAN_ROWS", 10_000)
 # The analytics page's first answer reads at most this many log rows (the newest); its charts
 # then ask for the rest of the range (up to ANALYTICS_MAX_LOG_ROWS) and are redrawn.
-ANALYTICS_FIRST_LOG_ROWS = env_int("ANALYTICS_FIRST_LOG_ROWS", 20_000)
+ANALYTICS_FIRST_LOG_ROWS = env_int("ANALYTICS_FIRST_LOG_ROWS", 10_000)
