@@ -144,7 +144,7 @@ def cells(p: Plan, first: bool = False) -> tuple[dict, str, list[str], bool]:
         rows = rows.filter(id__gt=floor.id)
     keep = None
     if p.group == "metadata":
-        keep = analytics_log.top_values(rows, p.meta_key, TOP_GROUPS, cap)
+        keep = analytics_log.top_values(rows, p.meta_key, TOP_GROUPS)  # of the records read
     found, read = analytics_log.read_log(
         rows, p.size, p.offset, p.group, p.meta_key, keep=keep, cap=cap
     )

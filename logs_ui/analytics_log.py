@@ -86,13 +86,10 @@ def _by(group: str, meta_key: str):
     return {"": Value(""), "key": F("api_key_id")}.get(group) or F(group)
 
 
-def top_values(qs: QuerySet, meta_key: str, top: int, cap: int | None = None) -> set | None:
-    """The `top` values of a metadata key with the most rows (among the newest `cap`, those
-    read_log reads), counted by the database; None when there are no more than that. A key
-    can have a value per request (a user id): its cells are kept for these only, the rest go
-    straight to OTHER."""
-    if cap is not None:
-        qs = qs.filter(id__in=qs.order_by("-id").values("id")[:cap])
+def top_values(qs: QuerySet, meta_key: str, top: int) -> set | None:
+    """The `top` values of a metadata key with the most rows, counted by the database; None
+    when there are no more than that. A key can have a value per request (a user id): its
+    cells are kept for these only, the rest go straight to OTHER."""
     counted = (
         qs.annotate(_g=_by("metadata", meta_key))
         .values("_g")
