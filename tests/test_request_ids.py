@@ -3,6 +3,8 @@
 import gc
 import os
 import re
+import time
+import uuid
 
 from gateway.asgi import collector_thresholds
 from gateway.log import ids
@@ -13,6 +15,18 @@ def test_ids_are_32_hex_digits_and_never_repeat():
     many = [ids.new_id() for _ in range(ids._IDS_PER_REFILL * 4 + 3)]  # across refills
     assert all(re.fullmatch(r"[0-9a-f]{32}", one) for one in many)
     assert len(set(many)) == len(many)
+
+
+def test_ids_are_uuid7s_that_sort_by_time():
+    first = ids.new_id()
+    time.sleep(0.002)  # the next millisecond, at least
+    later = [ids.new_id() for _ in range(100)]
+    assert all(uuid.UUID(one).version == 7 for one in [first, *later])
+    assert all(uuid.UUID(one).variant == uuid.RFC_4122 for one in later)
+    assert all(first < one for one in later)  # the log's index takes them at its end
+    stamp_ms = int(first[:12], 16)
+    assert abs(stamp_ms - time.time() * 1000) < 60_000
+    assert len({one[12:] for one in later}) == 100  # the random part differs within a ms
 
 
 def test_a_record_takes_its_id_from_the_pool():
