@@ -14,6 +14,7 @@ from django.core.management import call_command
 from django.db import connection
 
 from gateway import percentiles, rollups
+from gateway.models import ROLLUP_KEY, ROLLUP_LATENCY, ROLLUP_SUMS, ROLLUP_TTFT
 
 TABLES = ("gateway_requestlog", "gateway_logimage")
 COPIES_PER_STATEMENT = 20  # copies of the templates per INSERT (one transaction each)
@@ -192,22 +193,8 @@ def minute_rollups() -> None:
         _sql(_from_log(60, f"WHERE created_at >= to_timestamp({since})"))
 
 
-_KEYS = (
-    "span, start, provider, model, key_id, endpoint, status_class, failed, has_images, has_outputs"
-)
-_SUMS = [
-    "requests",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_e10",
-    "cost_known",
-    "images",
-    "output_images",
-    "image_bytes",
-    "image_bytes_sent",
-    *[f"lat_{k}" for k in range(percentiles.BINS)],
-    *[f"ttft_{k}" for k in range(percentiles.BINS)],
-]
+_KEYS = ", ".join(ROLLUP_KEY)
+_SUMS = [*ROLLUP_SUMS, *ROLLUP_LATENCY, *ROLLUP_TTFT]
 
 
 def _from_log(span: int, where: str = "") -> str:
