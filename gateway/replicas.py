@@ -171,6 +171,7 @@ class Listener(threading.Thread):
             try:
                 listen()
             except Exception as exc:
+                _status.connected = False  # first: whoever sees the failure counted sees this
                 _status.failed(exc)
                 log.warning("cache invalidation bus %s lost (%s): retrying", self.bus, exc)
             _status.connected = False
