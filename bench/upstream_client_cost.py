@@ -1,6 +1,8 @@
 """What one upstream call costs in the gateway's process, by HTTP client: aiohttp (what Iris
-uses), pyreqwest (if installed: a Rust client on its own threads) and a bare asyncio protocol
-with httptools' parser (the floor: no pool, no timeouts, no errors handled).
+uses), aiohttp as Iris calls it (gateway.http's session, proxy.send, passed_headers and _read,
+with a per-target timeout when --target-timeout is given), pyreqwest (if installed: a Rust
+client on its own threads) and a bare asyncio protocol with httptools' parser (the floor: no
+pool, no timeouts, no errors handled).
 
     .venv/bin/python bench/upstream_client_cost.py [--requests 20000] [--clients 32]
 
@@ -42,7 +44,7 @@ async def timed(name: str, one, requests: int, clients: int) -> None:
     started = cpu()
     await asyncio.gather(*(client(requests // clients) for _ in range(clients)))
     per = (cpu() - started) * 1e6 / (requests // clients * clients)
-    print(f"{name:10s} {per:6.1f} µs of process CPU per request")
+    print(f"{name:10s} {per:6.1f} µs of process CPU per request", flush=True)
 
 
 async def with_aiohttp(url: str, requests: int, clients: int) -> None:
@@ -58,6 +60,34 @@ async def with_aiohttp(url: str, requests: int, clients: int) -> None:
                 await response.read()
 
         await timed("aiohttp", one, requests, clients)
+
+
+async def with_iris(url: str, requests: int, clients: int, target_timeout: float | None) -> None:
+    """The calls Iris makes for one non-streaming chat, minus building the request and the log
+    record (a plain namespace stands in for it: its construction is not the client's cost)."""
+    sys.path.insert(0, str(BENCH.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+    import django
+
+    django.setup()
+    from types import SimpleNamespace
+
+    from gateway import http, proxy
+    from gateway.providers.base import Target, Upstream
+
+    target = Target("openai", base_url=url, base_url_trusted=True, timeout=target_timeout)
+
+    async def one() -> None:
+        upstream = Upstream("POST", url, dict(HEADERS), BODY)
+        record = SimpleNamespace()
+        response = await proxy.send(upstream, target, record)
+        proxy.passed_headers(response)
+        await proxy._read(response)
+
+    try:
+        await timed("iris" if target_timeout is None else "iris+tmo", one, requests, clients)
+    finally:
+        await http.close_sessions()
 
 
 async def with_pyreqwest(url: str, requests: int, clients: int) -> None:
@@ -114,6 +144,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--only", help="comma-separated cases: aiohttp,iris,pyreqwest,bare")
+    parser.add_argument(
+        "--target-timeout", type=float, help="also time Iris with a per-target timeout (s)"
+    )
     args = parser.parse_args()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -125,10 +159,18 @@ def main() -> None:
     try:
         time.sleep(1)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        uvloop.run(with_aiohttp(url, args.requests, args.clients))
-        if importlib.util.find_spec("pyreqwest"):
-            uvloop.run(with_pyreqwest(url, args.requests, args.clients))
-        uvloop.run(with_bare_protocol(port, args.requests, args.clients))
+        only = set(args.only.split(",")) if args.only else None
+        n, clients = args.requests, args.clients
+        if not only or "aiohttp" in only:
+            uvloop.run(with_aiohttp(url, n, clients))
+        if not only or "iris" in only:
+            uvloop.run(with_iris(url, n, clients, None))
+            if args.target_timeout:
+                uvloop.run(with_iris(url, n, clients, args.target_timeout))
+        if (not only or "pyreqwest" in only) and importlib.util.find_spec("pyreqwest"):
+            uvloop.run(with_pyreqwest(url, n, clients))
+        if not only or "bare" in only:
+            uvloop.run(with_bare_protocol(port, n, clients))
     finally:
         upstream.terminate()
         upstream.wait(10)
