@@ -4,19 +4,23 @@ with a per-target timeout when --target-timeout is given), pyreqwest (if install
 client on its own threads) and a bare asyncio protocol with httptools' parser (the floor: no
 pool, no timeouts, no errors handled).
 
-    .venv/bin/python bench/upstream_client_cost.py [--requests 20000] [--clients 32]
+    .venv/bin/python bench/upstream_client_cost.py [--requests 20000] [--clients 32] \
+        [--rounds 5] [--only aiohttp,iris] [--target-timeout 30]
 
 The fake upstream (bench/fake_upstream.py) runs on core 1, this process on core 0 (taskset);
 each client posts the small chat body and reads the answer. Printed: process CPU (all its
-threads) per request.
+threads) per request, the median of rounds that alternate between the cases.
 """
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import importlib.util
 import os
 import resource
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -35,19 +39,20 @@ def cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def timed(name: str, one, requests: int, clients: int) -> None:
+async def timed(one, requests: int, clients: int) -> float:
+    """Process CPU µs per request over `requests` calls by `clients` concurrent clients."""
+
     async def client(n: int) -> None:
         for _ in range(n):
             await one()
 
-    await asyncio.gather(*(client(50) for _ in range(clients)))  # warm the pool up
     started = cpu()
     await asyncio.gather(*(client(requests // clients) for _ in range(clients)))
-    per = (cpu() - started) * 1e6 / (requests // clients * clients)
-    print(f"{name:10s} {per:6.1f} µs of process CPU per request", flush=True)
+    return (cpu() - started) * 1e6 / (requests // clients * clients)
 
 
-async def with_aiohttp(url: str, requests: int, clients: int) -> None:
+@contextlib.asynccontextmanager
+async def with_aiohttp(url: str, port: int):
     import aiohttp
 
     connector = aiohttp.TCPConnector(limit=0)
@@ -59,10 +64,11 @@ async def with_aiohttp(url: str, requests: int, clients: int) -> None:
             async with session.post(url, data=BODY, headers=HEADERS) as response:
                 await response.read()
 
-        await timed("aiohttp", one, requests, clients)
+        yield one
 
 
-async def with_iris(url: str, requests: int, clients: int, target_timeout: float | None) -> None:
+@contextlib.asynccontextmanager
+async def with_iris(url: str, port: int, target_timeout: float | None = None):
     """The calls Iris makes for one non-streaming chat, minus building the request and the log
     record (a plain namespace stands in for it: its construction is not the client's cost)."""
     sys.path.insert(0, str(BENCH.parent))
@@ -85,12 +91,13 @@ async def with_iris(url: str, requests: int, clients: int, target_timeout: float
         await proxy._read(response)
 
     try:
-        await timed("iris" if target_timeout is None else "iris+tmo", one, requests, clients)
+        yield one
     finally:
         await http.close_sessions()
 
 
-async def with_pyreqwest(url: str, requests: int, clients: int) -> None:
+@contextlib.asynccontextmanager
+async def with_pyreqwest(url: str, port: int):
     from pyreqwest.client import ClientBuilder
 
     async with ClientBuilder().build() as client:
@@ -102,7 +109,7 @@ async def with_pyreqwest(url: str, requests: int, clients: int) -> None:
             response = await request.build().send()
             await response.bytes()
 
-        await timed("pyreqwest", one, requests, clients)
+        yield one
 
 
 class _Bare(asyncio.Protocol):
@@ -117,7 +124,8 @@ class _Bare(asyncio.Protocol):
         self.done.set_result(None)
 
 
-async def with_bare_protocol(port: int, requests: int, clients: int) -> None:
+@contextlib.asynccontextmanager
+async def with_bare_protocol(url: str, port: int):
     loop = asyncio.get_running_loop()
     head = (
         f"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1:{port}\r\n"
@@ -137,14 +145,37 @@ async def with_bare_protocol(port: int, requests: int, clients: int) -> None:
         await protocol.done
         connections.append((transport, protocol))
 
-    await timed("bare", one, requests, clients)
+    yield one
+    for transport, _ in connections:
+        transport.close()
+
+
+async def compare(cases: dict, url: str, port: int, args) -> None:
+    """Every case's client open at once; rounds alternate between them, so a noisy neighbour
+    on the machine spoils all cases alike rather than one. The median round is reported."""
+    async with contextlib.AsyncExitStack() as stack:
+        enter = stack.enter_async_context
+        ones = {name: await enter(make(url, port)) for name, make in cases.items()}
+        for one in ones.values():
+            await timed(one, 50 * args.clients, args.clients)  # warm the pool up
+        figures: dict[str, list[float]] = {name: [] for name in ones}
+        for _ in range(args.rounds):
+            for name, one in ones.items():
+                figures[name].append(await timed(one, args.requests // args.rounds, args.clients))
+        for name, values in figures.items():
+            rounds = " ".join(f"{value:.1f}" for value in values)
+            print(
+                f"{name:10s} {statistics.median(values):6.1f} µs of process CPU per request"
+                f"  (rounds: {rounds})"
+            )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--only", help="comma-separated cases: aiohttp,iris,pyreqwest,bare")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--only", help="comma-separated: aiohttp,iris,iris+tmo,pyreqwest,bare")
     parser.add_argument(
         "--target-timeout", type=float, help="also time Iris with a per-target timeout (s)"
     )
@@ -159,18 +190,20 @@ def main() -> None:
     try:
         time.sleep(1)
         url = f"http://127.0.0.1:{port}/v1/chat/completions"
-        only = set(args.only.split(",")) if args.only else None
-        n, clients = args.requests, args.clients
-        if not only or "aiohttp" in only:
-            uvloop.run(with_aiohttp(url, n, clients))
-        if not only or "iris" in only:
-            uvloop.run(with_iris(url, n, clients, None))
-            if args.target_timeout:
-                uvloop.run(with_iris(url, n, clients, args.target_timeout))
-        if (not only or "pyreqwest" in only) and importlib.util.find_spec("pyreqwest"):
-            uvloop.run(with_pyreqwest(url, n, clients))
-        if not only or "bare" in only:
-            uvloop.run(with_bare_protocol(port, n, clients))
+        cases = {
+            "aiohttp": with_aiohttp,
+            "iris": with_iris,
+            "iris+tmo": functools.partial(with_iris, target_timeout=args.target_timeout),
+            "pyreqwest": with_pyreqwest,
+            "bare": with_bare_protocol,
+        }
+        if not args.target_timeout:
+            del cases["iris+tmo"]
+        if not importlib.util.find_spec("pyreqwest"):
+            del cases["pyreqwest"]
+        if args.only:
+            cases = {name: make for name, make in cases.items() if name in args.only.split(",")}
+        uvloop.run(compare(cases, url, port, args))
     finally:
         upstream.terminate()
         upstream.wait(10)
