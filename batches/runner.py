@@ -33,7 +33,8 @@ from batches.agreement import Rule, agrees, answer_text
 from batches.models import Batch, BatchItem
 from gateway.db import orm
 from gateway.errors import GatewayError
-from gateway.logquery import LogFilter, page_of
+from gateway.logquery import LogFilter
+from gateway.logquery_pages import page_of
 from gateway.models import Provider, RequestLog
 
 log = logging.getLogger(__name__)

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from batches import results, runner
 from batches.forms import BatchForm
 from batches.models import Batch
-from gateway.logquery import page_of
+from gateway.logquery_pages import page_of
 from gateway.models import Provider
 from logs_ui.access import viewer_required
 from logs_ui.forms import LogFilterForm, clean_query

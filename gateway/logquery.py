@@ -1,25 +1,22 @@
-"""Filtered, keyset-paginated reads of the request log, shared by the logs API and UI."""
+"""Which requests of the log a filter selects (filter_logs) and what they come to (totals),
+shared by the logs API and UI. Pages and cursors: gateway/logquery_pages.py; one record as the
+API and UI show it: gateway/logrecord.py."""
 
-import base64
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, Max, Min, Q, QuerySet, Sum
 from django.db.models.expressions import RawSQL
 
 from feedback.query import filter_by_feedback
 from gateway.models import LogImage, RequestLog
-from gateway.pricing import decimal_str
 
 STATUS_CLASSES = {"2xx": (200, 299), "4xx": (400, 499), "5xx": (500, 599)}
 ESTIMATE = "estimate"  # the endpoint of /v1/estimate's records
-INPUT_ROLES = ("input", "mask")  # what the client sent; "output" and "partial" the model made
 # How a list can be ordered: newest first (""), or by cost, cheapest or dearest first; by
 # cost, the requests whose cost is unknown come last, newest first.
 SORTS = {"": "Newest first", "-cost": "Cost: highest first", "cost": "Cost: lowest first"}
@@ -41,9 +38,6 @@ _LOOSE_SCAN = """WITH RECURSIVE names(name) AS (
     SELECT (SELECT MIN(model) FROM gateway_requestlog WHERE model > names.name)
     FROM names WHERE names.name IS NOT NULL
 ) SELECT name FROM names LIMIT %s"""
-_CURSOR = re.compile(r"^(\d+)(?:@(\d{1,6}(?:\.\d{1,10})?))?$")
-_TIME_CURSOR = re.compile(r"^(\d+)@(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)$")
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # a time cursor's created_at, in UTC
 
 
 @dataclass
@@ -278,96 +272,6 @@ def _routed(routing: str) -> Q:
     raise ValueError(f"routing is one of {', '.join(ROUTING)}.")
 
 
-def page(qs: QuerySet, limit: int) -> tuple[list[RequestLog], int | None]:
-    """One page of rows and the cursor of the next page (None at the end)."""
-    rows = list(qs[: limit + 1])
-    if len(rows) > limit:
-        return rows[:limit], rows[limit - 1].id
-    return rows, None
-
-
-def page_of(
-    f: LogFilter, limit: int, shape: Callable[[QuerySet], QuerySet] = lambda qs: qs
-) -> tuple[list[RequestLog], int | str | None]:
-    """One page in the filter's order and the cursor of the next (None at the end); `shape`
-    picks the columns. Newest first: the cursor is the last id; in a time window, by
-    (created_at, id), the cursor "id@created_at" (see _in_window). By cost: the known costs
-    first, each page a range of the (cost_usd, -id) index walked one way or the other (ties:
-    newest first when cheapest first, oldest first when dearest first), the cursor "id@cost";
-    then the unknown costs, newest first, the cursor an id."""
-    if f.sort not in ("cost", "-cost"):
-        if f.since or f.until:
-            return _in_window(f, limit, shape)
-        return page(shape(filter_logs(f)), limit)
-    rows: list[RequestLog] = []
-    in_unknown_tail = f.before is not None and f.before_cost is None
-    if f.cost_unknown is not True and not in_unknown_tail:
-        rows = list(shape(_by_cost(f))[: limit + 1])
-    if f.cost_unknown is not False and len(rows) <= limit:
-        tail = replace(f, sort="", cost_unknown=True, before_cost=None)
-        tail.before = f.before if in_unknown_tail else None
-        rows += list(shape(filter_logs(tail))[: limit + 1 - len(rows)])
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]  # a known cost: the cursor goes on along the costs
-    return rows[
-        :limit
-    ], last.id if last.cost_usd is None else f"{last.id}@{decimal_str(last.cost_usd)}"
-
-
-def _in_window(
-    f: LogFilter, limit: int, shape: Callable[[QuerySet], QuerySet]
-) -> tuple[list[RequestLog], str | None]:
-    """A page of a time window, newest first by (created_at, id): the created_at index walked
-    backwards from `until`. By id, a window in the past was found after walking every newer
-    record (20 days ago at 10M on PostgreSQL: seconds). The cursor is "id@created_at" (an id
-    alone, from an older link or client, is read as its row's created_at)."""
-    qs = filter_logs(replace(f, before=None), by_time=True)
-    if f.before is not None:
-        at = f.before_at or _created_at(f.before)
-        if at is None:  # the cursor's row is gone (retention): the ids below it
-            qs = qs.filter(id__lt=f.before)
-        else:  # written so that the index can seek to created_at <= at
-            qs = qs.filter(Q(created_at__lte=at), Q(created_at__lt=at) | Q(id__lt=f.before))
-    rows = list(shape(qs.order_by("-created_at", "-id"))[: limit + 1])
-    if len(rows) <= limit:
-        return rows, None
-    last = rows[limit - 1]
-    return rows[:limit], f"{last.id}@{last.created_at.astimezone(UTC).strftime(_TIME_FORMAT)}"
-
-
-def _created_at(log_id: int) -> datetime | None:
-    return RequestLog.objects.filter(id=log_id).values_list("created_at", flat=True).first()
-
-
-def _by_cost(f: LogFilter) -> QuerySet:
-    qs = filter_logs(replace(f, before=None, before_cost=None, cost_unknown=False), ordered=True)
-    cost, last = f.before_cost, f.before
-    if f.sort == "-cost":
-        if cost is not None:  # written so that the index can seek to cost_usd <= cost
-            qs = qs.filter(Q(cost_usd__lte=cost), Q(cost_usd__lt=cost) | Q(id__gt=last))
-        return qs.order_by("-cost_usd", "id")
-    if cost is not None:
-        qs = qs.filter(Q(cost_usd__gte=cost), Q(cost_usd__gt=cost) | Q(id__lt=last))
-    return qs.order_by("cost_usd", "-id")
-
-
-def parse_cursor(token: str) -> tuple[int, Decimal | None, datetime | None]:
-    """A page_of cursor ("123", "123@0.0042" by cost, "123@2026-11-20T10:00:00.000000Z" in a
-    time window) as (before, before_cost, before_at); ValueError if bad."""
-    token = token.strip()
-    if timed := _TIME_CURSOR.match(token):
-        try:
-            at = datetime.strptime(timed[2], _TIME_FORMAT).replace(tzinfo=UTC)
-        except ValueError:  # the shape of a time, not one (month 13)
-            raise ValueError(f"“{token[:40]}” is not a cursor.") from None
-        return int(timed[1]), None, at
-    found = _CURSOR.match(token)
-    if not found:
-        raise ValueError(f"“{token[:40]}” is not a cursor.")
-    return int(found[1]), Decimal(found[2]) if found[2] else None, None
-
-
 @dataclass
 class Totals:
     requests: int
@@ -477,140 +381,3 @@ def decimal_or_none(text: str | None) -> Decimal | None:
     if not value.is_finite() or value < 0:
         raise ValueError(f"“{text[:40]}” is not an amount in USD.")
     return value
-
-
-def other_uses(sha256: str, *, log_id: int, cap: int = 1000) -> int:
-    """How many other requests sent this image, counted up to cap (a popular image is cheap)."""
-    uses = LogImage.objects.filter(blob_id=sha256).exclude(log_id=log_id)
-    return uses.order_by().values("log_id").distinct()[:cap].count()
-
-
-def original_request(log: RequestLog) -> dict | None:
-    """Rebuild the request body exactly as the client sent it, images included."""
-    body = log.request_body
-    if not body or "messages" not in body:
-        return body
-    messages = [dict(m) for m in body["messages"]]
-    for image in log.images.filter(origin="base64", role="input").select_related("blob"):
-        if image.blob is None:
-            continue
-        with default_storage.open(image.blob.storage_name) as f:
-            encoded = base64.b64encode(f.read()).decode()
-        content = messages[image.message_index]["content"] = list(
-            messages[image.message_index]["content"]
-        )
-        part = dict(content[image.part_index])
-        uri = image.data_uri_prefix + encoded
-        if part.get("type") == "file":  # a PDF (see gateway/chat.py's documents)
-            part["file"] = {**part["file"], "file_data": uri}
-        else:
-            part["image_url"] = {**part["image_url"], "url": uri}
-        content[image.part_index] = part
-    return {**body, "messages": messages}
-
-
-def image_dict(image: LogImage) -> dict:
-    blob = image.blob
-    return {
-        "id": image.id,
-        "role": image.role,
-        "message_index": image.message_index,
-        "part_index": image.part_index,
-        "origin": image.origin,
-        "url": image.url or None,
-        "detail": image.detail or None,
-        "error": image.error or None,
-        "sha256": blob.sha256 if blob else None,
-        "mime": blob.mime if blob else None,
-        "width": blob.width if blob else None,
-        "height": blob.height if blob else None,
-        "bytes": blob.size if blob else None,
-        # A PDF's page count (documents are kept as blobs too); None for an image.
-        "pages": blob.frames if blob and blob.mime == "application/pdf" else None,
-        # The image as the model saw it (gateway/vision.py); null where no rule is known.
-        "estimated_tokens": image.estimated_tokens,
-        "seen_width": image.seen_width,
-        "seen_height": image.seen_height,
-        "grid": image.grid,
-    }
-
-
-SUMMARY_FIELDS = (
-    "id",
-    "request_id",
-    "provider",
-    "provider_slug",
-    "model",
-    "trace_id",
-    "metadata",
-    "status_code",
-    "error_type",
-    "error_message",
-    "is_stream",
-    "chunk_count",
-    "latency_ms",
-    "ttft_ms",
-    "prompt_tokens",
-    "completion_tokens",
-    "total_tokens",
-    "image_count",
-    "output_image_count",
-    "endpoint",
-    "prompt_preview",
-    "reply_preview",
-    "prompt",
-    "prompt_version",
-    "prompt_variables",
-    "degraded",
-    "dropped_params",
-    "estimated_prompt_tokens",
-    "cost_usd",
-    "cost_breakdown",
-    # Routing by a config: which one, each attempt as stored (they hold no credentials: the
-    # runner scrubs upstream errors), and what happened overall.
-    "config_id",
-    "attempts",
-    "retried",
-    "fell_back",
-    "cache_status",
-)
-
-
-def output_dict(image: LogImage, revised: dict[int, str]) -> dict:
-    """An output image as the API lists it: image_dict, its place among the outputs, and
-    whether it is a partial image streamed on the way (and which)."""
-    partial = image.role == "partial"
-    return {
-        **image_dict(image),
-        "index": image.part_index,
-        "partial": partial,
-        "partial_index": image.partial_index if partial else None,
-        "revised_prompt": None if partial else revised.get(image.part_index),
-    }
-
-
-def output_order(image: LogImage) -> tuple:
-    """Outputs first (by choice, then index), then partial images (by index, then partial)."""
-    partial = image.role == "partial"
-    return (partial, image.message_index, image.part_index, image.partial_index or 0)
-
-
-def revised_prompts(response_body: object) -> dict[int, str]:
-    """The prompt the model actually used, per output index, where the provider says it
-    (an Images API answer's `data[i].revised_prompt`)."""
-    data = response_body.get("data") if isinstance(response_body, dict) else None
-    return {
-        i: item["revised_prompt"]
-        for i, item in enumerate(data if isinstance(data, list) else ())
-        if isinstance(item, dict) and isinstance(item.get("revised_prompt"), str)
-    }
-
-
-def summary_dict(log: RequestLog) -> dict:
-    out = {name: getattr(log, name) for name in SUMMARY_FIELDS}
-    out["created_at"] = log.created_at.isoformat()
-    out["api_key"] = log.api_key.name if log.api_key_id and log.api_key else None
-    # A string, as Django's JSON encoder writes every Decimal: no float rounding. null: unknown.
-    out["cost_usd"] = decimal_str(log.cost_usd)
-    out["estimate_difference"] = log.estimate_difference  # reported minus estimated tokens
-    return out

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from gateway.images import PDF_MIME
-from gateway.logquery import INPUT_ROLES, other_uses, output_order
+from gateway.logrecord import INPUT_ROLES, other_uses, output_order
 from gateway.models import Blob, LogImage, RequestLog
 from logs_ui import pdfpages
 

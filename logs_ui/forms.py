@@ -10,7 +10,8 @@ from django.http import QueryDict
 from django.utils import timezone
 
 from feedback.query import FEEDBACK_FILTERS
-from gateway.logquery import ROUTING, SORTS, LogFilter, parse_cursor
+from gateway.logquery import ROUTING, SORTS, LogFilter
+from gateway.logquery_pages import parse_cursor
 from logs_ui.known import distinct_values
 
 STATUS_CHOICES = [

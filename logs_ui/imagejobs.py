@@ -5,7 +5,7 @@ images made with the prompt the model says it used, and the partial images of a 
 import json
 from dataclasses import dataclass, field
 
-from gateway.logquery import revised_prompts
+from gateway.logrecord import revised_prompts
 from gateway.models import RequestLog
 from logs_ui.conversation import Images, ImageView
 

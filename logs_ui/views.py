@@ -24,7 +24,9 @@ from django_htmx.http import HttpResponseStopPolling, push_url
 from gateway import http, logquery
 from gateway.images import PDF_MIME, ImageError, sniff
 from gateway.log import blobs
-from gateway.logquery import LogFilter, filter_logs, original_request, page_of
+from gateway.logquery import LogFilter, filter_logs
+from gateway.logquery_pages import page_of
+from gateway.logrecord import original_request
 from gateway.models import Blob, LogImage, RequestLog
 from logs_ui import (
     analytics_data,

@@ -17,19 +17,15 @@ from feedback.query import FEEDBACK_FILTERS
 from gateway import auth
 from gateway.db import orm
 from gateway.errors import GatewayError
-from gateway.logquery import (
+from gateway.logquery import ROUTING, SORTS, LogFilter, decimal_or_none
+from gateway.logquery_pages import page_of, parse_cursor
+from gateway.logrecord import (
     INPUT_ROLES,
-    ROUTING,
-    SORTS,
     SUMMARY_FIELDS,
-    LogFilter,
-    decimal_or_none,
     image_dict,
     original_request,
     output_dict,
     output_order,
-    page_of,
-    parse_cursor,
     revised_prompts,
     summary_dict,
 )

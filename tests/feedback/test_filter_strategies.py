@@ -6,8 +6,9 @@ import pytest
 
 from feedback import query
 from feedback.models import Feedback
-from gateway.logquery import LogFilter, page
+from gateway.logquery import LogFilter
 from gateway.logquery import filter_logs as logs_of
+from gateway.logquery_pages import page
 from tests.ui.logs import make_log
 
 pytestmark = pytest.mark.django_db(transaction=True)

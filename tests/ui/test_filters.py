@@ -5,7 +5,8 @@ from django.http import QueryDict
 from django.urls import reverse
 
 from gateway.errors import GatewayError
-from gateway.logquery import LogFilter, filter_logs, other_uses
+from gateway.logquery import LogFilter, filter_logs
+from gateway.logrecord import other_uses
 from logs_ui.forms import LogFilterForm, clean_query
 from tests.ui.logs import UrlImage, make_log, png
 

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 import pytest
 from django.urls import reverse
 
-from gateway import logquery
+from gateway import logquery, logquery_pages
 from gateway.errors import GatewayError
 from gateway.logquery import LogFilter
 from logs_ui import views
@@ -128,18 +128,18 @@ def test_a_window_without_an_end_pages_by_time_too(out_of_order):
     f = LogFilter(since=BASE)
     seen = []
     while True:
-        rows, cursor = logquery.page_of(f, 3)
+        rows, cursor = logquery_pages.page_of(f, 3)
         seen += [r.id for r in rows]
         if cursor is None:
             break
-        f.before, _, f.before_at = logquery.parse_cursor(cursor)
+        f.before, _, f.before_at = logquery_pages.parse_cursor(cursor)
     assert seen == expected
 
 
 def test_an_id_cursor_in_a_window_goes_on_from_its_row(out_of_order):
     expected = _window_order(out_of_order, 0, 10)
     before = expected[2]  # an older link's cursor: an id alone
-    rows, _ = logquery.page_of(
+    rows, _ = logquery_pages.page_of(
         LogFilter(since=BASE, until=BASE + timedelta(minutes=10), before=before), 50
     )
     assert [r.id for r in rows] == expected[3:]
@@ -165,7 +165,7 @@ def test_a_bad_time_cursor_is_a_form_error(staff_client, token):
     )
     assert response.status_code == 200 and "is not a cursor" in response.text
     with pytest.raises(ValueError, match="is not a cursor"):
-        logquery.parse_cursor(token)
+        logquery_pages.parse_cursor(token)
 
 
 # --- sorted by cost with a provider filter: the (provider, cost_usd, id) index (0019) ---
@@ -198,7 +198,7 @@ def test_cost_pages_of_one_provider_walk_its_whole_order(staff_client, costs, mo
 def test_the_cost_order_of_a_provider_is_read_by_its_index(costs):
     from django.db import connection
 
-    qs = logquery._by_cost(LogFilter(provider="openai", sort="cost")).values("id")[:51]
+    qs = logquery_pages._by_cost(LogFilter(provider="openai", sort="cost")).values("id")[:51]
     sql, params = qs.query.sql_with_params()
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
