@@ -29,7 +29,7 @@ from django.core.handlers.exception import convert_exception_to_response  # noqa
 from django.http import FileResponse  # noqa: E402
 from django.urls import set_script_prefix  # noqa: E402
 
-from gateway import fastpath, http, replicas, shutdown  # noqa: E402
+from gateway import bodydeadline, fastpath, http, replicas, shutdown  # noqa: E402
 from gateway import log as request_log  # noqa: E402
 from gateway.errors import GatewayError  # noqa: E402
 from gateway.lagprobe import LagProbe  # noqa: E402
@@ -57,7 +57,15 @@ class ApiHandler(ASGIHandler):
     async def __call__(self, scope, receive, send) -> None:
         try:
             body_file = await self.read_body(receive)
-        except RequestAborted:
+        except RequestAborted:  # the client hung up mid-body: logged as 499
+            _log_unread_body(scope, None)
+            return
+        except GatewayError as error:  # the body took longer than GATEWAY_BODY_READ_SECONDS
+            record = _log_unread_body(scope, error)
+            response = error.response()
+            response["x-iris-request-id"] = record.request_id
+            response["connection"] = "close"  # the rest of it may still come: not here
+            await self.send_response(response, send)
             return
         with body_file:
             set_script_prefix(get_script_prefix(scope))
@@ -99,18 +107,35 @@ class ApiHandler(ASGIHandler):
         body = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - the caller closes it
             max_size=settings.FILE_UPLOAD_MAX_MEMORY_SIZE, mode="w+b"
         )
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
+        with bodydeadline.Deadline() as deadline:
+            try:
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        raise RequestAborted()
+                    if keep > 0 and (chunk := message.get("body", b"")):
+                        body.write(chunk[:keep])
+                        keep -= len(chunk)
+                    if not message.get("more_body", False):
+                        break
+            except BaseException as exc:
                 body.close()
-                raise RequestAborted()
-            if keep > 0 and (chunk := message.get("body", b"")):
-                body.write(chunk[:keep])
-                keep -= len(chunk)
-            if not message.get("more_body", False):
-                break
+                if isinstance(exc, asyncio.CancelledError) and deadline.passed():
+                    raise bodydeadline.timed_out() from None
+                raise
         body.seek(0)
         return body
+
+
+def _log_unread_body(scope, error: GatewayError | None) -> request_log.Record:
+    """A request whose body never fully came is logged too: 499 (hung up) or the error."""
+    record = request_log.Record.begin(scope["path"], fastpath.headers_of(scope))
+    if error is None:
+        record.client_gone()
+    else:
+        record.fail(error)
+    request_log.submit(record)
+    return record
 
 
 django_app = ASGIHandler()

@@ -19,7 +19,7 @@ from django.http import HttpResponse
 from django.http.request import split_domain_port, validate_host
 from django.utils.log import log_response
 
-from gateway import offload, service
+from gateway import bodydeadline, offload, service
 from gateway.errors import GatewayError
 
 PATH = "/v1/chat/completions"
@@ -126,6 +126,7 @@ class Body:
         self.held = 0  # bytes taken from InFlight, given back by release()
         self.read_all = False
         self.client_gone = False
+        self.timed_out = False  # past GATEWAY_BODY_READ_SECONDS: the rest is never read
 
     async def read(self, record) -> bytes:
         limit = settings.GATEWAY_MAX_BODY_BYTES
@@ -146,35 +147,50 @@ class Body:
 
     async def _chunks(self, keep: int) -> list[bytes]:
         chunks: list[bytes] = []
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                self.client_gone = True
-                raise asyncio.CancelledError  # logged as a client that went away (499)
-            self.read_all = not message.get("more_body", False)  # before take() may raise
-            if keep > 0 and (chunk := message.get("body", b"")):
-                chunk = chunk if len(chunk) <= keep else chunk[:keep]
-                InFlight.take(len(chunk), self.held)
-                self.held += len(chunk)
-                chunks.append(chunk)
-                keep -= len(chunk)
-            if self.read_all:
-                return chunks
+        with bodydeadline.Deadline() as deadline:
+            try:
+                while True:
+                    message = await self.receive()
+                    if message["type"] == "http.disconnect":
+                        self.client_gone = True
+                        raise asyncio.CancelledError  # logged as a client that went away (499)
+                    self.read_all = not message.get("more_body", False)  # before take() raises
+                    if keep > 0 and (chunk := message.get("body", b"")):
+                        chunk = chunk if len(chunk) <= keep else chunk[:keep]
+                        InFlight.take(len(chunk), self.held)
+                        self.held += len(chunk)
+                        chunks.append(chunk)
+                        keep -= len(chunk)
+                    if self.read_all:
+                        return chunks
+            except asyncio.CancelledError:
+                if deadline.passed():
+                    self.timed_out = True
+                    raise bodydeadline.timed_out() from None
+                raise
 
     async def discard(self) -> None:
         """Read what is left of a body answered early (a refused key, a full budget) without
         keeping it: a client still uploading then reads its answer, rather than a reset when
         the server closes a connection that is not kept alive. At most GATEWAY_MAX_BODY_BYTES."""
+        if self.timed_out:
+            return  # a client that slow is not waited for again: the connection is closed
         if not self.held and self.headers.get("expect", "").lower() == "100-continue":
             return  # the client waits for our word before sending it: it gets the answer
         left = settings.GATEWAY_MAX_BODY_BYTES
-        while not (self.read_all or self.client_gone) and left > 0:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                self.client_gone = True
-                return
-            left -= len(message.get("body", b""))
-            self.read_all = not message.get("more_body", False)
+        with bodydeadline.Deadline() as deadline:
+            try:
+                while not (self.read_all or self.client_gone) and left > 0:
+                    message = await self.receive()
+                    if message["type"] == "http.disconnect":
+                        self.client_gone = True
+                        return
+                    left -= len(message.get("body", b""))
+                    self.read_all = not message.get("more_body", False)
+            except asyncio.CancelledError:
+                if not deadline.passed():
+                    raise
+                self.timed_out = True  # the answer goes out all the same, then the connection
 
     def release(self) -> None:
         InFlight.used -= self.held
@@ -229,6 +245,8 @@ async def chat(scope: dict, receive, send, handler) -> None:
         else:
             body.release()  # answered: its bytes are the record's (the log's budget) now
             await body.discard()
+            if body.timed_out:  # the rest of its body may still come: not on this connection
+                response["connection"] = "close"
             await send_plain(response, send)
     except asyncio.CancelledError:
         if not state["gone"]:

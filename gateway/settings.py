@@ -202,6 +202,11 @@ GATEWAY_MAX_BODY_BYTES = env_int("GATEWAY_MAX_BODY_BYTES", 64 * 1024 * 1024)
 # bytes arrive until the answer; past it a request gets 503 gateway_busy (logged). A body that
 # is the only one held is always admitted.
 GATEWAY_MAX_BODY_BYTES_IN_FLIGHT = env_int("GATEWAY_MAX_BODY_BYTES_IN_FLIGHT", 256 * 1024 * 1024)
+# The longest a request body may take to arrive once it has begun (a slow or stalled upload
+# holds a connection and its bytes): past it, 408 request_timeout (logged), connection closed.
+GATEWAY_BODY_READ_SECONDS = env_float("GATEWAY_BODY_READ_SECONDS", 120.0)
+if not GATEWAY_BODY_READ_SECONDS > 0:
+    raise ValueError("GATEWAY_BODY_READ_SECONDS must be a number of seconds above 0.")
 GATEWAY_CONNECT_TIMEOUT = env_float("GATEWAY_CONNECT_TIMEOUT", 10.0)
 GATEWAY_UPSTREAM_TIMEOUT = env_float("GATEWAY_UPSTREAM_TIMEOUT", 600.0)
 GATEWAY_IMAGE_FETCH_TIMEOUT = env_float("GATEWAY_IMAGE_FETCH_TIMEOUT", 10.0)
