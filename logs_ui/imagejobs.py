@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 
 from gateway.logrecord import revised_prompts
 from gateway.models import RequestLog
-from logs_ui.conversation import Images, ImageView
+from logs_ui.conversation import Images
+from logs_ui.imageview import ImageView
 
 # Request fields shown elsewhere on the page (or as images), not among the parameters.
 _SHOWN_APART = ("prompt", "image", "images", "mask")

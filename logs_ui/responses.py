@@ -8,7 +8,8 @@ from typing import Any
 
 from gateway.models import RequestLog
 from gateway.responses.request import as_items, request_id_of
-from logs_ui.conversation import ImageView, Message, Part, content_part, tool_call
+from logs_ui.conversation import Message, Part, content_part, tool_call
+from logs_ui.imageview import ImageView
 
 # Parameters shown beside the conversation, in this order, when the request sets them.
 _PARAMS = (

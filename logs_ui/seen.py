@@ -26,7 +26,7 @@ from PIL import Image as PILImage
 from gateway import estimate, vision
 from gateway.images import TooManyPixels, fit_for_decoding, open_image
 from gateway.models import Blob, LogImage, RequestLog
-from logs_ui import conversation, thumbnails
+from logs_ui import conversation, imageview, thumbnails
 from logs_ui.access import viewer_required
 from logs_ui.seen_grid import Drawing, draw, formula, scale_to_box
 
@@ -115,7 +115,7 @@ def seen_picture(request: HttpRequest, image_id: int) -> HttpResponse:
     image = get_object_or_404(
         LogImage.objects.select_related("blob", "sent_blob", "log"), pk=image_id, role="input"
     )
-    view = conversation.ImageView(image, in_chat=image.log.endpoint in conversation.CONVERSATIONS)
+    view = imageview.ImageView(image, in_chat=image.log.endpoint in conversation.CONVERSATIONS)
     found = image_seen(image, image.log, view.in_chat, drawable=not view.problem)
     if found is None or not found.url:
         raise Http404("No such picture.")

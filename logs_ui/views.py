@@ -33,6 +33,7 @@ from logs_ui import (
     attempts,
     conversation,
     imagejobs,
+    imageview,
     pdfpages,
     responses,
     snippets,
@@ -204,7 +205,7 @@ def _with_thumbnails(rows: list[RequestLog]) -> list[RequestLog]:
 def _preview(sha: str | None, width: int | None, mime: str | None, frames: int) -> Preview | None:
     if sha and mime == PDF_MIME:
         return Preview(reverse("logs_ui:document-picture", args=[sha, 1, pdfpages.LIST]), frames)
-    if sha and mime == conversation.SVG:  # shown as itself, through <img> only
+    if sha and mime == imageview.SVG:  # shown as itself, through <img> only
         return Preview(reverse("logs_ui:image", args=[sha]))
     if sha and width is not None:
         return Preview(reverse("logs_ui:thumbnail", args=[sha, 96]))

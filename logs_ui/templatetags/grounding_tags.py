@@ -16,9 +16,10 @@ from django import template
 
 from gateway.images import PDF_MIME
 from gateway.models import RequestLog
-from logs_ui.conversation import CONVERSATIONS, ImageView
+from logs_ui.conversation import CONVERSATIONS
 from logs_ui.grounding import ImageRef
 from logs_ui.grounding_page import Grounding, Overlay, ground
+from logs_ui.imageview import ImageView
 
 register = template.Library()
 _CACHE = "_iris_grounding"

@@ -6,7 +6,8 @@ import json
 from django import template
 
 from gateway.models import LogImage
-from logs_ui.conversation import CONVERSATIONS, ImageView
+from logs_ui.conversation import CONVERSATIONS
+from logs_ui.imageview import ImageView
 from logs_ui.templatetags.grounding_tags import grounding_for
 from replays import sides, views
 
