@@ -58,6 +58,29 @@ class Entry:
         fields = (self.images, self.blobs, self.replayed, self.refused_by_db, self.original)
         return (_unpacked, (row, packed, *fields))
 
+    def as_json(self) -> bytes | None:
+        """The entry as the journal keeps it: JSON (orjson, a fifth of pickle's CPU for a small
+        entry: ~3 µs against ~14), or None when JSON would not keep it as it is (image bytes, a
+        degraded entry's original, an odd value) and it is pickled instead."""
+        created, cost = self.row.get("created_at"), self.row.get("cost_usd")
+        if self.blobs or self.original is not None or type(created) is not datetime.datetime:
+            return None
+        if created.tzinfo is not datetime.UTC or type(cost) not in (Decimal, type(None)):
+            return None
+        row = self.row if cost is None else {**self.row, "cost_usd": str(cost)}
+        try:  # non-string keys, ints past 64 bits, other types: TypeError
+            return orjson.dumps((row, self.images, self.replayed, self.refused_by_db))
+        except TypeError:
+            return None
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Entry:
+        row, images, replayed, refused_by_db = orjson.loads(data)
+        row["created_at"] = datetime.datetime.fromisoformat(row["created_at"])
+        if row.get("cost_usd") is not None:
+            row["cost_usd"] = Decimal(row["cost_usd"])
+        return cls(row, images, replayed=replayed, refused_by_db=refused_by_db)
+
     @property
     def request_id(self) -> str:
         return self.row["request_id"]
