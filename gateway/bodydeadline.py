@@ -45,18 +45,31 @@ _sweepers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sweeper]" = (
 )
 
 
+_last: _Sweeper | None = None  # the last loop's: a process serves from one loop
+
+
 class Deadline:
-    """Around the reading of one body: `with Deadline() as deadline:` ... and, on
-    CancelledError, `deadline.passed()` tells the sweeper's cancellation from any other."""
+    """Around the reading of one body by `task` (the current one unless given):
+    `with Deadline() as deadline:` ... and, on CancelledError, `deadline.passed()` tells the
+    sweeper's cancellation from any other."""
 
     __slots__ = ("sweeper", "task")
 
+    def __init__(self, task: asyncio.Task | None = None) -> None:
+        self.task = task
+
     def __enter__(self) -> "Deadline":
+        global _last
         loop = asyncio.get_running_loop()
-        sweeper = _sweepers.get(loop)
-        if sweeper is None:
-            sweeper = _sweepers[loop] = _Sweeper(loop)
-        self.sweeper, self.task = sweeper, asyncio.current_task()
+        sweeper = _last
+        if sweeper is None or sweeper.loop is not loop:
+            sweeper = _sweepers.get(loop)
+            if sweeper is None:
+                sweeper = _sweepers[loop] = _Sweeper(loop)
+            _last = sweeper
+        self.sweeper = sweeper
+        if self.task is None:
+            self.task = asyncio.current_task()
         sweeper.reading[self.task] = time.monotonic() + settings.GATEWAY_BODY_READ_SECONDS
         if not sweeper.armed:
             sweeper.armed = True

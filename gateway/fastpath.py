@@ -121,8 +121,10 @@ class Body:
     checked, so a caller without a valid key never has Iris hold up to GATEWAY_MAX_BODY_BYTES
     for it."""
 
-    def __init__(self, headers: Headers, receive: Callable[[], Awaitable[dict]]) -> None:
-        self.headers, self.receive = headers, receive
+    def __init__(
+        self, headers: Headers, receive: Callable[[], Awaitable[dict]], task: asyncio.Task
+    ) -> None:
+        self.headers, self.receive, self.task = headers, receive, task
         self.held = 0  # bytes taken from InFlight, given back by release()
         self.read_all = False
         self.client_gone = False
@@ -147,7 +149,7 @@ class Body:
 
     async def _chunks(self, keep: int) -> list[bytes]:
         chunks: list[bytes] = []
-        with bodydeadline.Deadline() as deadline:
+        with bodydeadline.Deadline(self.task) as deadline:
             try:
                 while True:
                     message = await self.receive()
@@ -178,7 +180,7 @@ class Body:
         if not self.held and self.headers.get("expect", "").lower() == "100-continue":
             return  # the client waits for our word before sending it: it gets the answer
         left = settings.GATEWAY_MAX_BODY_BYTES
-        with bodydeadline.Deadline() as deadline:
+        with bodydeadline.Deadline(self.task) as deadline:
             try:
                 while not (self.read_all or self.client_gone) and left > 0:
                     message = await self.receive()
@@ -208,8 +210,8 @@ async def chat(scope: dict, receive, send, handler) -> None:
     if not allowed:
         await send_plain(_disallowed_host(), send)
         return
-    body = Body(headers, receive)
     task = asyncio.current_task()
+    body = Body(headers, receive, task)
     state = {"finished": False, "gone": False}
     watcher: asyncio.Task | None = None
 

@@ -238,12 +238,12 @@ def _client_key(headers: Headers) -> str:
 
 
 def _client_options(headers: Headers) -> dict[str, str]:
-    prefix = "x-portkey-"
-    return {
-        header.lower()[len(prefix) :]: value
-        for header, value in headers.items()
-        if header.lower().startswith(prefix) and header.lower()[len(prefix) :] not in _CORE_HEADERS
-    }
+    options = {}
+    for header, value in headers.items():
+        name = header.lower()
+        if name.startswith("x-portkey-") and (option := name[10:]) not in _CORE_HEADERS:
+            options[option] = value
+    return options
 
 
 def _with_client_options(target: Target, headers: Headers) -> Target:
