@@ -87,6 +87,8 @@ async def complete(call: Call, endpoint: Endpoint | None = None) -> HttpResponse
         record.metadata = targets.metadata(headers) or record.metadata
         parsed = record.chat = await endpoint.parse(headers, record.raw_body)
         record.model, record.is_stream = parsed.model, parsed.stream
+        if getattr(parsed, "images", None):  # decoded images: none taken on past the log's
+            await request_log.writer.room()  # bound (a stream's record comes only at its end)
         config = (
             None
             if call.target
