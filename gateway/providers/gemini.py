@@ -5,7 +5,8 @@ Docs: https://ai.google.dev/api/generate-content, https://ai.google.dev/api/cach
 Quirks:
 - The key goes in `x-goog-api-key`, never in `?key=` (URLs end up in access logs).
 - Roles are user/model, the system prompt is `systemInstruction`, and a tool result is a
-  `functionResponse` part of a user turn that names the function, not the call id.
+  `functionResponse` part of a user turn that names the function, not the call id
+  (gemini_messages.py).
 - Streams are SSE (`alt=sse`) framed with CRLF; each event is a GenerateContentResponse
   fragment; function calls arrive whole; the last fragment holds the final usage.
 - Gemini 3 refuses a replayed function call without its `thoughtSignature`: it rides in the
@@ -29,9 +30,13 @@ import orjson
 
 from gateway.chat import Chat
 from gateway.errors import GatewayError
-from gateway.images import Image
-from gateway.providers import base, gemini_media, gemini_params, gemini_thinking
+from gateway.providers import base, gemini_media, gemini_messages, gemini_params, gemini_thinking
 from gateway.providers.base import SSEDecoder, Target, Upstream, new_completion_id, now
+from gateway.providers.gemini_messages import (
+    MAX_INLINE_BYTES,  # noqa: F401 (the limit)
+    invalid,
+    loads,
+)
 from gateway.providers.gemini_models import list_models_request, parse_models  # noqa: F401
 
 NAME = "google"
@@ -39,7 +44,6 @@ ACCEPTS_REASONING_EFFORT = True
 ACCEPTS_IMAGE_URLS = False  # the core fetches URL images; they go inline as bytes
 IMAGE_MIME_TYPES = frozenset({"image/png", "image/jpeg", "image/webp", "image/heic", "image/heif"})
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"
-MAX_INLINE_BYTES = 20_000_000  # inline data counts toward the request limit, base64 as sent
 
 _FILTERED = (
     "SAFETY",
@@ -51,7 +55,6 @@ _FILTERED = (
     "IMAGE_SAFETY",
 )
 _FINISH = {"STOP": "stop", "MAX_TOKENS": "length"} | dict.fromkeys(_FILTERED, "content_filter")
-_ROLES = {"user": "user", "assistant": "model", "tool": "user"}
 _TOOL_MODES = {"auto": "AUTO", "required": "ANY", "none": "NONE"}
 _ERROR_TYPES = {
     "INVALID_ARGUMENT": "invalid_request_error",
@@ -64,7 +67,7 @@ _ERROR_TYPES = {
 
 def build_request(chat: Chat, target: Target) -> Upstream:
     dropped = gemini_params.check(chat.body, target.options)
-    system, contents = _messages(chat)
+    system, contents = gemini_messages.translate(chat)
     body: dict = {"contents": contents}
     if system:
         body["systemInstruction"] = {"parts": system}
@@ -96,105 +99,12 @@ def request(target: Target, model: str, action: str, body: dict) -> Upstream:
     return Upstream("POST", url, headers, orjson.dumps(body), body)
 
 
-def _messages(chat: Chat) -> tuple[list[dict], list[dict]]:
-    """OpenAI messages → (systemInstruction parts, contents): same-role turns merged."""
-    system: list[dict] = []  # every system message, wherever it sits
-    contents: list[dict] = []
-    names: dict[str, str] = {}  # tool call id → function name, for functionResponse parts
-    inline = 0
-    for i, message in enumerate(chat.body["messages"]):
-        role = message["role"]
-        if role in ("system", "developer"):
-            system += _content_parts(chat, i, message)
-            if any("text" not in part for part in system):
-                raise _invalid("system messages take text only.", i)
-            continue
-        if role not in _ROLES:
-            raise _invalid(f"role {role!r} is not supported.", i)
-        if role == "tool":
-            parts = [_function_response(message, i, names)]
-        else:
-            parts = _content_parts(chat, i, message)
-            parts += [_function_call(call, i, names) for call in message.get("tool_calls") or []]
-        inline += sum(len(p["inline_data"]["data"]) for p in parts if "inline_data" in p)
-        if inline > MAX_INLINE_BYTES:
-            limit, total = MAX_INLINE_BYTES // 1_000_000, f"{inline / 1e6:.1f} MB"
-            message = (
-                f"images and documents exceed Gemini's {limit} MB inline-data limit "
-                f"({total} in base64)."
-            )
-            raise _invalid(message, i, code="request_too_large")
-        if parts and contents and contents[-1]["role"] == _ROLES[role]:
-            contents[-1]["parts"] += parts
-        elif parts:
-            contents.append({"role": _ROLES[role], "parts": parts})
-    return system, contents
-
-
-def _content_parts(chat: Chat, i: int, message: dict) -> list[dict]:
-    content = message.get("content")
-    if isinstance(content, str):
-        return [{"text": content}] if content else []
-    parts = []
-    for j, part in enumerate(content or []):
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "image_url":
-            parts.append(_image(chat.image(i, j), chat.model))
-        elif kind == "file":
-            parts.append(_document(chat.document(i, j)))
-        elif kind not in ("text", "refusal"):
-            raise _invalid(f"content type {kind!r} is not supported by Gemini.", i, j)
-        elif part.get(kind):
-            parts.append({"text": part[kind]})
-    return parts
-
-
-def _image(img: Image, model: str) -> dict:
-    """The one place that knows Gemini's image shape: inline bytes, base64 in the JSON."""
-    if img.data is None:  # the core fetches URL images first: a guard, not a path
-        raise _invalid("the image URL was not fetched.", img.message, img.part)
-    blob = {"mime_type": img.payload_mime, "data": img.payload_base64}
-    return {"inline_data": blob} | gemini_media.part_resolution(model, img.detail)
-
-
-def _document(doc: Image) -> dict:
-    """A PDF goes inline like an image (its pages are read as images, 258 tokens each)."""
-    if problem := gemini_media.document_problem(doc):
-        raise _invalid(problem, doc.message, doc.part, code="document_too_large")
-    return {"inline_data": {"mime_type": doc.mime, "data": doc.payload_base64}}
-
-
-def _function_call(call: dict, i: int, names: dict[str, str]) -> dict:
-    function = call.get("function") or {}
-    args = _loads(function.get("arguments") or "{}")
-    if not isinstance(args, dict) or not function.get("name"):
-        raise _invalid("each tool call needs a name and JSON-object arguments.", i)
-    names[str(call.get("id"))] = function["name"]
-    part: dict = {"functionCall": {"name": function["name"], "args": args}}
-    google = (call.get("extra_content") or {}).get("google") or {}
-    if google.get("thought_signature"):
-        part["thoughtSignature"] = google["thought_signature"]
-    return part
-
-
-def _function_response(message: dict, i: int, names: dict[str, str]) -> dict:
-    if not (name := names.get(str(message.get("tool_call_id")))):
-        call_id = message.get("tool_call_id")
-        raise _invalid(f"tool_call_id {call_id!r} matches no earlier assistant tool call.", i)
-    content = message.get("content") or ""
-    if isinstance(content, list):
-        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
-    # `response` must be an object; "output" is the key Google documents for a plain result.
-    response = result if isinstance(result := _loads(content), dict) else {"output": content}
-    return {"functionResponse": {"name": name, "response": response}}
-
-
 def _generation_config(body: dict) -> dict:
     config = gemini_params.generation_config(body)
     fmt = body.get("response_format") or {"type": "text"}
     kind = fmt.get("type") if isinstance(fmt, dict) else None
     if kind not in ("text", "json_object", "json_schema"):
-        raise _invalid("type must be text, json_object or json_schema.", "response_format")
+        raise invalid("type must be text, json_object or json_schema.", "response_format")
     if kind != "text":
         config["responseMimeType"] = "application/json"
     # responseJsonSchema takes JSON Schema as clients write it ($defs, anyOf,
@@ -207,7 +117,7 @@ def _generation_config(body: dict) -> dict:
 def _declaration(tool: dict, i: int) -> dict:
     function = tool.get("function") if tool.get("type") == "function" else None
     if not isinstance(function, dict) or not function.get("name"):
-        raise _invalid("only function tools are supported.", f"tools[{i}]")
+        raise invalid("only function tools are supported.", f"tools[{i}]")
     out = {"name": function["name"], "description": function.get("description")}
     # parametersJsonSchema takes JSON Schema as OpenAI clients write it (anyOf, $defs…).
     out["parametersJsonSchema"] = function.get("parameters")
@@ -219,7 +129,7 @@ def _tool_choice(choice: str | dict) -> dict:
         return {"mode": _TOOL_MODES[choice]}
     name = (choice.get("function") or {}).get("name") if isinstance(choice, dict) else None
     if not name:
-        raise _invalid("must be auto, required, none or a function.", "tool_choice")
+        raise invalid("must be auto, required, none or a function.", "tool_choice")
     return {"mode": "ANY", "allowedFunctionNames": [name]}
 
 
@@ -329,7 +239,7 @@ class Stream:
     def _event(self, payload: str) -> list[dict]:
         if self._failed or not payload.strip():
             return []
-        data = _loads(payload)
+        data = loads(payload)
         error = _google_error(data, None)
         if error is None and not isinstance(data, dict):
             error = GatewayError(502, f"Gemini sent a malformed event: {payload[:200]}")
@@ -371,7 +281,7 @@ class Stream:
 
 def parse_error(status: int, content: bytes) -> GatewayError:
     text = content.decode("utf-8", "replace").strip()[:500] or f"Gemini returned HTTP {status}."
-    return _google_error(_loads(content), status) or GatewayError(status, text)
+    return _google_error(loads(content), status) or GatewayError(status, text)
 
 
 def _google_error(data: object, status: int | None) -> GatewayError | None:
@@ -386,22 +296,3 @@ def _google_error(data: object, status: int | None) -> GatewayError | None:
     message = str(error.get("message") or f"Gemini returned HTTP {status}.")
     kind = _ERROR_TYPES.get(name, "api_error") if name else ""
     return GatewayError(status, message, kind, code=str(name).lower() if name else None)
-
-
-def _invalid(
-    message: str, where: int | str, part: int | None = None, *, code: str = "invalid_request"
-) -> GatewayError:
-    """A 400 that names the field: `where` is a message index or a parameter name."""
-    text = param = where if isinstance(where, str) else f"messages[{where}]"
-    if isinstance(where, int):
-        param = f"messages.{where}"
-    if part is not None:
-        text, param = f"{text}.content[{part}]", f"{param}.content.{part}"
-    return GatewayError(400, f"{text}: {message}", "invalid_request_error", code=code, param=param)
-
-
-def _loads(text: str | bytes) -> object:
-    try:
-        return orjson.loads(text)  # anything but JSON text, even a number, is a JSONDecodeError
-    except orjson.JSONDecodeError:
-        return None
