@@ -79,7 +79,7 @@ class Cost:
         return {"total": decimal_str(self.total), **self.parts}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: built for every logged record, frozen cost 2 µs more
 class Counts:
     """Token counts from a usage; `input` and `output` include the kinds split out."""
 
@@ -117,8 +117,11 @@ def counts(usage: object, endpoint: str = "") -> Counts | None:
     if not isinstance(usage, dict):
         return None
     chat = "prompt_tokens" in usage or "completion_tokens" in usage
-    totals = [usage.get(k) for k in (TOTALS_CHAT if chat else TOTALS_OTHER)]
-    if not any(_valid(v) for v in totals) or any(v is not None and not _valid(v) for v in totals):
+    first, second = (usage.get(k) for k in (TOTALS_CHAT if chat else TOTALS_OTHER))
+    valid_first, valid_second = _valid(first), _valid(second)
+    if not (valid_first or valid_second):
+        return None
+    if (first is not None and not valid_first) or (second is not None and not valid_second):
         return None
     if chat:  # chat completions
         into, outof = (
@@ -186,12 +189,14 @@ def price(
     own = admin.prices if admin else _NONE
     rates = _rates(lib, own)
     lines, used = [], set()
+    amounts: list[Decimal | None] = []  # each line's usd, summed as computed (not reparsed)
     if found is not None:
         quantities = found.quantities()
         for kind in TOKEN_KINDS:
             quantity, (rate, origin, shown) = quantities[kind], rates.by_kind[kind]
             if quantity or kind in ("input", "output"):
                 usd = None if rate is None else rate * quantity / MILLION
+                amounts.append(usd)
                 lines.append(
                     {
                         "kind": kind,
@@ -207,11 +212,12 @@ def price(
         if rate is None and per_image is not None:
             rate, origin = per_image.usd, "table"
         lines.append(_line("images", made, "image", "usd_per_image", rate, 1))
+        amounts.append(None if rate is None else rate * made)
         used.add(origin)
     unknown = [line["kind"] for line in lines if line["usd"] is None]
     total = None
     if not unknown:
-        total = sum((Decimal(line["usd"]) for line in lines), ZERO).quantize(PLACES)
+        total = sum(amounts, ZERO).quantize(PLACES)  # type: ignore[arg-type]
         total = total if total <= LARGEST else None  # garbage counts must not cost the row
     sources = []
     if "library" in used and library:

@@ -56,7 +56,7 @@ LATENCY = ROLLUP_LATENCY
 TTFT = ROLLUP_TTFT
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: its __init__ then costs 4 µs a record, not 1.5
 class Fact:
     """What one logged request adds to the rollups."""
 

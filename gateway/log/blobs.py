@@ -182,6 +182,8 @@ def write_ahead(blobs: dict[str, BlobData]) -> dict[str, BlobData]:
     bytes (written once, not twice; a full disk holds them once). Only for local storage
     with no quota: a remote store would hold up the journal, and a quota is counted from the
     database. Returns the blobs as the journal should keep them; raises OSError."""
+    if not blobs:  # most records: no look at the settings and the storage (~4 µs a record)
+        return blobs
     if settings.IRIS_BLOB_QUOTA_BYTES or not isinstance(default_storage, FileSystemStorage):
         return blobs
     kept = {}
