@@ -109,7 +109,8 @@ def estimate(
         out.text_tokens, out.text_method = tokens.count_messages(provider, model, messages)
     else:
         out.text_tokens, out.text_method = tokens.count_text(provider, model, texts)
-    out.problems = preflight(out.images, limits(provider, model))
+    # No images, no problems: the log writer estimates every record, most without images.
+    out.problems = preflight(out.images, limits(provider, model)) if out.images else []
     return out
 
 

@@ -12,7 +12,7 @@ lifespan, and at exit) writes what is queued before the process ends.
     journal.py    the write-ahead journal and its replay after a crash
     faults.py     a fault that heals vs. a record no database takes
     setaside.py   what fails even degraded, for `manage.py replay_failed`
-    pipeline.py   the writer: two supervised threads
+    pipeline.py   the writer: two supervised threads (dbthread.py: the database thread's half)
     retention.py  LOG_RETENTION_DAYS
 """
 
