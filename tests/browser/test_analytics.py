@@ -81,3 +81,35 @@ def test_group_names_from_metadata_are_text(logs, page, live_server):
     assert evil in page.locator(".chart[data-series=requests] .u-legend").inner_text()
     assert evil in page.locator(".a-summary").inner_text()
     assert page.evaluate("window.__pwned") is None
+
+
+def test_a_range_read_in_two_answers_is_redrawn_complete(
+    transactional_db, page, live_server, settings
+):
+    """Grouped by metadata the charts read the log: the first answer holds the newest
+    ANALYTICS_FIRST_LOG_ROWS records and says the rest is being read; its follow-up
+    (rows=all) replaces the charts with the whole range and the note goes."""
+    settings.ANALYTICS_FIRST_LOG_ROWS = 2
+    for minutes, app in ((5, "ocr"), (20, "ocr"), (70, "chat"), (150, "ocr"), (160, "chat")):
+        logged(minutes, metadata={"app": app})
+    held = []  # the follow-up, held until the first answer is checked
+    page.route("**/logs/analytics/?*rows=all*", lambda route: held.append(route))
+    page.goto(f"{live_server.url}/logs/analytics/?{WINDOW}&group=metadata&meta_key=app")
+    _drawn(page, 10, 2)
+    note = page.locator(".a-warning")
+    assert "the rest of the range is being read" in note.inner_text()
+    first = page.evaluate(f"{CHARTS}[0].data.slice(1).map((line) => [...line])")
+    assert sum(map(sum, first)) == 2  # the two newest records, at 150 and 160 minutes
+    for _ in range(100):
+        if held:
+            break
+        page.wait_for_timeout(50)
+    assert held, "the page never asked for the rest of the range"
+    held[0].continue_()
+    page.wait_for_function(
+        f"{CHARTS} && {CHARTS}.length === 10 && {CHARTS}[0].data.slice(1)"
+        ".reduce((n, line) => n + line.reduce((a, b) => a + (b || 0), 0), 0) === 5"
+    )
+    assert page.locator(".a-warning").count() == 0
+    whole = page.evaluate(f"{CHARTS}[0].data.slice(1).map((line) => [...line])")
+    assert sorted(map(sum, whole)) == [2, 3]  # chat 2, ocr 3: every record of the range
