@@ -208,8 +208,8 @@ def test_the_log_writer_counts_a_batch_in_its_transaction(five, monkeypatch):
     assert sum(hours.values_list("requests", flat=True)) == 5
     counted = rollups.add
 
-    def count_then_fail(logs, images):
-        counted(logs, images)
+    def count_then_fail(logs, images, sizes=None):
+        counted(logs, images, sizes)
         assert sum(hours.values_list("requests", flat=True)) == 6  # counted…
         raise RuntimeError("the batch fails after its rollups")
 
