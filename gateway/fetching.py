@@ -5,6 +5,7 @@ the one bytes object (a 20 KB request naming a 4 MB URL 250 times fetched it 250
 the request's fetches together stay within GATEWAY_MAX_FETCH_BYTES_PER_REQUEST."""
 
 import asyncio
+import time
 
 from django.conf import settings
 
@@ -66,11 +67,14 @@ async def _fetch_shared(same: list[Image], budget: http.ByteBudget) -> None:
 async def fetch_image(img: Image, *, budget: http.ByteBudget | None = None) -> None:
     """Fetch a URL image (guarded) into img; on failure, record why in img.error. Prefer
     fetch_images for a request's images: it fetches a URL named twice only once."""
+    started = time.perf_counter()
     try:
         fetched = await http.fetch_guarded(img.url or "", budget=budget)
     except http.FetchError as exc:
         img.error = f"fetch failed: {exc}"
         return
+    finally:  # the wait for a fetch slot included: what the request waited for the image
+        img.fetch_ms = round((time.perf_counter() - started) * 1000, 1)
     try:
         # Pillow's header reads grow with some formats (a GIF's frames are counted).
         await offload.by_size(len(fetched.data), img.describe, fetched.data)

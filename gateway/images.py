@@ -102,6 +102,7 @@ class Image:
     # A defect that does not stop the bytes going upstream (the provider decides): truncated.
     problem: str = ""
     exif_orientation: int | None = None
+    fetch_ms: float | None = None  # a URL image: how long its fetch took (failed ones too)
     # What is sent upstream when the provider refuses the original format (see convert()).
     converted: tuple[bytes, str] | None = None
     converted_size: tuple[int, int] | None = None  # its pixels, when auto-fit resized it
@@ -172,7 +173,7 @@ class Image:
             source.problem,
         )
         self.width, self.height, self.frames = source.width, source.height, source.frames
-        self.exif_orientation = source.exif_orientation
+        self.exif_orientation, self.fetch_ms = source.exif_orientation, source.fetch_ms
         self.__dict__["sha256"] = source.sha256  # functools.cached_property's own slot
 
 

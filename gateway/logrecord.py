@@ -51,6 +51,7 @@ def image_dict(image: LogImage) -> dict:
         "origin": image.origin,
         "url": image.url or None,
         "detail": image.detail or None,
+        "fetch_ms": image.fetch_ms,  # a URL image's fetch by Iris; null when not fetched
         "error": image.error or None,
         "sha256": blob.sha256 if blob else None,
         "mime": blob.mime if blob else None,

@@ -221,6 +221,7 @@ def image_fields(record: Record) -> list[dict]:
             "error": _clean(img.error or img.problem),
             "role": img.role,
             "partial_index": img.partial_index,
+            "fetch_ms": img.fetch_ms,
             **economics.image_fields(record, img),
         }
         for img in _all_images(record)

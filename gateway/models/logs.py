@@ -149,6 +149,8 @@ class LogImage(models.Model):
     error = models.TextField(blank=True)
     role = models.CharField(max_length=10, default="input", choices=[(r, r) for r in ROLES])
     partial_index = models.PositiveSmallIntegerField(null=True, blank=True)
+    # A URL image Iris fetched: how long that took, in ms (its wait for a fetch slot too).
+    fetch_ms = models.FloatField(null=True, blank=True)
     # The image as the model saw it (gateway/vision.py): the pixels it processed, what they
     # cost, and how it cut them ({"kind": "tiles"|"patches", "cols", "rows", "cell", ...}).
     # Null where the provider documents no rule for the model.

@@ -269,3 +269,10 @@ async def test_it_fetches_live_urls_through_the_private_network_guard(staff_asyn
     response = await staff_async_client.get(reverse("logs_ui:live-image", args=[image.id]))
     assert response.status_code == 502
     assert "refused" in response.text
+
+
+def test_it_says_how_long_a_url_image_took_to_fetch(staff_client):
+    log = make_log(images=[UrlImage("https://images.example/cat.png", png())])
+    log.images.update(fetch_ms=1234.4)
+    assert "fetched by Iris in 1234 ms" in _detail(staff_client, log)
+    assert "fetched by Iris" not in _detail(staff_client, make_log(images=[png()]))  # base64
