@@ -105,7 +105,8 @@ class LogFilterForm(forms.Form):
     label = forms.CharField(required=False, max_length=100)  # a feedback label
     sort = forms.ChoiceField(choices=list(SORTS.items()), required=False)
     live = forms.BooleanField(required=False)
-    # An id, "id@cost" when sorted by cost, "id@created_at" in a time window (logquery.page_of).
+    # An id, "id@cost" when sorted by cost, "id@created_at" in a time window
+    # (logquery_pages.page_of).
     before = forms.CharField(required=False, max_length=64)
     after = forms.IntegerField(required=False, min_value=0)
 

@@ -31,7 +31,7 @@ from logs_ui.access import viewer_required
 from logs_ui.seen_grid import Drawing, draw, formula, scale_to_box
 
 logger = logging.getLogger(__name__)
-SVG = "image/svg+xml"  # Pillow cannot read it: no resized picture (conversation.SVG)
+SVG = "image/svg+xml"  # Pillow cannot read it: no resized picture (imageview.SVG)
 _RECIPE = 1  # bump when the recipe changes: new names, new ETags
 _IMMUTABLE = "private, max-age=31536000, immutable"  # as the other image views: behind a login
 BOX = 480  # the resized picture is drawn at most this many CSS px a side
@@ -202,7 +202,7 @@ def image_seen(
 ) -> SeenImage | None:
     """The card's "as the model saw it" data; None for an image it does not apply to (an
     output, a mask, or an image edit's input with no estimate). `drawable`: the card can show
-    the picture (conversation.ImageView.problem is empty)."""
+    the picture (imageview.ImageView.problem is empty)."""
     if image.role != "input" or (image.blob is not None and image.blob.mime == "application/pdf"):
         return None
     blob, sent_blob = image.blob, image.sent_blob
