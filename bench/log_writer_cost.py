@@ -7,10 +7,13 @@ answer, a priced model, a gateway key) on the configured database:
     save     the database batch: rows, rollups, commit (the database thread)
 
     .venv/bin/python bench/log_writer_cost.py [--records 2000] [--rounds 5] [--image FILE]
+        [--batch 200]
 
 --image: each record sends that image (the same one each time, as bench/run.py does),
 written ahead as the journal thread writes it, so save() costs what it costs an image
-request (its LogImage row, its Blob known already).
+request (its LogImage row, its Blob known already). --batch: records per journal append and
+per database transaction (the writer's LOG_BATCH_SIZE is 200; image traffic at ~50-200
+requests/s fills only 10-40 in LOG_FLUSH_SECONDS, so per-batch costs weigh more there).
 
 Best of the rounds, in µs of this thread's CPU per record (time.thread_time: robust on a
 busy machine, unlike wall time). Compare two trees by running it in each. The writer's
@@ -98,13 +101,14 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--image", type=Path, help="an image each record sends")
+    parser.add_argument("--batch", type=int, default=200, help="records per batch")
     args = parser.parse_args()
     image = args.image.read_bytes() if args.image else None
     call_command("migrate", verbosity=0)
     key_id = ApiKey.objects.create(name="writer-cost").pk
     journal = Journal(settings.LOG_SPOOL_DIR)
     best = {"prepare": float("inf"), "journal": float("inf"), "save": float("inf")}
-    batch = 200  # the writer's batch size (LOG_BATCH_SIZE); the journal's is ~1 fsync's worth
+    batch = args.batch
     for _ in range(args.rounds):
         records = [record(key_id, image) for _ in range(args.records)]
         started = time.thread_time()
