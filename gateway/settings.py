@@ -1,8 +1,6 @@
 """Iris settings: one file, every knob read from the environment (see README's table)."""
 
-import base64
 import os
-import secrets
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -10,38 +8,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-
-def env_str(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool = False) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_int(name: str, default: int) -> int:
-    value = os.environ.get(name)
-    return int(value) if value else default
-
-
-def env_float(name: str, default: float) -> float:
-    value = os.environ.get(name)
-    return float(value) if value else default
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in env_str(name, default).split(",") if item.strip()]
-
-
-def env_secret(name: str) -> str:
-    """A secret from NAME, or from the file named by NAME_FILE (Docker/K8s secrets)."""
-    if path := os.environ.get(f"{name}_FILE"):
-        return Path(path).read_text().strip()
-    return os.environ.get(name, "")
-
+from gateway.envvars import (
+    env_bool,
+    env_float,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    persistent_encryption_keys,
+    persistent_secret_key,
+)
 
 # --- core --------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -49,16 +25,7 @@ DATA_DIR = Path(env_str("IRIS_DATA_DIR", str(BASE_DIR / "var")))
 DATA_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def _persistent_secret_key() -> str:
-    """Generated once and kept under DATA_DIR, so sessions survive restarts."""
-    path = DATA_DIR / "secret_key"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(50))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-SECRET_KEY = env_secret("SECRET_KEY") or _persistent_secret_key()
+SECRET_KEY = env_secret("SECRET_KEY") or persistent_secret_key(DATA_DIR)
 DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
@@ -365,28 +332,10 @@ if STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage":
     }
 
 
-def _persistent_encryption_keys() -> list[str]:
-    """Generated once under DATA_DIR: convenient, but whoever copies DATA_DIR (a backup) gets
-    the key with the database. Production should set IRIS_ENCRYPTION_KEY apart from both."""
-    path = DATA_DIR / "encryption_key"
-    if not path.exists():
-        # Written aside then hard-linked: two processes starting at once agree on one key.
-        spare = DATA_DIR / f".encryption_key.{os.getpid()}"
-        with os.fdopen(os.open(spare, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-            f.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode())
-        try:
-            os.link(spare, path)
-        except FileExistsError:
-            pass
-        finally:
-            spare.unlink()
-    return [path.read_text().strip()]
-
-
 # Fernet keys for provider credentials, comma-separated, newest first (see gateway/crypto.py).
 IRIS_ENCRYPTION_KEYS = [
     key.strip() for key in env_secret("IRIS_ENCRYPTION_KEY").split(",") if key.strip()
-] or _persistent_encryption_keys()
+] or persistent_encryption_keys(DATA_DIR)
 
 # Request bodies of the gateway are checked against GATEWAY_MAX_BODY_BYTES by the
 # API itself; this keeps Django's 2.5 MB default away from /v1/ while the HTML
