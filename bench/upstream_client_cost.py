@@ -152,7 +152,7 @@ async def with_bare_protocol(url: str, port: int):
 
 async def compare(cases: dict, url: str, port: int, args) -> None:
     """Every case's client open at once; rounds alternate between them, so a noisy neighbour
-    on the machine spoils all cases alike rather than one. The median round is reported."""
+    on the machine spoils all cases alike rather than one. Reported: the median and least round."""
     async with contextlib.AsyncExitStack() as stack:
         enter = stack.enter_async_context
         ones = {name: await enter(make(url, port)) for name, make in cases.items()}
@@ -163,11 +163,11 @@ async def compare(cases: dict, url: str, port: int, args) -> None:
             for name, one in ones.items():
                 figures[name].append(await timed(one, args.requests // args.rounds, args.clients))
         for name, values in figures.items():
-            rounds = " ".join(f"{value:.1f}" for value in values)
             print(
-                f"{name:10s} {statistics.median(values):6.1f} µs of process CPU per request"
-                f"  (rounds: {rounds})"
+                f"{name:10s} median {statistics.median(values):6.1f}  min {min(values):6.1f}"
+                " µs of process CPU per request"
             )
+        print("rounds:", {name: [round(v, 1) for v in values] for name, values in figures.items()})
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, quote_plus, urlsplit, urlunsplit
 
 import aiohttp
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_proto import ResponseHandler
 from django.conf import settings
 from yarl import URL
 
@@ -111,6 +112,61 @@ class PublicOnlyResolver(AbstractResolver):
         await self._resolver.close()
 
 
+class ReadTimeoutProtocol(ResponseHandler):
+    """aiohttp's connection protocol, its sock_read timeout kept by one timer per connection.
+    aiohttp cancels and creates a timer when a request is sent, on every read and at the end
+    (~1.7 µs each on uvloop: 3+ per call, one more per chunk of a stream). Here a read only
+    moves the deadline; the timer, when it fires, re-arms itself if reads came meanwhile."""
+
+    _read_deadline: float | None = None  # loop time a stalled read times out at; None: idle
+    _armed_at = 0.0  # when the pending timer fires
+
+    def _reschedule_timeout(self) -> None:
+        timeout = self._read_timeout
+        if not timeout:
+            self._read_deadline = None
+            return
+        deadline = self._read_deadline = self._loop.time() + timeout
+        handle = self._read_timeout_handle
+        # Armed later than this deadline (a longer timeout before): too late, re-arm.
+        if handle is None or self._armed_at > deadline:
+            if handle is not None:
+                handle.cancel()
+            self._arm(deadline)
+
+    def _arm(self, when: float) -> None:
+        self._armed_at = when
+        self._read_timeout_handle = self._loop.call_at(when, self._read_timer_fired)
+
+    def _drop_timeout(self) -> None:
+        self._read_deadline = None  # a pending timer finds nothing to do and is not re-armed
+
+    def _read_timer_fired(self) -> None:
+        self._read_timeout_handle = None
+        deadline = self._read_deadline
+        if deadline is None:
+            return
+        # asyncio may run a timer up to its clock resolution early.
+        if self._loop.time() >= deadline - 0.001:
+            self._on_read_timeout()
+        else:
+            self._arm(deadline)
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._read_timeout_handle is not None:  # let the closed protocol go now
+            self._read_timeout_handle.cancel()
+            self._read_timeout_handle = None
+        super().connection_lost(exc)
+
+
+class Connector(aiohttp.TCPConnector):
+    """A TCPConnector whose connections keep sock_read with ReadTimeoutProtocol."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._factory = functools.partial(ReadTimeoutProtocol, loop=self._loop)
+
+
 # One session per event loop and kind (a session cannot be shared across loops).
 _sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict]" = (
     weakref.WeakKeyDictionary()
@@ -125,7 +181,7 @@ def session(*, trusted: bool) -> aiohttp.ClientSession:
     sessions = _sessions.setdefault(loop, {})
     existing = sessions.get(guarded)
     if existing is None or existing.closed:
-        connector = aiohttp.TCPConnector(
+        connector = Connector(
             limit=1000,
             limit_per_host=0,
             ttl_dns_cache=60,

@@ -2,12 +2,14 @@
 (What is done to a chat's images before it is sent: gateway/imageprep.py.)"""
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 
 import aiohttp
 import orjson
+from aiohttp import hdrs
 from django.conf import settings
 from django.http import HttpResponse, StreamingHttpResponse
 from yarl import URL
@@ -67,15 +69,15 @@ async def send(
     record.dropped_params = upstream.dropped
     # A custom host from the client goes through the private-network guard; an admin's does not.
     session = http.session(trusted=target.base_url_trusted or not target.base_url)
+    headers, data = _payload(upstream)
     try:
         return await session.request(
             upstream.method,
-            # encoded=True: send the path exactly as built (and, for Bedrock, as signed).
-            URL(upstream.url, encoded=True),
-            headers=_with_length(upstream.headers, upstream.content),
-            data=_payload(upstream.content),
+            _url(upstream.url),
+            headers=headers,
+            data=data,
             allow_redirects=False,
-            **_timeout(target),
+            **_timeout(target.timeout),
         )
     except (aiohttp.ClientError, TimeoutError, http.BlockedAddress) as exc:
         raise transport_error(exc) from None
@@ -275,13 +277,16 @@ def transport_error(exc: Exception, *, during_stream: bool = False) -> GatewayEr
     )
 
 
-def _payload(content: bytes) -> bytes | AsyncIterator[memoryview]:
-    """A big body goes out in slices, each sent before the next: given as plain bytes, the
-    socket takes what it can and the transport copies the rest (tens of MB for an image).
-    The first slice is small: aiohttp joins the headers with it into one new bytes object
-    (on Python before 3.12.9 it never uses writelines), a copy of whatever that slice is."""
+def _payload(upstream: Upstream) -> tuple[dict[str, str], bytes | AsyncIterator[memoryview]]:
+    """The headers and body to send. A big body goes out in slices, each sent before the next:
+    given as plain bytes, the socket takes what it can and the transport copies the rest (tens
+    of MB for an image). The first slice is small: aiohttp joins the headers with it into one
+    new bytes object (on Python before 3.12.9 it never uses writelines), a copy of whatever
+    that slice is. Slices need the content-length given (else aiohttp sends them chunked);
+    aiohttp sets it itself for bytes sent whole."""
+    content = upstream.content
     if len(content) <= _SLICE_BYTES:
-        return content
+        return upstream.headers, content
 
     async def slices() -> AsyncIterator[memoryview]:
         view = memoryview(content)
@@ -289,22 +294,25 @@ def _payload(content: bytes) -> bytes | AsyncIterator[memoryview]:
         for start in range(_FIRST_SLICE_BYTES, len(view), _SLICE_BYTES):
             yield view[start : start + _SLICE_BYTES]
 
-    return slices()
+    return {**upstream.headers, "content-length": str(len(content))}, slices()
 
 
-def _with_length(headers: dict[str, str], content: bytes) -> dict[str, str]:
-    # Given the length, aiohttp sends slices as one plain body, not chunked encoding.
-    return {**headers, "content-length": str(len(content))}
+@functools.lru_cache(maxsize=1024)  # the same few upstream URLs, request after request
+def _url(url: str) -> URL:
+    """The URL as aiohttp takes it, one object per URL: aiohttp reads its host, port, path...
+    each computed once and cached on the object, not again for every request.
+    encoded=True: send the path exactly as built (and, for Bedrock, as signed)."""
+    return URL(url, encoded=True)
 
 
-def _timeout(target: Target) -> dict:
+@functools.lru_cache(maxsize=256)  # per-target timeouts: a few values, set by admins
+def _timeout(seconds: float | None) -> dict:
     """A per-target timeout, or nothing: aiohttp reads timeout=None as "no timeout at all"."""
-    if target.timeout is None:
+    if seconds is None:
         return {}  # the session's: GATEWAY_CONNECT_TIMEOUT, GATEWAY_UPSTREAM_TIMEOUT
-    timeout = aiohttp.ClientTimeout(
-        total=None, connect=min(target.timeout, 10.0), sock_read=target.timeout
-    )
-    return {"timeout": timeout}
+    return {
+        "timeout": aiohttp.ClientTimeout(total=None, connect=min(seconds, 10.0), sock_read=seconds)
+    }
 
 
 async def _read(response: aiohttp.ClientResponse) -> bytes:
@@ -312,8 +320,13 @@ async def _read(response: aiohttp.ClientResponse) -> bytes:
     decompressed: aiohttp inflates in bounded steps as we read, so a gzip bomb stops here)."""
     limit = settings.GATEWAY_MAX_RESPONSE_BYTES
     try:
-        if (response.content_length or 0) > limit:
+        length = response.content_length
+        if length is not None and length > limit:
             raise _too_large(limit)
+        if length is not None and hdrs.CONTENT_ENCODING not in response.headers:
+            # Nothing to inflate: the body is the content-length's bytes at most (the parser
+            # stops there), so one read, not the capped chunk loop (~5 µs less a call).
+            return await response.content.read()
         return await http.read_capped(response, limit, too_large=lambda: _too_large(limit))
     except (aiohttp.ClientError, TimeoutError) as exc:
         raise transport_error(exc) from None
@@ -333,11 +346,11 @@ def passed_headers(
     response: aiohttp.ClientResponse, fitted: preflight.FitReport | None = None
 ) -> dict[str, str]:
     """The upstream's headers worth passing on, and what auto-fit did (when it was on)."""
-    headers = {
-        name.lower(): value
-        for name, value in response.headers.items()
-        if name.lower() in _PASS_HEADERS or name.lower().startswith(_PASS_PREFIXES)
-    }
+    headers = {}
+    for name, value in response.headers.items():
+        name = name.lower()
+        if name in _PASS_HEADERS or name.startswith(_PASS_PREFIXES):
+            headers[name] = value
     if fitted is not None:
         headers[preflight.HEADER] = fitted.header()
     return headers
