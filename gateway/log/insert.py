@@ -90,8 +90,12 @@ def _fields(model: type[models.Model]) -> list[models.Field]:
     return [f for f in model._meta.concrete_fields if not f.primary_key]
 
 
-def _insert(model: type[models.Model], fields: list[models.Field], params: list[list]) -> None:
-    """INSERT the rows' converted values (one list per row, in `fields` order)."""
+def _insert(
+    model: type[models.Model], fields: list[models.Field], params: list[list], ids: bool = False
+) -> dict[str, int] | None:
+    """INSERT the rows' converted values (one list per row, in `fields` order). ids (SQLite
+    only: RETURNING, 3.35+): return the new RequestLog rows' ids by request_id, saving the
+    look-up _ids() makes (~2 µs a row); else None."""
     quote = connection.ops.quote_name
     head = "INSERT INTO {} ({}) VALUES ".format(
         quote(model._meta.db_table), ", ".join(quote(f.column) for f in fields)
@@ -105,6 +109,8 @@ def _insert(model: type[models.Model], fields: list[models.Field], params: list[
             # µs a row, in 22-row statements 39.
             per_statement = max(1, _sqlite_parameters() // len(fields))
             one = one.replace("%s", "?")
+            returning = f" RETURNING {quote(model._meta.pk.column)}, {quote('request_id')}"
+            found: dict[str, int] | None = {} if ids and _returns() else None
             for start in range(0, len(params), per_statement):
                 chunk = params[start : start + per_statement]
                 flat = [value for row in chunk for value in row]
@@ -112,9 +118,20 @@ def _insert(model: type[models.Model], fields: list[models.Field], params: list[
                 # sqlite3's own execute, with ? written in: Django's rewrites each %s by a
                 # regex (~10 µs a row here). Its errors still become Django's.
                 with connection.wrap_database_errors:
-                    sqlite3.Cursor.execute(cursor.cursor, sql, flat)
-        else:  # PostgreSQL: binding thousands of parameters client-side costs more than this
-            cursor.executemany(head + one, params)
+                    if found is None:
+                        sqlite3.Cursor.execute(cursor.cursor, sql, flat)
+                        continue
+                    rows = sqlite3.Cursor.execute(cursor.cursor, sql + returning, flat)
+                    found.update((request_id, pk) for pk, request_id in rows.fetchall())
+            return found
+        # PostgreSQL: binding thousands of parameters client-side costs more than this.
+        cursor.executemany(head + one, params)
+        return None
+
+
+def _returns() -> bool:
+    """Whether this SQLite has RETURNING (3.35+)."""
+    return sqlite3.sqlite_version_info >= (3, 35)
 
 
 def _sqlite_parameters() -> int:
@@ -224,8 +241,9 @@ def insert_log_rows(rows: Sequence[dict]) -> list[SimpleNamespace]:
     if not rows:
         return []
     fields, full_rows, params = _filled(RequestLog, rows)
-    _insert(RequestLog, fields, params)
-    ids = _ids([row["request_id"] for row in full_rows])
+    ids = _insert(RequestLog, fields, params, ids=True)
+    if ids is None:
+        ids = _ids([row["request_id"] for row in full_rows])
     saved = []
     for row in full_rows:
         pk = ids[row["request_id"]]
