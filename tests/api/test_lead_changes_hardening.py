@@ -124,6 +124,31 @@ def test_a_hang_up_mid_body_is_one_499_not_also_a_408(iris_1s, fake_openai):
     assert [r["status_code"] for r in traced(iris_1s, trace)] == [499]
 
 
+def test_the_bytes_a_stalled_body_held_are_given_back_at_its_408(iris_1s, fake_openai):
+    head = to_openai(fake_openai.url, **{"content-length": "1000000"})
+    with post(iris_1s, "/v1/chat/completions", head, b"{" + b" " * 499_999) as sock:
+        assert until(lambda: in_flight(iris_1s)["bytes"] == 500_000, 5)  # held as it came
+        assert answer(sock)[0] == 408
+    assert until(lambda: in_flight(iris_1s)["bytes"] == 0, 5)
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/v1/responses"])
+def test_a_trickled_body_is_cut_off_on_either_handler(iris_1s, fake_openai, path):
+    """A byte every 0.1 s: each arrives well within any per-read timeout, the whole never."""
+    with post(iris_1s, path, to_openai(fake_openai.url, **{"content-length": "500"}), b"{") as sock:
+        sock.settimeout(0.1)
+        data, started = b"", time.monotonic()
+        while b"\r\n\r\n" not in data and time.monotonic() - started < 8:
+            try:
+                sock.sendall(b" ")
+                data += sock.recv(65536)
+            except TimeoutError:
+                continue
+            except (BrokenPipeError, ConnectionResetError):
+                break
+    assert data.startswith(b"HTTP/1.1 408"), data[:200]
+
+
 @pytest.mark.parametrize("path", ["/v1/responses", "/v1/prompts/any/completions"])
 def test_the_django_handler_s_endpoints_cut_a_stalled_body(iris_1s, fake_openai, path):
     head = to_openai(fake_openai.url, **{"content-length": "5000"})
