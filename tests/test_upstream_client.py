@@ -4,8 +4,10 @@ path for small bodies and the capped path for compressed ones."""
 
 import asyncio
 import gzip
+import inspect
 
 import pytest
+from aiohttp.client_proto import ResponseHandler
 
 from gateway import http, proxy
 from gateway.errors import GatewayError
@@ -160,3 +162,19 @@ async def test_passed_headers_keep_request_ids(upstream):
     response = await proxy.send(upstream_request, target, Record())
     assert proxy.passed_headers(response) == {"x-request-id": "req-1"}
     assert await proxy._read(response) == BODY
+
+
+async def test_aiohttp_still_has_the_internals_read_timeout_protocol_overrides():
+    """ReadTimeoutProtocol overrides private parts of aiohttp's ResponseHandler and sets
+    TCPConnector._factory: if an aiohttp release renames them, fail here, loudly."""
+    for name in ("_reschedule_timeout", "_drop_timeout", "_on_read_timeout", "start_timeout"):
+        assert callable(getattr(ResponseHandler, name)), name
+    protocol = ResponseHandler(loop=asyncio.get_running_loop())
+    assert protocol._read_timeout_handle is None and protocol._read_timeout is None
+    connector = http.Connector()
+    try:
+        assert isinstance(connector._factory(), http.ReadTimeoutProtocol)
+    finally:
+        await connector.close()
+    # aiohttp still arms a new timer on each reschedule (else the override has no purpose).
+    assert "call_later(" in inspect.getsource(ResponseHandler._reschedule_timeout)
