@@ -325,7 +325,7 @@ async def _read(response: aiohttp.ClientResponse) -> bytes:
             raise _too_large(limit)
         if length is not None and hdrs.CONTENT_ENCODING not in response.headers:
             # Nothing to inflate: the body is the content-length's bytes at most (the parser
-            # stops there), so one read, not the capped chunk loop (~5 µs less a call).
+            # stops there), so one read, not the capped chunk loop (~3% of a call, callgrind).
             return await response.content.read()
         return await http.read_capped(response, limit, too_large=lambda: _too_large(limit))
     except (aiohttp.ClientError, TimeoutError) as exc:
