@@ -96,6 +96,52 @@ async def with_iris(url: str, port: int, target_timeout: float | None = None):
         await http.close_sessions()
 
 
+STREAM_BODY = BODY[:-1] + b',"stream":true}'
+
+
+@contextlib.asynccontextmanager
+async def with_iris_stream(url: str, port: int, aiohttp_timer: bool = False):
+    """A 50-chunk stream (fake_upstream.py's) sent by proxy.send and read as proxy.relay reads
+    it. aiohttp_timer: the same session settings on aiohttp's own connection protocol, which
+    re-arms the sock_read timer on every read (gateway.http.ReadTimeoutProtocol does not)."""
+    sys.path.insert(0, str(BENCH.parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gateway.settings")
+    import aiohttp
+    import django
+
+    django.setup()
+    from gateway import http, proxy
+    from gateway.providers.base import Upstream
+
+    session = http.session(trusted=True)
+    if aiohttp_timer:
+        session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=1000, limit_per_host=0, ttl_dns_cache=60),
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+            timeout=session.timeout,
+        )
+    upstream = Upstream("POST", url, dict(HEADERS), STREAM_BODY)
+
+    async def one() -> None:
+        response = await session.request(
+            "POST",
+            proxy._url(url),
+            headers=upstream.headers,
+            data=upstream.content,
+            allow_redirects=False,
+        )
+        async for _ in response.content.iter_any():
+            pass
+        response.release()
+
+    try:
+        yield one
+    finally:
+        await session.close()
+        await http.close_sessions()
+
+
 @contextlib.asynccontextmanager
 async def with_pyreqwest(url: str, port: int):
     from pyreqwest.client import ClientBuilder
@@ -175,7 +221,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=20_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--only", help="comma-separated: aiohttp,iris,iris+tmo,pyreqwest,bare")
+    parser.add_argument(
+        "--only",
+        help="comma-separated: aiohttp,iris,iris+tmo,stream,stream-aiohttp-timer,pyreqwest,bare",
+    )
     parser.add_argument(
         "--target-timeout", type=float, help="also time Iris with a per-target timeout (s)"
     )
@@ -194,11 +243,15 @@ def main() -> None:
             "aiohttp": with_aiohttp,
             "iris": with_iris,
             "iris+tmo": functools.partial(with_iris, target_timeout=args.target_timeout),
+            "stream": with_iris_stream,
+            "stream-aiohttp-timer": functools.partial(with_iris_stream, aiohttp_timer=True),
             "pyreqwest": with_pyreqwest,
             "bare": with_bare_protocol,
         }
         if not args.target_timeout:
             del cases["iris+tmo"]
+        if not args.only:  # streams take 100 ms each: only when asked for
+            del cases["stream"], cases["stream-aiohttp-timer"]
         if not importlib.util.find_spec("pyreqwest"):
             del cases["pyreqwest"]
         if args.only:
