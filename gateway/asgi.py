@@ -27,7 +27,7 @@ from django.core.exceptions import DisallowedHost, RequestAborted  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler, get_script_prefix  # noqa: E402
 from django.core.handlers.exception import convert_exception_to_response  # noqa: E402
 from django.http import FileResponse  # noqa: E402
-from django.urls import set_script_prefix  # noqa: E402
+from django.urls import Resolver404, resolve, set_script_prefix  # noqa: E402
 
 from gateway import bodydeadline, fastpath, http, replicas, shutdown  # noqa: E402
 from gateway import log as request_log  # noqa: E402
@@ -55,18 +55,11 @@ class ApiHandler(ASGIHandler):
         self._middleware_chain = convert_exception_to_response(self._get_response_async)
 
     async def __call__(self, scope, receive, send) -> None:
+        unread = None
         try:
             body_file = await self.read_body(receive)
-        except RequestAborted:  # the client hung up mid-body: logged as 499
-            _log_unread_body(scope, None)
-            return
-        except GatewayError as error:  # the body took longer than GATEWAY_BODY_READ_SECONDS
-            record = _log_unread_body(scope, error)
-            response = error.response()
-            response["x-iris-request-id"] = record.request_id
-            response["connection"] = "close"  # the rest of it may still come: not here
-            await self.send_response(response, send)
-            return
+        except _Unread as exc:  # a deadline, SIGTERM or a hang-up cut the body short
+            body_file, unread = exc.body, exc
         with body_file:
             set_script_prefix(get_script_prefix(scope))
             request, error_response = self.create_request(scope, body_file)
@@ -79,6 +72,9 @@ class ApiHandler(ASGIHandler):
                 await self.send_response(_DISALLOWED_HOST.response(), send)
                 return
             request.urlconf = "gateway.api_urls"
+            if unread is not None:
+                await self._answer_unread(request, unread.error, send)
+                return
             # As Django does: a client that hangs up cancels the view (and its stream).
             respond = asyncio.ensure_future(self._respond(request, send))
             listen = asyncio.ensure_future(self.listen_for_disconnect(receive))
@@ -88,6 +84,28 @@ class ApiHandler(ASGIHandler):
                     task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, RequestAborted):
                     await task
+
+    async def _answer_unread(self, request, error: GatewayError | None, send) -> None:
+        """A body that never fully arrived (error: why; None: the client hung up). A view whose
+        requests are logged runs all the same, and its request path answers and logs it, key
+        checked and endpoint named (gateway/service.py logs_requests); any other is not run."""
+        try:
+            view = resolve(request.path_info, urlconf=request.urlconf).func
+        except Resolver404:
+            view = None
+        if getattr(view, "iris_logs_requests", False):
+            request.iris_body_unread = error or "gone"
+            try:
+                response = await self.run_get_response(request)
+            except asyncio.CancelledError:
+                return  # the client hung up: its record says so (499)
+        elif error is not None:
+            response = error.response()
+        else:
+            return
+        if error is not None:
+            response["connection"] = "close"  # the rest of the body may still come: not here
+            await self.send_response(response, send)
 
     async def _respond(self, request, send) -> None:
         response = None
@@ -118,24 +136,25 @@ class ApiHandler(ASGIHandler):
                         keep -= len(chunk)
                     if not message.get("more_body", False):
                         break
-            except BaseException as exc:
+            except RequestAborted:
+                raise _Unread(body, None) from None
+            except asyncio.CancelledError:
+                if deadline.passed():
+                    raise _Unread(body, deadline.error()) from None
                 body.close()
-                if isinstance(exc, asyncio.CancelledError) and deadline.passed():
-                    raise bodydeadline.timed_out() from None
+                raise
+            except BaseException:
+                body.close()
                 raise
         body.seek(0)
         return body
 
 
-def _log_unread_body(scope, error: GatewayError | None) -> request_log.Record:
-    """A request whose body never fully came is logged too: 499 (hung up) or the error."""
-    record = request_log.Record.begin(scope["path"], fastpath.headers_of(scope))
-    if error is None:
-        record.client_gone()
-    else:
-        record.fail(error)
-    request_log.submit(record)
-    return record
+class _Unread(Exception):
+    """A body cut short: what arrived of it (body), and why (error; None: the client left)."""
+
+    def __init__(self, body, error: GatewayError | None) -> None:
+        self.body, self.error = body, error
 
 
 django_app = ASGIHandler()

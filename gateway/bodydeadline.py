@@ -27,6 +27,7 @@ class _Sweeper:
         self.reading: dict[asyncio.Task, float] = {}
         self.expired: set[asyncio.Task] = set()
         self.armed = False
+        self.shutdown_at: float | None = None  # SIGTERM: no body is waited for past the grace
 
     def sweep(self) -> None:
         now = time.monotonic()
@@ -70,7 +71,10 @@ class Deadline:
         self.sweeper = sweeper
         if self.task is None:
             self.task = asyncio.current_task()
-        sweeper.reading[self.task] = time.monotonic() + settings.GATEWAY_BODY_READ_SECONDS
+        deadline = time.monotonic() + settings.GATEWAY_BODY_READ_SECONDS
+        if sweeper.shutdown_at is not None:
+            deadline = min(deadline, sweeper.shutdown_at)
+        sweeper.reading[self.task] = deadline
         if not sweeper.armed:
             sweeper.armed = True
             loop.call_later(_SWEEP_SECONDS, sweeper.sweep)
@@ -88,11 +92,31 @@ class Deadline:
         self.task.uncancel()
         return True
 
+    def error(self) -> GatewayError:
+        """What a body cut off by its deadline is answered (and logged) with."""
+        if self.sweeper.shutdown_at is not None:
+            return GatewayError(
+                503,
+                "The gateway is shutting down; the request body had not finished arriving. "
+                "Retry the request.",
+                "server_error",
+                code="gateway_shutting_down",
+            )
+        seconds = settings.GATEWAY_BODY_READ_SECONDS
+        return GatewayError(
+            408,
+            f"The request body did not arrive within {seconds:g} s (GATEWAY_BODY_READ_SECONDS).",
+            code="request_timeout",
+        )
 
-def timed_out() -> GatewayError:
-    seconds = settings.GATEWAY_BODY_READ_SECONDS
-    return GatewayError(
-        408,
-        f"The request body did not arrive within {seconds:g} s (GATEWAY_BODY_READ_SECONDS).",
-        code="request_timeout",
-    )
+
+def cut_at(loop: asyncio.AbstractEventLoop, grace: float) -> None:
+    """SIGTERM (gateway/shutdown.py): bodies still arriving at the end of the grace are cut
+    then (within the sweeper's second) and answered 503, rather than held until the server
+    cancels them unanswered."""
+    sweeper = _sweepers.get(loop)
+    if sweeper is None:
+        sweeper = _sweepers[loop] = _Sweeper(loop)
+    sweeper.shutdown_at = time.monotonic() + max(grace, 0.0)
+    for task, deadline in sweeper.reading.items():
+        sweeper.reading[task] = min(deadline, sweeper.shutdown_at)

@@ -172,7 +172,7 @@ class Body:
             except asyncio.CancelledError:
                 if deadline.passed():
                     self.timed_out = True
-                    raise bodydeadline.timed_out() from None
+                    raise deadline.error() from None
                 raise
 
     async def discard(self) -> None:

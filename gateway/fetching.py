@@ -13,10 +13,14 @@ from gateway import http, offload
 from gateway.images import Image, ImageError
 
 
-async def fetch_images(images: list[Image], shared: http.ByteBudget | None = None) -> int:
+async def fetch_images(
+    images: list[Image], shared: http.ByteBudget | None = None, *, timed: bool = True
+) -> int:
     """Fetch the URL images not fetched yet (each URL once, within the request's byte budget,
     and within `shared` too when given); a failure is recorded in img.error, never raised.
-    Returns the bytes drawn from `shared`, for the caller to give back once it lets them go."""
+    Returns the bytes drawn from `shared`, for the caller to give back once it lets them go.
+    timed: note each fetch's time on its image (fetch_ms), as the request waited for it; the
+    log's own snapshot after the answer is not."""
     by_url: dict[str, list[Image]] = {}
     for img in images:
         if img.origin == "url" and img.data is None and not img.error:
@@ -25,7 +29,7 @@ async def fetch_images(images: list[Image], shared: http.ByteBudget | None = Non
     if shared is not None:
         budget = _Both(budget, shared)
     try:
-        await asyncio.gather(*(_fetch_shared(same, budget) for same in by_url.values()))
+        await asyncio.gather(*(_fetch_shared(same, budget, timed) for same in by_url.values()))
     except BaseException:  # a bug or a cancellation: nothing is kept, so nothing stays drawn
         if isinstance(budget, _Both):
             shared.give_back(budget.drawn)
@@ -55,16 +59,18 @@ class _Both(http.ByteBudget):
         self.drawn -= n
 
 
-async def _fetch_shared(same: list[Image], budget: http.ByteBudget) -> None:
+async def _fetch_shared(same: list[Image], budget: http.ByteBudget, timed: bool) -> None:
     first = same[0]
-    await fetch_image(first, budget=budget)
+    await fetch_image(first, budget=budget, timed=timed)
     if len(same) > 1:
         await asyncio.to_thread(lambda: first.sha256)  # hashed once, off the event loop
         for img in same[1:]:
             img.adopt(first)
 
 
-async def fetch_image(img: Image, *, budget: http.ByteBudget | None = None) -> None:
+async def fetch_image(
+    img: Image, *, budget: http.ByteBudget | None = None, timed: bool = True
+) -> None:
     """Fetch a URL image (guarded) into img; on failure, record why in img.error. Prefer
     fetch_images for a request's images: it fetches a URL named twice only once."""
     started = time.perf_counter()
@@ -74,7 +80,8 @@ async def fetch_image(img: Image, *, budget: http.ByteBudget | None = None) -> N
         img.error = f"fetch failed: {exc}"
         return
     finally:  # the wait for a fetch slot included: what the request waited for the image
-        img.fetch_ms = round((time.perf_counter() - started) * 1000, 1)
+        if timed:
+            img.fetch_ms = round((time.perf_counter() - started) * 1000, 1)
     try:
         # Pillow's header reads grow with some formats (a GIF's frames are counted).
         await offload.by_size(len(fetched.data), img.describe, fetched.data)

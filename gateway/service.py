@@ -64,8 +64,28 @@ class Call:
         return cls(request.path, request.headers, body or client_body(request), **options)
 
 
+def logs_requests(view: Callable) -> Callable:
+    """Marks a /v1/ view whose requests go through complete() (and so are logged): a body that
+    never fully arrives (a deadline, SIGTERM, a hang-up) is still handed to it by the lean
+    handler (gateway/asgi.py), so the 408, 503 or 499 is logged as this endpoint's, after the
+    key is checked, like any other of its answers. Other views are not run for such a body."""
+    view.iris_logs_requests = True  # type: ignore[attr-defined]
+    return view
+
+
+def unread_body(request: HttpRequest) -> None:
+    """Raise what a body that never fully arrived ends in: its GatewayError, or
+    CancelledError for a client that hung up mid-body (logged as gone, 499)."""
+    unread = getattr(request, "iris_body_unread", None)
+    if isinstance(unread, GatewayError):
+        raise unread
+    if unread is not None:
+        raise asyncio.CancelledError
+
+
 def client_body(request: HttpRequest) -> BodyMaker:
     async def read(record: request_log.Record) -> bytes:
+        unread_body(request)
         size = int(request.headers.get("content-length") or 0)
         return await offload.by_size(size, read_body, request)  # a big body sits in a file
 
@@ -206,6 +226,7 @@ async def with_image_fit(headers: Headers, target: Target, parsed: Any) -> Targe
 
 def read_body(request: HttpRequest) -> bytes:
     """The raw body, capped by GATEWAY_MAX_BODY_BYTES rather than Django's form-upload limit."""
+    unread_body(request)
     limit = settings.GATEWAY_MAX_BODY_BYTES
     if int(request.headers.get("content-length") or 0) > limit:
         raise too_large(limit)

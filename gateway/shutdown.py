@@ -20,6 +20,7 @@ from typing import TypeVar
 
 from django.conf import settings
 
+from gateway import bodydeadline
 from gateway.errors import GatewayError
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,7 @@ def _begin(loop: asyncio.AbstractEventLoop, grace: float) -> None:
     drain.deadline = loop.time() + max(grace, 0.0)
     for read in drain.reads:
         read.reschedule(drain.deadline)
+    bodydeadline.cut_at(loop, grace)
     log.warning(
         "shutting down: %d open stream(s) have %.1f s to finish, then end with an error event",
         drain.streams,

@@ -7,6 +7,7 @@ from gateway import service
 from gateway.errors import GatewayError
 
 
+@service.logs_requests
 @csrf_exempt
 async def chat_completions(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":

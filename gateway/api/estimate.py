@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 PARSERS = {"chat.completions": service.parse, "responses": responses_proxy.parse}
 
 
+@service.logs_requests
 @csrf_exempt
 async def create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":

@@ -9,6 +9,7 @@ from gateway.errors import GatewayError
 
 
 def _view(endpoint: service.Endpoint):
+    @service.logs_requests
     @csrf_exempt
     async def view(request: HttpRequest) -> HttpResponse:
         if request.method != "POST":

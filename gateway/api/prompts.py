@@ -18,6 +18,7 @@ from gateway.errors import GatewayError
 from gateway.service import internal_error, read_body
 
 
+@service.logs_requests
 @csrf_exempt
 async def prompt_completions(request: HttpRequest, ref: str) -> HttpResponse:
     """Render the prompt with the request's variables and run it as a chat completion."""

@@ -17,6 +17,7 @@ def _refused(allowed: str) -> HttpResponse:
     return response
 
 
+@service.logs_requests
 @csrf_exempt
 async def create(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":

@@ -109,7 +109,7 @@ async def _snapshot_then_put(record: Record, images: list[Image]) -> None:
     drawn = 0
     try:
         # A URL named many times is fetched once; past the budget, the image says why.
-        drawn = await fetching.fetch_images(images, shared=_snapshot_budget)
+        drawn = await fetching.fetch_images(images, shared=_snapshot_budget, timed=False)
     finally:
         writer.put(record)
         _snapshot_budget.give_back(drawn)
