@@ -241,3 +241,24 @@ def writer():
     w = Writer()
     yield w
     w.drain(timeout=5)
+
+
+@pytest.fixture
+def held_journal(monkeypatch):
+    """The log's journal thread stopped inside write_ahead (holding the record it took) until
+    `release` is set: (inside, release) events."""
+    import threading
+
+    from gateway.log import blobs
+
+    inside, release = threading.Event(), threading.Event()
+    real = blobs.write_ahead
+
+    def write_ahead(found):
+        inside.set()
+        assert release.wait(30), "the test never let the journal thread go"
+        return real(found)
+
+    monkeypatch.setattr(blobs, "write_ahead", write_ahead)
+    yield inside, release
+    release.set()

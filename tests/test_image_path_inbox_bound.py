@@ -3,7 +3,6 @@
 let go as soon as its file is written, and the count of bytes waiting stays exact."""
 
 import asyncio
-import threading
 import weakref
 
 import pytest
@@ -14,22 +13,6 @@ from tests.conftest import png_bytes
 from tests.test_log_rows import record_with_image
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("quick_log")]
-
-
-@pytest.fixture
-def held_journal(monkeypatch):
-    """The journal thread stopped inside write_ahead until `release` is set."""
-    inside, release = threading.Event(), threading.Event()
-    real = blobs.write_ahead
-
-    def write_ahead(found):
-        inside.set()
-        assert release.wait(30), "the test never let the journal thread go"
-        return real(found)
-
-    monkeypatch.setattr(blobs, "write_ahead", write_ahead)
-    yield inside, release
-    release.set()
 
 
 def test_an_answer_waits_for_room_past_the_bound(settings, writer, held_journal):

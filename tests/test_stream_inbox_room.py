@@ -3,14 +3,12 @@ it goes upstream: a stream's record is submitted only when the stream ends, so w
 wait streams could pile decoded images into the inbox past the bound."""
 
 import asyncio
-import threading
 
 import pytest
 
 from gateway import log as request_log
 from gateway import service
 from gateway.chat import parse_chat
-from gateway.log import blobs
 from gateway.providers.base import Target
 from tests.conftest import png_bytes
 from tests.test_log_rows import record_with_image
@@ -36,17 +34,9 @@ def _image_chat(stream: bool) -> bytes:
 
 @pytest.mark.parametrize("stream", [True, False])
 def test_a_request_with_images_waits_for_room_before_going_upstream(
-    settings, writer, monkeypatch, stream
+    settings, writer, monkeypatch, held_journal, stream
 ):
-    inside, release = threading.Event(), threading.Event()
-    real = blobs.write_ahead
-
-    def held_write_ahead(found):
-        inside.set()
-        assert release.wait(30), "the test never let the journal thread go"
-        return real(found)
-
-    monkeypatch.setattr(blobs, "write_ahead", held_write_ahead)
+    inside, release = held_journal
     settings.LOG_INBOX_MAX_IMAGE_BYTES = 1
     monkeypatch.setattr(request_log, "writer", writer)  # the one the request path uses
     writer.put(record_with_image(png_bytes((32, 32)), "first"))
