@@ -275,8 +275,8 @@ async def test_a_snapshot_that_raises_gives_its_bytes_back(image_host, settings,
     budget = request_log._snapshot_budget
     real = fetching._fetch_shared
 
-    async def fetch_then_fail(same, budget_):
-        await real(same, budget_)  # the bytes are drawn...
+    async def fetch_then_fail(same, budget_, *rest):
+        await real(same, budget_, *rest)  # the bytes are drawn...
         raise RuntimeError("a bug after the fetch")  # ...then something breaks
 
     monkeypatch.setattr(fetching, "_fetch_shared", fetch_then_fail)
