@@ -98,6 +98,8 @@ class ApiHandler(ASGIHandler):
             try:
                 response = await self.run_get_response(request)
             except asyncio.CancelledError:
+                if error is not None:  # a real cancellation (the server's), not the hang-up's
+                    raise
                 return  # the client hung up: its record says so (499)
         elif error is not None:
             response = error.response()

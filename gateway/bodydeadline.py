@@ -46,7 +46,8 @@ _sweepers: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Sweeper]" = (
 )
 
 
-_last: _Sweeper | None = None  # the last loop's: a process serves from one loop
+# The last loop's sweeper (a process serves from one loop), weakly: a closed loop goes.
+_last: "weakref.ref[_Sweeper] | None" = None
 
 
 class Deadline:
@@ -62,12 +63,12 @@ class Deadline:
     def __enter__(self) -> "Deadline":
         global _last
         loop = asyncio.get_running_loop()
-        sweeper = _last
+        sweeper = _last() if _last is not None else None
         if sweeper is None or sweeper.loop is not loop:
             sweeper = _sweepers.get(loop)
             if sweeper is None:
                 sweeper = _sweepers[loop] = _Sweeper(loop)
-            _last = sweeper
+            _last = weakref.ref(sweeper)
         self.sweeper = sweeper
         if self.task is None:
             self.task = asyncio.current_task()
@@ -85,12 +86,12 @@ class Deadline:
         self.sweeper.expired.discard(self.task)
 
     def passed(self) -> bool:
-        """Was the reader cancelled for its deadline? If so the cancellation is taken back."""
+        """Was the reader cancelled for its deadline (and for nothing else)? If so the
+        cancellation is taken back."""
         if self.task not in self.sweeper.expired:
             return False
         self.sweeper.expired.discard(self.task)
-        self.task.uncancel()
-        return True
+        return self.task.uncancel() == 0  # else someone else cancelled it too: that one stands
 
     def error(self) -> GatewayError:
         """What a body cut off by its deadline is answered (and logged) with."""

@@ -29,6 +29,16 @@ def _gateway_settings(settings, tmp_path):
 
 
 @pytest.fixture(autouse=True)
+def _forget_keys_last_used():
+    """The log writer writes a key's last_used_at at most once a minute per process
+    (gateway/log/entry.py): each test starts with none written, as key ids are reused."""
+    yield
+    from gateway.log import entry
+
+    entry._key_written.clear()
+
+
+@pytest.fixture(autouse=True)
 def _quiet_log_writer_before_flush(request):
     """A transactional test ends by emptying every table (TRUNCATE on PostgreSQL). The
     process's log writer may be inserting then (a record this test's requests submitted, a

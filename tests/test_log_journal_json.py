@@ -64,6 +64,25 @@ def test_what_json_would_not_keep_is_pickled(settings):
     live.close()
 
 
+def test_a_value_json_would_turn_into_text_is_pickled_not_changed(settings):
+    """orjson writes dates, dataclasses and str subclasses as text or dicts that from_json would
+    not turn back: such an entry is pickled, so it reads back as it was."""
+    dated = _small("dated")
+    dated.row["metadata"] = {"seen": datetime.datetime(2026, 11, 26, tzinfo=datetime.UTC)}
+    labelled = _small("labelled")
+    labelled.row["metadata"] = {"label": Label("cat")}
+    live = Journal(settings.LOG_SPOOL_DIR)
+    slots = live.append([dated, labelled])
+    assert _kinds(live.segment.path) == [0, 0]
+    assert [slot.load() for slot in slots] == [dated, labelled]
+    assert type(slots[1].load().row["metadata"]["label"]) is Label
+    live.close()
+
+
+class Label(str):
+    """A str subclass (as Django's SafeString is)."""
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_dead_process_json_journal_is_replayed_into_the_database(settings, writer):
     dead = Journal(settings.LOG_SPOOL_DIR)

@@ -28,6 +28,12 @@ if TYPE_CHECKING:
     from gateway.log.record import Record
 
 log = logging.getLogger(__name__)
+# orjson's options that make it refuse what it would otherwise write as text or a dict.
+_STRICT = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
 
 _JSON_FIELDS = (
     "metadata",
@@ -68,9 +74,13 @@ class Entry:
             return None
         if created.tzinfo is not datetime.UTC or type(cost) not in (Decimal, type(None)):
             return None
-        row = self.row if cost is None else {**self.row, "cost_usd": str(cost)}
-        try:  # non-string keys, ints past 64 bits, other types: TypeError
-            return orjson.dumps((row, self.images, self.replayed, self.refused_by_db))
+        row = {**self.row, "created_at": created.isoformat()}
+        if cost is not None:
+            row["cost_usd"] = str(cost)
+        try:  # any other date, dataclass, str subclass, Decimal, odd key or int: TypeError,
+            # so no value is turned into text that from_json would not turn back (pickled)
+            fields = (row, self.images, self.replayed, self.refused_by_db)
+            return orjson.dumps(fields, option=_STRICT)
         except TypeError:
             return None
 
